@@ -1,0 +1,560 @@
+"""The Grafana JSON datasource contract, as pure functions.
+
+Parses and validates the request bodies that Grafana's JSON datasource
+plugins send (simpod ``grafana-json-datasource``: ``/metrics``,
+``/variable``, ``/tag-values``, ``/query``; legacy SimpleJSON: ``/search``,
+targets with ``type: "timeserie" | "table"``) and builds their responses
+from NumPy arrays. No Flask and no WAMP here: :mod:`grafana_bridge.app`
+does the HTTP, a backend object does the fetching.
+
+Targets are ``"node::field"``. Times inside the bridge are seconds since
+the UNIX epoch, UTC (float); Grafana's are ISO 8601 strings on the way in
+and epoch milliseconds on the way out.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field as dc_field
+from typing import List, Optional
+
+import numpy as np
+
+from sisock.timeutil import iso_to_unix
+
+#: Separator between node and field in a target.
+TARGET_SEPARATOR = "::"
+#: ``maxDataPoints`` when the request does not say.
+DEFAULT_MAX_DATA_POINTS = 1000
+#: The range of a ``/query`` without ``range``: the last hour.
+DEFAULT_RANGE_SECONDS = 3600.0
+#: Target types: SimpleJSON's ``"timeserie"`` (``"timeseries"`` accepted) and ``"table"``.
+TIMESERIE = "timeserie"
+TABLE = "table"
+_TYPES = {"timeserie": TIMESERIE, "timeseries": TIMESERIE, "table": TABLE}
+#: Relative margin on the stride so float rounding never adds a bucket.
+_STRIDE_SAFETY = 1e-6
+
+
+class BadRequest(Exception):
+    """A request body Grafana sent (or someone else did) that the bridge cannot serve.
+
+    Parameters
+    ----------
+    message : str
+        One line that names the field at fault and what is accepted, e.g.
+        ``"range.from must be an ISO 8601 time, not 'yesterday'"``.
+    """
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Target:
+    """One visible target of a ``/query`` request.
+
+    Attributes
+    ----------
+    target : str
+        The target as Grafana sent it, ``"node::field"``.
+    node, field : str
+        Its two halves.
+    type : str
+        ``"timeserie"`` or ``"table"``.
+    ref_id : str or None
+        Grafana's ``refId`` (``"A"``, ``"B"``, ...), echoed back if given.
+    """
+
+    target: str
+    node: str
+    field: str
+    type: str = TIMESERIE
+    ref_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """A validated ``/query`` body (Grafana JSON datasource / SimpleJSON).
+
+    Attributes
+    ----------
+    start, end : float
+        ``range.from`` and ``range.to`` as UNIX seconds, UTC; ``start < end``.
+    max_data_points : int
+        ``maxDataPoints``, >= 1.
+    interval_ms : float or None
+        ``intervalMs``, the panel's suggested spacing in milliseconds.
+    targets : list of Target
+        Visible targets in request order (hidden and empty ones dropped).
+    """
+
+    start: float
+    end: float
+    max_data_points: int = DEFAULT_MAX_DATA_POINTS
+    interval_ms: Optional[float] = None
+    targets: List[Target] = dc_field(default_factory=list)
+
+    @property
+    def min_stride(self):
+        """Seconds between samples to ask the nodes for; see :func:`min_stride_for`."""
+        return min_stride_for(self.start, self.end, self.max_data_points, self.interval_ms)
+
+    def by_node(self):
+        """Group the targets by node.
+
+        Returns
+        -------
+        dict
+            ``{node: [field, ...]}``, nodes in first-seen order, fields unique
+            in first-seen order: one backend call per node.
+        """
+        groups = {}
+        for t in self.targets:
+            fields = groups.setdefault(t.node, [])
+            if t.field not in fields:
+                fields.append(t.field)
+        return groups
+
+
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _expect_object(body, name="request body"):
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest(f"{name} must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+def _optional_string(body, key, name=None):
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"{name or key} must be a string, not {type(value).__name__}")
+    return value
+
+
+def split_target(text, name="target"):
+    """Split a target ``"node::field"`` into its node and field.
+
+    Parameters
+    ----------
+    text : str
+        The target string as Grafana sends it in ``targets[i].target``.
+    name : str
+        How to name the field in an error message.
+
+    Returns
+    -------
+    (str, str)
+        ``(node, field)``; the field may itself contain ``"::"``.
+
+    Raises
+    ------
+    BadRequest
+        If ``text`` is not a string of the form ``node::field`` with both
+        halves non-empty.
+    """
+    if not isinstance(text, str):
+        raise BadRequest(f"{name} must be a string 'node::field', not {type(text).__name__}")
+    node, sep, fld = text.partition(TARGET_SEPARATOR)
+    if not sep or not node.strip() or not fld.strip():
+        raise BadRequest(f"{name} must be 'node::field', not {text!r}")
+    return node.strip(), fld.strip()
+
+
+def parse_range(body, now=None):
+    """Read ``range.from`` / ``range.to`` of a Grafana request.
+
+    Parameters
+    ----------
+    body : dict
+        The request body (Grafana JSON datasource ``/query`` or ``/variable``).
+    now : float, optional
+        Current UNIX time in seconds; ``time.time()`` when omitted.
+
+    Returns
+    -------
+    (float, float)
+        ``(start, end)`` in UNIX seconds, UTC. Without ``range``: the last
+        hour ending at ``now``.
+
+    Raises
+    ------
+    BadRequest
+        If ``range`` is not an object, ``range.from``/``range.to`` are missing
+        or not ISO 8601 times, or ``range.to`` is not after ``range.from``.
+    """
+    rng = body.get("range")
+    if rng is None:
+        end = time.time() if now is None else float(now)
+        return end - DEFAULT_RANGE_SECONDS, end
+    if not isinstance(rng, dict):
+        raise BadRequest(f"range must be an object with from and to, not {type(rng).__name__}")
+    bounds = []
+    for key in ("from", "to"):
+        text = rng.get(key)
+        try:
+            value = iso_to_unix(text)
+        except (ValueError, TypeError, OverflowError):
+            value = None
+        if value is None or not math.isfinite(value):
+            raise BadRequest(f"range.{key} must be an ISO 8601 time, not {text!r}")
+        bounds.append(value)
+    start, end = bounds
+    if end <= start:
+        raise BadRequest(f"range.to must be after range.from "
+                         f"(got from={rng.get('from')!r}, to={rng.get('to')!r})")
+    return start, end
+
+
+def _parse_max_data_points(body):
+    value = body.get("maxDataPoints")
+    if value is None:
+        return DEFAULT_MAX_DATA_POINTS
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise BadRequest(f"maxDataPoints must be an integer >= 1, not {value!r}")
+    return value
+
+
+def _parse_interval_ms(body):
+    value = body.get("intervalMs")
+    if value is None:
+        return None
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        raise BadRequest(f"intervalMs must be a number of milliseconds >= 0, not {value!r}")
+    return float(value)
+
+
+def _parse_target(item, i):
+    name = f"targets[{i}]"
+    if not isinstance(item, dict):
+        raise BadRequest(f"{name} must be an object, not {type(item).__name__}")
+    if item.get("hide") is True:
+        return None
+    text = item.get("target")
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None                      # a new, still empty query row
+    node, fld = split_target(text, f"{name}.target")
+    kind = item.get("type", TIMESERIE)
+    if kind is None:
+        kind = TIMESERIE
+    if kind not in _TYPES:
+        raise BadRequest(f"{name}.type must be 'timeserie' or 'table', not {kind!r}")
+    ref_id = item.get("refId")
+    if ref_id is not None and not isinstance(ref_id, str):
+        raise BadRequest(f"{name}.refId must be a string, not {type(ref_id).__name__}")
+    return Target(target=text.strip(), node=node, field=fld, type=_TYPES[kind], ref_id=ref_id)
+
+
+def parse_query(body, now=None):
+    """Validate a ``/query`` body (Grafana JSON datasource and SimpleJSON).
+
+    Parameters
+    ----------
+    body : dict
+        The decoded JSON body: ``range.from``/``range.to`` (ISO 8601),
+        ``maxDataPoints`` (int >= 1, default 1000), ``intervalMs`` (optional),
+        ``targets`` (list of ``{target: "node::field", type, refId, hide}``).
+    now : float, optional
+        Current UNIX time in seconds, for a body without ``range``.
+
+    Returns
+    -------
+    QueryRequest
+        Hidden targets and targets with an empty ``target`` are left out.
+
+    Raises
+    ------
+    BadRequest
+        On any malformed field; the message names it (``range.from``,
+        ``maxDataPoints``, ``intervalMs``, ``targets[2].target``, ...).
+    """
+    body = _expect_object(body)
+    start, end = parse_range(body, now)
+    max_points = _parse_max_data_points(body)
+    interval_ms = _parse_interval_ms(body)
+    items = body.get("targets")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise BadRequest(f"targets must be a list, not {type(items).__name__}")
+    targets = [t for t in (_parse_target(item, i) for i, item in enumerate(items)) if t]
+    return QueryRequest(start=start, end=end, max_data_points=max_points,
+                        interval_ms=interval_ms, targets=targets)
+
+
+def min_stride_for(start, end, max_data_points, interval_ms=None):
+    """The ``min_stride`` to ask a node for so a panel gets at most ``maxDataPoints``.
+
+    A node buckets ``[start, end)`` into bins of ``stride`` seconds anchored
+    at ``start``, so it returns at most ``ceil((end - start) / stride)``
+    samples per field. This picks the smallest stride that keeps that count
+    <= ``max_data_points`` (with a tiny safety margin against float
+    rounding), and never below Grafana's ``intervalMs``.
+
+    Parameters
+    ----------
+    start, end : float
+        UNIX seconds, UTC.
+    max_data_points : int
+        Grafana's ``maxDataPoints``, >= 1.
+    interval_ms : float, optional
+        Grafana's ``intervalMs``, milliseconds.
+
+    Returns
+    -------
+    float
+        Seconds, > 0 whenever ``end > start`` or ``interval_ms > 0``;
+        0.0 for an empty range without an interval.
+
+    Raises
+    ------
+    ValueError
+        If ``max_data_points < 1``.
+    """
+    if max_data_points < 1:
+        raise ValueError(f"max_data_points must be >= 1, not {max_data_points!r}")
+    span = float(end) - float(start)
+    stride = span / max_data_points * (1.0 + _STRIDE_SAFETY) if span > 0 else 0.0
+    if interval_ms:
+        stride = max(stride, float(interval_ms) / 1000.0)
+    return stride
+
+
+def _columns(t, values):
+    """Epoch-ms times and JSON-ready values, ascending in time, non-finite -> None."""
+    t = np.asarray(t, dtype=np.float64).reshape(-1)
+    values = np.asarray(values).reshape(-1)
+    if t.shape != values.shape:
+        raise ValueError(f"t has {t.size} samples but values has {values.size}")
+    order = np.argsort(t, kind="stable")
+    t, values = t[order], values[order]
+    ms = np.rint(t * 1000.0).astype(np.int64).astype(object)
+    out = values.astype(object)
+    if values.dtype.kind in "fc":
+        out[~np.isfinite(values)] = None
+    elif values.dtype == object:
+        out[np.asarray(values != values, dtype=bool)] = None     # NaN != NaN
+    return ms, out
+
+
+def timeseries(target, t, values, ref_id=None, meta=None):
+    """One time series of a Grafana JSON datasource ``/query`` response.
+
+    Parameters
+    ----------
+    target : str
+        The series name, the request's ``"node::field"``.
+    t : numpy.ndarray, shape (n,), float64
+        Sample times, UNIX seconds UTC (as in sisock ``get_data``'s timeline ``t``).
+    values : numpy.ndarray, shape (n,)
+        The field's values; NaN (and +-inf) become ``null``.
+    ref_id : str, optional
+        Grafana's ``refId``, echoed as ``refId``.
+    meta : dict, optional
+        Added as ``meta``.
+
+    Returns
+    -------
+    dict
+        ``{"target": target, "datapoints": [[value_or_None, epoch_ms], ...]}``,
+        ascending in time (SimpleJSON / simpod ``/query`` time-series format).
+
+    Raises
+    ------
+    ValueError
+        If ``t`` and ``values`` have different lengths.
+    """
+    ms, out = _columns(t, values)
+    points = np.empty((ms.size, 2), dtype=object)
+    points[:, 0] = out
+    points[:, 1] = ms
+    series = {"target": target, "datapoints": points.tolist()}
+    if ref_id is not None:
+        series["refId"] = ref_id
+    if meta:
+        series["meta"] = meta
+    return series
+
+
+def table(column, t, values, value_type="number", ref_id=None, meta=None):
+    """One table of a Grafana JSON datasource ``/query`` response (``type: "table"`` target).
+
+    Parameters
+    ----------
+    column : str
+        Header of the value column (the field name).
+    t : numpy.ndarray, shape (n,), float64
+        Sample times, UNIX seconds UTC.
+    values : numpy.ndarray, shape (n,)
+        The field's values; NaN (and +-inf) become ``null``.
+    value_type : str
+        Grafana column type of the values: ``"number"``, ``"string"``, ...
+    ref_id : str, optional
+        Grafana's ``refId``, echoed as ``refId``.
+    meta : dict, optional
+        Added as ``meta``.
+
+    Returns
+    -------
+    dict
+        ``{"type": "table", "columns": [{"text": "Time", "type": "time"},
+        {"text": column, "type": value_type}], "rows": [[epoch_ms, value], ...]}``,
+        rows ascending in time (SimpleJSON / simpod ``/query`` table format).
+
+    Raises
+    ------
+    ValueError
+        If ``t`` and ``values`` have different lengths.
+    """
+    ms, out = _columns(t, values)
+    rows = np.empty((ms.size, 2), dtype=object)
+    rows[:, 0] = ms
+    rows[:, 1] = out
+    result = {
+        "type": "table",
+        "columns": [{"text": "Time", "type": "time"}, {"text": column, "type": value_type}],
+        "rows": rows.tolist(),
+    }
+    if ref_id is not None:
+        result["refId"] = ref_id
+    if meta:
+        result["meta"] = meta
+    return result
+
+
+def notice(message):
+    """A series ``meta`` that carries a human message.
+
+    Returns
+    -------
+    dict
+        ``{"message": message, "notices": [{"severity": "warning", "text": message}]}``;
+        ``notices`` is Grafana's data frame meta field, shown as a warning on the panel.
+    """
+    return {"message": message, "notices": [{"severity": "warning", "text": message}]}
+
+
+def empty_result(target, message):
+    """The answer for a target whose node cannot be read (vanished, unknown field).
+
+    Parameters
+    ----------
+    target : Target
+        The requested target.
+    message : str
+        Why there is no data, e.g. ``"node weather is not available"``.
+
+    Returns
+    -------
+    dict
+        An empty :func:`timeseries` (``"datapoints": []``) or :func:`table`
+        (``"rows": []``) with ``meta`` from :func:`notice`.
+    """
+    empty = np.empty(0)
+    if target.type == TABLE:
+        return table(target.field, empty, empty, ref_id=target.ref_id, meta=notice(message))
+    return timeseries(target.target, empty, empty, ref_id=target.ref_id, meta=notice(message))
+
+
+def parse_search(body):
+    """The substring filter of a ``/search`` (SimpleJSON) or ``/metrics`` (simpod) body.
+
+    Parameters
+    ----------
+    body : dict or None
+        ``{"target": "text"}`` (SimpleJSON ``/search``) or
+        ``{"metric": "text", "payload": {...}}`` (simpod ``/metrics``).
+
+    Returns
+    -------
+    (str or None, str or None)
+        ``(target, metric)``, each None when absent.
+
+    Raises
+    ------
+    BadRequest
+        If the body is not an object or ``target``/``metric`` is not a string.
+    """
+    body = _expect_object(body)
+    return _optional_string(body, "target"), _optional_string(body, "metric")
+
+
+def filter_targets(targets, text):
+    """Targets that contain ``text`` (case-insensitive); all of them for None or ``""``."""
+    if not text:
+        return list(targets)
+    needle = text.lower()
+    return [t for t in targets if needle in t.lower()]
+
+
+def nodes_of(targets):
+    """Node names of ``"node::field"`` targets, sorted, each once."""
+    return sorted({t.partition(TARGET_SEPARATOR)[0] for t in targets if TARGET_SEPARATOR in t})
+
+
+def parse_variable(body):
+    """What a ``/variable`` body (simpod JSON datasource) asks for.
+
+    Parameters
+    ----------
+    body : dict or None
+        ``{"payload": {"target": "..."}, "range": {...}}``; ``payload`` may
+        also be a bare string (the variable's query text).
+
+    Returns
+    -------
+    str or None
+        ``payload.target``, stripped; None when absent or empty.
+
+    Raises
+    ------
+    BadRequest
+        If the body or ``payload`` has the wrong type.
+    """
+    body = _expect_object(body)
+    payload = body.get("payload")
+    if payload is None:
+        return None
+    if isinstance(payload, str):
+        text = payload
+    elif isinstance(payload, dict):
+        text = _optional_string(payload, "target", "payload.target")
+    else:
+        raise BadRequest(f"payload must be an object or a string, not {type(payload).__name__}")
+    text = (text or "").strip()
+    return text or None
+
+
+def parse_tag_values(body):
+    """The ``key`` of a ``/tag-values`` body (Grafana ad hoc filters).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    BadRequest
+        If the body is not an object or ``key`` is missing or not a string.
+    """
+    body = _expect_object(body)
+    key = body.get("key")
+    if not isinstance(key, str):
+        raise BadRequest(f"key must be a string, not {type(key).__name__}")
+    return key
+
+
+def variable_options(names):
+    """``/variable`` response (simpod JSON datasource): ``[{"__text": n, "__value": n}, ...]``."""
+    return [{"__text": n, "__value": n} for n in names]
+
+
+def metric_options(names):
+    """``/metrics`` response (simpod JSON datasource): ``[{"label": n, "value": n}, ...]``."""
+    return [{"label": n, "value": n} for n in names]

@@ -1,0 +1,156 @@
+"""Consumer client: read nodes from Twisted code or from plain blocking Python.
+
+Blocking (scripts, notebooks)::
+
+    import sisock
+    with sisock.Client("ws://127.0.0.1:8080/ws") as client:
+        nodes = client.get_data_node()                 # [{"name", "description"}, ...]
+        field, timeline = client.get_fields("weather", 1500076800, 1500163200)
+        result = client.get_data("weather", ["temperature"], 1500076800, 1500163200)
+        result["data"]["temperature"]                  # numpy float64 array, NaN for null
+        result["timeline"]["hourly"]["t"]              # numpy float64 UNIX seconds UTC
+
+Twisted: ``session = yield connect(...)`` then the same methods on
+:class:`ConsumerSession`, returning Deferreds.
+
+Both reconnect by themselves; a call made while the router is away waits
+for the next join up to its timeout.
+"""
+
+import crochet
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import ComponentConfig
+from twisted.internet import defer
+
+from sisock import codec, config, uri
+from sisock.connection import SisockSession, start
+from sisock.errors import NoSuchNode
+
+#: Seconds a call waits for the session to (re)join before failing.
+DEFAULT_TIMEOUT = 10.0
+
+
+class ConsumerSession(SisockSession):
+    """A consumer's session, with the sisock read API returning Deferreds."""
+
+    def _call(self, procedure, *args, **kwargs):
+        d = self.when_joined()
+        d.addCallback(lambda s: s.call(procedure, *args, **kwargs))
+        return d
+
+    def get_data_node(self):
+        """Deferred list of live nodes ``[{"name", "description"}, ...]``."""
+        return self._call(uri.GET_DATA_NODE)
+
+    def _node_call(self, node, suffix, *args):
+        def no_such_node(failure):
+            failure.trap(ApplicationError)
+            if failure.value.error == "wamp.error.no_such_procedure":
+                raise NoSuchNode(f"node {node!r} is not available (no such data node registered)")
+            return failure
+
+        return self._call(uri.node_uri(node, suffix), *args).addErrback(no_such_node)
+
+    def get_fields(self, node, start, end):
+        """Deferred ``(field, timeline)`` of ``node`` in ``[start, end)`` (sisock times).
+
+        Raises (in the Deferred)
+        ------------------------
+        sisock.errors.NoSuchNode, sisock.errors.InvalidArgument
+        """
+        return self._node_call(node, "get_fields", start, end).addCallback(tuple)
+
+    def get_data(self, node, field, start, end, min_stride=None):
+        """Deferred get_data result of ``node`` with NumPy arrays.
+
+        Parameters
+        ----------
+        node : str
+        field : list of str
+        start, end : float
+            sisock times (UNIX seconds UTC, or <= 0 relative to now).
+        min_stride : float or None
+            Seconds; downsample so samples are at least this far apart.
+
+        Returns
+        -------
+        Deferred of dict
+            ``{"data": {f: ndarray}, "timeline": {tl: {"t": ndarray float64,
+            "finalized_until": float or None}}}``; numbers as float64 with
+            NaN for null.
+
+        Raises (in the Deferred)
+        ------------------------
+        sisock.errors.NoSuchNode, sisock.errors.InvalidArgument, sisock.errors.NodeError
+        """
+        d = self._node_call(node, "get_data", field, start, end, min_stride)
+        return d.addCallback(codec.result_from_lists)
+
+
+def connect(url=None, realm=None, authid=None, secret=None, reactor=None):
+    """Connect a :class:`ConsumerSession`; Deferred that fires with it once joined.
+
+    Parameters
+    ----------
+    url, realm : str, optional
+        Default ``SISOCK_URL`` / ``SISOCK_REALM`` or the embedded defaults.
+    authid, secret : str, optional
+        WAMP-CRA credentials (e.g. ``admin``); anonymous consumer if omitted.
+    """
+    conn = config.Connection(url or config.env("URL", config.DEFAULT_URL),
+                             realm or config.env("REALM", config.DEFAULT_REALM), authid, secret)
+    session = ConsumerSession(ComponentConfig(conn.realm, {"connection": conn}))
+    start(session, reactor)
+    return session.when_joined()
+
+
+class Client:
+    """Blocking consumer client for scripts; runs Twisted in a background thread.
+
+    Parameters
+    ----------
+    url, realm, authid, secret
+        As for :func:`connect`.
+    timeout : float
+        Seconds each operation may take (connecting included).
+
+    Raises
+    ------
+    crochet.TimeoutError
+        If the router cannot be reached within ``timeout``.
+    """
+
+    def __init__(self, url=None, realm=None, authid=None, secret=None, timeout=DEFAULT_TIMEOUT):
+        crochet.setup()
+        self.timeout = timeout
+        self._session = self._run(connect, url, realm, authid, secret)
+
+    @staticmethod
+    @crochet.run_in_reactor
+    def _in_reactor(func, *args):
+        return defer.maybeDeferred(func, *args)
+
+    def _run(self, func, *args):
+        return self._in_reactor(func, *args).wait(self.timeout)
+
+    def get_data_node(self):
+        """Live nodes ``[{"name", "description"}, ...]``."""
+        return self._run(self._session.get_data_node)
+
+    def get_fields(self, node, start, end):
+        """``(field, timeline)`` of ``node``; see :meth:`ConsumerSession.get_fields`."""
+        return self._run(self._session.get_fields, node, start, end)
+
+    def get_data(self, node, field, start, end, min_stride=None):
+        """Data with NumPy arrays; see :meth:`ConsumerSession.get_data`."""
+        return self._run(self._session.get_data, node, field, start, end, min_stride)
+
+    def close(self):
+        """Leave the router and stop reconnecting."""
+        self._run(self._session.close)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

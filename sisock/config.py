@@ -1,0 +1,185 @@
+"""Configuration shared by every sisock process: environment, secrets, command line.
+
+Every value has an embedded default, can be set in the environment, and
+(for processes) on the command line; the command line wins.
+
+=======================  ================================  ===========================
+variable                 default                           meaning
+=======================  ================================  ===========================
+``SISOCK_URL``           ``ws://127.0.0.1:8080/ws``        router WebSocket URL
+``SISOCK_REALM``         ``sisock``                        WAMP realm
+``SISOCK_HOME``          ``./.sisock``                     state: secrets, data, logs
+``SISOCK_SECRETS_FILE``  ``$SISOCK_HOME/secrets.json``     generated secrets (mode 0600)
+``SISOCK_DATA_DIR``      ``$SISOCK_HOME/data``             node stores
+``SISOCK_HUB_SECRET``    (from the secrets file)           WAMP-CRA secret of the hub
+``SISOCK_NODE_SECRET``   (from the secrets file)           WAMP-CRA secret of nodes
+``SISOCK_ADMIN_SECRET``  (from the secrets file)           WAMP-CRA secret of admins
+``SISOCK_LOG_LEVEL``     ``info``                          log level
+=======================  ================================  ===========================
+"""
+
+import argparse
+import json
+import os
+import secrets as _secrets
+from dataclasses import dataclass
+
+DEFAULT_URL = "ws://127.0.0.1:8080/ws"
+DEFAULT_REALM = "sisock"
+SECRET_ROLES = ("hub", "node", "admin")
+LOG_LEVELS = ("critical", "error", "warn", "info", "debug", "trace")
+
+
+def env(name, default=None):
+    """Read ``SISOCK_<name>`` from the environment, or ``default``."""
+    return os.environ.get(f"SISOCK_{name}", default)
+
+
+def home_dir():
+    """Absolute path of ``SISOCK_HOME`` (default ``./.sisock``)."""
+    return os.path.abspath(env("HOME", ".sisock"))
+
+
+def secrets_file():
+    """Absolute path of the secrets file (``SISOCK_SECRETS_FILE``)."""
+    return os.path.abspath(env("SECRETS_FILE", os.path.join(home_dir(), "secrets.json")))
+
+
+def data_dir():
+    """Absolute path of the data directory (``SISOCK_DATA_DIR``)."""
+    return os.path.abspath(env("DATA_DIR", os.path.join(home_dir(), "data")))
+
+
+class SecretsError(RuntimeError):
+    """No secret is configured for a role; the message says how to set one."""
+
+
+def ensure_secrets(path=None):
+    """Create the secrets file with fresh random secrets if it does not exist.
+
+    Parameters
+    ----------
+    path : str, optional
+        Where to write; `secrets_file` by default.
+
+    Returns
+    -------
+    bool
+        True if the file was created now (the caller should say so), False
+        if it existed already. The file is JSON ``{role: secret}`` for the
+        roles ``hub``, ``node`` and ``admin``, written with mode 0600.
+    """
+    path = path or secrets_file()
+    if os.path.exists(path):
+        return False
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    values = {role: _secrets.token_urlsafe(32) for role in SECRET_ROLES}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fp:
+        json.dump(values, fp, indent=2)
+    return True
+
+
+def load_secret(role, path=None):
+    """The WAMP-CRA secret of ``role``.
+
+    ``SISOCK_<ROLE>_SECRET`` wins; otherwise the secrets file is read.
+
+    Parameters
+    ----------
+    role : str
+        ``"hub"``, ``"node"`` or ``"admin"``.
+    path : str, optional
+        Secrets file; `secrets_file` by default.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    SecretsError
+        If neither the variable nor the file gives one.
+    """
+    value = os.environ.get(f"SISOCK_{role.upper()}_SECRET")
+    if value:
+        return value
+    path = path or secrets_file()
+    try:
+        with open(path) as fp:
+            value = json.load(fp).get(role)
+    except FileNotFoundError:
+        value = None
+    except (OSError, ValueError) as exc:
+        raise SecretsError(f"cannot read secrets file {path}: {exc}") from exc
+    if not value:
+        raise SecretsError(
+            f"no secret for role '{role}': set SISOCK_{role.upper()}_SECRET or create {path} "
+            "with 'sisock secrets'"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where and as whom a process connects to the router.
+
+    Attributes
+    ----------
+    url : str
+        Router WebSocket URL (``ws://`` or ``wss://``).
+    realm : str
+        WAMP realm.
+    authid : str or None
+        WAMP-CRA authid; None joins anonymously (the ``consumer`` role).
+    secret : str or None
+        WAMP-CRA secret for ``authid``.
+    """
+
+    url: str = DEFAULT_URL
+    realm: str = DEFAULT_REALM
+    authid: str | None = None
+    secret: str | None = None
+
+
+def add_connection_arguments(parser, *, default_authid=None):
+    """Add the options every sisock process shares to an argparse parser.
+
+    Options: ``--url``, ``--realm``, ``--authid``, ``--secret-file``,
+    ``--data-dir``, ``--log-level``; defaults come from the environment.
+    """
+    group = parser.add_argument_group("connection")
+    group.add_argument("--url", default=env("URL", DEFAULT_URL),
+                       help="router WebSocket URL (env SISOCK_URL; default %(default)s)")
+    group.add_argument("--realm", default=env("REALM", DEFAULT_REALM),
+                       help="WAMP realm (env SISOCK_REALM; default %(default)s)")
+    group.add_argument("--authid", default=default_authid,
+                       help="WAMP authid to join as (default %(default)s)")
+    group.add_argument("--secret-file", default=None,
+                       help="secrets file (env SISOCK_SECRETS_FILE; default $SISOCK_HOME/secrets.json)")
+    group.add_argument("--data-dir", default=None,
+                       help="directory for this process's data (env SISOCK_DATA_DIR; default $SISOCK_HOME/data)")
+    group.add_argument("--log-level", default=env("LOG_LEVEL", "info"), choices=LOG_LEVELS,
+                       help="log level (env SISOCK_LOG_LEVEL; default %(default)s)")
+    return parser
+
+
+def connection_from_args(args, role):
+    """Build a :class:`Connection` from parsed arguments.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed with `add_connection_arguments`.
+    role : str or None
+        Secret role to authenticate as (``"hub"``, ``"node"``, ``"admin"``),
+        or None to join anonymously as a consumer.
+
+    Raises
+    ------
+    SecretsError
+        If a role is given and it has no secret.
+    """
+    if role is None:
+        return Connection(args.url, args.realm)
+    return Connection(args.url, args.realm, args.authid, load_secret(role, args.secret_file))

@@ -1,0 +1,186 @@
+"""One long-lived WAMP session per process, reconnecting by itself.
+
+Every sisock process (hub, data node, bridge, client) owns one session
+object for its whole life. :func:`start` connects it through Twisted's
+:class:`~twisted.application.internet.ClientService`, which reconnects with
+exponential backoff whenever the router goes away; on every new connection
+the same object is handed to autobahn with fresh WAMP state, so what the
+process keeps (parsed archives, recorded buffers, the hub's registry) lives
+across reconnects and `onJoin` registers everything again.
+"""
+
+from urllib.parse import urlparse
+
+from autobahn.twisted.wamp import ApplicationSession
+from autobahn.twisted.websocket import WampWebSocketClientFactory
+from autobahn.wamp import auth
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.internet import defer
+from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
+
+from sisock.config import Connection
+from sisock.errors import define_errors
+
+#: Seconds between reconnect attempts: 0.2 s doubling up to 3 s.
+RETRY_POLICY = backoffPolicy(initialDelay=0.2, factor=2.0, maxDelay=3.0, jitter=lambda: 0.0)
+
+#: WebSocket options of every sisock client connection.
+PROTOCOL_OPTIONS = {
+    "tcpNoDelay": True,          # small events leave at once (latency)
+    "maxMessagePayloadSize": 0,  # the router enforces its max_message_size
+    "maxFramePayloadSize": 0,
+    "autoPingInterval": 2.0,     # notice a frozen or vanished router
+    "autoPingTimeout": 3.0,
+    "openHandshakeTimeout": 5.0,
+}
+
+
+def serializers(binary=True):
+    """Serializers offered to the router, best first."""
+    return [MsgPackSerializer(), CBORSerializer(), JsonSerializer()] if binary else [JsonSerializer()]
+
+
+class SisockSession(ApplicationSession):
+    """Base of every sisock session: authentication and lifecycle.
+
+    Parameters
+    ----------
+    config : autobahn.wamp.types.ComponentConfig
+        ``config.realm`` is the realm; ``config.extra`` may hold
+        ``"connection"``, a :class:`sisock.config.Connection` whose
+        ``authid``/``secret`` select WAMP-CRA (else anonymous).
+    """
+
+    #: The ClientService keeping this session connected (set by `start`).
+    service = None
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._joined = defer.Deferred()
+
+    # -- lifecycle ---------------------------------------------------------
+    def fresh(self):
+        """Reset the WAMP state for a new connection and return ``self``.
+
+        Called by the transport factory on every connection, so that
+        attributes of subclasses survive reconnects while registrations,
+        subscriptions and pending requests start from nothing.
+        """
+        ApplicationSession.__init__(self, self.config)
+        self._listeners = None
+        define_errors(self)
+        return self
+
+    @property
+    def connection(self):
+        """The :class:`Connection` of this session."""
+        return (self.config.extra or {}).get("connection") or Connection(realm=self.config.realm)
+
+    def onConnect(self):
+        conn = self.connection
+        if conn.secret:
+            self.join(self.config.realm, ["wampcra"], conn.authid)
+        else:
+            self.join(self.config.realm, ["anonymous"])
+
+    def onChallenge(self, challenge):
+        if challenge.method != "wampcra":
+            raise ValueError(f"unsupported authentication method {challenge.method}")
+        return auth.compute_wcs(self.connection.secret, challenge.extra["challenge"])
+
+    def onJoin(self, details):
+        d, self._joined = self._joined, defer.Deferred()
+        d.callback(self)
+
+    def onLeave(self, details):
+        if details.reason not in ("wamp.close.normal", "wamp.close.goodbye_and_out"):
+            self.log.warn("sisock: session left: {reason} {message}", reason=details.reason,
+                          message=details.message or "")
+        super().onLeave(details)
+
+    def onDisconnect(self):
+        self.log.info("sisock: disconnected from router; reconnecting")
+
+    @defer.inlineCallbacks
+    def close(self):
+        """Say goodbye to the router (if joined) and stop reconnecting for good."""
+        service, self.service = self.service, None
+        if self.is_attached():
+            try:
+                yield self.leave()
+            except Exception:  # already leaving or the transport is gone: nothing to say goodbye on
+                pass
+        if service is not None:
+            yield service.stopService()
+
+    def when_joined(self):
+        """Deferred that fires with ``self`` at the next join (now, if joined)."""
+        if self.is_attached():
+            return defer.succeed(self)
+        d = defer.Deferred()
+        self._joined.addCallback(lambda s: (d.callback(s), s)[1])
+        return d
+
+
+def start(session, reactor=None, binary=True):
+    """Connect ``session`` to its router and keep it connected.
+
+    Parameters
+    ----------
+    session : SisockSession
+        The process's session object; reused for every connection.
+    reactor : twisted reactor, optional
+    binary : bool
+        Offer MsgPack and CBOR before JSON (default) or JSON only.
+
+    Returns
+    -------
+    twisted.application.internet.ClientService
+        Already started; ``stopService()`` disconnects for good.
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    url = session.connection.url
+    parsed = urlparse(url)
+    if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
+        raise ValueError(f"router url must look like ws://host:port/path, got {url!r}")
+    factory = WampWebSocketClientFactory(session.fresh, url=url, serializers=serializers(binary))
+    factory.setProtocolOptions(**PROTOCOL_OPTIONS)
+    factory.noisy = False
+    port = parsed.port or (443 if parsed.scheme == "wss" else 80)
+    if parsed.scheme == "wss":
+        from twisted.internet.ssl import optionsForClientTLS
+
+        endpoint = SSL4ClientEndpoint(reactor, parsed.hostname, port, optionsForClientTLS(parsed.hostname))
+    else:
+        endpoint = TCP4ClientEndpoint(reactor, parsed.hostname, port, timeout=5)
+    service = ClientService(endpoint, factory, retryPolicy=RETRY_POLICY)
+    service.startService()
+    session.service = service
+    return service
+
+
+def announce_ready(what):
+    """Print ``READY <what>`` on stdout, the line `sisock up` waits for."""
+    print(f"READY {what}", flush=True)
+
+
+def run(session, log_level="info", binary=True, on_start=None):
+    """Run a process around ``session`` until SIGINT/SIGTERM.
+
+    Starts logging to stdout at ``log_level``, connects the session with
+    :func:`start` (reconnecting forever), calls ``on_start()`` once the
+    reactor runs, and runs the reactor. On SIGINT/SIGTERM the session says
+    goodbye to the router before the process exits.
+    """
+    import txaio
+    from twisted.internet import reactor
+
+    txaio.use_twisted()
+    txaio.start_logging(level=log_level)
+    start(session, reactor, binary=binary)
+    reactor.addSystemEventTrigger("before", "shutdown", session.close)
+    if on_start is not None:
+        reactor.callWhenRunning(on_start)
+    reactor.run()

@@ -1,0 +1,183 @@
+"""Bucketed downsampling of time series, in O(N) with NumPy.
+
+``get_data(..., min_stride=s)`` promises that consecutive returned samples
+are at least ``s`` seconds apart, and that they summarise the whole range
+rather than a silent subset of it. This module keeps that promise: the range
+is cut into buckets ``[start + k*s, start + (k+1)*s)`` anchored at the
+requested start, and each non-empty bucket becomes one sample stamped with
+its left edge. Numeric fields are reduced (mean, min or max); other fields
+keep the first value of the bucket.
+
+All times are seconds since the UNIX epoch, UTC, as float64.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from sisock.errors import InvalidArgument
+
+#: Accepted values of ``how``.
+HOW = ("mean", "min", "max")
+
+_NUMERIC_KINDS = "iuf"
+
+
+def _check_stride(min_stride):
+    if (
+        isinstance(min_stride, (bool, np.bool_))
+        or not isinstance(min_stride, numbers.Real)
+        or not math.isfinite(min_stride)
+        or min_stride <= 0
+    ):
+        raise InvalidArgument(
+            f"min_stride must be a positive number of seconds, got {min_stride!r}"
+        )
+    return float(min_stride)
+
+
+def _check_how(how):
+    if not isinstance(how, str) or how not in HOW:
+        raise InvalidArgument(
+            f"how must be one of {', '.join(repr(h) for h in HOW)}, got {how!r}"
+        )
+    return how
+
+
+def needs_downsampling(t, min_stride):
+    """Whether any two consecutive samples are closer than ``min_stride``.
+
+    Parameters
+    ----------
+    t : array_like of float64, shape (N,)
+        Sample times, seconds since the UNIX epoch (UTC), strictly increasing.
+    min_stride : float or None
+        Minimum spacing in seconds. ``None`` means no downsampling was asked
+        for, and the answer is ``False``.
+
+    Returns
+    -------
+    bool
+        ``True`` when ``np.diff(t)`` has an element ``< min_stride``.
+
+    Raises
+    ------
+    sisock.errors.InvalidArgument
+        If ``min_stride`` is neither ``None`` nor a finite number > 0.
+    """
+    if min_stride is None:
+        return False
+    stride = _check_stride(min_stride)
+    t = np.asarray(t, dtype=np.float64)
+    if t.size < 2:
+        return False
+    return bool(np.any(np.diff(t) < stride))
+
+
+def _bucket_ids(t, start, stride):
+    """Bucket index of every sample: the k with start + k*stride <= t < start + (k+1)*stride.
+
+    The float division can be off by one near an edge (``0.3 / 0.1`` is
+    2.999...), so the estimate is corrected against the very edges that the
+    output is stamped with; a sample exactly on an edge lands in the later
+    bucket.
+    """
+    k = np.floor((t - start) / stride)
+    k = np.clip(k, 0, None).astype(np.int64)
+    k += (start + (k + 1) * stride) <= t
+    k -= (k > 0) & ((start + k * stride) > t)
+    return k
+
+
+def _reduce_numeric(v, idx, how):
+    v = v.astype(np.float64, copy=False)
+    if how == "mean":
+        finite = np.isfinite(v)
+        sums = np.add.reduceat(np.where(finite, v, 0.0), idx)
+        counts = np.add.reduceat(finite.astype(np.int64), idx)
+        out = np.full(len(idx), np.nan)
+        np.divide(sums, counts, out=out, where=counts > 0)
+        return out
+    ufunc = np.fmin if how == "min" else np.fmax
+    return ufunc.reduceat(v, idx)
+
+
+def downsample(t, values, start, min_stride, how="mean"):
+    """Reduce samples to at most one per ``min_stride``-wide bucket.
+
+    Buckets are ``[start + k*min_stride, start + (k+1)*min_stride)`` for
+    integer ``k >= 0``; only non-empty buckets are returned, each stamped
+    with its left edge. Every returned time therefore lies in the requested
+    range and consecutive returned times differ by at least ``min_stride``
+    (up to float64 rounding of ``start + k*min_stride``). Runs in O(N).
+
+    Parameters
+    ----------
+    t : array_like of float64, shape (N,)
+        Sample times, seconds since the UNIX epoch (UTC), strictly increasing,
+        all ``>= start`` (earlier samples are counted in bucket 0).
+    values : dict of str to numpy.ndarray, each shape (N,)
+        Field name to values. Float (may hold NaN), int, bool, str or object.
+    start : float
+        Start of the requested range, UNIX seconds UTC; anchors the buckets.
+    min_stride : float
+        Bucket width in seconds, finite and > 0.
+    how : {"mean", "min", "max"}, optional
+        Reduction of numeric (float and int) fields: mean of the finite
+        values, or min / max ignoring NaN; NaN for a bucket with nothing to
+        reduce. Non-numeric fields (bool, str, object) take the first value
+        of the bucket whatever ``how`` is.
+
+    Returns
+    -------
+    t_out : numpy.ndarray of float64, shape (M,)
+        ``start + k*min_stride`` for each non-empty bucket ``k``, strictly
+        increasing; ``M <= N``.
+    values_out : dict of str to numpy.ndarray, each shape (M,)
+        Numeric fields as float64; other fields keep their dtype.
+
+    Raises
+    ------
+    sisock.errors.InvalidArgument
+        If ``min_stride`` is not a finite number > 0, ``how`` is not one of
+        ``"mean"``, ``"min"``, ``"max"``, ``start`` is not a finite number,
+        ``t`` is not 1-D, or a field's length differs from ``len(t)``.
+    """
+    stride = _check_stride(min_stride)
+    how = _check_how(how)
+    if (
+        isinstance(start, (bool, np.bool_))
+        or not isinstance(start, numbers.Real)
+        or not math.isfinite(start)
+    ):
+        raise InvalidArgument(f"start must be a finite number of seconds, got {start!r}")
+    start = float(start)
+    t = np.asarray(t, dtype=np.float64)
+    if t.ndim != 1:
+        raise InvalidArgument(f"t must be a 1-D array of times, got shape {t.shape}")
+    arrays = {}
+    for name, v in values.items():
+        v = np.asarray(v)
+        if v.shape != t.shape:
+            raise InvalidArgument(
+                f"field {name!r} has shape {v.shape}, expected {t.shape} like t"
+            )
+        arrays[name] = v
+
+    if t.size == 0:
+        return np.empty(0, np.float64), {
+            name: np.empty(0, np.float64 if v.dtype.kind in _NUMERIC_KINDS else v.dtype)
+            for name, v in arrays.items()
+        }
+
+    k = _bucket_ids(t, start, stride)
+    idx = np.concatenate(([0], np.flatnonzero(np.diff(k)) + 1))
+    t_out = start + k[idx] * stride
+    out = {}
+    for name, v in arrays.items():
+        if v.dtype.kind in _NUMERIC_KINDS:
+            out[name] = _reduce_numeric(v, idx, how)
+        else:
+            out[name] = v[idx]
+    return t_out, out

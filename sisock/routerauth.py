@@ -1,0 +1,109 @@
+"""Authentication and authorization inside the router.
+
+Crossbar runs :class:`RouterAuth` embedded in its router worker (see
+``.crossbar/config.json``). It registers the dynamic WAMP-CRA authenticator
+and the dynamic authorizer used by every role, so the role table of
+DESIGN.md lives here, in one place, built on `sisock.uri`.
+
+========  ==============================================================
+role      may
+========  ==============================================================
+hub       register ``data_node.*`` and ``consumer.get_data_node``;
+          publish ``consumer.data_node_*`` and ``hub.*``;
+          subscribe to and call ``wamp.session.*``
+node      register and publish under ``consumer.<its authid>.``;
+          call ``data_node.add/subtract``; subscribe to ``hub.online``;
+          call and subscribe under ``consumer.`` like a consumer
+consumer  call and subscribe under ``consumer.``; nothing else
+admin     what a consumer may, and call ``hub.`` and ``data_node.``
+========  ==============================================================
+"""
+
+from autobahn.twisted.wamp import ApplicationSession
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet.defer import inlineCallbacks
+
+from sisock import config, uri
+
+
+def _under(name, prefix):
+    return name.startswith(prefix)
+
+
+def authorize(authrole, authid, name, action):
+    """Decide whether a session may perform ``action`` on URI ``name``.
+
+    Parameters
+    ----------
+    authrole, authid : str
+        The session's role and authid as authenticated by the router.
+    name : str
+        The URI of the procedure or topic.
+    action : str
+        ``"call"``, ``"register"``, ``"publish"`` or ``"subscribe"``.
+
+    Returns
+    -------
+    dict
+        Crossbar authorization: ``allow``, ``disclose`` (the caller or
+        publisher is disclosed, so the hub learns who calls it), and
+        ``cache`` (true only where the answer does not depend on the authid,
+        since Crossbar caches per role, not per authid).
+    """
+    consumer = uri.uri("consumer.")
+    allow, cache = False, True
+    if authrole == "hub":
+        allow = (
+            (action == "register" and name in (uri.DATA_NODE_ADD, uri.DATA_NODE_SUBTRACT, uri.GET_DATA_NODE))
+            or (action == "publish" and (_under(name, uri.uri("consumer.data_node_")) or _under(name, uri.uri("hub."))))
+            or (action in ("subscribe", "call") and _under(name, "wamp.session."))
+        )
+    elif authrole == "node":
+        if action in ("register", "publish"):
+            allow, cache = _under(name, uri.node_prefix(authid)), False
+        elif action == "call":
+            allow = name in (uri.DATA_NODE_ADD, uri.DATA_NODE_SUBTRACT) or _under(name, consumer)
+        elif action == "subscribe":
+            allow = name == uri.HUB_ONLINE or _under(name, consumer)
+    elif authrole == "consumer":
+        allow = action in ("call", "subscribe") and _under(name, consumer)
+    elif authrole == "admin":
+        allow = (action in ("call", "subscribe") and _under(name, consumer)) or (
+            action == "call" and (_under(name, uri.uri("hub.")) or _under(name, uri.uri("data_node.")))
+        )
+    return {"allow": allow, "disclose": True, "cache": cache}
+
+
+class RouterAuth(ApplicationSession):
+    """Router-embedded session providing the authenticator and authorizer."""
+
+    @inlineCallbacks
+    def onJoin(self, details):
+        created = config.ensure_secrets()
+        if created:
+            self.log.info("sisock: generated new secrets into {path}", path=config.secrets_file())
+        yield self.register(self.authenticate, uri.AUTHENTICATE)
+        yield self.register(self.authorize, uri.AUTHORIZE)
+        self.log.info("sisock: router authenticator and authorizer ready")
+
+    def authenticate(self, realm, authid, details):
+        """Dynamic WAMP-CRA authenticator: the secret and role of ``authid``.
+
+        ``hub`` and ``admin`` authenticate as themselves; any other valid
+        node name authenticates as a ``node`` with the node secret.
+        """
+        if authid in ("hub", "admin"):
+            role = authid
+        elif uri.is_valid_node_name(authid):
+            role = "node"
+        else:
+            raise ApplicationError("wamp.error.not_authorized", f"authid {authid!r} is not a valid node name")
+        try:
+            secret = config.load_secret(role)
+        except config.SecretsError as exc:
+            raise ApplicationError("wamp.error.not_authorized", str(exc)) from exc
+        return {"secret": secret, "role": role}
+
+    def authorize(self, session, name, action, options=None):
+        """Dynamic authorizer called by Crossbar; see :func:`authorize`."""
+        return authorize(session.get("authrole"), session.get("authid"), name, action)

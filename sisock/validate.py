@@ -1,0 +1,105 @@
+"""Validation of RPC arguments: every check raises `InvalidArgument` naming the argument.
+
+Used by the hub and by `DataNodeServer` so that a caller's mistake comes
+back as ``<base>.error.invalid_argument`` with a one-line message, never as
+a Python ``TypeError`` wrapped in ``wamp.error.runtime_error``.
+"""
+
+import math
+
+from sisock.errors import InvalidArgument
+from sisock.timeutil import sisock_to_unix_time
+from sisock.uri import NODE_NAME_MAX, is_valid_node_name
+
+#: Most fields one ``get_data`` call may ask for.
+MAX_FIELDS = 1000
+#: Longest field name accepted, characters.
+MAX_FIELD_NAME = 256
+#: Longest node description accepted, characters.
+MAX_DESCRIPTION = 4096
+
+
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def time_arg(name, value, now=None):
+    """A sisock time argument converted to UNIX seconds (UTC).
+
+    Raises
+    ------
+    InvalidArgument
+        If ``value`` is not a finite number.
+    """
+    if not _is_number(value) or not math.isfinite(value):
+        raise InvalidArgument(
+            f"{name} must be a finite number of seconds (UNIX time UTC, or <= 0 for relative to now), got {value!r:.80}"
+        )
+    return sisock_to_unix_time(value, now)
+
+
+def time_range(start, end):
+    """``(start, end)`` converted with one common "now"; see :func:`time_arg`."""
+    import time
+
+    now = time.time()
+    return time_arg("start", start, now), time_arg("end", end, now)
+
+
+def min_stride_arg(value):
+    """``None`` or a positive finite number of seconds.
+
+    Raises
+    ------
+    InvalidArgument
+    """
+    if value is None:
+        return None
+    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        raise InvalidArgument(f"min_stride must be None or a positive number of seconds, got {value!r:.80}")
+    return float(value)
+
+
+def field_list(value):
+    """A list of field names.
+
+    Raises
+    ------
+    InvalidArgument
+        Unless ``value`` is a list of at most `MAX_FIELDS` non-empty strings
+        of at most `MAX_FIELD_NAME` characters.
+    """
+    if not isinstance(value, (list, tuple)):
+        raise InvalidArgument(f"field must be a list of field names, got {type(value).__name__}")
+    if len(value) > MAX_FIELDS:
+        raise InvalidArgument(f"field lists {len(value)} names; at most {MAX_FIELDS} per call")
+    for f in value:
+        if not isinstance(f, str) or not f or len(f) > MAX_FIELD_NAME:
+            raise InvalidArgument(
+                f"field names must be non-empty strings of at most {MAX_FIELD_NAME} characters, got {f!r:.80}"
+            )
+    return list(dict.fromkeys(value))
+
+
+def node_name(value, arg="name"):
+    """A data node name (see `sisock.uri.NODE_NAME_RE`).
+
+    Raises
+    ------
+    InvalidArgument
+    """
+    if not is_valid_node_name(value):
+        raise InvalidArgument(
+            f"{arg} must be 1 to {NODE_NAME_MAX} characters of letters, digits, '_', '-' "
+            f"in dot-separated parts, got {value!r:.80}"
+        )
+    return value
+
+
+def description(value):
+    """A node description: a string of at most `MAX_DESCRIPTION` characters, or None."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION:
+        raise InvalidArgument(f"description must be a string of at most {MAX_DESCRIPTION} characters")
+    return value
