@@ -9,12 +9,11 @@
 threads, that reads sisock data nodes (the WAMP consumer lives elsewhere)::
 
     backend.list_targets() -> ["node::field", ...]
-    backend.get_data(node, fields, start, end, min_stride) -> dict | None
-    backend.get_data_many([(node, fields, start, end, min_stride), ...]) -> [dict | None, ...]
+    backend.get_data_many([(node, fields, start, end, min_stride), ...]) -> [result | None | exception, ...]
 
-``get_data`` returns sisock's ``get_data`` result with NumPy arrays plus
-``field_timeline`` (``{field: timeline name}``), or None when the node is
-gone. ``get_data_many`` is optional; without it the nodes are read one by one.
+Each result is sisock's ``get_data`` result with NumPy arrays plus
+``field_timeline`` (``{field: timeline name}``); None stands for a node
+that is gone. `grafana_bridge.backend.WampBackend` is the real one.
 
 Every answer is JSON with CORS headers; errors are
 ``{"error": kind, "message": why}`` with a 4xx/5xx status, never an HTML page.
@@ -30,7 +29,7 @@ from werkzeug.exceptions import HTTPException
 
 from grafana_bridge import contract
 from grafana_bridge.contract import BadRequest
-from sisock.errors import NoSuchNode, SisockError
+from sisock.errors import NodeError, NoSuchNode, SisockError
 
 log = logging.getLogger(__name__)
 
@@ -80,55 +79,23 @@ def _body():
 
 
 def _fetch(backend, requests):
-    """Read every ``(node, fields, start, end, min_stride)`` in ``requests``, in parallel if possible.
+    """Read every ``(node, fields, start, end, min_stride)`` of ``requests`` in parallel.
 
-    Returns a list in the same order; None stands for a node that is gone
-    (the backend returned None or raised :class:`~sisock.errors.NoSuchNode`).
+    Returns a list in the same order; None stands for a node that is gone.
     """
-    many = getattr(backend, "get_data_many", None)
-    if many is not None:
-        try:
-            results = list(many(requests))
-        except NoSuchNode:
-            results = None          # one node unknown: read them one by one below
-        if results is not None:
-            if len(results) != len(requests):
-                raise RuntimeError(f"backend.get_data_many returned {len(results)} results "
-                                   f"for {len(requests)} requests")
-            return [None if isinstance(r, NoSuchNode) else _raise_if_error(r) for r in results]
-    out = []
-    for req in requests:
-        try:
-            out.append(backend.get_data(*req))
-        except NoSuchNode:
-            out.append(None)
-    return out
-
-
-def _raise_if_error(result):
-    if isinstance(result, BaseException):
-        raise result
-    return result
+    results = backend.get_data_many(requests)
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, NoSuchNode):
+            raise r
+    return [None if isinstance(r, NoSuchNode) else r for r in results]
 
 
 def _field_series(result, fld):
     """``(t, values)`` of one field in a backend ``get_data`` result, or None if it has none."""
-    data = result.get("data") or {}
-    timelines = result.get("timeline") or {}
-    values = data.get(fld)
-    if values is None:
+    tl = result["field_timeline"].get(fld)
+    if tl is None or tl not in result["timeline"]:
         return None
-    tl = (result.get("field_timeline") or {}).get(fld)
-    if tl is None:
-        # A backend without field_timeline: the only timeline, or the only one that fits.
-        fits = [name for name, info in timelines.items() if len(info.get("t", ())) == len(values)]
-        if len(timelines) == 1:
-            tl = next(iter(timelines))
-        elif len(fits) == 1:
-            tl = fits[0]
-    if tl is None or tl not in timelines:
-        return None
-    return timelines[tl]["t"], values
+    return result["timeline"][tl]["t"], result["data"][fld]
 
 
 def _target_result(target, result):
@@ -177,7 +144,8 @@ def create_app(backend, name=__name__):
 
     @app.errorhandler(SisockError)
     def _sisock_error(e):
-        return _error(getattr(e, "kind", "error"), e.message, 400)
+        # The caller's mistake is a 400; a node failing while answering is a bad gateway.
+        return _error(e.kind, e.message, 502 if isinstance(e, NodeError) else 400)
 
     @app.errorhandler(BackendUnavailable)
     def _unavailable(e):

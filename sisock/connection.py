@@ -20,7 +20,7 @@ from twisted.internet import defer
 from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
 
 from sisock.config import Connection
-from sisock.errors import define_errors
+from sisock.errors import SisockError, define_errors
 
 #: Seconds between reconnect attempts: 0.2 s doubling up to 3 s.
 RETRY_POLICY = backoffPolicy(initialDelay=0.2, factor=2.0, maxDelay=3.0, jitter=lambda: 0.0)
@@ -113,6 +113,13 @@ class SisockSession(ApplicationSession):
                 pass
         if service is not None:
             yield service.stopService()
+
+    def onUserError(self, fail, msg):
+        # A caller's mistake answered with a sisock error is not our failure: one line, not a traceback.
+        if isinstance(fail.value, SisockError):
+            self.log.info("sisock: answered {error}", error=fail.value)
+        else:
+            super().onUserError(fail, msg)
 
     def when_joined(self):
         """Deferred that fires with ``self`` at the next join (now, if joined)."""

@@ -1,0 +1,47 @@
+"""``python -m grafana_bridge``: serve the Grafana JSON datasource over HTTP.
+
+Flask runs under ``twisted.web.wsgi`` in the reactor's thread pool; the
+WAMP consumer session lives in the reactor and reconnects by itself.
+"""
+
+import argparse
+
+from autobahn.wamp.types import ComponentConfig
+from twisted.internet import reactor
+from twisted.web.server import Site
+from twisted.web.wsgi import WSGIResource
+
+from sisock import config
+from sisock.client import ConsumerSession
+from sisock.connection import announce_ready, run
+from grafana_bridge.app import create_app
+from grafana_bridge.backend import WampBackend
+
+#: Most HTTP requests served at once (threads of the reactor's pool).
+THREADS = 20
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m grafana_bridge",
+        description="Grafana JSON datasource for sisock: targets are node::field.")
+    parser.add_argument("--host", default=config.env("BRIDGE_HOST", "127.0.0.1"),
+                        help="address to listen on (env SISOCK_BRIDGE_HOST; default %(default)s)")
+    parser.add_argument("--port", type=int, default=int(config.env("BRIDGE_PORT", "8081")),
+                        help="HTTP port (env SISOCK_BRIDGE_PORT; default %(default)s)")
+    config.add_connection_arguments(parser)
+    args = parser.parse_args(argv)
+    session = ConsumerSession(ComponentConfig(args.realm, {"connection": config.connection_from_args(args, None)}))
+    resource = WSGIResource(reactor, reactor.getThreadPool(), create_app(WampBackend(session, reactor)))
+
+    def listen():
+        reactor.suggestThreadPoolSize(THREADS)
+        port = reactor.listenTCP(args.port, Site(resource), interface=args.host)
+        url = f"http://{args.host}:{port.getHost().port}/"
+        session.when_joined().addCallback(lambda _: announce_ready(f"bridge {url}"))
+
+    run(session, args.log_level, on_start=listen)
+
+
+if __name__ == "__main__":
+    main()

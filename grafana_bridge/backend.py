@@ -1,0 +1,90 @@
+"""The bridge's data source: a sisock consumer session, called from Flask threads.
+
+Flask runs under ``twisted.web.wsgi`` in the reactor's thread pool; each
+method here hands its WAMP work to the reactor with
+``blockingCallFromThread`` and waits, so the reactor itself never blocks.
+"""
+
+from twisted.internet import defer
+from twisted.internet.threads import blockingCallFromThread
+
+from sisock.errors import NoSuchNode
+
+from grafana_bridge.app import BackendUnavailable
+
+#: Seconds a request waits for the nodes before it gives up.
+CALL_TIMEOUT = 30.0
+
+
+class WampBackend:
+    """Answers the Flask app from the live nodes through one consumer session.
+
+    Parameters
+    ----------
+    session : sisock.client.ConsumerSession
+        Connected (and reconnecting) by the caller.
+    reactor : twisted reactor
+    """
+
+    def __init__(self, session, reactor):
+        self.session = session
+        self.reactor = reactor
+
+    def _blocking(self, func, *args):
+        if not self.session.is_attached():
+            raise BackendUnavailable("router not reachable: the bridge is reconnecting, try again shortly")
+
+        def call():
+            return defer.maybeDeferred(func, *args).addTimeout(CALL_TIMEOUT, self.reactor)
+
+        try:
+            return blockingCallFromThread(self.reactor, call)
+        except defer.TimeoutError as exc:
+            raise BackendUnavailable(f"no answer from the nodes within {CALL_TIMEOUT:.0f} s") from exc
+
+    def list_targets(self):
+        """Every ``node::field`` of the live nodes, sorted.
+
+        Fields are those any time since the epoch up to now (``get_fields(1, 0)``).
+        """
+        return self._blocking(self._list_targets)
+
+    @defer.inlineCallbacks
+    def _list_targets(self):
+        nodes = yield self.session.get_data_node()
+        answers = yield defer.DeferredList(
+            [self.session.get_fields(n["name"], 1, 0) for n in nodes], consumeErrors=True)
+        targets = []
+        for node, (ok, answer) in zip(nodes, answers):
+            if ok:
+                targets.extend(f"{node['name']}::{f}" for f in answer[0])
+        return sorted(targets)
+
+    def get_data_many(self, requests):
+        """Fetch ``[(node, fields, start, end, min_stride), ...]`` in parallel, one call per node.
+
+        Returns
+        -------
+        list
+            In the order of ``requests``: the get_data result (NumPy arrays)
+            with ``field_timeline`` ``{field: timeline}`` added, or None for a
+            node that is gone, or the exception a node raised.
+        """
+        return self._blocking(self._get_data_many, requests)
+
+    def _get_data_many(self, requests):
+        d = defer.DeferredList([self._get_one(*req) for req in requests], consumeErrors=True)
+        return d.addCallback(lambda answers: [a if ok else a.value for ok, a in answers])
+
+    @defer.inlineCallbacks
+    def _get_one(self, node, fields, start, end, min_stride):
+        try:
+            (field, _), result = yield defer.gatherResults(
+                [self.session.get_fields(node, start, end),
+                 self.session.get_data(node, fields, start, end, min_stride)], consumeErrors=True)
+        except defer.FirstError as exc:
+            if exc.subFailure.check(NoSuchNode):
+                return None
+            exc.subFailure.raiseException()
+        result["field_timeline"] = {f: meta["timeline"] for f, meta in field.items()}
+        return result

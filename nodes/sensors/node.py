@@ -1,0 +1,48 @@
+"""The sensors data node: live metrics of the host it runs on, recorded and published."""
+
+import time
+
+from sisock.node import DataNodeServer
+from nodes.sensors.metrics import HostMetrics
+
+TIMELINE = "host"
+
+
+class SensorsNode(DataNodeServer):
+    """Sample this host's metrics (psutil) every interval, keep them, publish them live."""
+
+    name = "sensors"
+    description = "Live metrics of this host: CPU, load, memory, swap, disk and network rates, temperatures, fans"
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        args = (self.config.extra or {}).get("args")
+        self.interval = getattr(args, "interval", 1.0)
+        history = getattr(args, "history", 86400.0)
+        self.metrics = HostMetrics()
+        self.store.retention = history
+        self.declare(TIMELINE, self.metrics.fields(), interval=self.interval,
+                     capacity=max(1, int(history / self.interval) + 1))
+
+    def start(self):
+        self.every(self.interval, self.sample)
+
+    def sample(self):
+        """One reading of every metric: ``(timeline, [t], {field: [value]})``."""
+        values = self.metrics.sample()
+        return TIMELINE, [time.time()], {f: [v] for f, v in values.items()}
+
+
+def _positive(text):
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def add_arguments(parser):
+    """The sensors node's own options: ``--interval`` and ``--history`` (seconds)."""
+    parser.add_argument("--interval", type=_positive, default=1.0,
+                        help="seconds between samples (default %(default)s)")
+    parser.add_argument("--history", type=_positive, default=86400.0,
+                        help="seconds of history kept in memory (default %(default)s = 24 h)")

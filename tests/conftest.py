@@ -1,0 +1,201 @@
+"""Fixtures: a real Crossbar router on a free loopback port, real sisock processes.
+
+Every process writes its output to a log file under the test's temporary
+directory; readiness is the ``READY ...`` line a sisock process prints
+(`sisock.connection.announce_ready`), waited for with a timeout while the
+reactor keeps running. Processes are ended by the PID we started.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor, task
+
+from sisock import client
+from sisock.launcher import prepare_cbdir
+
+PYTHON = sys.executable
+CROSSBAR = os.path.join(os.path.dirname(PYTHON), "crossbar")
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what, interval=0.05):
+    """Deferred firing when ``predicate()`` is true; fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+
+    @defer.inlineCallbacks
+    def poll():
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+            yield task.deferLater(reactor, interval, lambda: None)
+
+    return poll()
+
+
+class Proc:
+    """A child process whose output goes to ``<dir>/<name>.log``."""
+
+    def __init__(self, name, argv, env, directory):
+        self.name, self.argv, self.env = name, argv, env
+        self.log_path = os.path.join(directory, f"{name}.log")
+        self.popen = None
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self._offset = os.path.getsize(self.log_path)
+        self.popen = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        log.close()
+        return self
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def output(self):
+        """Everything this run of the process printed so far."""
+        with open(self.log_path, "rb") as fp:
+            fp.seek(self._offset)
+            return fp.read().decode(errors="replace")
+
+    def count(self, pattern):
+        return len(re.findall(pattern, self.output()))
+
+    def wait_output(self, pattern, timeout=30.0, count=1):
+        """Deferred: until ``pattern`` has appeared ``count`` times in this run's output."""
+
+        def seen():
+            if self.popen.poll() is not None and self.count(pattern) < count:
+                raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.output()[-3000:]}")
+            return self.count(pattern) >= count
+
+        return wait_for(seen, timeout, f"{pattern!r} x{count} from {self.name}")
+
+    def ready(self, timeout=30.0, count=1):
+        """Deferred: until the process has printed ``READY`` ``count`` times."""
+        return self.wait_output(r"READY ", timeout, count)
+
+    def signal(self, sig):
+        os.kill(self.popen.pid, sig)
+
+    def stop(self, timeout=10.0):
+        """End the process: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        try:
+            self.popen.send_signal(signal.SIGCONT)
+            self.popen.terminate()
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+
+class Stack:
+    """A router and the sisock processes started against it."""
+
+    def __init__(self, directory):
+        self.dir = str(directory)
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/ws"
+        self.env = dict(os.environ, SISOCK_HOME=os.path.join(self.dir, "home"), SISOCK_URL=self.url,
+                        PYTHONUNBUFFERED="1")
+        for role in ("HUB", "NODE", "ADMIN"):
+            self.env.pop(f"SISOCK_{role}_SECRET", None)
+        self.cbdir = prepare_cbdir(os.path.join(self.dir, "router"), self.port)
+        self.router = Proc("router", [CROSSBAR, "start", "--cbdir", self.cbdir], self.env, self.dir)
+        self.procs = []
+
+    def start_router(self, timeout=60.0):
+        """Start Crossbar; blocks (reactor running) until it has booted."""
+        self.router.start()
+        pytest_twisted.blockon(self.router.wait_output("NODE_BOOT_COMPLETE", timeout))
+
+    def spawn(self, name, *args, ready=True, timeout=30.0):
+        """Start ``python -m <args>`` and wait for its READY line."""
+        proc = Proc(name, [PYTHON, "-m", *args], self.env, self.dir).start()
+        self.procs.append(proc)
+        if ready:
+            pytest_twisted.blockon(proc.ready(timeout))
+        return proc
+
+    def connect(self):
+        """Deferred of a consumer session to this stack's router."""
+        return client.connect(self.url)
+
+    def stop(self):
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.router.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """A router with the hub, the weather and sensors nodes and the bridge, for the session."""
+    s = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        s.start_router()
+        s.hub = s.spawn("hub", "sisock.hub")
+        s.weather = s.spawn("weather", "nodes.weather")
+        s.sensors = s.spawn("sensors", "nodes.sensors", "--interval", "0.2")
+        s.bridge_port = free_port()
+        s.bridge = s.spawn("bridge", "grafana_bridge", "--port", str(s.bridge_port))
+        s.bridge_url = f"http://127.0.0.1:{s.bridge_port}"
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def fresh_stack(tmp_path):
+    """A router of its own for tests that restart or kill the router; hub started."""
+    s = Stack(tmp_path)
+    try:
+        s.start_router()
+        s.hub = s.spawn("hub", "sisock.hub")
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def consumer(stack):
+    """An anonymous consumer session on the session stack, closed after the test."""
+    session = pytest_twisted.blockon(stack.connect())
+    yield session
+    pytest_twisted.blockon(session.close())
+
+
+class Events:
+    """Collects events of a topic; `wait` until a predicate over them holds."""
+
+    def __init__(self):
+        self.items = []
+
+    def __call__(self, *args, **kwargs):
+        self.items.append(args[0] if len(args) == 1 else args)
+
+    def wait(self, predicate, timeout=10.0, what="events"):
+        return wait_for(lambda: predicate(self.items), timeout, what)
+
+
+@pytest.fixture
+def events():
+    """Factory of `Events` collectors."""
+    return Events
