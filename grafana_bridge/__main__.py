@@ -37,8 +37,9 @@ def main(argv=None):
     def listen():
         reactor.suggestThreadPoolSize(THREADS)
         port = reactor.listenTCP(args.port, Site(resource), interface=args.host)
-        url = f"http://{args.host}:{port.getHost().port}/"
-        session.when_joined().addCallback(lambda _: announce_ready(f"bridge {url}"))
+        session.ready_label = f"bridge http://{args.host}:{port.getHost().port}/"
+        if session.is_attached():
+            announce_ready(session.ready_label)
 
     run(session, args.log_level, on_start=listen)
 

@@ -89,9 +89,15 @@ class SisockSession(ApplicationSession):
             raise ValueError(f"unsupported authentication method {challenge.method}")
         return auth.compute_wcs(self.connection.secret, challenge.extra["challenge"])
 
+    #: Printed as ``READY <ready_label>`` at every join (see `announce_ready`); None prints nothing.
+    ready_label = None
+
     def onJoin(self, details):
+        """Subclasses call this last in their own `onJoin`: fires `when_joined` and announces readiness."""
         d, self._joined = self._joined, defer.Deferred()
         d.callback(self)
+        if self.ready_label:
+            announce_ready(self.ready_label)
 
     def onLeave(self, details):
         if details.reason not in ("wamp.close.normal", "wamp.close.goodbye_and_out"):

@@ -26,7 +26,7 @@ from autobahn.wamp.types import ComponentConfig, RegisterOptions
 from twisted.internet import defer
 
 from sisock import config, uri, validate
-from sisock.connection import SisockSession, announce_ready, run
+from sisock.connection import SisockSession, run
 from sisock.errors import NoSuchNode, NotAuthorized
 
 
@@ -38,6 +38,8 @@ class Hub(SisockSession):
     nodes : dict
         ``{name: {"name", "description", "session"}}`` of the live nodes.
     """
+
+    ready_label = "hub"
 
     def __init__(self, config=None):
         super().__init__(config)
@@ -55,8 +57,6 @@ class Hub(SisockSession):
         yield self.register(self.get_data_node, uri.GET_DATA_NODE)
         yield self.publish(uri.HUB_ONLINE)
         SisockSession.onJoin(self, details)
-        self.log.info("sisock: hub ready")
-        announce_ready("hub")
 
     @staticmethod
     def _caller(details):

@@ -41,7 +41,7 @@ from twisted.internet import defer, task, threads
 from twisted.python import threadable
 
 from sisock import codec, config, uri, validate
-from sisock.connection import SisockSession, announce_ready, run
+from sisock.connection import SisockSession, run
 from sisock.downsample import downsample, needs_downsampling
 from sisock.errors import NodeError, SisockError
 from sisock.store import Store
@@ -165,7 +165,10 @@ class DataNodeServer(SisockSession):
         yield self._add_to_hub()
         yield defer.maybeDeferred(self.after_onJoin, details)
         SisockSession.onJoin(self, details)
-        announce_ready(f"node {self.name}")
+
+    @property
+    def ready_label(self):
+        return f"node {self.name}"
 
     def _on_hub_online(self, *args, **kwargs):
         self._added = False
