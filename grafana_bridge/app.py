@@ -103,7 +103,7 @@ def _target_result(target, result):
         return contract.empty_result(target, f"node {target.node} is not available")
     series = _field_series(result, target.field)
     if series is None:
-        return contract.empty_result(target, f"node {target.node} has no field {target.field}")
+        return contract.empty_result(target, f"node {target.node} has no data for {target.field} in this range")
     t, values = series
     if target.type == contract.TABLE:
         kind = getattr(values, "dtype", None)

@@ -18,7 +18,6 @@ variable                 default                           meaning
 =======================  ================================  ===========================
 """
 
-import argparse
 import json
 import os
 import secrets as _secrets

@@ -1,13 +1,28 @@
-"""Start the parts of a sisock stack as child processes.
+"""Start the parts of a sisock stack as child processes (``sisock up``).
 
 `router_config` and `prepare_cbdir` turn the project's
 ``.crossbar/config.json`` into a runnable router directory with another
 port (the test fixture and `sisock up --port` use them).
+
+`Launcher` runs the whole stack under one Twisted reactor: router, hub,
+weather and sensors nodes, Grafana bridge, started in that order, each
+once the one before is ready. Ready means a line on the child's output:
+``NODE_BOOT_COMPLETE`` for Crossbar, ``READY ...`` for a sisock process
+(`sisock.connection.announce_ready`). A part that dies later is restarted
+with exponential backoff; the others reconnect to a restarted router by
+themselves. SIGINT/SIGTERM stops the children in reverse order.
 """
 
 import json
 import os
+import socket
+import sys
 from pathlib import Path
+
+from twisted.internet import defer
+
+from sisock import config
+from sisock.supervisor import Child, Part, PartExited
 
 #: The project folder: the one holding ``sisock/``, ``.crossbar/``, ``web/``.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -47,3 +62,259 @@ def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1"):
     path = Path(cbdir) / "config.json"
     path.write_text(json.dumps(router_config(port, interface), indent=2))
     return str(cbdir)
+
+
+# -- the stack ---------------------------------------------------------------
+
+#: Seconds a part may take to become ready while the stack starts.
+READY_TIMEOUT = 60.0
+
+PYTHON = sys.executable
+CROSSBAR = os.path.join(os.path.dirname(PYTHON), "crossbar")
+
+
+def stack_parts(home, bridge_port=8081, weather=True, sensors=True):
+    """The parts `sisock up` starts, in start order.
+
+    Parameters
+    ----------
+    home : str
+        Absolute ``SISOCK_HOME``; the router directory is ``<home>/router``.
+    bridge_port : int
+        TCP port of the Grafana bridge.
+    weather, sensors : bool
+        Include the weather and the sensors node.
+
+    Returns
+    -------
+    list of Part
+    """
+    ready = "READY "  # sisock.connection.announce_ready
+    parts = [Part("router", (CROSSBAR, "start", "--cbdir", os.path.join(home, "router")), "NODE_BOOT_COMPLETE"),
+             Part("hub", (PYTHON, "-m", "sisock.hub"), ready)]
+    if weather:
+        parts.append(Part("weather", (PYTHON, "-m", "nodes.weather"), ready))
+    if sensors:
+        parts.append(Part("sensors", (PYTHON, "-m", "nodes.sensors"), ready))
+    parts.append(Part("bridge", (PYTHON, "-m", "grafana_bridge", "--port", str(bridge_port)), ready))
+    return parts
+
+
+def port_problem(port, option):
+    """None if ``127.0.0.1:port`` can be listened on, else a sentence saying why not."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", int(port)))
+        except OSError as exc:
+            return f"port {port} ({option}) is not free on 127.0.0.1: {exc.strerror}"
+    return None
+
+
+class Launcher:
+    """Runs a whole sisock stack as child processes until SIGINT/SIGTERM.
+
+    Parameters
+    ----------
+    home : str
+        ``SISOCK_HOME`` of the stack (made absolute): secrets, ``router/``,
+        ``data/``, ``logs/<part>.log``.
+    port : int
+        Router port (WebSocket ``/ws``, web client ``/``), on 127.0.0.1.
+    bridge_port : int
+        Grafana bridge HTTP port, on 127.0.0.1.
+    weather, sensors : bool
+        Start the weather / sensors node.
+    verbose : bool
+        Echo every child output line on stdout, prefixed ``[part]``.
+    ready_timeout : float
+        Seconds each part may take to be ready at start-up.
+    """
+
+    def __init__(self, home, port=8080, bridge_port=8081, weather=True, sensors=True, verbose=False,
+                 ready_timeout=READY_TIMEOUT, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
+        self.home = os.path.abspath(home)
+        self.log_dir = os.path.join(self.home, "logs")
+        self.port, self.bridge_port = int(port), int(bridge_port)
+        self.url = f"ws://127.0.0.1:{self.port}/ws"
+        self.parts = stack_parts(self.home, self.bridge_port, weather, sensors)
+        self.verbose, self.ready_timeout = verbose, ready_timeout
+        self.children = []
+        self.exit_code = 0
+        self.up = self.stopping = False
+        self._restarts = {}
+
+    # -- output --------------------------------------------------------------
+    @staticmethod
+    def say(text):
+        print(f"sisock: {text}", flush=True)
+
+    @staticmethod
+    def status(child, note=""):
+        print(f"{child.name:<8} running  pid {child.pid}{note}", flush=True)
+
+    # -- running -------------------------------------------------------------
+    def problems(self):
+        """Reasons the stack cannot start (missing crossbar, ports taken), as sentences."""
+        found = []
+        if not os.access(CROSSBAR, os.X_OK):
+            found.append(f"no crossbar script at {CROSSBAR}; install sisock with its dependencies")
+        if self.port == self.bridge_port:
+            found.append(f"--port and --bridge-port are both {self.port}")
+        for port, option in ((self.port, "--port"), (self.bridge_port, "--bridge-port")):
+            problem = port_problem(port, option)
+            if problem:
+                found.append(problem)
+        return found
+
+    def run(self):
+        """Start the stack and run the reactor until SIGINT/SIGTERM.
+
+        Takes over the process: sets ``SISOCK_HOME`` in ``os.environ``.
+
+        Returns
+        -------
+        int
+            Exit status: 0 after a stop by signal, 1 if the stack could not start.
+        """
+        problems = self.problems()
+        if problems:
+            for problem in problems:
+                print(f"sisock: error: {problem}", file=sys.stderr, flush=True)
+            return 1
+        os.makedirs(self.log_dir, exist_ok=True)
+        os.environ["SISOCK_HOME"] = self.home
+        if config.ensure_secrets():
+            self.say(f"generated new secrets in {config.secrets_file()} (mode 0600)")
+        prepare_cbdir(os.path.join(self.home, "router"), self.port)
+        self.reactor.callWhenRunning(self._start_all)
+        self.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
+        self.reactor.run()
+        return self.exit_code
+
+    def env(self):
+        """Environment of every child."""
+        return dict(os.environ, SISOCK_URL=self.url, SISOCK_HOME=self.home, PYTHONUNBUFFERED="1")
+
+    def _start_all(self):
+        d = self._start_parts()
+        d.addErrback(lambda f: self.fail(f"unexpected error while starting: {f.getTraceback()}"))
+
+    @defer.inlineCallbacks
+    def _start_parts(self):
+        self.say(f"starting the stack in {self.home} (logs in {self.log_dir})")
+        env, echo = self.env(), (self._echo if self.verbose else None)
+        for part in self.parts:
+            if self.stopping:
+                return
+            child = Child(part, env, self.log_dir, self.reactor, echo, self._exited)
+            self.children.append(child)
+            child.spawn()
+            self.say(f"started {part.name} (pid {child.pid}), waiting until it is ready")
+            try:
+                yield child.when_ready().addTimeout(self.ready_timeout, self.reactor)
+            except defer.TimeoutError:
+                return self.fail(f"{part.name} was not ready within {self.ready_timeout:g} s", child)
+            except PartExited as exc:
+                return self.fail(f"{exc} before it was ready", child)
+        if self.stopping:
+            return
+        self.up = True
+        self.say(f"router WebSocket  {self.url}")
+        self.say(f"web client        http://127.0.0.1:{self.port}/")
+        self.say(f"Grafana bridge    http://127.0.0.1:{self.bridge_port}/")
+        for child in self.children:
+            self.status(child)
+        self.say("stack ready")
+
+    def fail(self, message, child=None):
+        """Report that the stack cannot start, stop everything, exit with status 1."""
+        if self.stopping:
+            return
+        print(f"sisock: error: {message}", file=sys.stderr, flush=True)
+        if child is not None:
+            print(f"sisock: last lines of {child.log_path}:", file=sys.stderr)
+            for line in child.tail():
+                print(f"    {line}", file=sys.stderr)
+            sys.stderr.flush()
+        self.exit_code = 1
+        if self.reactor.running:
+            self.reactor.stop()
+
+    def _echo(self, line):
+        print(line, flush=True)
+
+    def _exited(self, child, pid, status, ran_for):
+        if self.stopping or not child.ever_ready:
+            return  # stopping, or dead before its first READY: _start_parts reports it
+        delay = child.next_delay(ran_for)
+        self.say(f"{child.name} (pid {pid}) {status}; restarting it in {delay:g} s")
+        self._restarts[child.name] = self.reactor.callLater(delay, self._restart, child)
+
+    def _restart(self, child):
+        self._restarts.pop(child.name, None)
+        if self.stopping:
+            return
+        child.spawn()
+        self.say(f"restarted {child.name} (pid {child.pid})")
+        note = f"  (restart {child.starts - 1})"
+        child.when_ready().addCallbacks(lambda _: self.status(child, note), lambda _: None)
+
+    @defer.inlineCallbacks
+    def stop(self):
+        """Stop every child in reverse start order (SIGTERM, SIGKILL after 5 s)."""
+        if self.stopping:
+            return
+        self.stopping = True
+        for call in self._restarts.values():
+            call.cancel()
+        self._restarts.clear()
+        if any(c.pid for c in self.children):
+            self.say("stopping the stack")
+        for child in reversed(self.children):
+            try:
+                yield child.stop()
+            except Exception as exc:  # keep stopping the others
+                print(f"sisock: could not stop {child.name}: {exc}", file=sys.stderr, flush=True)
+        self.say("stack stopped")
+
+
+# -- `sisock up` ---------------------------------------------------------------
+
+UP_DESCRIPTION = """\
+Start a whole sisock stack on this machine: the Crossbar router, the hub, the
+weather and sensors nodes and the Grafana bridge, each once the one before is
+ready. Output of each part goes to $SISOCK_HOME/logs/<part>.log. A part that
+dies is restarted (1 s backoff doubling to 30 s). Ctrl-C or SIGTERM stops them all."""
+
+UP_EPILOG = """\
+examples:
+  sisock up                              router on 8080, bridge on 8081, state in ./.sisock
+  sisock up --port 9000 --bridge-port 9001 --home /var/lib/sisock
+  sisock up --no-weather --verbose       live sensors only, child output echoed
+"""
+
+
+def add_arguments(parser):
+    """Options of ``sisock up``."""
+    parser.description, parser.epilog = UP_DESCRIPTION, UP_EPILOG
+    parser.add_argument("--port", type=int, default=8080,
+                        help="router port on 127.0.0.1: WebSocket /ws and web client / (default %(default)s)")
+    parser.add_argument("--bridge-port", type=int, default=8081,
+                        help="Grafana bridge HTTP port on 127.0.0.1 (default %(default)s)")
+    parser.add_argument("--home", default=None,
+                        help="state directory: secrets, router config, data, logs "
+                             "(env SISOCK_HOME; default ./.sisock)")
+    parser.add_argument("--no-sensors", action="store_true", help="do not start the sensors node")
+    parser.add_argument("--no-weather", action="store_true", help="do not start the weather node")
+    parser.add_argument("--verbose", action="store_true", help="echo every child output line, prefixed [part]")
+
+
+def run_up(args):
+    """Run ``sisock up`` with parsed `add_arguments` options; return the exit status."""
+    launcher = Launcher(args.home or config.home_dir(), args.port, args.bridge_port,
+                        weather=not args.no_weather, sensors=not args.no_sensors, verbose=args.verbose)
+    return launcher.run()

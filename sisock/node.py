@@ -84,7 +84,8 @@ class DataNodeServer(SisockSession):
         """Fields available in ``[start, end)`` (UNIX seconds UTC); runs in a thread.
 
         The default answers from `store`. Returns ``(field, timeline)`` as in
-        the module docstring.
+        the module docstring, listing every field whose timeline has a sample
+        in the range (downsampling relies on it to know a field's timeline).
         """
         return self.store.get_fields(start, end)
 

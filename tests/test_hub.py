@@ -6,7 +6,6 @@ import signal
 import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet import defer
 
 from sisock import client, config, uri
 from sisock.errors import InvalidArgument, NoSuchNode, NotAuthorized

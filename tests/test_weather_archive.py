@@ -173,12 +173,14 @@ def test_get_fields_lists_fields_and_timelines_in_range(archive):
                                   "units": "km/h"}
 
 
-def test_get_fields_only_names_fields_sampled_in_range(archive):
-    # 1501043100 is a windspeed row that the radiometer file lacks.
+def test_get_fields_names_the_fields_of_every_timeline_sampled_in_range(archive):
+    # 1501043100 is a windspeed row that the radiometer file lacks: the minutely
+    # timeline has a sample there, so both of its fields are listed.
     field, timeline = archive.get_fields(1501043100, 1501043101)
-    assert list(field) == ["windspeed"]
+    assert sorted(field) == ["radiometer", "windspeed"]
     assert timeline == {"minutely": {"interval": INTERVAL["minutely"],
-                                     "field": ["windspeed"]}}
+                                     "field": ["radiometer", "windspeed"]}}
+    assert archive.get_fields(1501200001, 1501300000) == ({}, {})
 
 
 def test_finalized_until_is_the_last_timestamp(archive):

@@ -132,11 +132,10 @@ class ApexArchive:
         one.
     """
 
-    def __init__(self, timelines, fields, values, own_times):
+    def __init__(self, timelines, fields, values):
         self.timelines = timelines
         self.fields = fields
         self.values = values
-        self._own_times = own_times  # name -> sorted t of the field's own rows
 
     @classmethod
     def load(cls, directory):
@@ -163,7 +162,7 @@ class ApexArchive:
         if not paths:
             raise FileNotFoundError("no apex_*.dat file in directory %r"
                                     % os.fspath(directory))
-        fields, raw, own_times = {}, {}, {}
+        fields, raw = {}, {}
         for path in paths:
             name = _FILE_RE.match(os.path.basename(path)).group("field")
             description, cadence, units = _read_header(path)
@@ -171,7 +170,6 @@ class ApexArchive:
             fields[name] = {"description": description, "timeline": cadence,
                             "type": "number", "units": units}
             raw[name] = (t, _invalidate(name, v))
-            own_times[name] = _readonly(t)
 
         timelines, values = {}, {}
         for tl in sorted({f["timeline"] for f in fields.values()}):
@@ -183,7 +181,7 @@ class ApexArchive:
                 v = np.full(t.shape, np.nan)
                 v[np.searchsorted(t, own_t)] = own_v
                 values[n] = _readonly(v)
-        return cls(timelines, fields, values, own_times)
+        return cls(timelines, fields, values)
 
     def _window(self, tl, start, end):
         """Index slice of timeline ``tl`` with ``start <= t < end``."""
@@ -205,16 +203,17 @@ class ApexArchive:
         -------
         field : dict
             ``{name: {"description": str, "timeline": "hourly"|"minutely",
-            "type": "number", "units": str}}`` for each field with at least
-            one row in its file at ``start <= t < end`` (an implausible value
-            still counts as a row).
+            "type": "number", "units": str}}`` for each field whose timeline
+            has a sample at ``start <= t < end`` (the field itself may be NaN
+            there; the original sisock contract allows listing it, and a
+            consumer then gets every field it could ask for).
         timeline : dict
             ``{tl: {"interval": float seconds (3600.0 or 60.0), "field":
             [name, ...]}}`` for the timelines of those fields.
         """
         field, timeline = {}, {}
         for name, meta in self.fields.items():
-            t = self._own_times[name]
+            t = self.timelines[meta["timeline"]]
             i = np.searchsorted(t, start, side="left")
             if i >= len(t) or not t[i] < end:
                 continue

@@ -1,0 +1,114 @@
+"""The ``sisock`` command: one sub-command per task.
+
+Sub-commands live in `COMMANDS`, a table from name to where its code is, so
+adding one is one line here plus two functions in its own module:
+
+* ``add_arguments(parser)`` fills the sub-command's parser (options,
+  ``parser.description``, ``parser.epilog`` with examples), and
+  ``run(args) -> int`` runs it with the parsed options; or
+* no ``add_arguments`` (None) and ``main(argv)``: the rest of the command
+  line is handed to ``main`` untouched, which parses it itself (so
+  ``sisock hub --help`` is the hub's own help).
+
+Modules are imported only when their command is used or shown.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+import sisock
+from sisock import config
+
+#: name -> (one-line help, "module:add_arguments" or None, "module:function" to run).
+COMMANDS = {
+    "up": ("start router, hub, nodes and Grafana bridge; restart what dies",
+           "sisock.launcher:add_arguments", "sisock.launcher:run_up"),
+    "hub": ("run the hub alone against a running router (see: sisock hub --help)",
+            None, "sisock.hub:main"),
+    "secrets": ("create the secrets file if missing and say where it is",
+                "sisock.cli:secrets_arguments", "sisock.cli:secrets"),
+}
+
+EPILOG = """\
+examples:
+  sisock up                 start the whole stack (router on 8080, bridge on 8081)
+  sisock secrets            create $SISOCK_HOME/secrets.json if missing
+  sisock hub --url ws://127.0.0.1:8080/ws
+  sisock COMMAND --help     options of a command
+"""
+
+
+def _load(target):
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build_parser():
+    """The ``sisock`` argument parser with every sub-command of `COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="sisock", description="sisock: a distributed data hub on WAMP (Crossbar.io, Autobahn, Twisted).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"sisock {sisock.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, (line, arguments, _) in COMMANDS.items():
+        if arguments is None:
+            sub.add_parser(name, help=line, add_help=False)  # listed; `main` hands it the rest
+        else:
+            p = sub.add_parser(name, help=line, description=line,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+            _load(arguments)(p)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``sisock`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # A pass-through command gets everything after its name, --help included.
+    first = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if first is not None and argv[first] in COMMANDS and COMMANDS[argv[first]][1] is None:
+        build_parser().parse_args(argv[:first])  # --version / bad top-level options
+        return _load(COMMANDS[argv[first]][2])(argv[first + 1:]) or 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return _load(COMMANDS[args.command][2])(args) or 0
+
+
+# -- sisock secrets -------------------------------------------------------------
+
+def secrets_arguments(parser):
+    """Options of ``sisock secrets``."""
+    parser.description = (
+        "Create the secrets file (WAMP-CRA secrets of the hub, node and admin roles) with fresh random "
+        "values and mode 0600 if it does not exist, and say where it is. The secrets are never printed. "
+        "The file is $SISOCK_SECRETS_FILE, else $SISOCK_HOME/secrets.json (SISOCK_HOME defaults to ./.sisock).")
+    parser.epilog = """\
+examples:
+  sisock secrets                          create ./.sisock/secrets.json if missing
+  SISOCK_HOME=/var/lib/sisock sisock secrets
+  sisock secrets --show-path              print only the path (for scripts)
+"""
+    parser.add_argument("--show-path", action="store_true",
+                        help="print only the absolute path of the secrets file")
+
+
+def secrets(args):
+    """Run ``sisock secrets``."""
+    path = config.secrets_file()
+    created = config.ensure_secrets(path)
+    if args.show_path:
+        print(path)
+    elif created:
+        print(f"sisock: created {path} (mode 0600) with new secrets for the roles {', '.join(config.SECRET_ROLES)}")
+    else:
+        mode = oct(os.stat(path).st_mode & 0o777)
+        print(f"sisock: secrets file {path} exists already (mode {mode[2:]}); left unchanged")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
