@@ -29,6 +29,7 @@ class WampBackend:
     def __init__(self, session, reactor):
         self.session = session
         self.reactor = reactor
+        self._timeline_of = {}  # node -> {field: timeline}, from get_fields over all time
 
     def _blocking(self, func, *args):
         if not self.session.is_attached():
@@ -51,14 +52,16 @@ class WampBackend:
 
     @defer.inlineCallbacks
     def _list_targets(self):
-        nodes = yield self.session.get_data_node()
-        answers = yield defer.DeferredList(
-            [self.session.get_fields(n["name"], 1, 0) for n in nodes], consumeErrors=True)
-        targets = []
-        for node, (ok, answer) in zip(nodes, answers):
-            if ok:
-                targets.extend(f"{node['name']}::{f}" for f in answer[0])
-        return sorted(targets)
+        nodes = [n["name"] for n in (yield self.session.get_data_node())]
+        answers = yield defer.DeferredList([self._fields_of(n) for n in nodes], consumeErrors=True)
+        return sorted(f"{node}::{f}" for node, (ok, fields) in zip(nodes, answers) if ok for f in fields)
+
+    @defer.inlineCallbacks
+    def _fields_of(self, node):
+        """Deferred ``{field: timeline}`` of ``node`` over all time (``get_fields(1, 0)``), cached."""
+        field, _ = yield self.session.get_fields(node, 1, 0)
+        self._timeline_of[node] = {f: meta["timeline"] for f, meta in field.items()}
+        return self._timeline_of[node]
 
     def get_data_many(self, requests):
         """Fetch ``[(node, fields, start, end, min_stride), ...]`` in parallel, one call per node.
@@ -78,13 +81,14 @@ class WampBackend:
 
     @defer.inlineCallbacks
     def _get_one(self, node, fields, start, end, min_stride):
+        """One get_data call; ``get_fields`` only when a field with data is not in the cached map."""
         try:
-            (field, _), result = yield defer.gatherResults(
-                [self.session.get_fields(node, start, end),
-                 self.session.get_data(node, fields, start, end, min_stride)], consumeErrors=True)
-        except defer.FirstError as exc:
-            if exc.subFailure.check(NoSuchNode):
-                return None
-            exc.subFailure.raiseException()
-        result["field_timeline"] = {f: meta["timeline"] for f, meta in field.items()}
+            result = yield self.session.get_data(node, fields, start, end, min_stride)
+            timeline_of = self._timeline_of.get(node, {})
+            if any(len(result["data"][f]) and f not in timeline_of for f in fields):
+                timeline_of = yield self._fields_of(node)
+        except NoSuchNode:
+            self._timeline_of.pop(node, None)
+            return None
+        result["field_timeline"] = {f: timeline_of[f] for f in fields if f in timeline_of}
         return result

@@ -54,10 +54,10 @@ class SisockSession(ApplicationSession):
 
     #: The ClientService keeping this session connected (set by `start`).
     service = None
-
-    def __init__(self, config=None):
-        super().__init__(config)
-        self._joined = defer.Deferred()
+    #: Deferred fired at the next join (created on demand, so that subclasses
+    #: calling ``ApplicationSession.__init__`` themselves, as original sisock
+    #: nodes do, need nothing more).
+    _joined = None
 
     # -- lifecycle ---------------------------------------------------------
     def fresh(self):
@@ -94,8 +94,9 @@ class SisockSession(ApplicationSession):
 
     def onJoin(self, details):
         """Subclasses call this last in their own `onJoin`: fires `when_joined` and announces readiness."""
-        d, self._joined = self._joined, defer.Deferred()
-        d.callback(self)
+        d, self._joined = self._joined, None
+        if d is not None:
+            d.callback(self)
         if self.ready_label:
             announce_ready(self.ready_label)
 
@@ -131,6 +132,8 @@ class SisockSession(ApplicationSession):
         """Deferred that fires with ``self`` at the next join (now, if joined)."""
         if self.is_attached():
             return defer.succeed(self)
+        if self._joined is None:
+            self._joined = defer.Deferred()
         d = defer.Deferred()
         self._joined.addCallback(lambda s: (d.callback(s), s)[1])
         return d

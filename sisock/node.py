@@ -73,6 +73,15 @@ class DataNodeServer(SisockSession):
         self._added = False
         self._loops = []
 
+    @property
+    def connection(self):
+        """How to join: from `run_node`, or (run by autobahn's ``ApplicationRunner``
+        like an original sisock node) as node ``name`` with the node secret."""
+        conn = (self.config.extra or {}).get("connection")
+        if conn is None:
+            conn = config.Connection(realm=self.config.realm, authid=self.name, secret=config.load_secret("node"))
+        return conn
+
     # -- hooks for node authors --------------------------------------------
     def start(self):
         """Called once when the process starts (not per connection); start loops here."""
