@@ -31,7 +31,38 @@ DEFAULT_TIMEOUT = 10.0
 
 
 class ConsumerSession(SisockSession):
-    """A consumer's session, with the sisock read API returning Deferreds."""
+    """A consumer's session, with the sisock read API returning Deferreds.
+
+    Subscriptions made with `follow` (or `subscribe_data`) are made again
+    after every reconnect; plain autobahn ``subscribe`` lasts one connection.
+    """
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._follows = []
+
+    @defer.inlineCallbacks
+    def onJoin(self, details):
+        for topic, handler in self._follows:
+            yield self.subscribe(handler, topic)
+        SisockSession.onJoin(self, details)
+
+    def follow(self, topic, handler):
+        """Subscribe ``handler`` to ``topic`` now (if joined) and again after every reconnect.
+
+        Returns
+        -------
+        Deferred
+            Fires once subscribed (at once if not joined: it subscribes at the next join).
+        """
+        self._follows.append((topic, handler))
+        if self.is_attached():
+            return self.subscribe(handler, topic)
+        return defer.succeed(None)
+
+    def subscribe_data(self, node, handler):
+        """Follow the live blocks of ``node``: ``handler({timeline, t: [...], data: {f: [...]}})``."""
+        return self.follow(uri.node_uri(node, "data"), handler)
 
     def _call(self, procedure, *args, **kwargs):
         d = self.when_joined()
