@@ -16,8 +16,15 @@ $(BIN)/.installed: pyproject.toml
 up: $(BIN)/.installed  ## start router, hub, nodes, bridge and web client
 	$(BIN)/sisock up
 
-test: $(BIN)/.installed  ## run the test suite against real processes
+# schemathesis (API fuzzing of the bridge in the tests) lives in a venv of
+# its own: its dependencies conflict with crossbar's pinned ones.
+SCHEMATHESIS = .venv-schemathesis/bin/schemathesis
+$(SCHEMATHESIS):
+	$(PYTHON) -m venv .venv-schemathesis
+	.venv-schemathesis/bin/python -m pip install --quiet 'schemathesis>=4.0'
+
+test: $(BIN)/.installed $(SCHEMATHESIS)  ## run the test suite against real processes
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .sisock *.egg-info
+	rm -rf $(VENV) .venv-schemathesis .sisock *.egg-info
