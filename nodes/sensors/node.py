@@ -1,4 +1,9 @@
-"""The sensors data node: live metrics of the host it runs on, recorded and published."""
+"""The sensors data node: live metrics of the host it runs on, recorded and published.
+
+Samples are kept in memory for ``--history`` seconds and in the node's store
+file (``<data dir>/sensors.sqlite``, ``--retention`` / ``--max-bytes``) for
+longer: a restarted node serves its earlier samples at once.
+"""
 
 import time
 
@@ -9,7 +14,7 @@ TIMELINE = "host"
 
 
 class SensorsNode(DataNodeServer):
-    """Sample this host's metrics (psutil) every interval, keep them, publish them live."""
+    """Sample this host's metrics (psutil) every interval, record them, publish them live."""
 
     name = "sensors"
     description = "Live metrics of this host: CPU, load, memory, swap, disk and network rates, temperatures, fans"
@@ -20,7 +25,6 @@ class SensorsNode(DataNodeServer):
         self.interval = getattr(args, "interval", 1.0)
         history = getattr(args, "history", 86400.0)
         self.metrics = HostMetrics()
-        self.store.retention = history
         self.declare(TIMELINE, self.metrics.fields(), interval=self.interval,
                      capacity=max(1, int(history / self.interval) + 1))
 
@@ -45,4 +49,5 @@ def add_arguments(parser):
     parser.add_argument("--interval", type=_positive, default=1.0,
                         help="seconds between samples (default %(default)s)")
     parser.add_argument("--history", type=_positive, default=86400.0,
-                        help="seconds of history kept in memory (default %(default)s = 24 h)")
+                        help="seconds of history kept in memory, older is read from the store file "
+                             "(default %(default)s = 24 h)")
