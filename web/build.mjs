@@ -1,0 +1,39 @@
+// Copy the browser libraries the web client uses from node_modules/ into
+// web/vendor/, so the router serves everything itself (no CDN, no bundler).
+//
+//   npm ci && node web/build.mjs      (what `make up` / `make test` run)
+//
+// web/vendor/ is generated and git-ignored; the versions are the ones pinned
+// in package-lock.json. Exits non-zero with a sentence if a file is missing.
+
+import { copyFileSync, mkdirSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const WEB = dirname(fileURLToPath(import.meta.url));
+const ROOT = dirname(WEB);
+const MODULES = join(ROOT, "node_modules");
+const VENDOR = join(WEB, "vendor");
+
+// [package, file in the package, name in web/vendor/]
+const FILES = [
+  ["autobahn-browser", "autobahn.min.js", "autobahn.min.js"],
+  ["autobahn-browser", "LICENSE", "autobahn.LICENSE"],
+  ["uplot", "dist/uPlot.iife.min.js", "uPlot.iife.min.js"],
+  ["uplot", "dist/uPlot.min.css", "uPlot.min.css"],
+  ["uplot", "LICENSE", "uPlot.LICENSE"],
+];
+
+mkdirSync(VENDOR, { recursive: true });
+const versions = {};
+for (const [pkg, file, target] of FILES) {
+  const source = join(MODULES, pkg, file);
+  if (!existsSync(source)) {
+    console.error(`web/build.mjs: ${relative(ROOT, source)} is missing; run \`npm ci\` in ${ROOT} first`);
+    process.exit(1);
+  }
+  copyFileSync(source, join(VENDOR, target));
+  versions[pkg] = JSON.parse(readFileSync(join(MODULES, pkg, "package.json"), "utf8")).version;
+}
+writeFileSync(join(VENDOR, "versions.json"), JSON.stringify(versions, null, 2) + "\n");
+console.log(`web/build.mjs: vendored ${Object.entries(versions).map(([p, v]) => `${p} ${v}`).join(", ")} into web/vendor/`);
