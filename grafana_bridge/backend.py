@@ -64,7 +64,10 @@ class WampBackend:
         return self._timeline_of[node]
 
     def get_data_many(self, requests):
-        """Fetch ``[(node, fields, start, end, min_stride), ...]`` in parallel, one call per node.
+        """Fetch ``[(node, fields, start, end, min_stride, downsample), ...]`` in parallel, one call each.
+
+        ``downsample`` is one of `sisock.downsample.HOW` (``"minmax"``: the
+        envelope, two samples per ``2*min_stride``); it may be left out.
 
         Returns
         -------
@@ -80,10 +83,10 @@ class WampBackend:
         return d.addCallback(lambda answers: [a if ok else a.value for ok, a in answers])
 
     @defer.inlineCallbacks
-    def _get_one(self, node, fields, start, end, min_stride):
+    def _get_one(self, node, fields, start, end, min_stride, downsample=None):
         """One get_data call; ``get_fields`` only when a field with data is not in the cached map."""
         try:
-            result = yield self.session.get_data(node, fields, start, end, min_stride)
+            result = yield self.session.get_data(node, fields, start, end, min_stride, downsample)
             timeline_of = self._timeline_of.get(node, {})
             if any(len(result["data"][f]) and f not in timeline_of for f in fields):
                 timeline_of = yield self._fields_of(node)

@@ -10,6 +10,12 @@ does the HTTP, a backend object does the fetching.
 Targets are ``"node::field"``. Times inside the bridge are seconds since
 the UNIX epoch, UTC (float); Grafana's are ISO 8601 strings on the way in
 and epoch milliseconds on the way out.
+
+A target may ask the nodes for the min/max envelope instead of bucket
+means, so that spikes stay visible: ``{"downsample": "minmax"}`` as its
+``payload`` (simpod JSON datasource, the query's Payload field) or as its
+``data`` (SimpleJSON's additional JSON data); ``"min"`` and ``"max"`` work
+too (`sisock.downsample.downsample`).
 """
 
 import math
@@ -19,6 +25,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from sisock.downsample import HOW
 from sisock.timeutil import iso_to_unix
 
 #: Separator between node and field in a target.
@@ -64,6 +71,9 @@ class Target:
         ``"timeserie"`` or ``"table"``.
     ref_id : str or None
         Grafana's ``refId`` (``"A"``, ``"B"``, ...), echoed back if given.
+    downsample : str
+        How the nodes reduce each bucket: one of `sisock.downsample.HOW`,
+        ``"mean"`` unless the target's payload says otherwise.
     """
 
     target: str
@@ -71,6 +81,7 @@ class Target:
     field: str
     type: str = TIMESERIE
     ref_id: Optional[str] = None
+    downsample: str = "mean"
 
 
 @dataclass(frozen=True)
@@ -100,8 +111,13 @@ class QueryRequest:
         """Seconds between samples to ask the nodes for; see :func:`min_stride_for`."""
         return min_stride_for(self.start, self.end, self.max_data_points, self.interval_ms)
 
-    def by_node(self):
+    def by_node(self, downsample=None):
         """Group the targets by node.
+
+        Parameters
+        ----------
+        downsample : str, optional
+            Only the targets with this `Target.downsample`; all by default.
 
         Returns
         -------
@@ -111,10 +127,27 @@ class QueryRequest:
         """
         groups = {}
         for t in self.targets:
+            if downsample is not None and t.downsample != downsample:
+                continue
             fields = groups.setdefault(t.node, [])
             if t.field not in fields:
                 fields.append(t.field)
         return groups
+
+    def fetches(self):
+        """The backend requests that answer every target: one per node and downsampling.
+
+        Returns
+        -------
+        list of tuple
+            ``(node, fields, start, end, min_stride or None, downsample)``,
+            the stride from :func:`min_stride_for` for that downsampling.
+        """
+        out = []
+        for how in dict.fromkeys(t.downsample for t in self.targets):
+            stride = min_stride_for(self.start, self.end, self.max_data_points, self.interval_ms, how) or None
+            out += [(node, fields, self.start, self.end, stride, how) for node, fields in self.by_node(how).items()]
+        return out
 
 
 def _is_number(x):
@@ -248,7 +281,16 @@ def _parse_target(item, i):
     ref_id = item.get("refId")
     if ref_id is not None and not isinstance(ref_id, str):
         raise BadRequest(f"{name}.refId must be a string, not {type(ref_id).__name__}")
-    return Target(target=text.strip(), node=node, field=fld, type=_TYPES[kind], ref_id=ref_id)
+    downsample = "mean"
+    for key in ("payload", "data"):  # simpod JSON datasource, SimpleJSON
+        options = item.get(key)
+        if isinstance(options, dict) and options.get("downsample") is not None:
+            downsample = options["downsample"]
+            if downsample not in HOW:
+                raise BadRequest(f"{name}.{key}.downsample must be one of {', '.join(map(repr, HOW))}, "
+                                 f"not {downsample!r}")
+    return Target(target=text.strip(), node=node, field=fld, type=_TYPES[kind], ref_id=ref_id,
+                  downsample=downsample)
 
 
 def parse_query(body, now=None):
@@ -288,14 +330,17 @@ def parse_query(body, now=None):
                         interval_ms=interval_ms, targets=targets)
 
 
-def min_stride_for(start, end, max_data_points, interval_ms=None):
+def min_stride_for(start, end, max_data_points, interval_ms=None, downsample="mean"):
     """The ``min_stride`` to ask a node for so a panel gets at most ``maxDataPoints``.
 
     A node buckets ``[start, end)`` into bins of ``stride`` seconds anchored
     at ``start``, so it returns at most ``ceil((end - start) / stride)``
     samples per field. This picks the smallest stride that keeps that count
     <= ``max_data_points`` (with a tiny safety margin against float
-    rounding), and never below Grafana's ``intervalMs``.
+    rounding), and never below Grafana's ``intervalMs``. For the min/max
+    envelope (two samples per ``2*stride`` bin) it keeps
+    ``2*ceil((end - start) / (2*stride))`` within ``max_data_points`` (two
+    samples for ``max_data_points == 1``).
 
     Parameters
     ----------
@@ -305,6 +350,8 @@ def min_stride_for(start, end, max_data_points, interval_ms=None):
         Grafana's ``maxDataPoints``, >= 1.
     interval_ms : float, optional
         Grafana's ``intervalMs``, milliseconds.
+    downsample : str
+        The target's `Target.downsample`.
 
     Returns
     -------
@@ -320,7 +367,10 @@ def min_stride_for(start, end, max_data_points, interval_ms=None):
     if max_data_points < 1:
         raise ValueError(f"max_data_points must be >= 1, not {max_data_points!r}")
     span = float(end) - float(start)
-    stride = span / max_data_points * (1.0 + _STRIDE_SAFETY) if span > 0 else 0.0
+    bins = max_data_points
+    if downsample == "minmax":
+        bins = 2 * max(max_data_points // 2, 1)  # an even count: whole bins of two samples
+    stride = span / bins * (1.0 + _STRIDE_SAFETY) if span > 0 else 0.0
     if interval_ms:
         stride = max(stride, float(interval_ms) / 1000.0)
     return stride

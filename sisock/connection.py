@@ -12,13 +12,14 @@ across reconnects and `onJoin` registers everything again.
 from urllib.parse import urlparse
 
 from autobahn.twisted.wamp import ApplicationSession
-from autobahn.twisted.websocket import WampWebSocketClientFactory
+from autobahn.twisted.websocket import WampWebSocketClientFactory, WampWebSocketClientProtocol
 from autobahn.wamp import auth
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet import defer
 from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
 
+from sisock import validate
 from sisock.config import Connection
 from sisock.errors import SisockError, define_errors
 
@@ -34,6 +35,20 @@ PROTOCOL_OPTIONS = {
     "autoPingTimeout": 3.0,
     "openHandshakeTimeout": 5.0,
 }
+
+
+class WebSocketClientProtocol(WampWebSocketClientProtocol):
+    """Autobahn's WAMP WebSocket client protocol with TCP_NODELAY really set.
+
+    Autobahn's ``connectionMade`` sets TCP_NODELAY from ``self.tcpNoDelay``
+    before it copies the factory's options onto the protocol, so the option
+    never reaches the socket (Nagle's algorithm then holds small events
+    back for up to ~40 ms); this copies it first.
+    """
+
+    def connectionMade(self):
+        self.tcpNoDelay = self.factory.tcpNoDelay
+        super().connectionMade()
 
 
 def serializers(binary=True):
@@ -121,6 +136,13 @@ class SisockSession(ApplicationSession):
         if service is not None:
             yield service.stopService()
 
+    def register(self, endpoint, *args, **kwargs):
+        """Register like autobahn, answering calls that do not fit a procedure's signature with
+        ``invalid_argument`` (see `sisock.validate.rpc`)."""
+        if callable(endpoint):
+            endpoint = validate.rpc(endpoint)
+        return super().register(endpoint, *args, **kwargs)
+
     def onUserError(self, fail, msg):
         # A caller's mistake answered with a sisock error is not our failure: one line, not a traceback.
         if isinstance(fail.value, SisockError):
@@ -163,12 +185,13 @@ def start(session, reactor=None, binary=True):
         raise ValueError(f"router url must look like ws://host:port/path, got {url!r}")
     factory = WampWebSocketClientFactory(session.fresh, url=url, serializers=serializers(binary))
     factory.setProtocolOptions(**PROTOCOL_OPTIONS)
+    factory.protocol = WebSocketClientProtocol
     factory.noisy = False
     port = parsed.port or (443 if parsed.scheme == "wss" else 80)
     if parsed.scheme == "wss":
-        from twisted.internet.ssl import optionsForClientTLS
+        from sisock.tls import client_options
 
-        endpoint = SSL4ClientEndpoint(reactor, parsed.hostname, port, optionsForClientTLS(parsed.hostname))
+        endpoint = SSL4ClientEndpoint(reactor, parsed.hostname, port, client_options(parsed.hostname), timeout=5)
     else:
         endpoint = TCP4ClientEndpoint(reactor, parsed.hostname, port, timeout=5)
     service = ClientService(endpoint, factory, retryPolicy=RETRY_POLICY)

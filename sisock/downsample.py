@@ -8,6 +8,11 @@ requested start, and each non-empty bucket becomes one sample stamped with
 its left edge. Numeric fields are reduced (mean, min or max); other fields
 keep the first value of the bucket.
 
+The min/max envelope (``how="minmax"``) keeps spikes visible: buckets are
+``2*s`` wide and each gives two samples, ``s`` apart, holding the bucket's
+minimum and maximum in the order they occurred; the spacing promise and
+``len(values[f]) == len(t)`` both still hold.
+
 All times are seconds since the UNIX epoch, UTC, as float64.
 """
 
@@ -19,7 +24,7 @@ import numpy as np
 from sisock.errors import InvalidArgument
 
 #: Accepted values of ``how``.
-HOW = ("mean", "min", "max")
+HOW = ("mean", "min", "max", "minmax")
 
 _NUMERIC_KINDS = "iuf"
 
@@ -90,21 +95,65 @@ def _bucket_ids(t, start, stride):
     return k
 
 
+def _buckets(t, start, stride):
+    """First sample index and bucket number of every non-empty bucket, in O(N).
+
+    Returns ``(idx, k)``: ``t[idx[j]:idx[j+1]]`` is bucket ``k[j]``. When
+    there are no more buckets than samples (the usual case: downsampling a
+    dense series), the edges are located with a binary search instead of
+    computing every sample's bucket.
+    """
+    last = int(_bucket_ids(t[-1:], start, stride)[0])
+    if last < t.size:
+        edges = start + np.arange(1, last + 1) * stride  # the same float expression as _bucket_ids
+        first = np.concatenate(([0], np.searchsorted(t, edges, side="left")))
+        k = np.flatnonzero(first < np.append(first[1:], t.size))
+        return first[k], k
+    k = _bucket_ids(t, start, stride)
+    idx = np.concatenate(([0], np.flatnonzero(np.diff(k)) + 1))
+    return idx, k[idx]
+
+
 def _reduce_numeric(v, idx, how):
     v = v.astype(np.float64, copy=False)
+    if how == "minmax":
+        return _envelope(v, idx)
+    finite = np.isfinite(v)
     if how == "mean":
-        finite = np.isfinite(v)
+        if finite.all():
+            return np.add.reduceat(v, idx) / np.diff(np.append(idx, v.size))
         sums = np.add.reduceat(np.where(finite, v, 0.0), idx)
         counts = np.add.reduceat(finite.astype(np.int64), idx)
         out = np.full(len(idx), np.nan)
         np.divide(sums, counts, out=out, where=counts > 0)
         return out
-    ufunc = np.fmin if how == "min" else np.fmax
-    return ufunc.reduceat(v, idx)
+    if finite.all():
+        return (np.minimum if how == "min" else np.maximum).reduceat(v, idx)
+    return (np.fmin if how == "min" else np.fmax).reduceat(v, idx)
+
+
+def _envelope(v, idx):
+    """Min and max of each bucket interleaved, shape (2*len(idx),), earlier-occurring first."""
+    lo, hi = np.fmin.reduceat(v, idx), np.fmax.reduceat(v, idx)
+    counts = np.diff(np.append(idx, v.size))
+
+    def first_of(extreme):
+        # Index of the first sample equal to its bucket's extreme; an all-NaN
+        # bucket has none and gets any index (its two samples are both NaN).
+        hits = np.flatnonzero(v == np.repeat(extreme, counts))
+        if hits.size == 0:
+            return np.zeros(len(idx), np.int64)
+        return hits[np.minimum(np.searchsorted(hits, idx), hits.size - 1)]
+
+    hi_first = first_of(hi) < first_of(lo)
+    out = np.empty(2 * len(idx))
+    out[0::2] = np.where(hi_first, hi, lo)
+    out[1::2] = np.where(hi_first, lo, hi)
+    return out
 
 
 def downsample(t, values, start, min_stride, how="mean"):
-    """Reduce samples to at most one per ``min_stride``-wide bucket.
+    """Reduce samples to at most one per ``min_stride``-wide bucket (two per double-width one for ``"minmax"``).
 
     Buckets are ``[start + k*min_stride, start + (k+1)*min_stride)`` for
     integer ``k >= 0``; only non-empty buckets are returned, each stamped
@@ -123,17 +172,21 @@ def downsample(t, values, start, min_stride, how="mean"):
         Start of the requested range, UNIX seconds UTC; anchors the buckets.
     min_stride : float
         Bucket width in seconds, finite and > 0.
-    how : {"mean", "min", "max"}, optional
+    how : {"mean", "min", "max", "minmax"}, optional
         Reduction of numeric (float and int) fields: mean of the finite
         values, or min / max ignoring NaN; NaN for a bucket with nothing to
-        reduce. Non-numeric fields (bool, str, object) take the first value
-        of the bucket whatever ``how`` is.
+        reduce. ``"minmax"`` is the envelope: buckets ``2*min_stride``
+        wide, each giving two samples stamped at its left edge and
+        ``min_stride`` later that hold its min and max, in the order they
+        occurred (min first on a tie). Non-numeric fields (bool, str,
+        object) take the first value of the bucket whatever ``how`` is
+        (twice for ``"minmax"``).
 
     Returns
     -------
     t_out : numpy.ndarray of float64, shape (M,)
         ``start + k*min_stride`` for each non-empty bucket ``k``, strictly
-        increasing; ``M <= N``.
+        increasing; ``M <= N`` (``M <= 2*N`` for ``"minmax"``).
     values_out : dict of str to numpy.ndarray, each shape (M,)
         Numeric fields as float64; other fields keep their dtype.
 
@@ -141,8 +194,8 @@ def downsample(t, values, start, min_stride, how="mean"):
     ------
     sisock.errors.InvalidArgument
         If ``min_stride`` is not a finite number > 0, ``how`` is not one of
-        ``"mean"``, ``"min"``, ``"max"``, ``start`` is not a finite number,
-        ``t`` is not 1-D, or a field's length differs from ``len(t)``.
+        `HOW`, ``start`` is not a finite number, ``t`` is not 1-D, or a
+        field's length differs from ``len(t)``.
     """
     stride = _check_stride(min_stride)
     how = _check_how(how)
@@ -171,13 +224,15 @@ def downsample(t, values, start, min_stride, how="mean"):
             for name, v in arrays.items()
         }
 
-    k = _bucket_ids(t, start, stride)
-    idx = np.concatenate(([0], np.flatnonzero(np.diff(k)) + 1))
-    t_out = start + k[idx] * stride
+    width = 2 * stride if how == "minmax" else stride
+    idx, k = _buckets(t, start, width)
+    t_out = start + k * width
+    if how == "minmax":
+        t_out = np.column_stack((t_out, t_out + stride)).ravel()
     out = {}
     for name, v in arrays.items():
         if v.dtype.kind in _NUMERIC_KINDS:
             out[name] = _reduce_numeric(v, idx, how)
         else:
-            out[name] = v[idx]
+            out[name] = np.repeat(v[idx], 2) if how == "minmax" else v[idx]
     return t_out, out

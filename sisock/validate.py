@@ -5,6 +5,8 @@ back as ``<base>.error.invalid_argument`` with a one-line message, never as
 a Python ``TypeError`` wrapped in ``wamp.error.runtime_error``.
 """
 
+import functools
+import inspect
 import math
 
 from sisock.errors import InvalidArgument
@@ -60,6 +62,19 @@ def min_stride_arg(value):
     return float(value)
 
 
+def choice(name, value, choices):
+    """``value`` if it is one of ``choices`` (strings).
+
+    Raises
+    ------
+    InvalidArgument
+        Naming ``name`` and the accepted values.
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidArgument(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r:.80}")
+    return value
+
+
 def field_list(value):
     """A list of field names.
 
@@ -103,3 +118,31 @@ def description(value):
     if not isinstance(value, str) or len(value) > MAX_DESCRIPTION:
         raise InvalidArgument(f"description must be a string of at most {MAX_DESCRIPTION} characters")
     return value
+
+
+def rpc(func):
+    """Wrap a procedure so that a call with the wrong arguments is an `InvalidArgument`.
+
+    Autobahn would answer a call that does not fit the signature (too many
+    or too few positional arguments, an unknown keyword) with a generic
+    ``wamp.error.invalid_argument``; this answers with sisock's error and
+    the expected signature instead.
+
+    Parameters
+    ----------
+    func : callable
+        The procedure (a bound method); a ``details`` keyword added by
+        autobahn (``RegisterOptions(details_arg=...)``) is passed through.
+    """
+    signature = inspect.signature(func)
+    shown = "(" + ", ".join(str(p) for name, p in signature.parameters.items() if name != "details") + ")"
+
+    @functools.wraps(func)
+    def checked(*args, **kwargs):
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise InvalidArgument(f"{func.__name__} takes {shown}: {exc}") from None
+        return func(*args, **kwargs)
+
+    return checked

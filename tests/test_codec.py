@@ -5,7 +5,11 @@ import math
 
 import numpy as np
 
-from sisock.codec import array_to_list, list_to_array, result_from_lists, result_to_lists
+import msgpack
+import pytest
+
+from sisock.codec import (array_to_list, array_to_wire, list_to_array, result_from_wire, result_to_wire,
+                          wire_to_array)
 
 
 def test_float_nan_and_inf_go_out_as_none():
@@ -92,9 +96,9 @@ def make_result():
     }
 
 
-def test_result_to_lists_is_json_and_does_not_touch_the_input():
+def test_result_to_wire_as_lists_is_json_and_does_not_touch_the_input():
     result = make_result()
-    wire = result_to_lists(result)
+    wire = result_to_wire(result)
     text = json.dumps(wire, allow_nan=False)  # fails on any NaN/inf left
     wire = json.loads(text)
     assert wire["data"]["temp"] == [20.5, None, 21.0, None]
@@ -110,7 +114,7 @@ def test_result_to_lists_is_json_and_does_not_touch_the_input():
 
 def test_result_round_trip():
     result = make_result()
-    back = result_from_lists(json.loads(json.dumps(result_to_lists(result))))
+    back = result_from_wire(json.loads(json.dumps(result_to_wire(result))))
     assert set(back["data"]) == set(result["data"])
     temp = result["data"]["temp"].copy()
     temp[~np.isfinite(temp)] = np.nan
@@ -124,3 +128,63 @@ def test_result_round_trip():
         np.testing.assert_array_equal(back["timeline"][name]["t"], tl["t"])
     assert back["timeline"]["main"]["finalized_until"] == 1.6e9 + 3
     assert back["timeline"]["slow"]["finalized_until"] is None
+
+
+# -- the binary encoding ------------------------------------------------------
+
+def over_msgpack(value):
+    """``value`` after a MessagePack round trip, as autobahn does it."""
+    return msgpack.unpackb(msgpack.packb(value, use_bin_type=True), raw=False)
+
+
+def test_numeric_and_bool_arrays_travel_as_little_endian_bytes_with_dtype_and_shape():
+    for a in (np.array([1.5, np.nan]), np.array([1, -2], ">i4"), np.array([True, False]), np.arange(3, dtype="u2")):
+        wire = array_to_wire(a, "binary")
+        assert set(wire) == {"dtype", "shape", "data"} and wire["shape"] == [len(a)]
+        assert wire["dtype"][0] in "<|" and np.dtype(wire["dtype"]).kind == a.dtype.kind
+        assert wire["data"] == a.astype(np.dtype(wire["dtype"])).tobytes()
+
+
+def test_strings_and_objects_stay_lists_in_the_binary_encoding():
+    assert array_to_wire(np.array(["on", "off"]), "binary") == ["on", "off"]
+    assert array_to_wire(np.array(["x", None], dtype=object), "binary") == ["x", None]
+
+
+def test_a_binary_array_decodes_without_a_copy():
+    wire = over_msgpack(array_to_wire(np.arange(5.0), "binary"))
+    back = wire_to_array(wire)
+    assert np.shares_memory(back, np.frombuffer(wire["data"], np.uint8))
+    assert not back.flags.writeable
+    np.testing.assert_array_equal(back, np.arange(5.0))
+
+
+def test_binary_and_list_encodings_give_identical_values():
+    result = make_result()
+    result["data"]["count"] = np.array([3, -4, 0, 2**52])
+    result["data"]["temp"][3] = 7.0  # +-inf: kept by bytes, null in a list (see the module docstring)
+    as_lists = result_from_wire(json.loads(json.dumps(result_to_wire(result, "list"))))
+    as_bytes = result_from_wire(over_msgpack(result_to_wire(result, "binary")))
+    assert set(as_lists["data"]) == set(as_bytes["data"])
+    for name, values in as_lists["data"].items():
+        if values.dtype == object:
+            assert list(values) == list(as_bytes["data"][name])
+        else:
+            np.testing.assert_array_equal(values, as_bytes["data"][name])  # NaN == NaN here
+    assert as_bytes["data"]["count"].dtype == np.int64 and as_lists["data"]["count"].dtype == np.float64
+    assert as_bytes["data"]["door"].dtype == as_lists["data"]["door"].dtype == bool
+    for name, tl in as_lists["timeline"].items():
+        assert as_bytes["timeline"][name]["t"].dtype == np.float64
+        np.testing.assert_array_equal(tl["t"], as_bytes["timeline"][name]["t"])
+        assert tl["finalized_until"] == as_bytes["timeline"][name]["finalized_until"]
+
+
+@pytest.mark.parametrize("bad", [{"dtype": "|O", "shape": [1], "data": b"12345678"},
+                                 {"dtype": "<f8", "shape": [2], "data": b"12345678"}])
+def test_a_malformed_binary_array_raises_value_error(bad):
+    with pytest.raises(ValueError):
+        wire_to_array(bad)
+
+
+def test_an_unknown_encoding_raises_value_error():
+    with pytest.raises(ValueError, match="encoding"):
+        array_to_wire(np.arange(2.0), "hex")

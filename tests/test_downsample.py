@@ -159,7 +159,7 @@ def test_bad_min_stride_raises_invalid_argument(bad):
     assert "\n" not in info.value.message
 
 
-@pytest.mark.parametrize("bad", ["median", "", None, 1])
+@pytest.mark.parametrize("bad", ["median", "", None, 1, "envelope"])
 def test_bad_how_raises_invalid_argument(bad):
     with pytest.raises(InvalidArgument) as info:
         downsample(np.arange(3.0), {}, 0.0, 1.0, how=bad)
@@ -181,3 +181,64 @@ def test_needs_downsampling():
     assert not needs_downsampling(np.empty(0), 100.0)
     with pytest.raises(InvalidArgument):
         needs_downsampling(t, -1)
+
+
+# -- the min/max envelope -----------------------------------------------------
+
+def envelope_reference(t, v, start, stride):
+    """{k: [first extreme, second extreme]} of buckets 2*stride wide, by a Python loop."""
+    buckets = {}
+    for ti, vi in zip(t, v):
+        buckets.setdefault(int(math.floor((ti - start) / (2 * stride))), []).append(vi)
+    out = {}
+    for k, vals in buckets.items():
+        good = [x for x in vals if not math.isnan(x)]
+        if not good:
+            out[k] = [math.nan, math.nan]
+            continue
+        lo, hi = vals.index(min(good)), vals.index(max(good))
+        out[k] = [vals[lo], vals[hi]] if lo <= hi else [vals[hi], vals[lo]]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_minmax_gives_each_double_bucket_min_and_max_in_the_order_they_occurred(seed):
+    rng = np.random.default_rng(seed)
+    start, stride = 1.5e9, float(rng.choice([0.5, 3.0, 40.0]))
+    t = start + np.cumsum(rng.uniform(0.01, 2.0, 300)) + 0.001  # never on a float edge
+    v = rng.normal(size=t.size)
+    v[rng.random(t.size) < 0.2] = np.nan
+    t_out, out = downsample(t, {"v": v, "i": np.arange(t.size)}, start, stride, "minmax")
+    ref = envelope_reference(t, v, start, stride)
+    keys = sorted(ref)
+    np.testing.assert_array_equal(t_out, [start + 2 * k * stride + d for k in keys for d in (0.0, stride)])
+    np.testing.assert_array_equal(out["v"], [x for k in keys for x in ref[k]])
+    assert out["i"].dtype == np.float64 and len(out["i"]) == len(t_out)
+
+
+def test_minmax_keeps_the_stride_promise_lengths_and_spikes():
+    t = np.arange(0.0, 100.0, 0.1)
+    v = np.zeros(t.size)
+    v[503] = 50.0   # a one-sample spike the mean would flatten
+    v[777] = -9.0
+    s = np.array([f"s{i}" for i in range(t.size)])
+    t_out, out = downsample(t, {"v": v, "s": s}, 0.0, 5.0, "minmax")
+    assert np.all(np.diff(t_out) >= 5.0 - 1e-9) and len(t_out) == len(out["v"]) == len(out["s"]) == 20
+    assert out["v"].max() == 50.0 and out["v"].min() == -9.0
+    assert list(out["s"][:4]) == ["s0", "s0", "s100", "s100"]  # non-numeric: the first value, twice
+
+
+def test_minmax_all_nan_bucket_gives_two_nan_and_partial_nan_is_ignored():
+    t = np.array([0.0, 1.0, 10.0, 11.0, 12.0])
+    v = np.array([np.nan, np.nan, 1.0, np.nan, 3.0])
+    t_out, out = downsample(t, {"v": v}, 0.0, 5.0, "minmax")
+    assert list(t_out) == [0.0, 5.0, 10.0, 15.0]
+    assert np.isnan(out["v"][:2]).all() and list(out["v"][2:]) == [1.0, 3.0]
+
+
+def test_sparse_series_are_bucketed_like_dense_ones():
+    # More buckets than samples takes the per-sample path; the result is the same.
+    t = np.array([0.0, 0.5, 1e6, 1e6 + 0.25, 2e6])
+    v = np.array([1.0, 3.0, 5.0, 7.0, 9.0])
+    t_out, out = downsample(t, {"v": v}, 0.0, 1.0)
+    assert list(t_out) == [0.0, 1e6, 2e6] and list(out["v"]) == [2.0, 6.0, 9.0]

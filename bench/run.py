@@ -1,0 +1,253 @@
+"""``python -m bench``: every number of issue 5 side by side, from one run on one router.
+
+Starts a Crossbar router on a free loopback port, the hub, the benchmark
+node (`bench.node`, holding ``--samples`` recorded samples), the bare
+Autobahn baseline (`bench.bare`) and the Grafana bridge; measures
+
+- ``get_data`` of 1e5, 1e6, 1e7 samples (float64 ``t`` + one float64
+  field) through the sisock client (raw arrays, chunks), as MessagePack
+  lists, as JSON lists, and the bare raw-bytes RPC (the ceiling);
+- live events/s and samples/s node -> router -> subscriber versus a bare
+  Autobahn publisher, and p50/p99 latency at 1,000 events/s;
+- the bridge's ``/query`` of all samples down to 1,000 points (mean and
+  min/max envelope);
+- the node's RSS per recorded sample;
+
+and prints a table (medians of the repeats) with the issue's targets, or
+JSON with ``--json``. Loops are bounded; a full run takes a few minutes.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+
+import crochet
+
+from bench import measure
+from bench.bare import NAME as BARE
+from bench.node import DT, NAME, T0
+from bench.stack import Stack, free_port
+from sisock import chunks, client, uri
+
+SIZES = (100_000, 1_000_000, 10_000_000)
+VARIANTS = ("sisock", "msgpack_lists", "json_lists", "bare_raw")
+
+
+@crochet.run_in_reactor
+def _in_reactor(func, *args):
+    return func(*args)
+
+
+def blocking(func, *args, timeout=600.0):
+    """Run a Deferred-returning ``func(*args)`` in the reactor thread and wait for its result."""
+    return _in_reactor(func, *args).wait(timeout)
+
+
+def repeats_for(n, variant, args):
+    """How many times to repeat one get_data measurement (slow variants less at large sizes)."""
+    if variant == "json_lists" and n >= 10_000_000 and not args.full:
+        return 0
+    if variant in ("json_lists", "msgpack_lists") and n >= 1_000_000:
+        return 1
+    return args.repeats if n < 10_000_000 else max(1, args.repeats // 2)
+
+
+def bench_get_data(sessions, args):
+    """``{n: {variant: median seconds}}``; checks every call returned ``n`` samples."""
+    calls = {"sisock": (measure.sisock_get_data, sessions["binary"]),
+             "msgpack_lists": (measure.list_get_data, sessions["binary"]),
+             "json_lists": (measure.json_get_data, sessions["json"]),
+             "bare_raw": (measure.bare_get_raw, sessions["binary"])}
+    out = {}
+    for n in (s for s in SIZES if s <= args.samples):
+        times = {v: [] for v in VARIANTS}
+        for r in range(max(repeats_for(n, v, args) for v in VARIANTS)):
+            for v in VARIANTS:
+                if r < repeats_for(n, v, args):
+                    func, session = calls[v]
+                    seconds, got = blocking(func, session, n)
+                    if got != n:
+                        raise RuntimeError(f"{v} get_data of {n} samples returned {got}")
+                    times[v].append(seconds)
+        out[n] = {v: statistics.median(ts) if ts else None for v, ts in times.items()}
+        log(f"get_data {n:.0e}: " + ", ".join(f"{v} {s:.3f} s" for v, s in out[n].items() if s))
+    return out
+
+
+def bench_live(session, args):
+    """Rates and latencies of the sisock node and the bare publisher, medians of interleaved repeats.
+
+    Runs on a quiet router (before the get_data runs, whose garbage the
+    router would still be collecting).
+    """
+    runs = {"small": (args.events, 1, 0), "blocks": (args.events // 5, 1000, 0), "paced": (3000, 1, 1000)}
+    samples = {who: {kind: [] for kind in runs} for who in (NAME, BARE)}
+    for _ in range(args.live_repeats):
+        for kind, (n, block, rate) in runs.items():
+            for who in (BARE, NAME):
+                samples[who][kind].append(blocking(measure.live, session, who, n, block, rate))
+    out = {}
+    for who, kinds in samples.items():
+        out[who] = {kind: {key: statistics.median(r[key] for r in results) for key in results[0]}
+                    for kind, results in kinds.items()}
+        log(f"live {who}: " + ", ".join(f"{kind} {r['events_per_s']:.0f} ev/s" for kind, r in out[who].items()))
+    return out
+
+
+def query(bridge_url, n, how=None):
+    """Seconds of one bridge ``/query`` of ``n`` samples down to 1,000 points."""
+    iso = lambda t: datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+    target = {"target": f"{NAME}::x", "refId": "A"}
+    if how:
+        target["payload"] = {"downsample": how}
+    body = json.dumps({"range": {"from": iso(T0), "to": iso(T0 + n * DT)}, "maxDataPoints": 1000,
+                       "targets": [target]}).encode()
+    request = urllib.request.Request(f"{bridge_url}/query", body, {"Content-Type": "application/json"})
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=120) as response:
+        answer = json.loads(response.read())
+    seconds = time.perf_counter() - start
+    points = len(answer[0]["datapoints"])
+    if not 0 < points <= 1000:
+        raise RuntimeError(f"bridge /query returned {points} points")
+    return seconds
+
+
+def bench_bridge(bridge_url, args):
+    out = {}
+    for how in ("mean", "minmax"):
+        query(bridge_url, args.samples, how)  # warm-up: the bridge learns the node's fields
+        out[how] = statistics.median(query(bridge_url, args.samples, how) for _ in range(args.repeats))
+        log(f"bridge /query {how}: {out[how]:.3f} s")
+    return out
+
+
+def connections_intact(stack, sessions):
+    """Whether every process still runs and no connection was dropped or lost since the start.
+
+    Sessions reconnect by themselves, so a live process is not enough: the
+    router logs every connection it drops, and a session that lost its
+    transport gets a new session id.
+    """
+    with open(os.path.join(stack.dir, "router.log"), errors="replace") as fp:
+        dropped = "dropping connection" in fp.read()
+    same = all(s.session_id == s.first_session_id for s in sessions.values())
+    return not dropped and same and all(p.poll() is None for p in stack.procs.values())
+
+
+def targets(results, args):
+    """``[(target, measured text, met)]``, the issue's targets next to the numbers."""
+    rows = []
+    g = results["get_data"].get(1_000_000)
+    if g:
+        rows.append(("get_data 1e6 within 1.5x of bare raw bytes", f"{g['sisock'] / g['bare_raw']:.2f}x",
+                     g["sisock"] <= 1.5 * g["bare_raw"]))
+        rows.append(("get_data 1e6 >= 3x faster than msgpack lists", f"{g['msgpack_lists'] / g['sisock']:.1f}x",
+                     g["msgpack_lists"] >= 3 * g["sisock"]))
+        rows.append(("get_data 1e6 >= 30x faster than JSON lists", f"{g['json_lists'] / g['sisock']:.1f}x",
+                     g["json_lists"] >= 30 * g["sisock"]))
+    if 10_000_000 in results["get_data"]:
+        rows.append(("1e7 samples complete through chunks, no connection dropped",
+                     f"{results['connections_intact']}", results["connections_intact"]))
+    s, b = results["live"][NAME], results["live"][BARE]
+    ratio = s["small"]["events_per_s"] / b["small"]["events_per_s"]
+    rows.append(("live events/s >= 90 % of bare publisher", f"{100 * ratio:.0f} %", ratio >= 0.9))
+    rows.append(("live >= 1e6 samples/s with blocks of 1,000", f"{s['blocks']['samples_per_s']:.3g}/s",
+                 s["blocks"]["samples_per_s"] >= 1e6))
+    rows.append(("live p99 < 5 ms at 1,000 events/s", f"{s['paced']['p99_ms']:.2f} ms", s["paced"]["p99_ms"] < 5))
+    q = results["bridge"]["mean"]
+    rows.append((f"bridge /query {args.samples:.0e} -> 1,000 points < 250 ms", f"{q * 1e3:.0f} ms", q < 0.25))
+    m = results["memory"]
+    rows.append(("node memory < 20 B per recorded sample", f"{m['bytes_per_sample']:.1f} B", m["bytes_per_sample"] < 20))
+    return rows
+
+
+def table(results, args):
+    """The report as text."""
+    lines = [f"sisock bench  {results['when']}  router 127.0.0.1:{results['port']}  "
+             f"chunk {args.chunk_bytes / 2**20:g} MiB  {os.cpu_count()} CPUs", "",
+             "get_data (float64 t + one float64 field), median seconds",
+             f"{'samples':>10} {'sisock':>9} {'msgp.lists':>10} {'JSON lists':>10} {'bare raw':>9} "
+             f"{'sis/bare':>8} {'msgp/sis':>8} {'JSON/sis':>8}"]
+    fmt = lambda v: f"{v:.3f}" if v else "skipped"
+    ratio = lambda a, b: f"{a / b:.1f}x" if a and b else "-"
+    for n, g in results["get_data"].items():
+        lines.append(f"{n:>10.0e} {fmt(g['sisock']):>9} {fmt(g['msgpack_lists']):>10} {fmt(g['json_lists']):>10} "
+                     f"{fmt(g['bare_raw']):>9} {ratio(g['sisock'], g['bare_raw']):>8} "
+                     f"{ratio(g['msgpack_lists'], g['sisock']):>8} {ratio(g['json_lists'], g['sisock']):>8}")
+    lines += ["", f"live, node -> router -> subscriber, median of {args.live_repeats} ({args.events} events of "
+                  f"1 sample as fast as possible; {args.events // 5} of 1,000 samples; latency: 3,000 at 1,000/s)",
+              f"{'publisher':>12} {'events/s':>10} {'samples/s':>12} {'p50 ms':>8} {'p99 ms':>8}"]
+    for who, label in ((NAME, "sisock node"), (BARE, "bare autobahn")):
+        r = results["live"][who]
+        lines.append(f"{label:>12} {r['small']['events_per_s']:>10.0f} {r['blocks']['samples_per_s']:>12.3g} "
+                     f"{r['paced']['p50_ms']:>8.2f} {r['paced']['p99_ms']:>8.2f}")
+    b, m = results["bridge"], results["memory"]
+    lines += ["", f"bridge /query {args.samples:.0e} samples -> 1,000 points: mean {b['mean'] * 1e3:.0f} ms, "
+                  f"min/max envelope {b['minmax'] * 1e3:.0f} ms",
+              f"node RSS: {m['rss_after'] / 2**20:.0f} MiB holding {m['samples']:.0e} samples; buffer "
+              f"{m['bytes_per_sample']:.1f} B/sample (RSS growth), whole process {m['rss_per_sample']:.1f} B/sample",
+              "", "targets"]
+    lines += [f"  {'MET ' if ok else 'MISS'}  {name}: {value}" for name, value, ok in results["targets"]]
+    return "\n".join(lines)
+
+
+def log(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=SIZES[-1], help="largest get_data and recorded samples")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of the quick measurements (median)")
+    parser.add_argument("--events", type=int, default=5_000, help="events of the small-event rate test")
+    parser.add_argument("--live-repeats", type=int, default=3, help="repeats of each live measurement (median)")
+    parser.add_argument("--chunk-bytes", type=int, default=chunks.CHUNK_BYTES, help="SISOCK_CHUNK_BYTES")
+    parser.add_argument("--full", action="store_true", help="also JSON lists at 1e7 (about a minute)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    args = parser.parse_args(argv)
+
+    stack = Stack(args.chunk_bytes)
+    crochet.setup()
+    try:
+        log(f"starting router, hub, node ({args.samples:.0e} samples), bare baseline, bridge in {stack.dir}")
+        stack.start_router()
+        stack.python("hub", "sisock.hub")
+        stack.python("node", "bench.node", "--samples", args.samples)
+        stack.python("bare", "bench.bare", "--samples", args.samples, "--chunk-bytes", args.chunk_bytes)
+        bridge_port = free_port()
+        stack.python("bridge", "grafana_bridge", "--port", bridge_port)
+        sessions = {"binary": blocking(client.connect, stack.url),
+                    "json": blocking(lambda: client.connect(stack.url, binary=False))}
+        for session in sessions.values():
+            session.first_session_id = session.session_id
+        results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "port": stack.port}
+        memory = blocking(sessions["binary"].call, uri.node_uri(NAME, "memory"))
+        memory["bytes_per_sample"] = (memory["rss_after"] - memory["rss_before"]) / memory["samples"]
+        memory["rss_per_sample"] = memory["rss_after"] / memory["samples"]
+        results["memory"] = memory
+        results["live"] = bench_live(sessions["binary"], args)
+        results["get_data"] = bench_get_data(sessions, args)
+        blocking(measure.sisock_get_data, sessions["binary"], 10)  # the node still answers
+        results["connections_intact"] = connections_intact(stack, sessions)
+        results["bridge"] = bench_bridge(f"http://127.0.0.1:{bridge_port}", args)
+        results["targets"] = targets(results, args)
+        for session in sessions.values():
+            blocking(session.close)
+    except BaseException:
+        stack.stop()
+        log(f"benchmark failed; logs of every process in {stack.dir}")
+        raise
+    stack.stop()
+    stack.remove()
+    if args.json:
+        results["targets"] = [{"target": n, "measured": v, "met": ok} for n, v, ok in results["targets"]]
+        print(json.dumps(results, indent=2, default=str))
+    else:
+        print(table(results, args))
+    return 0

@@ -1,0 +1,86 @@
+"""A throwaway stack for the benchmark: a Crossbar router on a free loopback port and child processes.
+
+Everything lives in a temporary ``SISOCK_HOME`` (router directory made by
+`sisock.launcher.prepare_cbdir`, generated secrets, logs) and is stopped by
+the PIDs started here; the directory is removed after a run that went
+well and kept (with every process's log) after one that failed.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from sisock.config import ensure_secrets
+from sisock.launcher import CROSSBAR, PROJECT_DIR, prepare_cbdir
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    """Router plus the processes spawned against it.
+
+    Parameters
+    ----------
+    chunk_bytes : int
+        ``SISOCK_CHUNK_BYTES`` of every process.
+    """
+
+    def __init__(self, chunk_bytes):
+        self.dir = tempfile.mkdtemp(prefix="sisock-bench-")
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/ws"
+        self.env = dict(os.environ, SISOCK_HOME=os.path.join(self.dir, "home"), SISOCK_URL=self.url,
+                        SISOCK_CHUNK_BYTES=str(chunk_bytes), PYTHONUNBUFFERED="1")
+        for role in ("HUB", "NODE", "ADMIN"):
+            self.env.pop(f"SISOCK_{role}_SECRET", None)
+        ensure_secrets(os.path.join(self.dir, "home", "secrets.json"))
+        self.procs = {}
+
+    def spawn(self, name, argv, ready="READY ", timeout=120.0):
+        """Start ``argv`` with output to ``<dir>/<name>.log``; wait until it prints ``ready``."""
+        path = os.path.join(self.dir, f"{name}.log")
+        with open(path, "wb") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=PROJECT_DIR)
+        self.procs[name] = proc
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(path, "rb") as fp:
+                if ready.encode() in fp.read():
+                    return proc
+            if proc.poll() is not None or time.monotonic() > deadline:
+                with open(path, "rb") as fp:
+                    tail = fp.read()[-2000:].decode(errors="replace")
+                raise RuntimeError(f"{name} did not become ready (see {path}):\n{tail}")
+            time.sleep(0.1)
+
+    def start_router(self):
+        cbdir = prepare_cbdir(os.path.join(self.dir, "router"), self.port)
+        return self.spawn("router", [CROSSBAR, "start", "--cbdir", cbdir], ready="NODE_BOOT_COMPLETE")
+
+    def python(self, name, module, *args, **kwargs):
+        """Start ``python -m module *args`` (a sisock process) and wait for its READY line."""
+        return self.spawn(name, [sys.executable, "-m", module, *map(str, args)], **kwargs)
+
+    def stop(self):
+        """SIGTERM every process in reverse start order, SIGKILL what is left after 10 s."""
+        for proc in reversed(list(self.procs.values())):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+    def remove(self):
+        """Delete the temporary directory (after `stop`)."""
+        shutil.rmtree(self.dir, ignore_errors=True)
