@@ -20,6 +20,7 @@ import sys
 
 import sisock
 from sisock import config
+from sisock.cli_support import EXIT_STATUS
 
 #: name -> (one-line help, "module:add_arguments" or None, "module:function" to run).
 COMMANDS = {
@@ -29,15 +30,39 @@ COMMANDS = {
             None, "sisock.hub:main"),
     "secrets": ("create the secrets file if missing and say where it is",
                 "sisock.cli:secrets_arguments", "sisock.cli:secrets"),
+    "nodes": ("list the nodes the hub knows: status, host, last seen, fields (admin)",
+              "sisock.cli_nodes:nodes_arguments", "sisock.cli_nodes:nodes"),
+    "enable": ("enable nodes by name, glob or attribute=value (admin)",
+               "sisock.cli_nodes:enable_arguments", "sisock.cli_nodes:switch"),
+    "disable": ("disable nodes: hidden from consumers, get_data refused (admin)",
+                "sisock.cli_nodes:disable_arguments", "sisock.cli_nodes:switch"),
+    "forget": ("remove an offline node from the registry (admin)",
+               "sisock.cli_nodes:forget_arguments", "sisock.cli_nodes:forget"),
+    "fields": ("list a node's fields", "sisock.cli_data:fields_arguments", "sisock.cli_data:fields"),
+    "get": ("read fields of a node over a time range (table, --json, --csv)",
+            "sisock.cli_data:get_arguments", "sisock.cli_data:get"),
+    "tail": ("print a node's live samples until Ctrl-C", "sisock.cli_data:tail_arguments", "sisock.cli_data:tail"),
+    "call": ("send a command to a node, or show its API (admin)",
+             "sisock.cli_data:call_arguments", "sisock.cli_data:call"),
 }
 
-EPILOG = """\
+EPILOG = f"""\
 examples:
   sisock up                 start the whole stack (router on 8080, bridge on 8081)
   sisock secrets            create $SISOCK_HOME/secrets.json if missing
   sisock hub --url ws://127.0.0.1:8080/ws
+  sisock nodes              every node the hub knows, with its status
+  sisock disable 'fleet.lamp00*'
+  sisock get weather temperature --start 2017-07-15 --end 2017-07-16 --csv t.csv
+  sisock tail sensors cpu_percent
+  sisock call fleet.lamp0001 dim level=40
   sisock COMMAND --help     options of a command
-"""
+
+Commands that talk to a running stack take the router from SISOCK_URL and
+SISOCK_REALM (or --url, --realm); admin commands read the admin secret from
+SISOCK_ADMIN_SECRET or the secrets file ($SISOCK_HOME/secrets.json).
+
+{EXIT_STATUS}"""
 
 
 def _load(target):

@@ -70,7 +70,19 @@ class NotAuthorized(SisockError):
     kind = "not_authorized"
 
 
-ALL_ERRORS = (InvalidArgument, TooLarge, NoSuchNode, NodeError, NotAuthorized)
+class NodeDisabled(SisockError):
+    """The data node is disabled by an admin: connected, but not serving data."""
+
+    kind = "node_disabled"
+
+
+class NoSuchCommand(SisockError):
+    """The data node has no command of that name (``consumer.NAME.get_api`` lists them)."""
+
+    kind = "no_such_command"
+
+
+ALL_ERRORS = (InvalidArgument, TooLarge, NoSuchNode, NodeError, NotAuthorized, NodeDisabled, NoSuchCommand)
 
 
 def define_errors(session):

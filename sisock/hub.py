@@ -2,59 +2,124 @@
 
 Procedures (original sisock names, see `sisock.uri`):
 
-``data_node.add(name, description, session_id) -> bool``
+``data_node.add(name, description, session_id, **info) -> bool``
     True and one ``consumer.data_node_added`` event ``{name, description}``;
     True again (no event) if the caller already owns ``name``; False if a
     live session owns it. The owner is the caller the router discloses,
-    not the ``session_id`` argument.
+    not the ``session_id`` argument. ``info`` is optional metadata kept in
+    the registry: ``host``, ``pid``, ``version``, ``location``
+    (``{lat, lon}``), ``tags``, ``fields`` (count) and ``heartbeat``
+    (seconds between the node's heartbeats); see
+    `sisock.registry.check_info`.
 ``data_node.subtract(name, session_id) -> None``
     Only the owner may; one ``consumer.data_node_subtracted`` event.
 ``consumer.get_data_node() -> [{name, description}, ...]``
-    Sorted by name.
+    The live, enabled nodes, sorted by name.
+``hub.nodes.*``
+    Management of the registry, for admins: `sisock.management`.
 
-A node whose session leaves for any reason (goodbye, crash, kill -9,
-network loss) is subtracted when the router's ``wamp.session.on_leave``
-meta event arrives, so its name is free at once. Each time the hub joins it
-publishes ``hub.online``, and nodes add themselves again: a hub or router
-restart needs no manual step.
+Every node ever added is kept in the registry (`sisock.registry`, an
+SQLite file under the data directory), with its status ``online``,
+``offline`` or ``disabled``; every change of a record publishes
+``consumer.node_changed`` ``{name, change, node}``.
+
+A node goes offline when its session leaves (goodbye, crash, kill -9,
+network loss: the router's ``wamp.session.on_leave`` meta event) or, for a
+session that declared a ``heartbeat``, when nothing arrived on
+``hub.heartbeat`` from it for ``heartbeat_timeout`` seconds (a frozen
+process whose connection the router has not dropped yet). Either way one
+``consumer.data_node_subtracted`` event is published, never two: the
+events track entering and leaving the list of `get_data_node`, which a
+disabled node also leaves (and enabling it enters again). A session
+expired this way that heartbeats again is sent ``hub.online`` and adds its
+nodes again. Each time the hub joins it publishes ``hub.online``, and
+nodes add themselves again: a hub or router restart needs no manual step.
 """
 
 import argparse
+import os
+import time
+from dataclasses import dataclass, field
 
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import ComponentConfig, RegisterOptions
-from twisted.internet import defer
+from autobahn.wamp.types import ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions
+from twisted.internet import defer, task
 
 from sisock import config, uri, validate
 from sisock.connection import SisockSession, run
 from sisock.errors import NoSuchNode, NotAuthorized
+from sisock.management import NodesApi
+from sisock.registry import FILE_NAME, Registry, check_info
+
+#: Seconds without a heartbeat after which a node that heartbeats is offline.
+HEARTBEAT_TIMEOUT = 5.0
+#: Seconds between writes of ``last_seen`` moved by heartbeats.
+FLUSH_INTERVAL = 5.0
+
+
+@dataclass
+class LiveSession:
+    """A WAMP session that owns node names."""
+
+    names: set = field(default_factory=set)
+    heartbeat: float | None = None  # seconds between its heartbeats, if it sends them
+    last: float = field(default_factory=time.monotonic)  # monotonic time of its last sign of life
 
 
 class Hub(SisockSession):
     """The hub session.
 
+    Parameters
+    ----------
+    config : autobahn.wamp.types.ComponentConfig
+        ``extra["connection"]`` as for every sisock session.
+    registry : sisock.registry.Registry
+        The persistent registry (kept across reconnects).
+    heartbeat_timeout : float
+        Seconds of silence after which a heartbeating node is offline.
+
     Attributes
     ----------
     nodes : dict
-        ``{name: {"name", "description", "session"}}`` of the live nodes.
+        ``{name: {"name", "description", "session"}}`` of the connected nodes.
+    sessions : dict
+        ``{session_id: LiveSession}`` of the sessions owning them.
     """
 
     ready_label = "hub"
 
-    def __init__(self, config=None):
+    def __init__(self, config, registry, heartbeat_timeout=HEARTBEAT_TIMEOUT):
         super().__init__(config)
+        self.registry = registry
+        self.heartbeat_timeout = heartbeat_timeout
         self.nodes = {}
+        self.sessions = {}
+        self._expired = set()  # sessions dropped for silence that may come back
+        self.api = NodesApi(self)
+        self._loops = []
 
     @defer.inlineCallbacks
     def onJoin(self, details):
         # Sessions from before this join are gone (router restart) or will
         # add themselves again on hub.online (hub restart): start empty.
         self.nodes.clear()
+        self.sessions.clear()
+        self._expired.clear()
+        self.registry.disconnect_all()
         yield self.subscribe(self._on_session_leave, uri.SESSION_ON_LEAVE)
+        yield self.subscribe(self._on_heartbeat, uri.HUB_HEARTBEAT, SubscribeOptions(details_arg="details"))
         with_caller = RegisterOptions(details_arg="details")
         yield self.register(self.add, uri.DATA_NODE_ADD, with_caller)
         yield self.register(self.subtract, uri.DATA_NODE_SUBTRACT, with_caller)
         yield self.register(self.get_data_node, uri.GET_DATA_NODE)
+        yield self.api.register()
+        if not self._loops:
+            self.log.info("sisock: registry {path} holds {n} node(s)", path=self.registry.path,
+                          n=len(self.registry.records))
+            check = min(1.0, self.heartbeat_timeout / 4)
+            self._loops = [task.LoopingCall(self._expire), task.LoopingCall(self.registry.flush)]
+            self._loops[0].start(check, now=False)
+            self._loops[1].start(FLUSH_INTERVAL, now=False)
         yield self.publish(uri.HUB_ONLINE)
         SisockSession.onJoin(self, details)
 
@@ -65,34 +130,49 @@ class Hub(SisockSession):
         return details.caller
 
     @defer.inlineCallbacks
-    def add(self, name, description, session_id=None, details=None):
+    def add(self, name, description, session_id=None, details=None, **info):
         """``data_node.add``; see the module docstring.
 
         Raises
         ------
         InvalidArgument
-            Bad ``name`` or ``description``.
+            Bad ``name``, ``description`` or ``info``.
         NotAuthorized
             A node session adding a name other than its authid (or
             ``authid.*``).
         """
         validate.node_name(name)
         description = validate.description(description)
+        info = check_info(info)
         caller = self._caller(details)
-        if details.caller_authrole == "node" and not (
-                name == details.caller_authid or name.startswith(f"{details.caller_authid}.")):
-            raise NotAuthorized(f"node {details.caller_authid!r} may not add a data node named {name!r}")
+        authid = details.caller_authid
+        if details.caller_authrole == "node" and not (name == authid or name.startswith(f"{authid}.")):
+            raise NotAuthorized(f"node {authid!r} may not add a data node named {name!r}")
         entry = self.nodes.get(name)
         if entry is not None and entry["session"] != caller:
             alive = yield self._session_alive(entry["session"])
             if alive:
                 return False
-            self._drop(name)
-        if entry is not None and entry["session"] == caller:
+            self._depart(name, time.time())
+        entry = self.nodes.get(name)
+        if entry is not None and entry["session"] != caller:
+            return False  # another session took the name while we asked the router
+        record, created = self.registry.seen(name, description, info, authid, time.time())
+        live = self.sessions.setdefault(caller, LiveSession())
+        live.names.add(name)
+        live.last = time.monotonic()
+        if info.get("heartbeat"):
+            live.heartbeat = info["heartbeat"]
+        self._expired.discard(caller)
+        self.publish(uri.NODE_STATE, {"name": name, "enabled": record.enabled},
+                     options=PublishOptions(eligible=[caller]))
+        if entry is not None:
             entry["description"] = description
             return True
         self.nodes[name] = {"name": name, "description": description, "session": caller}
-        self.publish(uri.DATA_NODE_ADDED, {"name": name, "description": description})
+        if record.enabled:
+            self.publish(uri.DATA_NODE_ADDED, {"name": name, "description": description})
+        self.changed(record, "added" if created else "online")
         self.log.info("sisock: data node {name} added (session {s})", name=name, s=caller)
         return True
 
@@ -113,20 +193,83 @@ class Hub(SisockSession):
             raise NoSuchNode(f"name {name!r} is not a live data node")
         if entry["session"] != caller and details.caller_authrole not in ("hub", "admin"):
             raise NotAuthorized(f"only the session that added {name!r} may subtract it")
-        self._drop(name)
+        self._depart(name, time.time())
 
     def get_data_node(self):
-        """``consumer.get_data_node``: ``[{name, description}, ...]`` sorted by name."""
-        return [{"name": e["name"], "description": e["description"]} for _, e in sorted(self.nodes.items())]
+        """``consumer.get_data_node``: ``[{name, description}, ...]`` of the live, enabled nodes, by name."""
+        return [{"name": e["name"], "description": e["description"]} for name, e in sorted(self.nodes.items())
+                if self.registry.get(name).enabled]
 
-    def _drop(self, name):
+    # -- changes -------------------------------------------------------------
+    def changed(self, record, change):
+        """Publish ``consumer.node_changed`` ``{name, change, node}`` (node None once forgotten)."""
+        node = None if change == "forgotten" else record.to_wire()
+        self.publish(uri.NODE_CHANGED, {"name": record.name, "change": change, "node": node})
+
+    def set_enabled(self, records, enabled):
+        """Enable or disable ``records``; connected ones enter or leave `get_data_node` and are told.
+
+        Returns
+        -------
+        list of NodeRecord
+            Those whose state changed.
+        """
+        changed = self.registry.set_enabled(records, enabled)
+        for record in changed:
+            entry = self.nodes.get(record.name)
+            if entry is not None:
+                topic = uri.DATA_NODE_ADDED if enabled else uri.DATA_NODE_SUBTRACTED
+                self.publish(topic, {"name": record.name, "description": entry["description"]})
+                self.publish(uri.NODE_STATE, {"name": record.name, "enabled": bool(enabled)},
+                             options=PublishOptions(eligible=[entry["session"]]))
+            self.changed(record, "enabled" if enabled else "disabled")
+        return changed
+
+    def _depart(self, name, when):
+        """``name`` is no longer connected: offline, and one subtracted event if it was listed."""
         entry = self.nodes.pop(name)
-        self.publish(uri.DATA_NODE_SUBTRACTED, {"name": name, "description": entry["description"]})
+        live = self.sessions.get(entry["session"])
+        if live is not None:
+            live.names.discard(name)
+            if not live.names:
+                del self.sessions[entry["session"]]
+        record = self.registry.left(name, when)
+        if record.enabled:
+            self.publish(uri.DATA_NODE_SUBTRACTED, {"name": name, "description": entry["description"]})
+        self.changed(record, "offline")
         self.log.info("sisock: data node {name} subtracted", name=name)
 
+    # -- liveness ------------------------------------------------------------
     def _on_session_leave(self, session_id, *args, **kwargs):
-        for name in [n for n, e in self.nodes.items() if e["session"] == session_id]:
-            self._drop(name)
+        self._expired.discard(session_id)
+        live = self.sessions.get(session_id)
+        for name in sorted(live.names if live else ()):
+            self._depart(name, time.time())
+
+    def _on_heartbeat(self, *args, details=None, **kwargs):
+        session_id = details.publisher
+        live = self.sessions.get(session_id)
+        if live is not None:
+            live.last = time.monotonic()
+            self.registry.touch(live.names, time.time())
+        elif session_id in self._expired:
+            self._expired.discard(session_id)
+            self.log.info("sisock: session {s} heartbeats again; asking it to add its nodes", s=session_id)
+            self.publish(uri.HUB_ONLINE, options=PublishOptions(eligible=[session_id]))
+
+    def _expire(self):
+        """Take offline the nodes of heartbeating sessions silent for ``heartbeat_timeout`` seconds."""
+        if not self.is_attached():
+            return
+        now, wall = time.monotonic(), time.time()
+        for session_id, live in list(self.sessions.items()):
+            silent = now - live.last
+            if live.heartbeat and silent > self.heartbeat_timeout:
+                self.log.warn("sisock: no heartbeat from session {s} for {t:.1f} s; {n} node(s) offline",
+                              s=session_id, t=silent, n=len(live.names))
+                self._expired.add(session_id)
+                for name in sorted(live.names):
+                    self._depart(name, wall - silent)
 
     @defer.inlineCallbacks
     def _session_alive(self, session_id):
@@ -143,12 +286,21 @@ def main(argv=None):
     """Command-line entry point of the hub (``sisock hub``)."""
     parser = argparse.ArgumentParser(prog="sisock hub", description="Run the sisock hub.")
     config.add_connection_arguments(parser, default_authid="hub")
+    parser.add_argument("--heartbeat-timeout", type=float, default=HEARTBEAT_TIMEOUT,
+                        help="seconds without a heartbeat after which a node is offline (default %(default)s)")
     args = parser.parse_args(argv)
+    if not args.heartbeat_timeout > 0:
+        parser.error("--heartbeat-timeout must be a positive number of seconds")
     try:
         conn = config.connection_from_args(args, "hub")
     except config.SecretsError as exc:
         parser.exit(2, f"{parser.prog}: {exc}\n")
-    run(Hub(ComponentConfig(args.realm, {"connection": conn})), args.log_level)
+    registry = Registry(os.path.join(os.path.abspath(args.data_dir or config.data_dir()), FILE_NAME))
+    from twisted.internet import reactor
+
+    reactor.addSystemEventTrigger("after", "shutdown", registry.close)
+    hub = Hub(ComponentConfig(args.realm, {"connection": conn}), registry, args.heartbeat_timeout)
+    run(hub, args.log_level)
 
 
 if __name__ == "__main__":

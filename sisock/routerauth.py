@@ -8,14 +8,18 @@ DESIGN.md lives here, in one place, built on `sisock.uri`.
 ========  ==============================================================
 role      may
 ========  ==============================================================
-hub       register ``data_node.*`` and ``consumer.get_data_node``;
-          publish ``consumer.data_node_*`` and ``hub.*``;
-          subscribe to and call ``wamp.session.*``
+hub       register ``data_node.*``, ``consumer.get_data_node`` and
+          ``hub.nodes.*``; publish ``consumer.data_node_*``,
+          ``consumer.node_changed`` and ``hub.*``; subscribe to
+          ``hub.heartbeat``; subscribe to and call ``wamp.session.*``
 node      register and publish under ``consumer.<its authid>.``;
-          call ``data_node.add/subtract``; subscribe to ``hub.online``;
-          call and subscribe under ``consumer.`` like a consumer
-consumer  call and subscribe under ``consumer.``; nothing else
-admin     what a consumer may, and call ``hub.`` and ``data_node.``
+          publish ``hub.heartbeat``; call ``data_node.add/subtract``;
+          subscribe to ``hub.online`` and ``hub.node_state``; read like
+          a consumer
+consumer  call (except ``consumer.NAME.command``) and subscribe under
+          ``consumer.``; nothing else
+admin     what a consumer may, and call ``consumer.NAME.command``,
+          ``hub.*`` (``hub.nodes.*``: the registry) and ``data_node.*``
 ========  ==============================================================
 """
 
@@ -51,26 +55,30 @@ def authorize(authrole, authid, name, action):
         since Crossbar caches per role, not per authid).
     """
     consumer = uri.uri("consumer.")
+    reads = (action == "call" and _under(name, consumer) and not name.endswith(".command")) or (
+        action == "subscribe" and _under(name, consumer))
     allow, cache = False, True
     if authrole == "hub":
         allow = (
-            (action == "register" and name in (uri.DATA_NODE_ADD, uri.DATA_NODE_SUBTRACT, uri.GET_DATA_NODE))
-            or (action == "publish" and (_under(name, uri.uri("consumer.data_node_")) or _under(name, uri.uri("hub."))))
+            (action == "register" and (name in (uri.DATA_NODE_ADD, uri.DATA_NODE_SUBTRACT, uri.GET_DATA_NODE)
+                                       or _under(name, uri.HUB_NODES)))
+            or (action == "publish" and (_under(name, uri.uri("consumer.data_node_")) or name == uri.NODE_CHANGED
+                                         or _under(name, uri.uri("hub."))))
+            or (action == "subscribe" and name == uri.HUB_HEARTBEAT)
             or (action in ("subscribe", "call") and _under(name, "wamp.session."))
         )
     elif authrole == "node":
         if action in ("register", "publish"):
-            allow, cache = _under(name, uri.node_prefix(authid)), False
-        elif action == "call":
-            allow = name in (uri.DATA_NODE_ADD, uri.DATA_NODE_SUBTRACT) or _under(name, consumer)
-        elif action == "subscribe":
-            allow = name == uri.HUB_ONLINE or _under(name, consumer)
+            allow, cache = _under(name, uri.node_prefix(authid)) or (
+                action == "publish" and name == uri.HUB_HEARTBEAT), False
+        else:
+            allow = reads or (action == "call" and name in (uri.DATA_NODE_ADD, uri.DATA_NODE_SUBTRACT)) or (
+                action == "subscribe" and name in (uri.HUB_ONLINE, uri.NODE_STATE))
     elif authrole == "consumer":
-        allow = action in ("call", "subscribe") and _under(name, consumer)
+        allow = reads
     elif authrole == "admin":
-        allow = (action in ("call", "subscribe") and _under(name, consumer)) or (
-            action == "call" and (_under(name, uri.uri("hub.")) or _under(name, uri.uri("data_node.")))
-        )
+        allow = reads or (action == "call" and (
+            _under(name, consumer) or _under(name, uri.uri("hub.")) or _under(name, uri.uri("data_node."))))
     return {"allow": allow, "disclose": True, "cache": cache}
 
 
@@ -90,7 +98,8 @@ class RouterAuth(ApplicationSession):
         """Dynamic WAMP-CRA authenticator: the secret and role of ``authid``.
 
         ``hub`` and ``admin`` authenticate as themselves; any other valid
-        node name authenticates as a ``node`` with the node secret.
+        node name authenticates as a ``node`` with its own secret if it has
+        one, else the shared node secret (`sisock.config.load_secret`).
         """
         if authid in ("hub", "admin"):
             role = authid
@@ -99,7 +108,7 @@ class RouterAuth(ApplicationSession):
         else:
             raise ApplicationError("wamp.error.not_authorized", f"authid {authid!r} is not a valid node name")
         try:
-            secret = config.load_secret(role)
+            secret = config.load_secret(role, authid=authid)
         except config.SecretsError as exc:
             raise ApplicationError("wamp.error.not_authorized", str(exc)) from exc
         return {"secret": secret, "role": role}

@@ -84,6 +84,16 @@ DATA_NODE_SUBTRACTED = uri("consumer.data_node_subtracted")
 #: Published by the hub each time it (re)joins: nodes add themselves again.
 HUB_ONLINE = uri("hub.online")
 
+# Registry and liveness (sisock.hub, sisock.presence, sisock.management).
+#: Published by every node session about once a second, no payload: "still here".
+HUB_HEARTBEAT = uri("hub.heartbeat")
+#: Published by the hub to the owning session only: ``{name, enabled}``.
+NODE_STATE = uri("hub.node_state")
+#: Published by the hub on every registry change: ``{name, change, node}``.
+NODE_CHANGED = uri("consumer.node_changed")
+#: Prefix of the hub's management procedures (``hub.nodes.list`` ...).
+HUB_NODES = uri("hub.nodes.")
+
 #: Router meta events the hub follows to notice sessions that leave.
 SESSION_ON_LEAVE = "wamp.session.on_leave"
 

@@ -1,0 +1,71 @@
+"""``python -m nodes.fleet --count 500``: N simulated street lamps in one process.
+
+Every lamp is a data node ``fleet.lampNNNN`` with a location, tags and the
+fields ``power_w``, ``energy_kwh``, ``faults`` and ``state``, and answers
+the commands ``dim``, ``switch``, ``reset`` and ``status``. All of them go
+over one WAMP session authenticated as node ``fleet`` (`sisock.nodehost`).
+"""
+
+import argparse
+
+from autobahn.wamp.types import ComponentConfig
+
+from sisock import config, presence
+from sisock.connection import run
+from sisock.nodehost import NodeHost
+from nodes.fleet.fleet import Simulation, build_lamps
+
+
+def _positive(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _count(text):
+    value = int(text)
+    if not 1 <= value <= 9999:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 9999, got {text}")
+    return value
+
+
+def _latlon(text):
+    try:
+        lat, lon = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be LAT,LON in degrees, got {text!r}") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise argparse.ArgumentTypeError(f"must be LAT,LON in degrees, got {text!r}")
+    return lat, lon
+
+
+def main(argv=None):
+    """Parse the options and run the fleet until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m nodes.fleet", description="Run N simulated street lamps as data nodes over one WAMP session.",
+                                     epilog="example: python -m nodes.fleet --count 500 --interval 5")
+    parser.add_argument("--count", type=_count, default=500, help="number of lamps (default %(default)s)")
+    parser.add_argument("--interval", type=_positive, default=5.0,
+                        help="seconds between samples of every lamp (default %(default)s)")
+    parser.add_argument("--history", type=_positive, default=3600.0,
+                        help="seconds of samples each lamp keeps in memory (default %(default)s)")
+    parser.add_argument("--center", type=_latlon, default=(46.2044, 6.1432),
+                        help="LAT,LON of the middle of the street grid (default 46.2044,6.1432)")
+    parser.add_argument("--spacing", type=_positive, default=30.0,
+                        help="metres between lamps and between streets (default %(default)s)")
+    parser.add_argument("--heartbeat", type=_positive, default=presence.HEARTBEAT_INTERVAL,
+                        help="seconds between heartbeats to the hub (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random layout and faults")
+    config.add_connection_arguments(parser, default_authid="fleet")
+    args = parser.parse_args(argv)
+    try:
+        conn = config.connection_from_args(args, "node")
+    except config.SecretsError as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")
+    lamps = build_lamps(args.count, args.authid, args.center, args.spacing, args.interval, args.history, args.seed)
+    host = NodeHost(ComponentConfig(args.realm, {"connection": conn}), lamps, args.heartbeat)
+    run(host, args.log_level, on_start=Simulation(lamps, args.interval).start)
+
+
+if __name__ == "__main__":
+    main()

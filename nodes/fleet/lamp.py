@@ -1,0 +1,148 @@
+"""One simulated street lamp: a `HostedNode` with a location, a state and three fields.
+
+Fields (timeline ``lamp``, one sample per simulation step):
+
+==============  ======  ==================================================
+field           units   meaning
+==============  ======  ==================================================
+``power_w``     W       electrical power drawn now
+``energy_kwh``  kWh     energy drawn since the process started
+``faults``              faults since the process started
+``state``               ``on``, ``off`` or ``fault`` (a string field)
+==============  ======  ==================================================
+
+A lamp is lit from dusk to dawn by local solar time (19:00 to 07:00 at its
+longitude) unless switched by hand, draws its rated power times its dim
+level (with a little noise) when lit and a standby power otherwise, and
+fails now and then; a failed lamp draws nothing until ``reset``.
+"""
+
+import math
+import time
+
+from sisock.commands import command
+from sisock.errors import InvalidArgument
+from sisock.nodehost import HostedNode
+
+TIMELINE = "lamp"
+FIELDS = {
+    "power_w": {"units": "W", "description": "electrical power drawn"},
+    "energy_kwh": {"units": "kWh", "description": "energy drawn since the process started"},
+    "faults": {"units": None, "description": "faults since the process started"},
+    "state": {"type": "string", "units": None, "description": "on, off or fault"},
+}
+#: Watts a lamp draws while dark (driver and controller).
+STANDBY_W = 0.5
+#: Chance per hour of a lamp failing.
+FAULTS_PER_HOUR = 0.02
+#: Local solar hours during which lamps on the schedule are lit: [DUSK, 24) and [0, DAWN).
+DUSK, DAWN = 19.0, 7.0
+
+
+def solar_hour(t, lon):
+    """Local solar hour (0 to 24) at UNIX time ``t`` (s, UTC) and longitude ``lon`` (degrees east)."""
+    return (t / 3600.0 + lon / 15.0) % 24.0
+
+
+class Lamp(HostedNode):
+    """A simulated street lamp.
+
+    Parameters
+    ----------
+    name : str
+        ``<host authid>.<lamp id>``.
+    location : (float, float)
+        Degrees north, degrees east.
+    tags : dict
+        ``street``, ``zone``, ``kind`` (led or sodium).
+    rated_w : float
+        Power at full level, W.
+    interval : float
+        Seconds between simulation steps.
+    capacity : int
+        Samples kept in memory.
+    rng : numpy.random.Generator
+        Noise and faults.
+    """
+
+    def __init__(self, name, location, tags, rated_w, interval, capacity, rng):
+        super().__init__(name, f"Street lamp {name.rsplit('.', 1)[-1]} on {tags['street']}: "
+                               f"{rated_w:.0f} W {tags['kind']}")
+        self.location, self.tags, self.rated_w, self.rng = location, tags, rated_w, rng
+        self.level = 100.0
+        self.manual = None  # None: dusk-to-dawn schedule; True/False: switched by hand
+        self.failed = False
+        self.faults = 0
+        self.energy_kwh = 0.0
+        self.lit_now = False  # as of the last step
+        self.declare(TIMELINE, FIELDS, interval=interval, capacity=capacity)
+
+    def lit(self, t):
+        """Whether the lamp is switched on at ``t`` (by hand or by the schedule)."""
+        if self.manual is not None:
+            return self.manual
+        hour = solar_hour(t, self.location[1])
+        return hour >= DUSK or hour < DAWN
+
+    @property
+    def state(self):
+        """``"fault"``, ``"on"`` or ``"off"`` as of the last step."""
+        return "fault" if self.failed else "on" if self.lit_now else "off"
+
+    def step(self, t, dt):
+        """Advance ``dt`` seconds to UNIX time ``t``; the block to record: ``(timeline, [t], {field: [v]})``."""
+        if not self.failed and self.rng.random() < FAULTS_PER_HOUR * dt / 3600.0:
+            self.failed, self.faults = True, self.faults + 1
+        self.lit_now = self.lit(t)
+        if self.failed:
+            power = 0.0
+        elif self.lit_now:
+            power = self.rated_w * self.level / 100.0 * (1.0 + 0.02 * self.rng.standard_normal())
+        else:
+            power = STANDBY_W
+        self.energy_kwh += power * dt / 3.6e6
+        return TIMELINE, [t], {"power_w": [power], "energy_kwh": [self.energy_kwh], "faults": [self.faults],
+                               "state": [self.state]}
+
+    # -- commands ------------------------------------------------------------
+    @command
+    def dim(self, level: float):
+        """Set the light level.
+
+        Parameters
+        ----------
+        level : float
+            Percent of rated power, 0 to 100.
+        """
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not math.isfinite(level) \
+                or not 0 <= level <= 100:
+            raise InvalidArgument(f"level must be a number of percent from 0 to 100, got {level!r:.40}")
+        self.level = float(level)
+        return self.status()
+
+    @command
+    def switch(self, on: bool = None):
+        """Switch the lamp by hand, or back to the dusk-to-dawn schedule.
+
+        Parameters
+        ----------
+        on : bool
+            True on, False off, None (or left out) back to the schedule.
+        """
+        if on is not None and not isinstance(on, bool):
+            raise InvalidArgument(f"on must be true, false or null, got {on!r:.40}")
+        self.manual = on
+        return self.status()
+
+    @command
+    def reset(self):
+        """Repair a failed lamp (the fault count stays)."""
+        self.failed = False
+        return self.status()
+
+    @command
+    def status(self):
+        """The lamp's state now, level, mode, power rating and fault count."""
+        self.lit_now = self.lit(time.time())
+        return {"state": self.state, "level": self.level, "mode": "schedule" if self.manual is None else "manual",
+                "rated_w": self.rated_w, "faults": self.faults}

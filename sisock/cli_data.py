@@ -1,0 +1,354 @@
+"""``sisock fields``, ``sisock get``, ``sisock tail``, ``sisock call``: one node's data and commands.
+
+``fields``, ``get`` and ``tail`` read as an anonymous consumer; ``call``
+sends a command, which the router lets only admins do, so it uses the
+admin secret.
+"""
+
+import csv
+import json
+import math
+import sys
+import time
+
+import numpy as np
+from twisted.internet import defer
+
+from sisock import cli_support as cli
+from sisock import uri
+from sisock.errors import NoSuchNode
+from sisock.timeutil import sisock_to_unix_time
+
+#: Samples per get_data call that `sisock get` aims at when it splits a range.
+CHUNK_SAMPLES = 100_000
+#: Rows of a ``sisock get`` table for people (half from the start, half from the end).
+TABLE_ROWS = 20
+
+TIMES = "times: UNIX seconds, -SECONDS or -10m/-2h/-1d ago, now, or ISO 8601 (UTC unless it says otherwise)"
+
+
+def _node_argument(parser):
+    parser.add_argument("node", metavar="NODE", help="data node name, e.g. weather or fleet.lamp0001")
+
+
+# -- fields ------------------------------------------------------------------------
+
+def fields_arguments(parser):
+    """Options of ``sisock fields``."""
+    parser.description = "List a data node's fields: timeline, type, units, sampling interval, description."
+    parser.epilog = f"examples:\n  sisock fields weather\n  sisock fields sensors --start -10m --json\n\n{TIMES}\n"
+    _node_argument(parser)
+    parser.add_argument("--start", type=cli.parse_time, default=1.0, help="start of the range (default: all time)")
+    parser.add_argument("--end", type=cli.parse_time, default=0.0, help="end of the range (default: now)")
+    cli.add_arguments(parser)
+
+
+@defer.inlineCallbacks
+def _fields(session, args):
+    field, timeline = yield session.get_fields(args.node, args.start, args.end)
+    if args.json:
+        cli.print_json({"field": field, "timeline": timeline})
+        return cli.OK
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("FIELD", "TIMELINE", "TYPE", "UNITS", "INTERVAL", "DESCRIPTION"):
+        table.add_column(column)
+    for name, meta in sorted(field.items()):
+        interval = timeline.get(meta["timeline"], {}).get("interval")
+        table.add_row(Text(name), Text(meta["timeline"]), meta.get("type") or "", Text(meta.get("units") or ""),
+                      "-" if interval is None else f"{interval:g} s", Text(meta.get("description") or ""))
+    out = cli.console()
+    out.print(table if field else f"node {args.node} has no fields with samples in that range")
+    return cli.OK
+
+
+def fields(args):
+    """Run ``sisock fields``."""
+    return cli.run_command(args, _fields)
+
+
+# -- get ---------------------------------------------------------------------------
+
+def get_arguments(parser):
+    """Options of ``sisock get``."""
+    parser.description = ("Read FIELDs of NODE over a time range [start, end). Large ranges are read in chunks "
+                          "with a progress bar (on a terminal). A table of the first and last samples for people, "
+                          "--json for scripts (the get_data shape), --csv FILE for everything.")
+    parser.epilog = f"""\
+examples:
+  sisock get weather temperature humidity --start 2017-07-15 --end 2017-07-16
+  sisock get sensors cpu_percent --start -1h --min-stride 60
+  sisock get weather temperature --start 1500076800 --end 1501286400 --csv july.csv
+
+{TIMES}
+"""
+    _node_argument(parser)
+    parser.add_argument("field", nargs="+", metavar="FIELD", help="fields to read")
+    parser.add_argument("--start", type=cli.parse_time, default=-3600.0, help="start (default: an hour ago)")
+    parser.add_argument("--end", type=cli.parse_time, default=0.0, help="end, exclusive (default: now)")
+    parser.add_argument("--min-stride", type=float, default=None,
+                        help="seconds: average in buckets so samples are at least this far apart")
+    parser.add_argument("--csv", metavar="FILE", help="write every sample as CSV to FILE (- for stdout)")
+    parser.add_argument("--chunk", type=float, default=None,
+                        help=f"seconds per get_data call (default: about {CHUNK_SAMPLES} samples per call)")
+    cli.add_arguments(parser)
+
+
+def _chunk_seconds(args, timeline, wanted):
+    if args.chunk:
+        return args.chunk
+    intervals = [timeline[tl]["interval"] or 1.0 for tl in wanted if tl in timeline]
+    step = max(min(intervals, default=1.0), args.min_stride or 0.0)
+    return CHUNK_SAMPLES * step
+
+
+def _merge(parts, fields):
+    """One get_data result from the results of consecutive ranges."""
+    data = {f: [np.asarray(p["data"].get(f, ())) for p in parts] for f in fields}
+    timelines = {}
+    for part in parts:
+        for tl, value in part["timeline"].items():
+            entry = timelines.setdefault(tl, {"t": [], "finalized_until": None})
+            entry["t"].append(np.asarray(value["t"], dtype=np.float64))
+            entry["finalized_until"] = value.get("finalized_until")
+    for tl, entry in timelines.items():
+        entry["t"] = np.concatenate(entry["t"])
+    return {"data": {f: np.concatenate(v) if v else np.empty(0) for f, v in data.items()}, "timeline": timelines}
+
+
+def _wide(result, timeline_of):
+    """``(t, {field: object array with None where missing})`` on the union of every timeline's times."""
+    ts = [v["t"] for v in result["timeline"].values()]
+    t = np.unique(np.concatenate(ts)) if ts else np.empty(0)
+    columns = {}
+    for f, values in result["data"].items():
+        column = np.full(len(t), None, dtype=object)
+        tl = result["timeline"].get(timeline_of.get(f))
+        if tl is not None and len(values):
+            column[np.searchsorted(t, tl["t"])] = cli.plain(np.asarray(values))
+        columns[f] = column
+    return t, columns
+
+
+def _text(v):
+    return "" if v is None else f"{v:.10g}" if isinstance(v, float) else str(v)
+
+
+def _write_csv(path, t, columns):
+    out = sys.stdout if path == "-" else open(path, "w", newline="")
+    try:
+        writer = csv.writer(out)
+        writer.writerow(["t", "time_utc", *columns])
+        for i, when in enumerate(t):
+            writer.writerow([repr(float(when)), cli.fmt_time(when), *(_text(c[i]) for c in columns.values())])
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+def _table(t, columns, args):
+    from rich.table import Table
+    from rich.text import Text
+
+    n = len(t)
+    rows = list(range(n)) if n <= TABLE_ROWS else [*range(TABLE_ROWS // 2), None, *range(n - TABLE_ROWS // 2, n)]
+    table = Table(box=None, pad_edge=False)
+    table.add_column("TIME (UTC)")
+    for f in columns:
+        table.add_column(Text(f), justify="right")
+    for i in rows:
+        if i is None:
+            table.add_row("...", *("..." for _ in columns))
+        else:
+            table.add_row(cli.fmt_time(t[i]), *(Text(_text(c[i]) or "-") for c in columns.values()))
+    out = cli.console()
+    out.print(table)
+    more = "; --csv FILE or --json for every sample" if n > TABLE_ROWS else ""
+    out.print(f"{n} sample(s) of {args.node} in [{cli.fmt_time(args.start)}, {cli.fmt_time(args.end)}){more}",
+              style="dim")
+
+
+@defer.inlineCallbacks
+def _get(session, args):
+    now = time.time()
+    args.start, args.end = sisock_to_unix_time(args.start, now), sisock_to_unix_time(args.end, now)
+    if not args.end > args.start:
+        raise cli.Failed(cli.USAGE, f"--end ({cli.fmt_time(args.end)}) must be after --start "
+                                    f"({cli.fmt_time(args.start)})")
+    known, _ = yield session.get_fields(args.node, 1, now)
+    missing = [f for f in args.field if f not in known]
+    if missing:
+        raise cli.Failed(cli.NOT_FOUND, f"node {args.node} has no field {missing[0]!r}; it has: "
+                                        f"{', '.join(sorted(known)) or 'none'}")
+    field, timeline = yield session.get_fields(args.node, args.start, args.end)
+    timeline_of = {f: known[f]["timeline"] for f in args.field}
+    step = _chunk_seconds(args, timeline, set(timeline_of.values()))
+    if args.min_stride:
+        step = max(args.min_stride, math.floor(step / args.min_stride) * args.min_stride)
+    edges = [*np.arange(args.start, args.end, step), args.end]
+    parts = []
+    from rich.progress import Progress
+
+    bar = cli.console(stderr=True)
+    with Progress(console=bar, transient=True, disable=len(edges) <= 2 or not bar.is_terminal) as progress:
+        task = progress.add_task(f"{args.node}", total=len(edges) - 1)
+        for a, b in zip(edges[:-1], edges[1:]):
+            parts.append((yield session.get_data(args.node, args.field, float(a), float(b), args.min_stride)))
+            progress.advance(task)
+    result = _merge(parts, args.field)
+    if args.csv:
+        _write_csv(args.csv, *_wide(result, timeline_of))
+    if args.json:
+        cli.print_json(dict(result, node=args.node, start=args.start, end=args.end))
+    elif args.csv != "-":
+        _table(*_wide(result, timeline_of), args)
+    return cli.OK
+
+
+def get(args):
+    """Run ``sisock get``."""
+    return cli.run_command(args, _get)
+
+
+# -- tail --------------------------------------------------------------------------
+
+def tail_arguments(parser):
+    """Options of ``sisock tail``."""
+    parser.description = ("Print NODE's live samples as they are published, until Ctrl-C (exit status 0) or "
+                          "--count blocks. --json prints one JSON object per block.")
+    parser.epilog = "examples:\n  sisock tail sensors cpu_percent load_1\n  sisock tail fleet.lamp0001 --json\n"
+    _node_argument(parser)
+    parser.add_argument("field", nargs="*", metavar="FIELD", help="fields to show (default: all)")
+    parser.add_argument("--count", type=int, default=None, help="stop after this many blocks")
+    cli.add_arguments(parser)
+
+
+@defer.inlineCallbacks
+def _tail(session, args):
+    known, _ = yield session.get_fields(args.node, 1, 0)
+    missing = [f for f in args.field if f not in known]
+    if missing:
+        raise cli.Failed(cli.NOT_FOUND, f"node {args.node} has no field {missing[0]!r}; it has: "
+                                        f"{', '.join(sorted(known)) or 'none'}")
+    done = defer.Deferred()
+    seen = [0]
+
+    def on_block(event):
+        if done.called:
+            return
+        try:
+            show(event)
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+            cli.quiet_stdout()
+            done.callback(cli.OK)
+        except Exception as exc:  # a block we cannot show ends the command instead of hanging it
+            done.errback(exc)
+        else:
+            if args.count and seen[0] >= args.count:
+                done.callback(cli.OK)
+
+    def show(event):
+        data = {f: v for f, v in event.get("data", {}).items() if not args.field or f in args.field}
+        if not data:
+            return
+        if args.json:
+            cli.print_json({"node": args.node, "timeline": event.get("timeline"), "t": event["t"], "data": data})
+        else:
+            for i, t in enumerate(event["t"]):
+                values = "  ".join(f"{f}={_text(cli.plain(v[i]))}" for f, v in sorted(data.items()))
+                print(f"{cli.fmt_time(t)}  {values}", flush=True)
+        seen[0] += 1
+
+    yield session.subscribe(on_block, uri.node_uri(args.node, "data"))
+    if not args.json:
+        print(f"# live samples of {args.node}; Ctrl-C stops", file=sys.stderr, flush=True)
+    return (yield done)
+
+
+def tail(args):
+    """Run ``sisock tail``."""
+    return cli.run_command(args, _tail, interrupted=cli.OK)
+
+
+# -- call --------------------------------------------------------------------------
+
+def call_arguments(parser):
+    """Options of ``sisock call``."""
+    parser.description = ("Send COMMAND to NODE with arguments key=value (values are JSON: 50, true, null, "
+                          "\"text\"; anything else is a string) and print its answer. Without COMMAND, show "
+                          "the node's API: description, fields and commands with their parameters. Commands "
+                          "need the admin secret.")
+    parser.epilog = """\
+examples:
+  sisock call fleet.lamp0001                    what the lamp offers
+  sisock call fleet.lamp0001 dim level=40
+  sisock call fleet.lamp0001 switch on=false --json
+"""
+    _node_argument(parser)
+    parser.add_argument("name", nargs="?", metavar="COMMAND", help="the command (default: show the API)")
+    parser.add_argument("arguments", nargs="*", metavar="key=value", help="arguments of the command")
+    cli.add_arguments(parser, admin=True)
+
+
+def _value(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _node_procedure(session, node, suffix, *args, **kwargs):
+    def absent(failure):
+        from autobahn.wamp.exception import ApplicationError
+
+        failure.trap(ApplicationError)
+        if failure.value.error == ApplicationError.NO_SUCH_PROCEDURE:
+            raise NoSuchNode(f"node {node!r} is not available (no such data node registered)")
+        return failure
+
+    return session.call(uri.node_uri(node, suffix), *args, **kwargs).addErrback(absent)
+
+
+def _show_api(api):
+    from rich.text import Text
+
+    out = cli.console()
+    out.print(Text(f"{api['name']}: {api['description']}", style="bold"))
+    for name, meta in sorted(api["fields"].items()):
+        out.print(Text(f"  field {name} [{meta.get('units') or '-'}] {meta.get('description') or ''}"))
+    for command in api["commands"]:
+        params = ", ".join(p["name"] if p["required"] else f"{p['name']}={json.dumps(p['default'])}"
+                           for p in command["parameters"])
+        out.print(Text(f"  command {command['name']}({params}): {command['description']}"))
+        for p in command["parameters"]:
+            if p["description"]:
+                out.print(Text(f"      {p['name']}: {p['description']}"))
+
+
+@defer.inlineCallbacks
+def _call(session, args):
+    if args.name is None:
+        api = yield _node_procedure(session, args.node, "get_api")
+        if args.json:
+            cli.print_json(api)
+        else:
+            _show_api(api)
+        return cli.OK
+    positional = [_value(a) for a in args.arguments if "=" not in a]
+    keywords = {k: _value(v) for k, _, v in (a.partition("=") for a in args.arguments if "=" in a)}
+    answer = yield _node_procedure(session, args.node, "command", args.name, *positional, **keywords)
+    if args.json:
+        cli.print_json(answer)
+    elif isinstance(answer, dict):
+        for key, value in answer.items():
+            print(f"{key}: {json.dumps(cli.plain(value))}")
+    elif answer is not None:
+        print(json.dumps(cli.plain(answer)))
+    return cli.OK
+
+
+def call(args):
+    """Run ``sisock call``."""
+    return cli.run_command(args, _call, admin=True)

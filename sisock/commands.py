@@ -1,0 +1,174 @@
+"""Commands to data nodes: the `command` decorator, dispatch and ``get_api``.
+
+A node author marks methods of a `DataNodeServer` subclass::
+
+    from sisock.commands import command
+
+    class Lamp(DataNodeServer):
+        @command
+        def dim(self, level: float, ramp: float = 0.0):
+            '''Set the light level.
+
+            Parameters
+            ----------
+            level : float
+                Percent of full power, 0 to 100.
+            ramp : float
+                Seconds to get there.
+            '''
+            ...
+            return {"level": level}
+
+and every node gets two procedures (registered by the base class):
+
+``consumer.NAME.command(command, *args, **kwargs)``
+    Calls the handler named ``command`` with the other arguments and
+    answers what it returns (a value, or a Deferred of one; a handler
+    that blocks should use ``twisted.internet.threads.deferToThread``).
+    An unknown command is ``<base>.error.no_such_command``, arguments that
+    do not fit the handler's signature ``invalid_argument``, and an
+    exception that is not a sisock error ``node_error``. The router lets
+    only admins call it (`sisock.routerauth`).
+``consumer.NAME.get_api()``
+    ``{"name", "description", "fields": {field: {description, timeline,
+    type, units}}, "commands": [{"name", "description", "parameters":
+    [{"name", "type", "required", "default", "description"}]}]}``, the
+    fields being those of ``get_fields`` over all time, the descriptions
+    taken from the handlers' numpy-style docstrings.
+"""
+
+import inspect
+import re
+import time
+
+from twisted.internet import defer
+
+from sisock import uri
+from sisock.errors import InvalidArgument, NodeError, NoSuchCommand, SisockError
+
+_MARK = "_sisock_command"
+
+
+def command(func=None, *, name=None):
+    """Mark a `DataNodeServer` method as a command (``@command`` or ``@command(name="...")``).
+
+    Parameters
+    ----------
+    func : callable
+        The method.
+    name : str, optional
+        Command name on the wire; the method's name by default.
+    """
+
+    def mark(f):
+        setattr(f, _MARK, name or f.__name__)
+        return f
+
+    return mark(func) if func is not None else mark
+
+
+def commands_of(node):
+    """``{command name: bound method}`` of ``node``'s decorated methods."""
+    found = {}
+    for attr in dir(type(node)):
+        wire = getattr(getattr(type(node), attr, None), _MARK, None)
+        if wire is not None:
+            found[wire] = getattr(node, attr)
+    return found
+
+
+def _param_docs(doc):
+    """``{name: description}`` from the Parameters section of a numpy-style docstring."""
+    section = re.search(r"Parameters\n\s*-+\n(.*?)(?:\n\s*\n\s*\S+\n\s*-+\n|\Z)", inspect.cleandoc(doc or ""), re.S)
+    docs, current = {}, None
+    for line in (section.group(1).splitlines() if section else ()):
+        if line and not line[0].isspace():
+            current = line.split(":")[0].strip()
+            docs[current] = ""
+        elif current is not None and line.strip():
+            docs[current] = f"{docs[current]} {line.strip()}".strip()
+    return docs
+
+
+def _default(value):
+    return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
+
+
+def describe_command(name, handler):
+    """``{"name", "description", "parameters"}`` of one handler (see the module docstring)."""
+    doc = inspect.getdoc(handler) or ""
+    docs = _param_docs(doc)
+    params = []
+    for p in inspect.signature(handler).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        kind = p.annotation if p.annotation is not p.empty else None
+        params.append({"name": p.name, "type": getattr(kind, "__name__", None if kind is None else str(kind)),
+                       "required": p.default is p.empty,
+                       "default": None if p.default is p.empty else _default(p.default),
+                       "description": docs.get(p.name, "")})
+    return {"name": name, "description": doc.split("\n\n")[0].replace("\n", " "), "parameters": params}
+
+
+def _usage(name, handler):
+    parts = [p["name"] if p["required"] else f"{p['name']}={p['default']!r}"
+             for p in describe_command(name, handler)["parameters"]]
+    return f"{name}({', '.join(parts)})"
+
+
+def dispatch(node, args, kwargs):
+    """Run ``consumer.NAME.command``: ``args[0]`` is the command, the rest goes to its handler.
+
+    Returns
+    -------
+    Deferred
+        Of what the handler returns.
+
+    Raises (in the Deferred)
+    ------------------------
+    sisock.errors.NoSuchCommand, sisock.errors.InvalidArgument, sisock.errors.NodeError
+    """
+    handlers = commands_of(node)
+    known = ", ".join(sorted(handlers)) or "none"
+    if not args or not isinstance(args[0], str):
+        return defer.fail(InvalidArgument(f"command: the first argument must be a command name; "
+                                          f"node {node.name!r} has: {known}"))
+    name, rest = args[0], args[1:]
+    handler = handlers.get(name)
+    if handler is None:
+        return defer.fail(NoSuchCommand(f"node {node.name!r} has no command {name!r}; it has: {known}"))
+    signature = inspect.signature(handler)
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+    unknown = sorted(set(kwargs) - set(signature.parameters)) if not takes_any else []
+    try:
+        if unknown:
+            raise TypeError(f"unknown argument {unknown[0]!r}")
+        signature.bind(*rest, **kwargs)
+    except TypeError as exc:
+        return defer.fail(InvalidArgument(f"command {name!r} of node {node.name!r}: {exc}; "
+                                          f"usage: {_usage(name, handler)}"))
+
+    def failed(failure):
+        if failure.check(SisockError):
+            return failure
+        node.log.failure("sisock: command {name} failed", failure=failure, name=name)
+        raise NodeError(f"command {name!r} of node {node.name!r} failed: {failure.type.__name__}: "
+                        f"{failure.getErrorMessage()}")
+
+    return defer.maybeDeferred(handler, *rest, **kwargs).addErrback(failed)
+
+
+def describe(node):
+    """Deferred answer of ``consumer.NAME.get_api`` (see the module docstring)."""
+    d = defer.maybeDeferred(node.get_fields, 1, time.time())
+    return d.addCallback(lambda fields: {
+        "name": node.name, "description": node.description or "", "fields": fields[0],
+        "commands": [describe_command(n, h) for n, h in sorted(commands_of(node).items())]})
+
+
+def register(session, node):
+    """Register ``consumer.NAME.command`` and ``consumer.NAME.get_api`` of ``node`` on ``session``; Deferred."""
+    return defer.gatherResults([
+        session.register(lambda *args, **kwargs: dispatch(node, args, kwargs), uri.node_uri(node.name, "command")),
+        session.register(lambda: describe(node), uri.node_uri(node.name, "get_api")),
+    ], consumeErrors=True)

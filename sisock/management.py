@@ -1,0 +1,126 @@
+"""The hub's management procedures ``<base>.hub.nodes.*``, for admins.
+
+The router lets only the ``admin`` role call them (`sisock.routerauth`);
+anonymous consumers are refused with ``wamp.error.not_authorized``.
+Filters, bounding boxes and pages are described in `sisock.selection`;
+records in `sisock.registry.NodeRecord.to_wire`.
+
+``hub.nodes.list(filter="ALL", limit=100, offset=0)``
+    ``{"total": int, "offset": int, "limit": int, "nodes": [record, ...]}``
+    sorted by name; ``total`` counts every match, ``nodes`` holds the page.
+``hub.nodes.get(name) -> record``
+    Raises ``no_such_node`` for a name never added (or forgotten).
+``hub.nodes.enable(filter)``, ``hub.nodes.disable(filter)``
+    ``{"matched": int, "changed": [name, ...]}``. An empty filter is an
+    ``invalid_argument`` error that says to pass ``ALL``; a plain name that
+    is not in the registry is ``no_such_node``. A disabled node stays
+    connected but is left out of ``consumer.get_data_node`` and its
+    ``get_data`` answers ``node_disabled``.
+``hub.nodes.forget(name) -> None``
+    Removes an offline record; a connected node is ``invalid_argument``.
+``hub.nodes.search(bbox, filter="ALL", limit=100, offset=0)``
+    As ``list``, for nodes whose location is inside ``bbox``
+    ``[west, south, east, north]`` (degrees, GeoJSON order).
+
+Every change publishes ``consumer.node_changed`` (see `sisock.hub`).
+"""
+
+from twisted.internet import defer
+
+from sisock import uri, validate
+from sisock.errors import InvalidArgument, NoSuchNode
+from sisock.selection import in_bbox, page, parse_bbox, parse_filter
+
+#: Default page size of ``list`` and ``search``.
+DEFAULT_LIMIT = 100
+
+
+class NodesApi:
+    """The ``hub.nodes.*`` procedures of a `sisock.hub.Hub`.
+
+    Parameters
+    ----------
+    hub : sisock.hub.Hub
+        Gives the registry and publishes the changes.
+    """
+
+    def __init__(self, hub):
+        self.hub = hub
+
+    def register(self):
+        """Register every procedure on the hub's session; Deferred."""
+        procedures = {"list": self.list, "get": self.get, "enable": self.enable, "disable": self.disable,
+                      "forget": self.forget, "search": self.search}
+        return defer.gatherResults([self.hub.register(proc, uri.HUB_NODES + name)
+                                    for name, proc in procedures.items()], consumeErrors=True)
+
+    def _select(self, text, required=False):
+        accept = parse_filter(text, required)
+        found = self.hub.registry.select(accept)
+        if not found and accept.name is not None:
+            raise NoSuchNode(f"no node named {accept.name!r} in the registry")
+        return found
+
+    @staticmethod
+    def _page(records, limit, offset):
+        limit, offset = page(limit, offset)
+        return {"total": len(records), "offset": offset, "limit": limit,
+                "nodes": [r.to_wire() for r in records[offset:offset + limit]]}
+
+    def list(self, filter=None, limit=DEFAULT_LIMIT, offset=0):
+        """``hub.nodes.list``: a page of the records matching ``filter`` (every record if empty)."""
+        records = self.hub.registry.select(parse_filter(filter))
+        return self._page(records, limit, offset)
+
+    def get(self, name):
+        """``hub.nodes.get``: the record of ``name``.
+
+        Raises
+        ------
+        NoSuchNode
+        """
+        validate.node_name(name)
+        record = self.hub.registry.get(name)
+        if record is None:
+            raise NoSuchNode(f"no node named {name!r} in the registry")
+        return record.to_wire()
+
+    def enable(self, filter):
+        """``hub.nodes.enable``: enable every node matching ``filter``."""
+        return self._set(filter, True)
+
+    def disable(self, filter):
+        """``hub.nodes.disable``: disable every node matching ``filter``."""
+        return self._set(filter, False)
+
+    def _set(self, text, enabled):
+        records = self._select(text, required=True)
+        changed = self.hub.set_enabled(records, enabled)
+        return {"matched": len(records), "changed": [r.name for r in changed]}
+
+    def forget(self, name):
+        """``hub.nodes.forget``: remove the record of an offline node.
+
+        Raises
+        ------
+        NoSuchNode
+            ``name`` is not in the registry.
+        InvalidArgument
+            The node is connected.
+        """
+        validate.node_name(name)
+        record = self.hub.registry.get(name)
+        if record is None:
+            raise NoSuchNode(f"no node named {name!r} in the registry")
+        if record.connected:
+            raise InvalidArgument(f"node {name!r} is connected; only an offline node can be forgotten "
+                                  "(stop it first)")
+        self.hub.registry.forget(name)
+        self.hub.changed(record, "forgotten")
+
+    def search(self, bbox, filter=None, limit=DEFAULT_LIMIT, offset=0):
+        """``hub.nodes.search``: a page of the records located inside ``bbox`` and matching ``filter``."""
+        box = parse_bbox(bbox)
+        accept = parse_filter(filter)
+        records = self.hub.registry.select(lambda r: in_bbox(r, box) and accept(r))
+        return self._page(records, limit, offset)

@@ -1,0 +1,317 @@
+"""The hub's registry: every data node ever added, kept in an embedded SQLite file.
+
+The records live in memory (a dict by name) and every change is written
+through to SQLite at once, so listing and filtering never touch the disk
+and a hub or router restart loses nothing: `Registry` loads the file at
+start and marks every node offline until it adds itself again. A node that
+comes back under its name updates the same record (same ``first_seen``).
+
+Schema (``PRAGMA user_version`` = `SCHEMA_VERSION`), one row per name::
+
+    nodes(name TEXT PRIMARY KEY, description TEXT, status TEXT  -- online | offline | disabled
+          connected INTEGER, first_seen REAL, last_seen REAL,   -- UNIX seconds UTC
+          authid TEXT, host TEXT, pid INTEGER, version TEXT,
+          latitude REAL, longitude REAL, tags TEXT,             -- JSON object
+          fields INTEGER)                                       -- count of fields
+
+Blocking I/O: writes run on the caller's (the reactor's) thread but stay
+small: one transaction per change (one row, or one ``executemany`` for a
+bulk enable/disable), in WAL mode with ``synchronous=NORMAL``, so a commit
+is a write to the OS page cache without ``fsync`` (tens of microseconds;
+`bench/bench_registry.py` measures it). Committed changes survive a killed
+hub; the last ones may be lost if the machine loses power. Heartbeats only
+move ``last_seen`` in memory (`touch`); `flush` writes them in one
+transaction, which the hub does every few seconds and at shutdown.
+"""
+
+import json
+import math
+import os
+import sqlite3
+from dataclasses import dataclass, field
+
+from sisock.errors import InvalidArgument
+
+SCHEMA_VERSION = 1
+#: File name of the registry inside the hub's data directory.
+FILE_NAME = os.path.join("hub", "registry.sqlite3")
+
+_COLUMNS = ("name", "description", "status", "connected", "first_seen", "last_seen", "authid", "host", "pid",
+            "version", "latitude", "longitude", "tags", "fields")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+    name        TEXT PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT '',
+    status      TEXT NOT NULL CHECK (status IN ('online', 'offline', 'disabled')),
+    connected   INTEGER NOT NULL DEFAULT 0,
+    first_seen  REAL NOT NULL,
+    last_seen   REAL NOT NULL,
+    authid      TEXT,
+    host        TEXT,
+    pid         INTEGER,
+    version     TEXT,
+    latitude    REAL,
+    longitude   REAL,
+    tags        TEXT NOT NULL DEFAULT '{}',
+    fields      INTEGER
+)"""
+_UPSERT = f"INSERT OR REPLACE INTO nodes ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+#: Keyword arguments a node may send with ``data_node.add`` (see `check_info`).
+INFO_KEYS = ("host", "pid", "version", "location", "tags", "fields", "heartbeat")
+MAX_TAGS = 32
+MAX_TEXT = 256
+
+
+@dataclass(slots=True)
+class NodeRecord:
+    """What the registry knows about one data node.
+
+    ``status`` is ``"disabled"`` when an admin disabled the node (connected
+    or not), else ``"online"`` while a session owns the name, else
+    ``"offline"``. Times are UNIX seconds UTC.
+    """
+
+    name: str
+    description: str = ""
+    enabled: bool = True
+    connected: bool = False
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    authid: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    version: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    tags: dict = field(default_factory=dict)
+    fields: int | None = None
+
+    @property
+    def status(self):
+        """``"online"``, ``"offline"`` or ``"disabled"``."""
+        if not self.enabled:
+            return "disabled"
+        return "online" if self.connected else "offline"
+
+    def to_wire(self):
+        """The record as the ``hub.nodes.*`` procedures answer it.
+
+        Returns
+        -------
+        dict
+            ``{name, description, status, enabled, connected, first_seen,
+            last_seen, authid, host, pid, version, location: {lat, lon} or
+            None, tags, fields}``.
+        """
+        location = None if self.latitude is None else {"lat": self.latitude, "lon": self.longitude}
+        return {"name": self.name, "description": self.description, "status": self.status,
+                "enabled": self.enabled, "connected": self.connected, "first_seen": self.first_seen,
+                "last_seen": self.last_seen, "authid": self.authid, "host": self.host, "pid": self.pid,
+                "version": self.version, "location": location, "tags": dict(self.tags), "fields": self.fields}
+
+    def _row(self):
+        return (self.name, self.description, self.status, int(self.connected), self.first_seen, self.last_seen,
+                self.authid, self.host, self.pid, self.version, self.latitude, self.longitude,
+                json.dumps(self.tags, sort_keys=True), self.fields)
+
+
+def _bad(key, what, value):
+    raise InvalidArgument(f"data_node.add: {key} must be {what}, got {value!r:.80}")
+
+
+def _count(key, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        _bad(key, "None or an integer >= 0", value)
+    return value
+
+
+def _short_text(key, value):
+    if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
+        _bad(key, f"None or a string of at most {MAX_TEXT} characters", value)
+    return value
+
+
+def _number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_info(info):
+    """Check the extra keyword arguments of ``data_node.add``.
+
+    Parameters
+    ----------
+    info : dict
+        Any of ``host`` (str), ``pid`` (int), ``version`` (str),
+        ``location`` (``{"lat": degrees north, "lon": degrees east}`` or
+        None), ``tags`` (``{key: str | number | bool}``, at most
+        `MAX_TAGS`), ``fields`` (int, the count of the node's fields),
+        ``heartbeat`` (seconds between the node's heartbeats; a node that
+        sends it is expected to keep heartbeating).
+
+    Returns
+    -------
+    dict
+        The same keys, checked; ``location`` becomes ``latitude`` and
+        ``longitude``.
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown key or a value of the wrong type or range, named.
+    """
+    unknown = sorted(set(info) - set(INFO_KEYS))
+    if unknown:
+        raise InvalidArgument(f"data_node.add: unknown keyword {unknown[0]!r}; accepted: {', '.join(INFO_KEYS)}")
+    out = {k: info[k] for k in ("host", "version") if k in info}
+    for key in out:
+        _short_text(key, out[key])
+    for key in ("pid", "fields"):
+        if key in info:
+            out[key] = _count(key, info[key])
+    if "heartbeat" in info:
+        beat = info["heartbeat"]
+        if beat is not None and (not _number(beat) or beat <= 0):
+            _bad("heartbeat", "None or a positive number of seconds", beat)
+        out["heartbeat"] = beat
+    if "location" in info:
+        loc = info["location"]
+        if loc is None:
+            out["latitude"] = out["longitude"] = None
+        elif not isinstance(loc, dict) or set(loc) != {"lat", "lon"} or not all(map(_number, loc.values())) \
+                or not -90 <= loc["lat"] <= 90 or not -180 <= loc["lon"] <= 180:
+            _bad("location", "None or {'lat': -90..90, 'lon': -180..180} in degrees", loc)
+        else:
+            out["latitude"], out["longitude"] = float(loc["lat"]), float(loc["lon"])
+    if "tags" in info:
+        tags = info["tags"] or {}
+        if not isinstance(tags, dict) or len(tags) > MAX_TAGS or not all(
+                isinstance(k, str) and 0 < len(k) <= 64 and isinstance(v, (str, int, float, bool))
+                and len(str(v)) <= MAX_TEXT for k, v in tags.items()):
+            _bad("tags", f"a dict of at most {MAX_TAGS} names to strings, numbers or booleans", tags)
+        out["tags"] = dict(tags)
+    return out
+
+
+class Registry:
+    """Every data node ever added, in memory and in an SQLite file.
+
+    Parameters
+    ----------
+    path : str
+        The SQLite file; created with its directory if missing.
+
+    Attributes
+    ----------
+    records : dict
+        ``{name: NodeRecord}``.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{path} has registry schema {version}, newer than this sisock's {SCHEMA_VERSION}")
+        with self._db:
+            self._db.execute(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.records = {}
+        self._dirty = set()
+        for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM nodes"):
+            values = dict(zip(_COLUMNS, row))
+            status, tags = values.pop("status"), values.pop("tags")
+            self.records[values["name"]] = NodeRecord(**values, enabled=status != "disabled",
+                                                      tags=json.loads(tags))
+        self.disconnect_all()
+
+    def _save(self, records):
+        with self._db:
+            self._db.executemany(_UPSERT, [r._row() for r in records])
+
+    def get(self, name):
+        """The record of ``name``, or None."""
+        return self.records.get(name)
+
+    def disconnect_all(self):
+        """Mark every node not connected (the hub starts, or rejoins a restarted router)."""
+        connected = [r for r in self.records.values() if r.connected]
+        for record in connected:
+            record.connected = False
+        self._save(connected)
+
+    def seen(self, name, description, info, authid, now):
+        """A node was added: create or update its record, connected.
+
+        Parameters
+        ----------
+        name, description, authid : str
+        info : dict
+            From `check_info`; keys absent keep their stored value.
+        now : float
+            UNIX seconds UTC.
+
+        Returns
+        -------
+        (NodeRecord, bool)
+            The record and whether it was created now.
+        """
+        record = self.records.get(name)
+        created = record is None
+        if created:
+            record = self.records[name] = NodeRecord(name, first_seen=now)
+        record.description, record.authid, record.connected, record.last_seen = description, authid, True, now
+        for key, value in info.items():
+            if key != "heartbeat":
+                setattr(record, key, value)
+        self._save([record])
+        return record, created
+
+    def left(self, name, when):
+        """``name`` is no longer connected, last seen at ``when``; its record, or None."""
+        record = self.records.get(name)
+        if record is not None:
+            record.connected, record.last_seen = False, max(record.last_seen, when)
+            self._dirty.discard(name)
+            self._save([record])
+        return record
+
+    def set_enabled(self, records, enabled):
+        """Enable or disable ``records``; the list of those that changed."""
+        changed = [r for r in records if r.enabled != bool(enabled)]
+        for record in changed:
+            record.enabled = bool(enabled)
+        self._save(changed)
+        return changed
+
+    def forget(self, name):
+        """Remove the record of ``name`` from memory and from the file."""
+        self.records.pop(name, None)
+        self._dirty.discard(name)
+        with self._db:
+            self._db.execute("DELETE FROM nodes WHERE name = ?", (name,))
+
+    def touch(self, names, now):
+        """Move ``last_seen`` of ``names`` to ``now`` in memory (written by `flush`)."""
+        for name in names:
+            record = self.records.get(name)
+            if record is not None:
+                record.last_seen = now
+                self._dirty.add(name)
+
+    def flush(self):
+        """Write the ``last_seen`` moved by `touch` since the last flush."""
+        dirty, self._dirty = self._dirty, set()
+        self._save([self.records[n] for n in dirty if n in self.records])
+
+    def select(self, accept):
+        """Records for which ``accept(record)`` is true, sorted by name."""
+        return [r for _, r in sorted(self.records.items()) if accept(r)]
+
+    def close(self):
+        """Flush and close the file."""
+        self.flush()
+        self._db.close()

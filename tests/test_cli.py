@@ -1,0 +1,142 @@
+"""The ``sisock`` command line end to end: real processes, ``--json`` parsed, exit statuses checked.
+
+Plain (non-Twisted) tests: each runs ``sisock ...`` as a child process
+with the stack's environment (router URL, SISOCK_HOME with the secrets).
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.registry_support import start_stack
+
+SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
+JUL15, JUL16 = "2017-07-15", "2017-07-16"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Router, hub, the weather node and 20 lamps sampling every second."""
+    s = start_stack(tmp_path_factory.mktemp("cli"), fleet_args=["--count", "20", "--interval", "1"])
+    try:
+        s.spawn("weather", "nodes.weather")
+        yield s
+    finally:
+        s.stop()
+
+
+def sisock(stack, *args, env=None, timeout=60):
+    """Run ``sisock *args``; the CompletedProcess (text stdout and stderr)."""
+    return subprocess.run([SISOCK, *args], env=env or stack.env, capture_output=True, text=True, timeout=timeout)
+
+
+def as_json(stack, *args):
+    done = sisock(stack, *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_nodes_lists_every_node_as_json_and_as_a_table(stack):
+    page = as_json(stack, "nodes")
+    assert page["total"] == 21 and len(page["nodes"]) == 21
+    weather = next(n for n in page["nodes"] if n["name"] == "weather")
+    assert weather["status"] == "online" and weather["fields"] == 5
+    paged = as_json(stack, "nodes", "fleet.*", "--limit", "5", "--offset", "15")
+    assert [n["name"] for n in paged["nodes"]] == [f"fleet.lamp{i:04d}" for i in range(16, 21)]
+    table = sisock(stack, "nodes", "fleet.lamp000*")
+    assert table.returncode == 0
+    header, *rows = table.stdout.splitlines()
+    assert header.split() == ["NAME", "STATUS", "HOST", "LAST", "SEEN", "FIELDS"]
+    assert rows[0].split()[:2] == ["fleet.lamp0001", "online"] and "nodes 1-9 of 9" in table.stdout
+
+
+def test_nodes_in_a_bounding_box(stack):
+    everything = as_json(stack, "nodes", "--limit", "1000")["nodes"]
+    lamps = [n for n in everything if n["location"]]
+    lat = sorted(n["location"]["lat"] for n in lamps)[len(lamps) // 2]
+    found = as_json(stack, "nodes", f"--bbox=-180,{lat},180,90")
+    assert [n["name"] for n in found["nodes"]] == [n["name"] for n in lamps if n["location"]["lat"] >= lat]
+
+
+def test_disable_and_enable_by_filter_and_the_exit_statuses_of_mistakes(stack):
+    answer = as_json(stack, "disable", "fleet.lamp001*", "kind=led")
+    assert answer["changed"] and all(n.startswith("fleet.lamp001") for n in answer["changed"])
+    try:
+        disabled = as_json(stack, "nodes", "status=disabled")
+        assert sorted(n["name"] for n in disabled["nodes"]) == sorted(answer["changed"])
+        refused = sisock(stack, "get", answer["changed"][0], "power_w")
+        assert refused.returncode == 1 and "disabled" in refused.stderr
+    finally:
+        assert sorted(as_json(stack, "enable", "ALL")["changed"]) == sorted(answer["changed"])
+    empty = sisock(stack, "disable")
+    assert empty.returncode == 2 and "ALL" in empty.stderr
+    assert sisock(stack, "disable", "zone=atlantis").returncode == 3
+    assert sisock(stack, "nodes", "no_such_node").returncode == 3
+    assert sisock(stack, "nodes", "--limit", "nope").returncode == 2
+
+
+def test_forget_refuses_a_connected_node_and_an_unknown_one(stack):
+    connected = sisock(stack, "forget", "weather")
+    assert connected.returncode == 2 and "connected" in connected.stderr
+    assert sisock(stack, "forget", "never_seen").returncode == 3
+
+
+def test_fields_and_get_read_a_node_as_json_csv_and_a_table(stack, tmp_path):
+    fields = as_json(stack, "fields", "weather")
+    assert fields["field"]["temperature"]["units"] == "C" and "hourly" in fields["timeline"]
+    result = as_json(stack, "get", "weather", "temperature", "humidity", "--start", JUL15, "--end", JUL16)
+    assert len(result["timeline"]["hourly"]["t"]) == 24 and len(result["data"]["humidity"]) == 24
+    chunked = as_json(stack, "get", "weather", "temperature", "humidity", "--start", JUL15, "--end", JUL16,
+                      "--chunk", "5000")
+    assert chunked["data"] == result["data"] and chunked["timeline"]["hourly"]["t"] == result["timeline"]["hourly"]["t"]
+    path = tmp_path / "day.csv"
+    done = sisock(stack, "get", "weather", "temperature", "--start", JUL15, "--end", JUL16, "--csv", str(path))
+    assert done.returncode == 0 and "24 sample(s)" in done.stdout
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == 24 and rows[0]["time_utc"] == "2017-07-15 00:00:00.000Z"
+    assert float(rows[0]["temperature"]) == result["data"]["temperature"][0]
+    assert sisock(stack, "get", "weather", "no_such_field").returncode == 3
+    assert sisock(stack, "get", "no_such_node", "x").returncode == 3
+    assert sisock(stack, "get", "weather", "temperature", "--start", "yesterday-ish").returncode == 2
+
+
+def test_tail_prints_live_samples_until_count(stack):
+    done = sisock(stack, "tail", "fleet.lamp0003", "power_w", "state", "--count", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    blocks = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(blocks) == 2 and all(set(b["data"]) == {"power_w", "state"} for b in blocks)
+    assert blocks[1]["t"][0] > blocks[0]["t"][0]
+    text = sisock(stack, "tail", "fleet.lamp0003", "state", "--count", "1")
+    assert text.returncode == 0 and "state=" in text.stdout
+
+
+def test_call_sends_commands_and_shows_the_api(stack):
+    assert as_json(stack, "call", "fleet.lamp0004", "dim", "level=30")["level"] == 30
+    assert as_json(stack, "call", "fleet.lamp0004", "switch", "on=false")["mode"] == "manual"
+    api = as_json(stack, "call", "fleet.lamp0004")
+    assert {c["name"] for c in api["commands"]} == {"dim", "switch", "reset", "status"}
+    shown = sisock(stack, "call", "fleet.lamp0004")
+    assert shown.returncode == 0 and "command dim(level)" in shown.stdout
+    unknown = sisock(stack, "call", "fleet.lamp0004", "explode")
+    assert unknown.returncode == 3 and "dim" in unknown.stderr
+    assert sisock(stack, "call", "fleet.lamp0004", "dim", "level=400").returncode == 2
+
+
+def test_admin_commands_without_the_admin_secret_or_router_fail_with_their_statuses(stack, tmp_path):
+    no_secret = dict(stack.env, SISOCK_SECRETS_FILE=str(tmp_path / "none.json"))
+    refused = sisock(stack, "nodes", env=no_secret)
+    assert refused.returncode == 4 and "SISOCK_ADMIN_SECRET" in refused.stderr
+    assert sisock(stack, "nodes", env=dict(stack.env, SISOCK_ADMIN_SECRET="wrong")).returncode == 4
+    assert sisock(stack, "fields", "weather", env=no_secret).returncode == 0  # reading needs no secret
+    away = sisock(stack, "nodes", "--url", "ws://127.0.0.1:9/ws", "--timeout", "2")
+    assert away.returncode == 1 and "not reachable" in away.stderr
+
+
+def test_help_documents_the_exit_statuses(stack):
+    for args in ((), ("nodes",), ("get",)):
+        done = sisock(stack, *args, "--help")
+        assert done.returncode == 0 and "exit status:" in done.stdout and "3    not found" in done.stdout
