@@ -4,8 +4,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+NPM    ?= npm
+CHROMIUM ?= /usr/bin/chromium
+# apt-get needs root: CI runs as root, elsewhere sudo asks.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up test bench clean
+.PHONY: up test bench clean chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +17,24 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-up: $(BIN)/.installed  ## start router, hub, nodes, bridge and web client
+# The web client's libraries (autobahn-js, uPlot) and the browser tests'
+# driver (playwright-core), as pinned in package-lock.json; web/build.mjs
+# copies the libraries into web/vendor/, which the router serves.
+node_modules/.installed: package.json package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "make: $(NPM) not found: install Node.js and npm for the web client" >&2; exit 1; }
+	$(NPM) ci --no-audit --no-fund
+	touch $@
+
+web/vendor/.built: node_modules/.installed web/build.mjs
+	node web/build.mjs
+	touch $@
+
+# Debian's chromium for tests/test_web.py, installed only when missing.
+chromium:
+	@test -x $(CHROMIUM) || { echo "make: installing chromium with apt-get"; \
+	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+up: $(BIN)/.installed web/vendor/.built  ## start router, hub, nodes, bridge and web client
 	$(BIN)/sisock up
 
 # schemathesis (API fuzzing of the bridge in the tests) lives in a venv of
@@ -23,8 +44,11 @@ $(SCHEMATHESIS):
 	$(PYTHON) -m venv .venv-schemathesis
 	.venv-schemathesis/bin/python -m pip install --quiet 'schemathesis>=4.0'
 
-test: $(BIN)/.installed $(SCHEMATHESIS)  ## run the test suite against real processes
+test: $(BIN)/.installed $(SCHEMATHESIS) web/vendor/.built chromium  ## run the test suite against real processes
 	$(BIN)/pytest
 
+bench: $(BIN)/.installed  ## run the benchmarks of issue 5 on a router of their own; prints a table
+	$(BIN)/python -m bench
+
 clean:
-	rm -rf $(VENV) .venv-schemathesis .sisock *.egg-info
+	rm -rf $(VENV) .venv-schemathesis .sisock *.egg-info node_modules web/vendor test-artifacts

@@ -24,7 +24,9 @@ THREADS = 20
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m grafana_bridge",
-        description="Grafana JSON datasource for sisock: targets are node::field.")
+        description="Grafana JSON datasource for sisock: targets are node::field.",
+        epilog="Authentication: set SISOCK_BRIDGE_TOKEN (bearer token) and/or SISOCK_BRIDGE_USER and "
+               "SISOCK_BRIDGE_PASSWORD (HTTP basic) to require credentials on every request.")
     parser.add_argument("--host", default=config.env("BRIDGE_HOST", "127.0.0.1"),
                         help="address to listen on (env SISOCK_BRIDGE_HOST; default %(default)s)")
     parser.add_argument("--port", type=int, default=int(config.env("BRIDGE_PORT", "8081")),
@@ -32,7 +34,9 @@ def main(argv=None):
     config.add_connection_arguments(parser)
     args = parser.parse_args(argv)
     session = ConsumerSession(ComponentConfig(args.realm, {"connection": config.connection_from_args(args, None)}))
-    resource = WSGIResource(reactor, reactor.getThreadPool(), create_app(WampBackend(session, reactor)))
+    app = create_app(WampBackend(session, reactor), token=config.env("BRIDGE_TOKEN"),
+                     user=config.env("BRIDGE_USER"), password=config.env("BRIDGE_PASSWORD"))
+    resource = WSGIResource(reactor, reactor.getThreadPool(), app)
 
     def listen():
         reactor.suggestThreadPoolSize(THREADS)

@@ -9,7 +9,7 @@
 threads, that reads sisock data nodes (the WAMP consumer lives elsewhere)::
 
     backend.list_targets() -> ["node::field", ...]
-    backend.get_data_many([(node, fields, start, end, min_stride), ...]) -> [result | None | exception, ...]
+    backend.get_data_many([(node, fields, start, end, min_stride, downsample), ...]) -> [result | None | exception, ...]
 
 Each result is sisock's ``get_data`` result with NumPy arrays plus
 ``field_timeline`` (``{field: timeline name}``); None stands for a node
@@ -19,6 +19,9 @@ Every answer is JSON with CORS headers; errors are
 ``{"error": kind, "message": why}`` with a 4xx/5xx status, never an HTML page.
 """
 
+import base64
+import binascii
+import hmac
 import json
 import logging
 import re
@@ -79,7 +82,7 @@ def _body():
 
 
 def _fetch(backend, requests):
-    """Read every ``(node, fields, start, end, min_stride)`` of ``requests`` in parallel.
+    """Read every ``(node, fields, start, end, min_stride, downsample)`` of ``requests`` in parallel.
 
     Returns a list in the same order; None stands for a node that is gone.
     """
@@ -114,17 +117,53 @@ def _target_result(target, result):
     return contract.timeseries(target.target, t, values, ref_id=target.ref_id)
 
 
-def create_app(backend, name=__name__):
+def authorized(auth_header, token=None, user=None, password=None):
+    """Whether an ``Authorization`` header carries the configured credentials.
+
+    Parameters
+    ----------
+    auth_header : str or None
+        The request's ``Authorization`` header.
+    token : str, optional
+        Accept ``Bearer <token>``.
+    user, password : str, optional
+        Accept HTTP basic authentication with these.
+
+    Returns
+    -------
+    bool
+        True when nothing is configured, or when the header matches one of
+        the configured schemes (compared in constant time).
+    """
+    if not token and not user:
+        return True
+    scheme, _, value = (auth_header or "").partition(" ")
+    if token and scheme.lower() == "bearer":
+        return hmac.compare_digest(value.strip().encode(), token.encode())
+    if user and scheme.lower() == "basic":
+        try:
+            given_user, _, given_password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return (hmac.compare_digest(given_user.encode(), user.encode())
+                & hmac.compare_digest(given_password.encode(), (password or "").encode()))
+    return False
+
+
+def create_app(backend, name=__name__, token=None, user=None, password=None):
     """Build the bridge's Flask app over ``backend``.
 
     Parameters
     ----------
     backend : object
-        Blocking reader of sisock nodes: ``list_targets()``,
-        ``get_data(node, fields, start, end, min_stride)`` and optionally
+        Blocking reader of sisock nodes: ``list_targets()`` and
         ``get_data_many(requests)`` (see the module docstring).
     name : str
         Flask import name.
+    token, user, password : str, optional
+        When given, every request but a CORS preflight must carry
+        ``Authorization: Bearer <token>`` or HTTP basic ``user:password``
+        (see `authorized`); others get 401 JSON.
 
     Returns
     -------
@@ -132,6 +171,13 @@ def create_app(backend, name=__name__):
         Serves the Grafana JSON datasource (simpod) and SimpleJSON routes.
     """
     app = Flask(name)
+
+    @app.before_request
+    def _authenticate():
+        if request.method != "OPTIONS" and not authorized(request.headers.get("Authorization"), token, user, password):
+            response = _error("unauthorized", "this bridge needs credentials: a bearer token or HTTP basic auth", 401)
+            response.headers["WWW-Authenticate"] = 'Basic realm="sisock", charset="UTF-8"'
+            return response
 
     @app.after_request
     def _cors(response):
@@ -205,11 +251,10 @@ def create_app(backend, name=__name__):
     def query():
         """Grafana JSON datasource / SimpleJSON ``/query``: one series or table per target."""
         req = contract.parse_query(_body(), now=time.time())
-        groups = req.by_node()
-        stride = req.min_stride or None
-        requests = [(node, fields, req.start, req.end, stride) for node, fields in groups.items()]
-        results = dict(zip(groups, _fetch(backend, requests))) if requests else {}
-        return jsonify([_target_result(t, results[t.node]) for t in req.targets])
+        requests = req.fetches()
+        keys = [(node, downsample) for node, _, _, _, _, downsample in requests]
+        results = dict(zip(keys, _fetch(backend, requests))) if requests else {}
+        return jsonify([_target_result(t, results[t.node, t.downsample]) for t in req.targets])
 
     @app.route("/annotations", methods=["POST"])
     def annotations():

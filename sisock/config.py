@@ -79,10 +79,30 @@ def ensure_secrets(path=None):
     return True
 
 
-def load_secret(role, path=None):
-    """The WAMP-CRA secret of ``role``.
+def read_secrets(path=None):
+    """The secrets file as a dict (empty if it does not exist).
 
-    ``SISOCK_<ROLE>_SECRET`` wins; otherwise the secrets file is read.
+    Raises
+    ------
+    SecretsError
+        If the file exists but cannot be read as JSON.
+    """
+    path = path or secrets_file()
+    try:
+        with open(path) as fp:
+            return json.load(fp)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise SecretsError(f"cannot read secrets file {path}: {exc}") from exc
+
+
+def load_secret(role, path=None, authid=None):
+    """The WAMP-CRA secret of ``role`` (for a node, of node ``authid``).
+
+    A node whose authid has its own secret in the file's ``"nodes"`` map
+    uses it, and only it (see `add_node_secret`); otherwise
+    ``SISOCK_<ROLE>_SECRET`` wins over the file's shared secret of the role.
 
     Parameters
     ----------
@@ -90,6 +110,8 @@ def load_secret(role, path=None):
         ``"hub"``, ``"node"`` or ``"admin"``.
     path : str, optional
         Secrets file; `secrets_file` by default.
+    authid : str, optional
+        The node's authid (its name), for a per-node secret.
 
     Returns
     -------
@@ -100,22 +122,42 @@ def load_secret(role, path=None):
     SecretsError
         If neither the variable nor the file gives one.
     """
-    value = os.environ.get(f"SISOCK_{role.upper()}_SECRET")
-    if value:
-        return value
     path = path or secrets_file()
-    try:
-        with open(path) as fp:
-            value = json.load(fp).get(role)
-    except FileNotFoundError:
-        value = None
-    except (OSError, ValueError) as exc:
-        raise SecretsError(f"cannot read secrets file {path}: {exc}") from exc
+    secrets = read_secrets(path)
+    own = secrets.get("nodes", {}).get(authid) if role == "node" and authid else None
+    value = own or os.environ.get(f"SISOCK_{role.upper()}_SECRET") or secrets.get(role)
     if not value:
         raise SecretsError(
             f"no secret for role '{role}': set SISOCK_{role.upper()}_SECRET or create {path} "
             "with 'sisock secrets'"
         )
+    return value
+
+
+def add_node_secret(name, path=None):
+    """Give node ``name`` a secret of its own in the secrets file; the shared node secret stops working for it.
+
+    Parameters
+    ----------
+    name : str
+        Node name (its authid).
+    path : str, optional
+        Secrets file (created if missing); `secrets_file` by default.
+
+    Returns
+    -------
+    str
+        The node's new secret (also stored, mode 0600, written atomically).
+    """
+    path = path or secrets_file()
+    ensure_secrets(path)
+    secrets = read_secrets(path)
+    value = secrets.setdefault("nodes", {})[name] = _secrets.token_urlsafe(32)
+    tmp = f"{path}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fp:
+        json.dump(secrets, fp, indent=2)
+    os.replace(tmp, path)
     return value
 
 
@@ -181,4 +223,4 @@ def connection_from_args(args, role):
     """
     if role is None:
         return Connection(args.url, args.realm)
-    return Connection(args.url, args.realm, args.authid, load_secret(role, args.secret_file))
+    return Connection(args.url, args.realm, args.authid, load_secret(role, args.secret_file, args.authid))

@@ -30,7 +30,7 @@ CONFIG_FILE = PROJECT_DIR / ".crossbar" / "config.json"
 WEB_DIR = PROJECT_DIR / "web"
 
 
-def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR):
+def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None):
     """The router configuration with its listening port and paths made absolute.
 
     Parameters
@@ -41,6 +41,9 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR):
         Address to listen on.
     web_dir : path-like
         Directory of the web client's static files.
+    tls : tuple of str, optional
+        ``(key_path, cert_path)`` (PEM, see `sisock.tls.make_certificate`):
+        the transport then speaks only TLS (``wss://``, ``https://``).
 
     Returns
     -------
@@ -53,14 +56,17 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR):
     transport = worker["transports"][0]
     transport["endpoint"].update(port=int(port), interface=interface)
     transport["paths"]["/"]["directory"] = str(Path(web_dir).resolve())
+    if tls is not None:
+        key, cert = (str(Path(p).resolve()) for p in tls)
+        transport["endpoint"]["tls"] = {"key": key, "certificate": cert}
     return cfg
 
 
-def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1"):
-    """Write a router directory for ``crossbar start --cbdir`` and return its path."""
+def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None):
+    """Write a router directory for ``crossbar start --cbdir`` and return its path (see `router_config`)."""
     os.makedirs(cbdir, exist_ok=True)
     path = Path(cbdir) / "config.json"
-    path.write_text(json.dumps(router_config(port, interface), indent=2))
+    path.write_text(json.dumps(router_config(port, interface, tls=tls), indent=2))
     return str(cbdir)
 
 

@@ -27,24 +27,55 @@ Wire contract (DESIGN.md)
     samples are averaged in buckets ``[start + k*min_stride, ...)`` and each
     bucket is reported at its start, so returned samples are at least
     ``min_stride`` apart.
+    Keyword options (`get_data`): ``encoding="binary"`` sends numeric and
+    bool arrays as ``{dtype, shape, data: bytes}`` (`sisock.codec`);
+    ``downsample="min"|"max"|"minmax"`` instead of the mean (``"minmax"``:
+    two samples per ``2*min_stride`` bucket, its min and max, in the order
+    they occurred). A large result comes in chunks, as progressive results,
+    to a caller that asked for them (`sisock.chunks`); to any other caller
+    one over ``max_message_bytes`` (8 MiB) is ``error.too_large``.
 ``consumer.NAME.data`` (topic)
     one event per recorded block: ``{timeline, t: [...], data: {f: [...]}}``.
+    Lists, not raw bytes, so that JSON subscribers (the browser) read every
+    event; they are built without Python loops over samples, and samples/s
+    grow with the block size, not the router's events/s.
+``consumer.NAME.get_latest() -> {timeline: {t: [...], data: {f: [...]}}}``
+    the newest recorded block of each timeline, encoded as the events are,
+    so a late subscriber shows current values at once.
+``consumer.NAME.command(command, **kwargs)``, ``consumer.NAME.get_api()``
+    commands declared with ``@sisock.commands.command`` on node methods,
+    and the node's description, fields and commands (`sisock.commands`).
+
+Every node session also heartbeats to the hub, sends its host, pid,
+version, optional ``location`` / ``tags`` class attributes and count of
+fields with ``data_node.add``, and answers ``node_disabled`` from
+``get_data`` while an admin has it disabled (`sisock.presence`).
+
+A live node's history is kept in memory and in ``<data_dir>/<name>.sqlite``
+(`sisock.store`, `sisock.sqlstore`; options ``--data-dir``,
+``--retention``, ``--max-bytes``); a block survives ``kill -9`` once the
+Deferred of its `DataNodeServer.record` has fired.
 
 Times are sisock times (`sisock.timeutil`); the blocking methods receive
 them already converted to UNIX seconds UTC.
 """
 
+import functools
+from concurrent import futures
+
 import numpy as np
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import ComponentConfig
+from autobahn.wamp.types import ComponentConfig, RegisterOptions
 from twisted.internet import defer, task, threads
 from twisted.python import threadable
 
-from sisock import codec, config, uri, validate
+from sisock import chunks, codec, config, uri, validate
+from sisock import commands, presence
 from sisock.connection import SisockSession, run
-from sisock.downsample import downsample, needs_downsampling
+from sisock.downsample import HOW, downsample, needs_downsampling
 from sisock.errors import NodeError, SisockError
-from sisock.store import Store
+from sisock import store as store_options
+from sisock.store import Store, StoreError
 
 #: Seconds between attempts to add the node to the hub while it is refused.
 ADD_RETRY = 2.0
@@ -62,10 +93,20 @@ class DataNodeServer(SisockSession):
         Human-readable description for consumers.
     store : sisock.store.Store
         Recorded history of a live node (see `declare` and `record`).
+    location : (float, float), optional
+        Where the node is, (degrees north, degrees east); kept by the hub.
+    tags : dict, optional
+        ``{key: str | number | bool}`` kept by the hub, selectable with
+        filters such as ``zone=north``.
+    chunk_bytes, max_message_bytes : int or None
+        Size of the chunks of a progressive get_data answer, and most bytes
+        of a result sent as one message (`sisock.chunks`); None means
+        ``SISOCK_CHUNK_BYTES`` / ``SISOCK_MAX_MESSAGE_BYTES`` or the defaults.
     """
 
     name = None
     description = None
+    chunk_bytes = max_message_bytes = None
 
     def __init__(self, config=None):
         super().__init__(config)
@@ -79,7 +120,8 @@ class DataNodeServer(SisockSession):
         like an original sisock node) as node ``name`` with the node secret."""
         conn = (self.config.extra or {}).get("connection")
         if conn is None:
-            conn = config.Connection(realm=self.config.realm, authid=self.name, secret=config.load_secret("node"))
+            conn = config.Connection(realm=self.config.realm, authid=self.name,
+                                     secret=config.load_secret("node", authid=self.name))
         return conn
 
     # -- hooks for node authors --------------------------------------------
@@ -108,38 +150,65 @@ class DataNodeServer(SisockSession):
 
     # -- recording (live nodes) --------------------------------------------
     def declare(self, timeline, fields, interval=None, capacity=86400):
-        """Declare a recorded timeline; see :meth:`sisock.store.Store.declare`."""
+        """Declare a recorded timeline; see :meth:`sisock.store.Store.declare`.
+
+        Declare in ``__init__``: `run_node` then opens the store file before
+        connecting (a file that cannot be opened stops the process with a
+        clear message) and loads the recent history (``capacity`` samples)
+        into memory, so `get_data` and `get_latest` answer at once.
+        """
         self.store.declare(timeline, fields, interval, capacity)
 
     def record(self, timeline, t, data):
-        """Record a block of co-sampled values and publish it live.
+        """Record a block of co-sampled values, publish it live and persist it.
 
-        Callable from the reactor thread and from other threads.
+        Callable from the reactor thread and from other threads. The block
+        is kept in memory (`get_data` answers it at once), published on
+        ``consumer.NAME.data`` and queued for the node's SQLite file, which
+        a writer thread commits in batches (`sisock.sqlstore`).
 
         Parameters
         ----------
         timeline : str
             A timeline declared with `declare`.
         t : array_like of float, shape (n,)
-            UNIX seconds UTC, strictly increasing, after the last recorded one.
+            UNIX seconds UTC, finite, strictly increasing, after the last
+            recorded one.
         data : dict
-            ``{field: array_like of shape (n,)}``.
+            ``{field: array_like of shape (n,)}``, fields declared on
+            ``timeline``: numbers (None for missing), str (or None) or
+            bools, as declared. Fields left out are missing in this block.
+
+        Returns
+        -------
+        twisted.internet.defer.Deferred or concurrent.futures.Future
+            Fires with None once the block is committed to the store file:
+            from then on it survives the process being killed, even with
+            ``kill -9`` ("acknowledged as recorded"). Called in the reactor
+            thread, a Deferred (fired in the reactor thread); called from
+            another thread, a Future (``.result(timeout)`` waits). It fails
+            with `sisock.store.StoreError` if the file could not be written
+            (the block was still kept in memory and published). A node
+            without a store file (not run by `run_node`) fires it at once.
 
         Raises
         ------
         sisock.errors.InvalidArgument
-            Unknown timeline or field, wrong lengths, time going backwards.
+            Unknown timeline or field, a value of the wrong type, wrong
+            lengths, time not finite or going backwards; the message names
+            which. Nothing is recorded or published then.
         """
-        t = np.asarray(t, dtype=np.float64).ravel()
-        self.store.append(timeline, t, data)
-        event = {"timeline": timeline, "t": codec.array_to_list(t),
-                 "data": {f: codec.array_to_list(np.asarray(v).ravel()) for f, v in data.items()}}
-        if threadable.isInIOThread():
+        from twisted.internet import reactor
+
+        in_reactor = threadable.isInIOThread()
+        waiter = defer.Deferred() if in_reactor else futures.Future()
+        t, data = self.store.append(timeline, t, data, done=_settle(reactor, waiter))
+        event = dict(_encode_block(t, data), timeline=timeline)
+        if in_reactor:
             self._publish_block(event)
         else:
-            from twisted.internet import reactor
-
             reactor.callFromThread(self._publish_block, event)
+        return waiter
 
     def _publish_block(self, event):
         if self.is_attached():
@@ -149,13 +218,17 @@ class DataNodeServer(SisockSession):
         """Call ``sample()`` in a thread every ``interval`` seconds for the life of the process.
 
         ``sample`` returns ``None`` or ``(timeline, t, data)``, which is
-        recorded. A failing call is logged and the loop goes on; calls
-        never overlap.
+        recorded. A failing call (or store write) is logged and the loop
+        goes on; calls never overlap, and do not wait for the store.
         """
+
+        def recorded(block):
+            if block is not None:
+                self.record(*block).addErrback(lambda f: self.log.failure("sisock: recording failed", failure=f))
 
         def tick():
             d = threads.deferToThread(sample)
-            d.addCallback(lambda block: block is not None and self.record(*block))
+            d.addCallback(recorded)
             d.addErrback(lambda f: self.log.failure("sisock: sampling failed", failure=f))
             return d
 
@@ -170,8 +243,12 @@ class DataNodeServer(SisockSession):
         validate.node_name(self.name, "DataNodeServer.name")
         self._added = False
         yield self.subscribe(self._on_hub_online, uri.HUB_ONLINE)
-        for proc, suffix in ((self.get_fields, "get_fields"), (self.get_data, "get_data")):
+        for proc, suffix in ((self.get_fields, "get_fields"), (self.get_latest, "get_latest")):
             yield self.register(proc, uri.node_uri(self.name, suffix))
+        # details.progress sends a large result in chunks (sisock.chunks)
+        yield self.register(self.get_data, uri.node_uri(self.name, "get_data"), RegisterOptions(details_arg="details"))
+        yield commands.register(self, self)  # consumer.NAME.command / get_api (sisock.commands)
+        yield presence.join(self, [self])  # heartbeat and enabled state (sisock.presence)
         yield self._add_to_hub()
         yield defer.maybeDeferred(self.after_onJoin, details)
         SisockSession.onJoin(self, details)
@@ -189,8 +266,9 @@ class DataNodeServer(SisockSession):
         """Ask the hub to add this node; retried while the hub refuses or is away."""
         if self._added or not self.is_attached():
             return
+        info = yield presence.describe(self)
         try:
-            ok = yield self.call(uri.DATA_NODE_ADD, self.name, self.description, self._session_id)
+            ok = yield self.call(uri.DATA_NODE_ADD, self.name, self.description, self._session_id, **info)
         except ApplicationError as exc:
             if exc.error == "wamp.error.no_such_procedure":
                 self.log.info("sisock: hub not up yet; node {name} is added when it is", name=self.name)
@@ -207,6 +285,24 @@ class DataNodeServer(SisockSession):
 
             reactor.callLater(ADD_RETRY, self._add_to_hub)
 
+    def get_latest(self):
+        """RPC ``consumer.NAME.get_latest``: the newest recorded block of each timeline.
+
+        Lets a display that (re)connects show current values at once,
+        before the next live event; survives node restarts (read back from
+        the store file).
+
+        Returns
+        -------
+        dict
+            ``{timeline: {"t": [...], "data": {field: [...]}}}``, each block
+            encoded as the live events on ``consumer.NAME.data`` are; ``{}``
+            for a node that records nothing.
+        """
+        recorded = getattr(self, "store", None)  # original-sisock nodes skip our __init__
+        latest = recorded.latest() if recorded is not None else {}
+        return {tl: _encode_block(block["t"], block["data"]) for tl, block in latest.items()}
+
     def get_fields(self, start, end):
         """RPC ``consumer.NAME.get_fields``; see the module docstring.
 
@@ -218,20 +314,59 @@ class DataNodeServer(SisockSession):
         start, end = validate.time_range(start, end)
         return self._in_thread("get_fields", self._get_fields_blocking, start, end)
 
-    def get_data(self, field, start, end, min_stride=None):
+    def get_data(self, field, start, end, min_stride=None, *, encoding="list", downsample="mean", details=None):
         """RPC ``consumer.NAME.get_data``; see the module docstring.
+
+        Parameters
+        ----------
+        field : list of str
+        start, end : float
+            sisock times.
+        min_stride : float or None
+            Seconds; downsample so returned samples are at least this far apart.
+        encoding : {"list", "binary"}, keyword only
+            How arrays travel (`sisock.codec`); callers with positional
+            arguments only (JSON, original sisock) get lists.
+        downsample : {"mean", "min", "max", "minmax"}, keyword only
+            Reduction of numeric fields in each ``min_stride`` bucket;
+            ``"minmax"`` is the envelope (`sisock.downsample.downsample`).
+            A node that downsamples itself in ``_get_data_blocking`` is only
+            handed ``min_stride`` for ``"mean"``.
+        details : autobahn.wamp.types.CallDetails
+            From autobahn; a result over `chunk_bytes` goes out in chunks
+            when the caller asked for progressive results (`sisock.chunks`).
+
+        Returns
+        -------
+        Deferred
+            Fires with the wire form of the result (`sisock.codec`), or the
+            summary of a chunked one.
 
         Raises
         ------
         sisock.errors.InvalidArgument
-            Bad ``field``, ``start``, ``end`` or ``min_stride``.
+            Bad ``field``, ``start``, ``end``, ``min_stride``, ``encoding``
+            or ``downsample``.
+        sisock.errors.TooLarge
+            If the result is over `max_message_bytes` and the caller did
+            not ask for progressive results.
         sisock.errors.NodeError
             If the node failed while reading (the message says how).
+        sisock.errors.NodeDisabled
+            If an admin disabled the node (`sisock.presence`).
         """
+        presence.check_enabled(self)
         field = validate.field_list(field)
         start, end = validate.time_range(start, end)
         min_stride = validate.min_stride_arg(min_stride)
-        return self._in_thread("get_data", self._answer_data, field, start, end, min_stride)
+        encoding = validate.choice("encoding", encoding, codec.ENCODINGS)
+        how = validate.choice("downsample", downsample, HOW)
+        send = None
+        if details is not None and details.progress is not None:
+            from twisted.internet import reactor
+
+            send = functools.partial(threads.blockingCallFromThread, reactor, details.progress)
+        return self._in_thread("get_data", self._answer_data, field, start, end, min_stride, how, encoding, send)
 
     def _in_thread(self, what, func, *args):
         def failed(failure):
@@ -242,9 +377,9 @@ class DataNodeServer(SisockSession):
 
         return threads.deferToThread(func, *args).addErrback(failed)
 
-    def _answer_data(self, field, start, end, min_stride):
-        """Read, complete, downsample and encode a get_data answer (in a thread)."""
-        result = self._get_data_blocking(field, start, end, min_stride)
+    def _answer_data(self, field, start, end, min_stride, how, encoding, send):
+        """Read, complete, downsample and deliver a get_data answer (in a thread; `sisock.chunks.answer`)."""
+        result = self._get_data_blocking(field, start, end, min_stride if how == "mean" else None)
         data = {f: np.asarray(result.get("data", {}).get(f, ())) for f in field}
         timelines = {tl: dict(v, t=np.asarray(v["t"], dtype=np.float64))
                      for tl, v in result.get("timeline", {}).items()}
@@ -254,9 +389,10 @@ class DataNodeServer(SisockSession):
                 if not needs_downsampling(v["t"], min_stride):
                     continue
                 names = [f for f in members.get(tl, {}).get("field", ()) if f in data]
-                v["t"], values = downsample(v["t"], {f: data[f] for f in names}, start, min_stride)
+                v["t"], values = downsample(v["t"], {f: data[f] for f in names}, start, min_stride, how)
                 data.update(values)
-        return codec.result_to_lists({"data": data, "timeline": timelines})
+        return chunks.answer({"data": data, "timeline": timelines}, encoding, send, end - start,
+                             self.chunk_bytes, self.max_message_bytes)
 
 
 def run_node(node_class, argv=None, add_arguments=None, description=None):
@@ -273,6 +409,7 @@ def run_node(node_class, argv=None, add_arguments=None, description=None):
     parser.add_argument("--name", default=node_class.name,
                         help="data node name, also its WAMP authid (default %(default)s)")
     config.add_connection_arguments(parser)
+    store_options.add_arguments(parser)
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
@@ -284,4 +421,42 @@ def run_node(node_class, argv=None, add_arguments=None, description=None):
         parser.exit(2, f"{parser.prog}: {exc}\n")
     node = node_class(ComponentConfig(args.realm, {"connection": conn, "args": args}))
     node.name = args.name
-    run(node, args.log_level, on_start=node.start)
+    try:
+        node.store.open(**store_options.options_from_args(args))
+    except StoreError as exc:
+        parser.exit(1, f"{parser.prog}: {exc}\n")
+    from twisted.internet import reactor
+
+    reactor.addSystemEventTrigger("before", "shutdown", node.store.close)
+    failed = []
+
+    def start():
+        try:
+            node.start()
+        except StoreError as exc:  # a timeline declared in start() whose store file cannot be opened
+            failed.append(exc)
+            reactor.stop()
+
+    run(node, args.log_level, on_start=start)
+    if failed:
+        parser.exit(1, f"{parser.prog}: {failed[0]}\n")
+
+
+def _encode_block(t, data):
+    """A recorded block as on the wire: ``{"t": [...], "data": {field: [...]}}`` (NaN as null)."""
+    return {"t": codec.array_to_list(t), "data": {f: codec.array_to_list(v) for f, v in data.items()}}
+
+
+def _settle(reactor, waiter):
+    """A `Store.append` ``done`` callback that fires ``waiter``: a Deferred
+    (in the reactor thread) or a ``concurrent.futures.Future``."""
+
+    def done(error):
+        if not isinstance(waiter, futures.Future):
+            reactor.callFromThread(waiter.errback if error else waiter.callback, error)
+        elif error:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(None)
+
+    return done

@@ -20,6 +20,7 @@ from twisted.internet import defer, reactor, task
 
 from sisock import client
 from sisock.launcher import prepare_cbdir
+from sisock.tls import make_certificate
 
 PYTHON = sys.executable
 CROSSBAR = os.path.join(os.path.dirname(PYTHON), "crossbar")
@@ -110,15 +111,18 @@ class Proc:
 class Stack:
     """A router and the sisock processes started against it."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, tls=False):
         self.dir = str(directory)
         self.port = free_port()
-        self.url = f"ws://127.0.0.1:{self.port}/ws"
+        self.url = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}/ws"
         self.env = dict(os.environ, SISOCK_HOME=os.path.join(self.dir, "home"), SISOCK_URL=self.url,
                         PYTHONUNBUFFERED="1")
-        for role in ("HUB", "NODE", "ADMIN"):
-            self.env.pop(f"SISOCK_{role}_SECRET", None)
-        self.cbdir = prepare_cbdir(os.path.join(self.dir, "router"), self.port)
+        for name in ("HUB_SECRET", "NODE_SECRET", "ADMIN_SECRET", "CA_FILE"):
+            self.env.pop(f"SISOCK_{name}", None)
+        self.tls = make_certificate(os.path.join(self.dir, "tls")) if tls else None
+        if tls:
+            self.env["SISOCK_CA_FILE"] = self.tls[1]
+        self.cbdir = prepare_cbdir(os.path.join(self.dir, "router"), self.port, tls=self.tls)
         self.router = Proc("router", [CROSSBAR, "start", "--cbdir", self.cbdir], self.env, self.dir)
         self.procs = []
 

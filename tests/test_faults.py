@@ -8,7 +8,6 @@ import time
 import pytest
 import pytest_twisted
 import requests
-from twisted.internet import defer
 
 from sisock import uri
 from sisock.errors import NodeError
