@@ -30,7 +30,7 @@ import time
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from grafana_bridge import contract
+from grafana_bridge import contract, lookup
 from grafana_bridge.contract import BadRequest
 from sisock.errors import NodeError, NoSuchNode, SisockError
 
@@ -229,17 +229,17 @@ def create_app(backend, name=__name__, token=None, user=None, password=None):
         exactly a known target (the panel's current choice, which must not
         hide the alternatives).
         """
-        target, metric = contract.parse_search(_body())
-        names = contract.filter_targets(targets(), target)
+        target, metric = lookup.parse_search(_body())
+        names = lookup.filter_targets(targets(), target)
         if metric and metric not in names:
-            names = contract.filter_targets(names, metric)
-        return jsonify(contract.metric_options(names))
+            names = lookup.filter_targets(names, metric)
+        return jsonify(lookup.metric_options(names))
 
     @app.route("/search", methods=["POST"])
     def search():
         """SimpleJSON ``/search``: a list of target strings, filtered by ``target``."""
-        target, metric = contract.parse_search(_body())
-        return jsonify(contract.filter_targets(targets(), target or metric))
+        target, metric = lookup.parse_search(_body())
+        return jsonify(lookup.filter_targets(targets(), target or metric))
 
     @app.route("/metric-payload-options", methods=["POST"])
     def metric_payload_options():
@@ -271,10 +271,10 @@ def create_app(backend, name=__name__, token=None, user=None, password=None):
     @app.route("/tag-values", methods=["POST"])
     def tag_values():
         """Grafana ad hoc filter values: ``[{"text": node}, ...]`` for key ``node``."""
-        key = contract.parse_tag_values(_body())
+        key = lookup.parse_tag_values(_body())
         if key != "node":
             return jsonify([])
-        return jsonify([{"text": n} for n in contract.nodes_of(targets())])
+        return jsonify([{"text": n} for n in lookup.nodes_of(targets())])
 
     @app.route("/variable", methods=["POST"])
     def variable():
@@ -283,16 +283,16 @@ def create_app(backend, name=__name__, token=None, user=None, password=None):
         ``payload.target`` empty or ``*``: every node; a node's name: its
         ``node::field`` targets; anything else: nodes whose name contains it.
         """
-        text = contract.parse_variable(_body())
+        text = lookup.parse_variable(_body())
         names = targets()
-        nodes = contract.nodes_of(names)
+        nodes = lookup.nodes_of(names)
         if text is None or text == "*":
             values = nodes
         elif text in nodes:
             prefix = text + contract.TARGET_SEPARATOR
             values = [t for t in names if t.startswith(prefix)]
         else:
-            values = contract.filter_targets(nodes, text)
-        return jsonify(contract.variable_options(values))
+            values = lookup.filter_targets(nodes, text)
+        return jsonify(lookup.variable_options(values))
 
     return app

@@ -154,7 +154,7 @@ def _is_number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _expect_object(body, name="request body"):
+def expect_object(body, name="request body"):
     if body is None:
         return {}
     if not isinstance(body, dict):
@@ -162,7 +162,7 @@ def _expect_object(body, name="request body"):
     return body
 
 
-def _optional_string(body, key, name=None):
+def optional_string(body, key, name=None):
     value = body.get(key)
     if value is not None and not isinstance(value, str):
         raise BadRequest(f"{name or key} must be a string, not {type(value).__name__}")
@@ -316,7 +316,7 @@ def parse_query(body, now=None):
         On any malformed field; the message names it (``range.from``,
         ``maxDataPoints``, ``intervalMs``, ``targets[2].target``, ...).
     """
-    body = _expect_object(body)
+    body = expect_object(body)
     start, end = parse_range(body, now)
     max_points = _parse_max_data_points(body)
     interval_ms = _parse_interval_ms(body)
@@ -510,101 +510,3 @@ def empty_result(target, message):
     if target.type == TABLE:
         return table(target.field, empty, empty, ref_id=target.ref_id, meta=notice(message))
     return timeseries(target.target, empty, empty, ref_id=target.ref_id, meta=notice(message))
-
-
-def parse_search(body):
-    """The substring filter of a ``/search`` (SimpleJSON) or ``/metrics`` (simpod) body.
-
-    Parameters
-    ----------
-    body : dict or None
-        ``{"target": "text"}`` (SimpleJSON ``/search``) or
-        ``{"metric": "text", "payload": {...}}`` (simpod ``/metrics``).
-
-    Returns
-    -------
-    (str or None, str or None)
-        ``(target, metric)``, each None when absent.
-
-    Raises
-    ------
-    BadRequest
-        If the body is not an object or ``target``/``metric`` is not a string.
-    """
-    body = _expect_object(body)
-    return _optional_string(body, "target"), _optional_string(body, "metric")
-
-
-def filter_targets(targets, text):
-    """Targets that contain ``text`` (case-insensitive); all of them for None or ``""``."""
-    if not text:
-        return list(targets)
-    needle = text.lower()
-    return [t for t in targets if needle in t.lower()]
-
-
-def nodes_of(targets):
-    """Node names of ``"node::field"`` targets, sorted, each once."""
-    return sorted({t.partition(TARGET_SEPARATOR)[0] for t in targets if TARGET_SEPARATOR in t})
-
-
-def parse_variable(body):
-    """What a ``/variable`` body (simpod JSON datasource) asks for.
-
-    Parameters
-    ----------
-    body : dict or None
-        ``{"payload": {"target": "..."}, "range": {...}}``; ``payload`` may
-        also be a bare string (the variable's query text).
-
-    Returns
-    -------
-    str or None
-        ``payload.target``, stripped; None when absent or empty.
-
-    Raises
-    ------
-    BadRequest
-        If the body or ``payload`` has the wrong type.
-    """
-    body = _expect_object(body)
-    payload = body.get("payload")
-    if payload is None:
-        return None
-    if isinstance(payload, str):
-        text = payload
-    elif isinstance(payload, dict):
-        text = _optional_string(payload, "target", "payload.target")
-    else:
-        raise BadRequest(f"payload must be an object or a string, not {type(payload).__name__}")
-    text = (text or "").strip()
-    return text or None
-
-
-def parse_tag_values(body):
-    """The ``key`` of a ``/tag-values`` body (Grafana ad hoc filters).
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    BadRequest
-        If the body is not an object or ``key`` is missing or not a string.
-    """
-    body = _expect_object(body)
-    key = body.get("key")
-    if not isinstance(key, str):
-        raise BadRequest(f"key must be a string, not {type(key).__name__}")
-    return key
-
-
-def variable_options(names):
-    """``/variable`` response (simpod JSON datasource): ``[{"__text": n, "__value": n}, ...]``."""
-    return [{"__text": n, "__value": n} for n in names]
-
-
-def metric_options(names):
-    """``/metrics`` response (simpod JSON datasource): ``[{"label": n, "value": n}, ...]``."""
-    return [{"label": n, "value": n} for n in names]

@@ -19,8 +19,9 @@ import os
 import sys
 
 import sisock
-from sisock import config
-from sisock.cli_support import EXIT_STATUS
+from sisock import config, validate
+from sisock.cli_support import ERROR, EXIT_STATUS, status_of
+from sisock.errors import SisockError
 
 #: name -> (one-line help, "module:add_arguments" or None, "module:function" to run).
 COMMANDS = {
@@ -30,6 +31,8 @@ COMMANDS = {
             None, "sisock.hub:main"),
     "secrets": ("create the secrets file if missing and say where it is",
                 "sisock.cli:secrets_arguments", "sisock.cli:secrets"),
+    "cert": ("make a key and a self-signed certificate for wss:// and https://",
+             "sisock.cli:cert_arguments", "sisock.cli:cert"),
     "nodes": ("list the nodes the hub knows: status, host, last seen, fields (admin)",
               "sisock.cli_nodes:nodes_arguments", "sisock.cli_nodes:nodes"),
     "enable": ("enable nodes by name, glob or attribute=value (admin)",
@@ -100,7 +103,12 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    return _load(COMMANDS[args.command][2])(args) or 0
+    try:
+        return _load(COMMANDS[args.command][2])(args) or 0
+    except (SisockError, config.SecretsError) as exc:  # a usage mistake or a missing secret: no traceback
+        status, message = status_of(exc) if isinstance(exc, SisockError) else (ERROR, str(exc))
+        print(f"sisock {args.command}: error: {message}", file=sys.stderr)
+        return status
 
 
 # -- sisock secrets -------------------------------------------------------------
@@ -116,22 +124,64 @@ examples:
   sisock secrets                          create ./.sisock/secrets.json if missing
   SISOCK_HOME=/var/lib/sisock sisock secrets
   sisock secrets --show-path              print only the path (for scripts)
+  sisock secrets --node weather           give node "weather" a secret of its own
 """
     parser.add_argument("--show-path", action="store_true",
                         help="print only the absolute path of the secrets file")
+    parser.add_argument("--node", metavar="NAME",
+                        help="give node NAME a secret of its own (stored in the file under \"nodes\"): "
+                             "the shared node secret then no longer authenticates it")
 
 
 def secrets(args):
     """Run ``sisock secrets``."""
     path = config.secrets_file()
     created = config.ensure_secrets(path)
-    if args.show_path:
+    if args.node:
+        validate.node_name(args.node, "--node")
+        config.add_node_secret(args.node, path)
+        print(f"sisock: node {args.node} now has a secret of its own in {path} (under \"nodes\"); "
+              "restart that node, and give a node on another host that value as SISOCK_NODE_SECRET")
+    elif args.show_path:
         print(path)
     elif created:
         print(f"sisock: created {path} (mode 0600) with new secrets for the roles {', '.join(config.SECRET_ROLES)}")
     else:
         mode = oct(os.stat(path).st_mode & 0o777)
         print(f"sisock: secrets file {path} exists already (mode {mode[2:]}); left unchanged")
+    return 0
+
+
+# -- sisock cert ----------------------------------------------------------------
+
+def cert_arguments(parser):
+    """Options of ``sisock cert``."""
+    parser.description = (
+        "Write key.pem (mode 0600) and a self-signed cert.pem valid for the given hosts, for the router's "
+        "TLS endpoint. `sisock up --tls` makes and uses one by itself; this is for a router you configure.")
+    parser.epilog = """examples:
+  sisock cert                                  ./.sisock/tls/{key,cert}.pem for localhost and 127.0.0.1
+  sisock cert --dir /etc/sisock --host daq.lab.example --host 10.0.0.5
+then, in .crossbar/config.json, the transport's endpoint:
+  "tls": {"key": "/etc/sisock/key.pem", "certificate": "/etc/sisock/cert.pem"}
+and on every client: SISOCK_URL=wss://HOST:8080/ws SISOCK_CA_FILE=/etc/sisock/cert.pem
+"""
+    parser.add_argument("--dir", default=None, help="output directory (default $SISOCK_HOME/tls)")
+    parser.add_argument("--host", action="append", default=None,
+                        help="DNS name or IP address the certificate is valid for (repeatable; "
+                             "default localhost, 127.0.0.1, ::1)")
+    parser.add_argument("--days", type=int, default=825, help="validity in days (default %(default)s)")
+
+
+def cert(args):
+    """Run ``sisock cert``."""
+    from sisock.tls import DEFAULT_HOSTS, make_certificate
+
+    key, certificate = make_certificate(args.dir or os.path.join(config.home_dir(), "tls"),
+                                        tuple(args.host or DEFAULT_HOSTS), args.days)
+    print(f"sisock: wrote {key} (mode 0600) and {certificate}")
+    print(f'sisock: router endpoint: "tls": {{"key": "{key}", "certificate": "{certificate}"}}')
+    print(f"sisock: clients: SISOCK_CA_FILE={certificate} and a wss:// URL")
     return 0
 
 

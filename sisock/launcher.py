@@ -23,6 +23,7 @@ from twisted.internet import defer
 
 from sisock import config
 from sisock.supervisor import Child, Part, PartExited
+from sisock.tls import make_certificate
 
 #: The project folder: the one holding ``sisock/``, ``.crossbar/``, ``web/``.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -135,17 +136,22 @@ class Launcher:
         Echo every child output line on stdout, prefixed ``[part]``.
     ready_timeout : float
         Seconds each part may take to be ready at start-up.
+    tls : bool
+        Serve ``wss://`` and ``https://`` with the certificate in
+        ``<home>/tls/`` (a self-signed one is made there if missing); the
+        children trust it through ``SISOCK_CA_FILE``.
     """
 
     def __init__(self, home, port=8080, bridge_port=8081, weather=True, sensors=True, verbose=False,
-                 ready_timeout=READY_TIMEOUT, reactor=None):
+                 ready_timeout=READY_TIMEOUT, reactor=None, tls=False):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
         self.home = os.path.abspath(home)
         self.log_dir = os.path.join(self.home, "logs")
         self.port, self.bridge_port = int(port), int(bridge_port)
-        self.url = f"ws://127.0.0.1:{self.port}/ws"
+        self.tls = (os.path.join(self.home, "tls", "key.pem"), os.path.join(self.home, "tls", "cert.pem")) if tls else None
+        self.url = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}/ws"
         self.parts = stack_parts(self.home, self.bridge_port, weather, sensors)
         self.verbose, self.ready_timeout = verbose, ready_timeout
         self.children = []
@@ -195,7 +201,10 @@ class Launcher:
         os.environ["SISOCK_HOME"] = self.home
         if config.ensure_secrets():
             self.say(f"generated new secrets in {config.secrets_file()} (mode 0600)")
-        prepare_cbdir(os.path.join(self.home, "router"), self.port)
+        if self.tls and not all(os.path.exists(p) for p in self.tls):
+            self.tls = make_certificate(os.path.dirname(self.tls[0]))
+            self.say(f"generated a self-signed certificate {self.tls[1]} (key mode 0600)")
+        prepare_cbdir(os.path.join(self.home, "router"), self.port, tls=self.tls)
         self.reactor.callWhenRunning(self._start_all)
         self.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
         self.reactor.run()
@@ -203,7 +212,10 @@ class Launcher:
 
     def env(self):
         """Environment of every child."""
-        return dict(os.environ, SISOCK_URL=self.url, SISOCK_HOME=self.home, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, SISOCK_URL=self.url, SISOCK_HOME=self.home, PYTHONUNBUFFERED="1")
+        if self.tls:
+            env["SISOCK_CA_FILE"] = self.tls[1]
+        return env
 
     def _start_all(self):
         d = self._start_parts()
@@ -230,7 +242,7 @@ class Launcher:
             return
         self.up = True
         self.say(f"router WebSocket  {self.url}")
-        self.say(f"web client        http://127.0.0.1:{self.port}/")
+        self.say(f"web client        {'https' if self.tls else 'http'}://127.0.0.1:{self.port}/")
         self.say(f"Grafana bridge    http://127.0.0.1:{self.bridge_port}/")
         for child in self.children:
             self.status(child)
@@ -301,6 +313,7 @@ examples:
   sisock up                              router on 8080, bridge on 8081, state in ./.sisock
   sisock up --port 9000 --bridge-port 9001 --home /var/lib/sisock
   sisock up --no-weather --verbose       live sensors only, child output echoed
+  sisock up --tls                        wss:// and https:// with a self-signed certificate
 """
 
 
@@ -317,10 +330,13 @@ def add_arguments(parser):
     parser.add_argument("--no-sensors", action="store_true", help="do not start the sensors node")
     parser.add_argument("--no-weather", action="store_true", help="do not start the weather node")
     parser.add_argument("--verbose", action="store_true", help="echo every child output line, prefixed [part]")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve wss:// and https:// with $HOME/tls/{key,cert}.pem (self-signed, made if missing)")
 
 
 def run_up(args):
     """Run ``sisock up`` with parsed `add_arguments` options; return the exit status."""
     launcher = Launcher(args.home or config.home_dir(), args.port, args.bridge_port,
-                        weather=not args.no_weather, sensors=not args.no_sensors, verbose=args.verbose)
+                        weather=not args.no_weather, sensors=not args.no_sensors, verbose=args.verbose,
+                        tls=args.tls)
     return launcher.run()

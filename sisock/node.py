@@ -61,27 +61,25 @@ them already converted to UNIX seconds UTC.
 """
 
 import functools
-from concurrent import futures
 
 import numpy as np
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import ComponentConfig, RegisterOptions
-from twisted.internet import defer, task, threads
-from twisted.python import threadable
+from twisted.internet import defer, threads
 
-from sisock import chunks, codec, config, uri, validate
-from sisock import commands, presence
+from sisock import chunks, codec, commands, config, presence, uri, validate
+from sisock import store as store_options
 from sisock.connection import SisockSession, run
 from sisock.downsample import HOW, downsample, needs_downsampling
 from sisock.errors import NodeError, SisockError
-from sisock import store as store_options
+from sisock.recording import Recording
 from sisock.store import Store, StoreError
 
 #: Seconds between attempts to add the node to the hub while it is refused.
 ADD_RETRY = 2.0
 
 
-class DataNodeServer(SisockSession):
+class DataNodeServer(Recording, SisockSession):
     """Parent class of all data nodes.
 
     Attributes
@@ -112,7 +110,6 @@ class DataNodeServer(SisockSession):
         super().__init__(config)
         self.store = Store()
         self._added = False
-        self._loops = []
 
     @property
     def connection(self):
@@ -147,95 +144,6 @@ class DataNodeServer(SisockSession):
         lists; a node may downsample itself, otherwise the base class does.
         """
         return self.store.get_data(field, start, end)
-
-    # -- recording (live nodes) --------------------------------------------
-    def declare(self, timeline, fields, interval=None, capacity=86400):
-        """Declare a recorded timeline; see :meth:`sisock.store.Store.declare`.
-
-        Declare in ``__init__``: `run_node` then opens the store file before
-        connecting (a file that cannot be opened stops the process with a
-        clear message) and loads the recent history (``capacity`` samples)
-        into memory, so `get_data` and `get_latest` answer at once.
-        """
-        self.store.declare(timeline, fields, interval, capacity)
-
-    def record(self, timeline, t, data):
-        """Record a block of co-sampled values, publish it live and persist it.
-
-        Callable from the reactor thread and from other threads. The block
-        is kept in memory (`get_data` answers it at once), published on
-        ``consumer.NAME.data`` and queued for the node's SQLite file, which
-        a writer thread commits in batches (`sisock.sqlstore`).
-
-        Parameters
-        ----------
-        timeline : str
-            A timeline declared with `declare`.
-        t : array_like of float, shape (n,)
-            UNIX seconds UTC, finite, strictly increasing, after the last
-            recorded one.
-        data : dict
-            ``{field: array_like of shape (n,)}``, fields declared on
-            ``timeline``: numbers (None for missing), str (or None) or
-            bools, as declared. Fields left out are missing in this block.
-
-        Returns
-        -------
-        twisted.internet.defer.Deferred or concurrent.futures.Future
-            Fires with None once the block is committed to the store file:
-            from then on it survives the process being killed, even with
-            ``kill -9`` ("acknowledged as recorded"). Called in the reactor
-            thread, a Deferred (fired in the reactor thread); called from
-            another thread, a Future (``.result(timeout)`` waits). It fails
-            with `sisock.store.StoreError` if the file could not be written
-            (the block was still kept in memory and published). A node
-            without a store file (not run by `run_node`) fires it at once.
-
-        Raises
-        ------
-        sisock.errors.InvalidArgument
-            Unknown timeline or field, a value of the wrong type, wrong
-            lengths, time not finite or going backwards; the message names
-            which. Nothing is recorded or published then.
-        """
-        from twisted.internet import reactor
-
-        in_reactor = threadable.isInIOThread()
-        waiter = defer.Deferred() if in_reactor else futures.Future()
-        t, data = self.store.append(timeline, t, data, done=_settle(reactor, waiter))
-        event = dict(_encode_block(t, data), timeline=timeline)
-        if in_reactor:
-            self._publish_block(event)
-        else:
-            reactor.callFromThread(self._publish_block, event)
-        return waiter
-
-    def _publish_block(self, event):
-        if self.is_attached():
-            self.publish(uri.node_uri(self.name, "data"), event)
-
-    def every(self, interval, sample):
-        """Call ``sample()`` in a thread every ``interval`` seconds for the life of the process.
-
-        ``sample`` returns ``None`` or ``(timeline, t, data)``, which is
-        recorded. A failing call (or store write) is logged and the loop
-        goes on; calls never overlap, and do not wait for the store.
-        """
-
-        def recorded(block):
-            if block is not None:
-                self.record(*block).addErrback(lambda f: self.log.failure("sisock: recording failed", failure=f))
-
-        def tick():
-            d = threads.deferToThread(sample)
-            d.addCallback(recorded)
-            d.addErrback(lambda f: self.log.failure("sisock: sampling failed", failure=f))
-            return d
-
-        loop = task.LoopingCall(tick)
-        loop.start(interval, now=True)
-        self._loops.append(loop)
-        return loop
 
     # -- WAMP ----------------------------------------------------------------
     @defer.inlineCallbacks
@@ -284,24 +192,6 @@ class DataNodeServer(SisockSession):
             from twisted.internet import reactor
 
             reactor.callLater(ADD_RETRY, self._add_to_hub)
-
-    def get_latest(self):
-        """RPC ``consumer.NAME.get_latest``: the newest recorded block of each timeline.
-
-        Lets a display that (re)connects show current values at once,
-        before the next live event; survives node restarts (read back from
-        the store file).
-
-        Returns
-        -------
-        dict
-            ``{timeline: {"t": [...], "data": {field: [...]}}}``, each block
-            encoded as the live events on ``consumer.NAME.data`` are; ``{}``
-            for a node that records nothing.
-        """
-        recorded = getattr(self, "store", None)  # original-sisock nodes skip our __init__
-        latest = recorded.latest() if recorded is not None else {}
-        return {tl: _encode_block(block["t"], block["data"]) for tl, block in latest.items()}
 
     def get_fields(self, start, end):
         """RPC ``consumer.NAME.get_fields``; see the module docstring.
@@ -441,22 +331,3 @@ def run_node(node_class, argv=None, add_arguments=None, description=None):
     if failed:
         parser.exit(1, f"{parser.prog}: {failed[0]}\n")
 
-
-def _encode_block(t, data):
-    """A recorded block as on the wire: ``{"t": [...], "data": {field: [...]}}`` (NaN as null)."""
-    return {"t": codec.array_to_list(t), "data": {f: codec.array_to_list(v) for f, v in data.items()}}
-
-
-def _settle(reactor, waiter):
-    """A `Store.append` ``done`` callback that fires ``waiter``: a Deferred
-    (in the reactor thread) or a ``concurrent.futures.Future``."""
-
-    def done(error):
-        if not isinstance(waiter, futures.Future):
-            reactor.callFromThread(waiter.errback if error else waiter.callback, error)
-        elif error:
-            waiter.set_exception(error)
-        else:
-            waiter.set_result(None)
-
-    return done

@@ -9,9 +9,9 @@ import pytest
 
 from grafana_bridge.contract import (
     DEFAULT_MAX_DATA_POINTS, TABLE, TIMESERIE, BadRequest, QueryRequest, Target,
-    empty_result, filter_targets, min_stride_for, nodes_of, parse_query, parse_range,
-    parse_search, parse_tag_values, parse_variable, split_target, table, timeseries,
+    empty_result, min_stride_for, parse_query, parse_range, split_target, table, timeseries,
 )
+from grafana_bridge.lookup import filter_targets, nodes_of, parse_search, parse_tag_values, parse_variable
 
 T0 = 1500076800.0          # 2017-07-15T00:00:00Z
 

@@ -217,3 +217,40 @@ def test_secrets_creates_a_private_file_once_and_never_prints_it(tmp_path):
     assert shown.stdout.strip() == str(path)
     for value in values.values():
         assert value not in first.stdout + second.stdout + shown.stdout
+
+
+def test_secrets_node_gives_a_node_its_own_secret_without_printing_it(tmp_path):
+    env = clean_env(SISOCK_HOME=str(tmp_path))
+    made = subprocess.run([SISOCK, "secrets", "--node", "weather"], capture_output=True, text=True, timeout=60, env=env)
+    assert made.returncode == 0 and "weather" in made.stdout
+    values = json.loads((tmp_path / "secrets.json").read_text())
+    assert set(values["nodes"]) == {"weather"} and values["nodes"]["weather"] != values["node"]
+    assert values["nodes"]["weather"] not in made.stdout and stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
+    bad = subprocess.run([SISOCK, "secrets", "--node", "bad name"], capture_output=True, text=True, timeout=60, env=env)
+    assert bad.returncode == 2 and "--node" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cert_writes_a_private_key_and_a_certificate_for_the_hosts(tmp_path):
+    from cryptography import x509
+
+    run = subprocess.run([SISOCK, "cert", "--dir", str(tmp_path), "--host", "daq.example", "--host", "10.1.2.3"],
+                         capture_output=True, text=True, timeout=60, env=clean_env())
+    assert run.returncode == 0, run.stderr
+    assert stat.S_IMODE((tmp_path / "key.pem").stat().st_mode) == 0o600
+    cert = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["daq.example"]
+    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["10.1.2.3"]
+
+
+def test_up_with_tls_serves_wss_and_https_with_a_certificate_it_makes(tmp_path):
+    launched = Up(str(tmp_path), "--tls", "--no-sensors")
+    try:
+        launched.wait_line(r"^sisock: stack ready$", timeout=90)
+        cert = os.path.join(launched.home, "tls", "cert.pem")
+        assert f"wss://127.0.0.1:{launched.port}/ws" in launched.output()
+        assert requests.get(f"https://127.0.0.1:{launched.port}/", verify=cert, timeout=10).status_code == 200
+        found = requests.post(f"http://127.0.0.1:{launched.bridge_port}/search", json={}, timeout=10).json()
+        assert "weather::temperature" in found  # the bridge reached the nodes over wss://
+    finally:
+        launched.stop()

@@ -77,3 +77,14 @@ export function tick(v, units = "") {
   if (units === "bytes" || units === "bytes/s") return bytes(v);
   return number(v);
 }
+
+/** A DOM element: ``el("td", {class: "x", text: "y"}, child...)``; ``text`` sets textContent, other keys attributes. */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}

@@ -2,7 +2,7 @@
 // the fields chosen, over the chosen time range.
 
 import { Chart } from "./chart.js";
-import { utc, value as formatValue } from "./format.js";
+import { el, utc, value as formatValue } from "./format.js";
 import { errorText } from "./wamp.js";
 import { bounds, label, RangePicker } from "./timerange.js";
 
@@ -16,16 +16,6 @@ function defaultCharts(fields) {
   const first = names.find((f) => fields[f].type !== "string");
   return first ? [first] : [];
 }
-
-const el = (tag, attrs = {}, ...children) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children);
-  return node;
-};
 
 export class NodeView {
   /**

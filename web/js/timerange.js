@@ -5,7 +5,7 @@
 //   {kind: "day", day: "YYYY-MM-DD"} one UTC day (archive browsing)
 //   {kind: "custom", start, end}    fixed UNIX seconds, [start, end)
 
-import { duration, parseDay, parseUtc, toUtcInput, utc, utcDay } from "./format.js";
+import { duration, el, parseDay, parseUtc, toUtcInput, utc, utcDay } from "./format.js";
 
 export const PRESETS = [
   ["15m", 900, "15 min"],
@@ -69,16 +69,6 @@ export function label(range) {
   if (range.kind === "day") return `${range.day} (UTC day)`;
   return `${utc(range.start)} to ${utc(range.end)} UTC`;
 }
-
-const el = (tag, attrs = {}, ...children) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children);
-  return node;
-};
 
 /** The range picker: preset buttons, a UTC day with previous/next, a custom from/to in UTC. */
 export class RangePicker {

@@ -1,0 +1,208 @@
+"""The soak's client processes (``python -m bench.soak_client consumers|subscriber``).
+
+``consumers``
+    ``--count`` consumer sessions (`sisock.client.connect`, one process,
+    one reactor), each looping over the calls of `OPERATIONS` on a random
+    node of ``--nodes`` with ``--pause`` seconds between calls. A call that
+    raises, times out (`CALL_TIMEOUT`) or answers something other than
+    what the soak nodes record (`bench.soak_node`) is an error, counted by
+    exception type.
+``subscriber``
+    one session following ``consumer.NAME.data`` of every node: per node
+    the events received, the first and last block number (``seq``), the
+    blocks skipped between them and those arriving out of order, and the
+    delay from a block's recording (its ``recorded`` field) to its arrival; it also counts
+    ``consumer.data_node_subtracted`` events (a node dropped).
+
+Both print ``READY <mode>`` once connected and run until they receive
+SIGUSR1 (the soak's end) or ``--duration`` seconds passed (every loop also
+bounded by a count), then write their results as JSON to ``--out`` and
+exit. Each session's id is compared at the end with
+its first one: a session that reconnected counts as dropped.
+"""
+
+import argparse
+import collections
+import json
+import random
+import signal
+import time
+
+import numpy as np
+import txaio
+from twisted.internet import defer, task
+
+from sisock import client, uri
+from sisock.connection import announce_ready
+
+#: Seconds a consumer call may take before it counts as an error.
+CALL_TIMEOUT = 30.0
+#: Seconds of recent history each get_data and get_fields asks for.
+WINDOW = 60.0
+#: The consumer calls, in the order each consumer cycles through them.
+OPERATIONS = ("get_data", "get_data_stride", "get_fields", "get_data_node")
+#: Stride (seconds) of the ``get_data_stride`` call.
+STRIDE = 1.0
+#: The fields of the soak nodes (`bench.soak_node`).
+FIELDS = ("seq", "recorded")
+
+
+class BadAnswer(Exception):
+    """A call answered without error but not what the soak nodes hold."""
+
+
+class Histogram:
+    """Latencies in fixed log-spaced bins (1 us to 100 s, 2.3 % wide): memory does not grow with the run.
+
+    Parameters
+    ----------
+    counts : list of int, optional
+        Bin counts from `to_list` (to merge or summarise a saved histogram).
+    """
+
+    EDGES = np.logspace(-6, 2, 801)
+
+    def __init__(self, counts=None):
+        self.counts = np.zeros(len(self.EDGES) + 1, dtype=np.int64) if counts is None else np.asarray(counts)
+
+    def add(self, seconds):
+        self.counts[np.searchsorted(self.EDGES, seconds)] += 1
+
+    def __add__(self, other):
+        return Histogram(self.counts + other.counts)
+
+    @property
+    def n(self):
+        return int(self.counts.sum())
+
+    def percentile(self, q):
+        """The ``q``-th percentile in milliseconds (geometric bin centre), None if empty."""
+        if self.n == 0:
+            return None
+        i = int(np.searchsorted(np.cumsum(self.counts), q / 100 * self.n))
+        lo, hi = self.EDGES[max(i - 1, 0)], self.EDGES[min(i, len(self.EDGES) - 1)]
+        return float(np.sqrt(lo * hi) * 1e3)
+
+    def to_list(self):
+        return self.counts.tolist()
+
+
+def check_data(result, stride):
+    """Raise `BadAnswer` unless ``result`` holds both fields over a non-empty ``main`` timeline."""
+    t = result["timeline"].get("main", {}).get("t", ())
+    if not len(t) or any(len(result["data"].get(f, ())) != len(t) for f in FIELDS):
+        raise BadAnswer(f"get_data answered {len(t)} samples or mismatched fields")
+    if stride and len(t) > WINDOW / stride + 1:
+        raise BadAnswer(f"get_data with min_stride={stride} answered {len(t)} samples")
+
+
+def call(session, operation, node, nodes):
+    """Deferred of one consumer call, failing with `BadAnswer` on an answer that does not fit."""
+    if operation == "get_data_node":
+        def listed(answer):
+            missing = set(nodes) - {entry["name"] for entry in answer}
+            if missing:
+                raise BadAnswer(f"get_data_node lacks {len(missing)} node(s), e.g. {sorted(missing)[0]}")
+        return session.get_data_node().addCallback(listed)
+    if operation == "get_fields":
+        def fields(answer):
+            if not set(FIELDS) <= set(answer[0]):
+                raise BadAnswer(f"get_fields of {node} lacks {set(FIELDS) - set(answer[0])}")
+        return session.get_fields(node, -WINDOW, 0).addCallback(fields)
+    stride = STRIDE if operation == "get_data_stride" else None
+    return session.get_data(node, list(FIELDS), -WINDOW, 0, stride).addCallback(check_data, stride)
+
+
+@defer.inlineCallbacks
+def consumer_loop(reactor, session, index, args, stats, stop):
+    """Call `OPERATIONS` in turn until ``stop`` fired, ``args.duration`` elapsed or the count bound is reached."""
+    rng = random.Random(index)
+    deadline = time.monotonic() + args.duration
+    for i in range(int(args.duration / args.pause) + 1):
+        if stop.called or time.monotonic() >= deadline:
+            break
+        operation = OPERATIONS[(index + i) % len(OPERATIONS)]
+        start = time.perf_counter()
+        try:
+            yield call(session, operation, rng.choice(args.nodes), args.nodes).addTimeout(CALL_TIMEOUT, reactor)
+        except Exception as exc:  # any exception is a soak error, counted by type
+            stats["errors"][operation][type(exc).__name__] += 1
+            stats["messages"].setdefault(type(exc).__name__, str(exc)[:300])
+        stats["latency"][operation].add(time.perf_counter() - start)
+        yield task.deferLater(reactor, args.pause, lambda: None)
+
+
+@defer.inlineCallbacks
+def run_consumers(reactor, args, stop):
+    sessions = yield defer.gatherResults([client.connect(args.url) for _ in range(args.count)])
+    first = [s.session_id for s in sessions]
+    stats = {"latency": {op: Histogram() for op in OPERATIONS},
+             "errors": {op: collections.Counter() for op in OPERATIONS}, "messages": {}}
+    announce_ready("consumers")
+    yield defer.gatherResults([consumer_loop(reactor, s, i, args, stats, stop) for i, s in enumerate(sessions)])
+    reconnects = sum(s.session_id != f for s, f in zip(sessions, first))
+    yield defer.gatherResults([s.close() for s in sessions])
+    return {"latency": {op: h.to_list() for op, h in stats["latency"].items()},
+            "errors": {op: dict(c) for op, c in stats["errors"].items()}, "messages": stats["messages"],
+            "reconnects": reconnects}
+
+
+@defer.inlineCallbacks
+def run_subscriber(reactor, args, stop):
+    session = yield client.connect(args.url)
+    first = session.session_id
+    counts = {n: {"received": 0, "first": None, "last": None, "skipped": 0, "out_of_order": 0} for n in args.nodes}
+    delay, subtracted = Histogram(), []
+
+    def on_data(node, event):
+        delay.add(time.time() - event["data"]["recorded"][-1])
+        seq, c = int(event["data"]["seq"][0]), counts[node]
+        c["received"] += 1
+        if c["last"] is None:
+            c["first"] = c["last"] = seq
+        elif seq > c["last"]:
+            c["skipped"] += seq - c["last"] - 1
+            c["last"] = seq
+        else:
+            c["out_of_order"] += 1
+
+    for node in args.nodes:
+        yield session.subscribe_data(node, lambda event, node=node: on_data(node, event))
+    yield session.follow(uri.DATA_NODE_SUBTRACTED, lambda info: subtracted.append(info.get("name")))
+    announce_ready("subscriber")
+    timeout = reactor.callLater(args.duration, lambda: stop.called or stop.callback(None))
+    yield stop
+    if timeout.active():
+        timeout.cancel()
+    result = {"nodes": counts, "delay": delay.to_list(), "subtracted": subtracted,
+              "reconnects": int(session.session_id != first)}
+    yield session.close()
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="sisock soak clients")
+    parser.add_argument("mode", choices=("consumers", "subscriber"))
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--nodes", required=True, type=lambda s: s.split(","), help="comma-separated node names")
+    parser.add_argument("--duration", type=float, required=True, help="most seconds to run once connected")
+    parser.add_argument("--out", required=True, help="JSON file for the results")
+    parser.add_argument("--count", type=int, default=10, help="consumer sessions (consumers mode)")
+    parser.add_argument("--pause", type=float, default=0.5, help="seconds between a consumer's calls")
+    args = parser.parse_args(argv)
+    txaio.use_twisted()
+    txaio.start_logging(level="info")  # READY goes through the log (stdout is redirected)
+
+    @defer.inlineCallbacks
+    def run(reactor):
+        stop = defer.Deferred()
+        signal.signal(signal.SIGUSR1, lambda *_: reactor.callFromThread(lambda: stop.called or stop.callback(None)))
+        result = yield (run_consumers if args.mode == "consumers" else run_subscriber)(reactor, args, stop)
+        with open(args.out, "w") as fp:
+            json.dump(result, fp)
+
+    task.react(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Request and response shapes of the bridge's lookup routes.
+
+``/metrics`` and ``/search`` (the target list), ``/variable`` (dashboard
+variables), ``/tag-keys`` and ``/tag-values`` (ad hoc filters) of the
+Grafana JSON datasource (simpod) and SimpleJSON contracts. `contract` has
+``/query``; malformed input raises `contract.BadRequest` naming the field.
+"""
+
+from grafana_bridge import contract
+
+
+def parse_search(body):
+    """The substring filter of a ``/search`` (SimpleJSON) or ``/metrics`` (simpod) body.
+
+    Parameters
+    ----------
+    body : dict or None
+        ``{"target": "text"}`` (SimpleJSON ``/search``) or
+        ``{"metric": "text", "payload": {...}}`` (simpod ``/metrics``).
+
+    Returns
+    -------
+    (str or None, str or None)
+        ``(target, metric)``, each None when absent.
+
+    Raises
+    ------
+    contract.BadRequest
+        If the body is not an object or ``target``/``metric`` is not a string.
+    """
+    body = contract.expect_object(body)
+    return contract.optional_string(body, "target"), contract.optional_string(body, "metric")
+
+
+def filter_targets(targets, text):
+    """Targets that contain ``text`` (case-insensitive); all of them for None or ``""``."""
+    if not text:
+        return list(targets)
+    needle = text.lower()
+    return [t for t in targets if needle in t.lower()]
+
+
+def nodes_of(targets):
+    """Node names of ``"node::field"`` targets, sorted, each once."""
+    return sorted({t.partition(contract.TARGET_SEPARATOR)[0] for t in targets if contract.TARGET_SEPARATOR in t})
+
+
+def parse_variable(body):
+    """What a ``/variable`` body (simpod JSON datasource) asks for.
+
+    Parameters
+    ----------
+    body : dict or None
+        ``{"payload": {"target": "..."}, "range": {...}}``; ``payload`` may
+        also be a bare string (the variable's query text).
+
+    Returns
+    -------
+    str or None
+        ``payload.target``, stripped; None when absent or empty.
+
+    Raises
+    ------
+    contract.BadRequest
+        If the body or ``payload`` has the wrong type.
+    """
+    body = contract.expect_object(body)
+    payload = body.get("payload")
+    if payload is None:
+        return None
+    if isinstance(payload, str):
+        text = payload
+    elif isinstance(payload, dict):
+        text = contract.optional_string(payload, "target", "payload.target")
+    else:
+        raise contract.BadRequest(f"payload must be an object or a string, not {type(payload).__name__}")
+    text = (text or "").strip()
+    return text or None
+
+
+def parse_tag_values(body):
+    """The ``key`` of a ``/tag-values`` body (Grafana ad hoc filters).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    contract.BadRequest
+        If the body is not an object or ``key`` is missing or not a string.
+    """
+    body = contract.expect_object(body)
+    key = body.get("key")
+    if not isinstance(key, str):
+        raise contract.BadRequest(f"key must be a string, not {type(key).__name__}")
+    return key
+
+
+def variable_options(names):
+    """``/variable`` response (simpod JSON datasource): ``[{"__text": n, "__value": n}, ...]``."""
+    return [{"__text": n, "__value": n} for n in names]
+
+
+def metric_options(names):
+    """``/metrics`` response (simpod JSON datasource): ``[{"label": n, "value": n}, ...]``."""
+    return [{"label": n, "value": n} for n in names]
