@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 # apt-get needs root: CI runs as root, elsewhere sudo asks.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up test bench clean chromium
+.PHONY: up test bench soak clean chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ test: $(BIN)/.installed $(SCHEMATHESIS) web/vendor/.built chromium  ## run the t
 
 bench: $(BIN)/.installed  ## run the benchmarks of issue 5 on a router of their own; prints a table
 	$(BIN)/python -m bench
+
+soak: $(BIN)/.installed  ## load and soak of issue 6 (5 minutes, loopback): a table; exit 0 only if every criterion is met
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .venv-schemathesis .sisock *.egg-info node_modules web/vendor test-artifacts

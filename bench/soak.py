@@ -13,11 +13,12 @@ and worker included) every ``--sample-every`` seconds, then prints a table:
 per process kind, RSS after ``--warmup`` and at the end, the change, whether
 it stayed within 10 %, CPU; the calls with their errors and p50/p99
 latency; live events published vs received; dropped sessions; the achieved
-recording rate vs the target. ``--json`` prints the same as JSON, with
-every process's RSS samples (``rss_mib``: [seconds, MiB] pairs).
+recording rate vs the target (`bench.soak_report`). ``--json`` prints the
+same as JSON, with every process's RSS samples (``rss_mib``: [seconds, MiB]
+pairs).
 
 Exit code 0 only if no call or record failed, no live event was lost, no
-session dropped (a node's ``READY`` line printed twice, a
+session dropped (a node or the hub logged ``sisock: session left``, a
 ``data_node_subtracted`` event, a connection the router dropped, a client
 that reconnected) and every process's RSS stayed within 10 % of its
 value after warm-up. Everything started is stopped by PID at the end, on
@@ -29,29 +30,35 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import sys
 import time
-from datetime import datetime, timezone
 
 import psutil
 
-from bench.soak_client import OPERATIONS, Histogram
+from bench.soak_client import error_kind
+from bench.soak_report import FLAT, collect, table
 from bench.stack import Stack
 from sisock import chunks, client, uri
 
-#: Largest RSS change after warm-up, as a fraction, for a process to count as flat.
-FLAT = 0.10
 #: Seconds the clients may run past ``--duration`` (their bound if SIGUSR1 never comes) and take to finish.
 CLIENT_GRACE = 60.0
+#: Seconds the soak keeps asking nodes for their `soak_stats` (sessions dropped under overload come back).
+STATS_PATIENCE = 30.0
 
 
 def log(text):
+    """Print a progress line on stderr (stdout holds the report)."""
     print(text, file=sys.stderr, flush=True)
 
 
 class Sampler:
-    """RSS and CPU time of every process the stack started (router children included), over time."""
+    """RSS and CPU time of every process the stack started (router children included), over time.
+
+    Parameters
+    ----------
+    stack : bench.stack.Stack
+        Its ``procs`` are sampled (the router's workers found with psutil).
+    """
 
     def __init__(self, stack):
         self.stack = stack
@@ -60,13 +67,16 @@ class Sampler:
 
     def _targets(self):
         for name, popen in self.stack.procs.items():
-            kind = "node" if name.startswith("soak") else name
-            if name == "router":
-                yield "router controller", "router controller", popen.pid
-                for child in psutil.Process(popen.pid).children(recursive=True):
-                    yield f"router worker {child.pid}", "router worker", child.pid
-            else:
-                yield name, kind, popen.pid
+            if name != "router":
+                yield name, "node" if name.startswith("soak") else name, popen.pid
+                continue
+            yield "router controller", "router controller", popen.pid
+            try:
+                workers = psutil.Process(popen.pid).children(recursive=True)
+            except psutil.Error:  # the router is gone: its workers too
+                workers = []
+            for child in workers:
+                yield f"router worker {child.pid}", "router worker", child.pid
 
     def sample(self, t):
         """Record one sample of every live process at run time ``t`` (seconds)."""
@@ -74,6 +84,8 @@ class Sampler:
             try:
                 proc = self._procs.setdefault(pid, psutil.Process(pid))
                 with proc.oneshot():
+                    if proc.status() == psutil.STATUS_ZOMBIE:
+                        continue
                     cpu = proc.cpu_times()
                     entry = (t, proc.memory_info().rss, cpu.user + cpu.system)
             except psutil.Error:  # exited between listing and sampling
@@ -81,8 +93,16 @@ class Sampler:
             self.series.setdefault(label, {"kind": kind, "pid": pid, "samples": []})["samples"].append(entry)
 
     def summary(self, warmup):
-        """``{label: {kind, rss_warm, rss_end, change, max_dev, flat, cpu}}`` from the first sample at or
-        after ``warmup`` seconds to the last one."""
+        """Each process from its first sample at or after ``warmup`` seconds to its last.
+
+        Returns
+        -------
+        dict
+            ``{label: {kind, pid, rss_warm, rss_end, change, max_dev, flat, cpu}}``: RSS in bytes at
+            both ends, their relative change, the largest relative deviation from ``rss_warm`` of any
+            sample in between, whether that is within `FLAT`, and CPU time over wall time (1.0 = one
+            core); processes with fewer than two samples after warm-up are left out.
+        """
         out = {}
         for label, s in self.series.items():
             after = [x for x in s["samples"] if x[0] >= warmup]
@@ -96,117 +116,36 @@ class Sampler:
         return out
 
 
-def node_rates(session, names, before):
-    """Per-node blocks/s between two `soak_stats` snapshots, and the errors and missed ticks since start."""
-    after = {n: session.call(uri.node_uri(n, "soak_stats")) for n in names}
-    rates = {n: (after[n]["blocks"] - before[n]["blocks"]) / (after[n]["seconds"] - before[n]["seconds"])
-             for n in names}
-    errors = {}
-    for stats in after.values():
-        for kind, count in stats["errors"].items():
+def node_stats(session, names):
+    """``{name: soak_stats() answer}`` of every node, retried for `STATS_PATIENCE` seconds in all;
+    ``{"failed": exception type}`` for one that did not answer by then."""
+    out, deadline = {}, time.monotonic() + STATS_PATIENCE
+    for name in names:
+        while name not in out:
+            session.timeout = min(10.0, max(1.0, deadline - time.monotonic()))
+            try:
+                out[name] = session.call(uri.node_uri(name, "soak_stats"))
+            except Exception as exc:  # a node or this session dropped by an overloaded router: retried, reported
+                if time.monotonic() > deadline:
+                    out[name] = {"failed": error_kind(exc)}
+                time.sleep(0.5)
+    return out
+
+
+def node_rates(before, after):
+    """Per-node blocks/s between two `node_stats` snapshots, with the nodes' errors and missed ticks since
+    they started; a ``soak_stats`` call that failed is an error (``soak_stats <exception type>``)."""
+    errors, rates, missed = {}, {}, 0
+    for name, stats in after.items():
+        for kind, count in stats.get("errors", {}).items():
             errors[kind] = errors.get(kind, 0) + count
-    return {"rates": rates, "missed_ticks": sum(s["missed_ticks"] for s in after.values()), "errors": errors}
-
-
-def dropped_sessions(stack, names, consumers, subscriber):
-    """Every sign of a session that was dropped during the run, by where it shows."""
-    def read(name):
-        with open(os.path.join(stack.dir, f"{name}.log"), errors="replace") as fp:
-            return fp.read()
-    return {"node rejoined (READY > 1)": sum(max(0, read(n).count("READY ") - 1) for n in names),
-            "data_node_subtracted": len(subscriber["subtracted"]),
-            "router dropped a connection": read("router").count("dropping connection"),
-            "client reconnected": consumers["reconnects"] + subscriber["reconnects"]}
-
-
-def collect(stack, sampler, names, consumers, subscriber, rates, args):
-    """The results of a run as a JSON-able dict, with ``criteria`` [(name, met, measured)]."""
-    calls = {}
-    for op in OPERATIONS:
-        h = Histogram(consumers["latency"][op])
-        calls[op] = {"calls": h.n, "errors": sum(consumers["errors"][op].values()),
-                     "p50_ms": h.percentile(50), "p99_ms": h.percentile(99)}
-    total = sum((Histogram(consumers["latency"][op]) for op in OPERATIONS), Histogram())
-    calls["all"] = {"calls": total.n, "errors": sum(c["errors"] for c in calls.values()),
-                    "p50_ms": total.percentile(50), "p99_ms": total.percentile(99)}
-    errors = {}
-    for source in [*consumers["errors"].values(), rates["errors"]]:
-        for kind, count in source.items():
-            errors[kind] = errors.get(kind, 0) + count
-    nodes = subscriber["nodes"]
-    published = sum(c["last"] - c["first"] + 1 for c in nodes.values() if c["last"] is not None)
-    events = {"published": published, "received": sum(c["received"] for c in nodes.values()),
-              "skipped": sum(c["skipped"] for c in nodes.values()),
-              "out_of_order": sum(c["out_of_order"] for c in nodes.values()),
-              "silent_nodes": sum(c["last"] is None for c in nodes.values())}
-    delay = Histogram(subscriber["delay"])
-    events.update(delay_p50_ms=delay.percentile(50), delay_p99_ms=delay.percentile(99))
-    dropped = dropped_sessions(stack, names, consumers, subscriber)
-    processes = sampler.summary(args.warmup)
-    lost = events["skipped"] + events["out_of_order"] + events["silent_nodes"]
-    rate = list(rates["rates"].values())
-    criteria = [("no error", not errors, f"{sum(errors.values())} errors"),
-                ("no live event lost", lost == 0, f"{events['skipped']} skipped, {events['out_of_order']} "
-                                                  f"out of order, {events['silent_nodes']} silent nodes"),
-                ("no dropped session", not any(dropped.values()), f"{sum(dropped.values())} dropped"),
-                (f"every RSS flat within {FLAT:.0%} after warm-up", all(p["flat"] for p in processes.values()),
-                 f"max deviation {max(p['max_dev'] for p in processes.values()):.1%}")]
-    return {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "port": stack.port,
-            "cpus": os.cpu_count(), "args": {k: v for k, v in vars(args).items() if k != "json"},
-            "rate": {"target": args.nodes * args.rate, "achieved": sum(rate), "node_median": statistics.median(rate),
-                     "node_min": min(rate), "missed_ticks": rates["missed_ticks"]},
-            "processes": processes, "calls": calls, "errors": errors, "messages": consumers["messages"],
-            "events": events, "dropped": dropped, "criteria": criteria,
-            "rss_mib": {label: [[round(t, 1), round(rss / 2**20, 1)] for t, rss, _ in s["samples"]]
-                        for label, s in sampler.series.items()}}
-
-
-def kind_rows(processes):
-    """Table rows ``(label, count, row)`` per process kind: the process itself, or for several
-    the median and the max of each column (flat only if all are)."""
-    kinds = {}
-    for p in processes.values():
-        kinds.setdefault(p["kind"], []).append(p)
-    for kind, ps in kinds.items():
-        if len(ps) == 1:
-            yield kind, 1, ps[0]
+        failed = stats.get("failed") or before[name].get("failed")
+        if failed:
+            errors[f"soak_stats {failed}"] = errors.get(f"soak_stats {failed}", 0) + 1
             continue
-        for how, pick in (("median", statistics.median), ("max", max)):
-            row = {k: pick(p[k] for p in ps) for k in ("rss_warm", "rss_end", "change", "max_dev", "cpu")}
-            yield f"{kind} ({how})", len(ps), dict(row, flat=all(p["flat"] for p in ps))
-
-
-def table(r):
-    """The report as text."""
-    a, rate, e = r["args"], r["rate"], r["events"]
-    ms = lambda v: f"{v:.1f}" if v is not None else "-"
-    lines = [f"sisock soak  {r['when']}  router 127.0.0.1:{r['port']}  {r['cpus']} CPUs  "
-             f"{a['duration']:g} s, warm-up {a['warmup']:g} s",
-             f"load: {a['nodes']} node processes x {a['rate']:g} blocks/s x {a['samples']} samples x 2 fields; "
-             f"{a['consumers']} consumers, {a['pause']:g} s between calls; 1 subscriber",
-             f"recording rate (after warm-up): target {rate['target']:.0f} blocks/s, achieved {rate['achieved']:.0f} "
-             f"({rate['achieved'] / rate['target']:.1%}); per node median {rate['node_median']:.1f}/s, "
-             f"min {rate['node_min']:.1f}/s; loop ticks missed {rate['missed_ticks']}", "",
-             f"{'process':<22} {'n':>3} {'RSS warm MiB':>12} {'RSS end MiB':>11} {'change':>7} "
-             f"{'max dev':>7} {'flat':>4} {'CPU %':>6}"]
-    for label, n, p in kind_rows(r["processes"]):
-        lines.append(f"{label:<22} {n:>3} {p['rss_warm'] / 2**20:>12.1f} {p['rss_end'] / 2**20:>11.1f} "
-                     f"{p['change']:>+7.1%} {p['max_dev']:>7.1%} {'yes' if p['flat'] else 'NO':>4} "
-                     f"{100 * p['cpu']:>6.1f}")
-    lines += ["", f"{'call (last 60 s)':<22} {'calls':>7} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8}"]
-    labels = {"get_data": "get_data", "get_data_stride": "get_data min_stride=1", "get_fields": "get_fields",
-              "get_data_node": "get_data_node", "all": "all"}
-    for op, c in r["calls"].items():
-        lines.append(f"{labels[op]:<22} {c['calls']:>7} {c['errors']:>7} {ms(c['p50_ms']):>8} {ms(c['p99_ms']):>8}")
-    errors = ", ".join(f"{k} {v}" for k, v in r["errors"].items()) or "none"
-    lines += [f"errors by type: {errors}"]
-    lines += [f"  {k}: {v}" for k, v in r["messages"].items()]
-    lines += ["", f"live events: published {e['published']}, received {e['received']}, skipped {e['skipped']}, "
-                  f"out of order {e['out_of_order']}, silent nodes {e['silent_nodes']}; record -> subscriber "
-                  f"p50 {ms(e['delay_p50_ms'])} ms, p99 {ms(e['delay_p99_ms'])} ms",
-              "dropped sessions: " + ", ".join(f"{k} {v}" for k, v in r["dropped"].items()), "", "criteria"]
-    lines += [f"  {'MET ' if ok else 'MISS'}  {name}: {value}" for name, ok, value in r["criteria"]]
-    return "\n".join(lines)
+        missed += stats["missed_ticks"]
+        rates[name] = (stats["blocks"] - before[name]["blocks"]) / (stats["seconds"] - before[name]["seconds"])
+    return {"rates": rates, "missed_ticks": missed, "errors": errors}
 
 
 def run(stack, args):
@@ -222,20 +161,23 @@ def run(stack, args):
     stack.python("subscriber", "bench.soak_client", "subscriber", *common, "--out", out["subscriber"])
     stack.python("consumers", "bench.soak_client", "consumers", *common, "--out", out["consumers"],
                  "--count", args.consumers, "--pause", args.pause)
-    sampler, session = Sampler(stack), client.Client(stack.url, timeout=60)
+    sampler, session = Sampler(stack), client.Client(stack.url, timeout=10)
     start, before = time.monotonic(), None
     log(f"running {args.duration:g} s (warm-up {args.warmup:g} s)")
     while (now := time.monotonic() - start) < args.duration:
         sampler.sample(now)
         if before is None and now >= args.warmup:
-            before = {n: session.call(uri.node_uri(n, "soak_stats")) for n in names}
+            before = node_stats(session, names)
         wake = min(now + args.sample_every, args.duration, args.warmup if before is None else args.duration)
         time.sleep(max(0.0, wake - (time.monotonic() - start)))
-    rates = node_rates(session, names, before)
     sampler.sample(time.monotonic() - start)
-    session.close()
     for mode in ("subscriber", "consumers"):
         stack.procs[mode].send_signal(signal.SIGUSR1)
+    rates = node_rates(before, node_stats(session, names))
+    try:
+        session.close()
+    except Exception as exc:  # a router too busy to say goodbye to: the stack stops it anyway
+        log(f"closing the soak's own session failed: {exc!r}")
     for mode in ("subscriber", "consumers"):
         stack.procs[mode].wait(CLIENT_GRACE)
     results = {}
@@ -262,18 +204,22 @@ def main(argv=None):
     if not 0 <= args.warmup < args.duration or min(args.nodes, args.consumers, args.rate, args.samples) < 1:
         parser.error("need 0 <= --warmup < --duration and --nodes, --consumers, --rate, --samples >= 1")
 
-    def terminated(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    signal.signal(signal.SIGTERM, terminated)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (a background job)
+        signal.signal(signum, interrupted)
     stack = Stack(chunks.CHUNK_BYTES)
     try:
         results = run(stack, args)
+    except KeyboardInterrupt as exc:
+        log(f"soak interrupted by {exc}; stopping everything it started; logs in {stack.dir}")
+        return 130
     except BaseException:
-        stack.stop()
-        log(f"soak failed or interrupted; logs of every process in {stack.dir}")
+        log(f"soak failed; logs of every process in {stack.dir}")
         raise
-    stack.stop()
+    finally:
+        stack.stop()
     ok = all(met for _, met, _ in results["criteria"])
     if ok:
         stack.remove()

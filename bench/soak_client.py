@@ -1,7 +1,7 @@
 """The soak's client processes (``python -m bench.soak_client consumers|subscriber``).
 
 ``consumers``
-    ``--count`` consumer sessions (`sisock.client.connect`, one process,
+    ``--count`` consumer sessions (`sisock.client.ConsumerSession`, one process,
     one reactor), each looping over the calls of `OPERATIONS` on a random
     node of ``--nodes`` with ``--pause`` seconds between calls. A call that
     raises, times out (`CALL_TIMEOUT`) or answers something other than
@@ -9,16 +9,17 @@
     exception type.
 ``subscriber``
     one session following ``consumer.NAME.data`` of every node: per node
-    the events received, the first and last block number (``seq``), the
-    blocks skipped between them and those arriving out of order, and the
-    delay from a block's recording (its ``recorded`` field) to its arrival; it also counts
+    the events received, the first and last block number (``seq``) and
+    when they were recorded (``first_t``, ``last_t``), the blocks skipped
+    between them and those arriving out of order, and the delay from a
+    block's recording (its ``recorded`` field) to its arrival; it also counts
     ``consumer.data_node_subtracted`` events (a node dropped).
 
 Both print ``READY <mode>`` once connected and run until they receive
 SIGUSR1 (the soak's end) or ``--duration`` seconds passed (every loop also
 bounded by a count), then write their results as JSON to ``--out`` and
-exit. Each session's id is compared at the end with
-its first one: a session that reconnected counts as dropped.
+exit. Every session counts its joins (`CountingSession`): one more than
+the first is a session that was dropped and came back.
 """
 
 import argparse
@@ -30,13 +31,16 @@ import time
 
 import numpy as np
 import txaio
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import ComponentConfig
 from twisted.internet import defer, task
 
-from sisock import client, uri
-from sisock.connection import announce_ready
+from sisock import client, config, connection, uri
 
 #: Seconds a consumer call may take before it counts as an error.
 CALL_TIMEOUT = 30.0
+#: Seconds the sessions may take to say goodbye at the end (an overloaded router may not answer).
+CLOSE_TIMEOUT = 5.0
 #: Seconds of recent history each get_data and get_fields asks for.
 WINDOW = 60.0
 #: The consumer calls, in the order each consumer cycles through them.
@@ -66,17 +70,20 @@ class Histogram:
         self.counts = np.zeros(len(self.EDGES) + 1, dtype=np.int64) if counts is None else np.asarray(counts)
 
     def add(self, seconds):
+        """Count one latency of ``seconds``."""
         self.counts[np.searchsorted(self.EDGES, seconds)] += 1
 
     def __add__(self, other):
+        """The histogram of both runs' latencies."""
         return Histogram(self.counts + other.counts)
 
     @property
     def n(self):
+        """int: latencies counted."""
         return int(self.counts.sum())
 
     def percentile(self, q):
-        """The ``q``-th percentile in milliseconds (geometric bin centre), None if empty."""
+        """The ``q``-th percentile (0 to 100) in milliseconds, as its bin's geometric centre; None if empty."""
         if self.n == 0:
             return None
         i = int(np.searchsorted(np.cumsum(self.counts), q / 100 * self.n))
@@ -84,7 +91,37 @@ class Histogram:
         return float(np.sqrt(lo * hi) * 1e3)
 
     def to_list(self):
+        """The bin counts as a JSON-able list (`Histogram(counts)` reads it back)."""
         return self.counts.tolist()
+
+
+class CountingSession(client.ConsumerSession):
+    """A consumer session that counts its joins: more than one means its connection was dropped."""
+
+    joins = 0
+
+    def onJoin(self, details):
+        self.joins += 1
+        return super().onJoin(details)
+
+
+def connect(url):
+    """Deferred `CountingSession` joined to the router at ``url`` anonymously (a consumer)."""
+    realm = config.env("REALM", config.DEFAULT_REALM)
+    session = CountingSession(ComponentConfig(realm, {"connection": config.Connection(url, realm)}))
+    connection.start(session)
+    return session.when_joined()
+
+
+def error_kind(exc):
+    """How an error is counted: its type, and for a plain WAMP error its URI (``ApplicationError <uri>``)."""
+    return f"ApplicationError {exc.error}" if type(exc) is ApplicationError else type(exc).__name__
+
+
+def close_all(reactor, sessions):
+    """Deferred that fires once every session said goodbye, or after `CLOSE_TIMEOUT` seconds."""
+    d = defer.DeferredList([s.close() for s in sessions], consumeErrors=True)
+    return d.addTimeout(CLOSE_TIMEOUT, reactor).addErrback(lambda failure: None)
 
 
 def check_data(result, stride):
@@ -126,22 +163,23 @@ def consumer_loop(reactor, session, index, args, stats, stop):
         try:
             yield call(session, operation, rng.choice(args.nodes), args.nodes).addTimeout(CALL_TIMEOUT, reactor)
         except Exception as exc:  # any exception is a soak error, counted by type
-            stats["errors"][operation][type(exc).__name__] += 1
-            stats["messages"].setdefault(type(exc).__name__, str(exc)[:300])
+            kind = error_kind(exc)
+            stats["errors"][operation][kind] += 1
+            stats["messages"].setdefault(kind, str(exc)[:300])
         stats["latency"][operation].add(time.perf_counter() - start)
         yield task.deferLater(reactor, args.pause, lambda: None)
 
 
 @defer.inlineCallbacks
 def run_consumers(reactor, args, stop):
-    sessions = yield defer.gatherResults([client.connect(args.url) for _ in range(args.count)])
-    first = [s.session_id for s in sessions]
+    """Run ``args.count`` `consumer_loop` sessions until ``stop``; their results (module docstring)."""
+    sessions = yield defer.gatherResults([connect(args.url) for _ in range(args.count)])
     stats = {"latency": {op: Histogram() for op in OPERATIONS},
              "errors": {op: collections.Counter() for op in OPERATIONS}, "messages": {}}
-    announce_ready("consumers")
+    connection.announce_ready("consumers")
     yield defer.gatherResults([consumer_loop(reactor, s, i, args, stats, stop) for i, s in enumerate(sessions)])
-    reconnects = sum(s.session_id != f for s, f in zip(sessions, first))
-    yield defer.gatherResults([s.close() for s in sessions])
+    reconnects = sum(s.joins - 1 for s in sessions)
+    yield close_all(reactor, sessions)
     return {"latency": {op: h.to_list() for op, h in stats["latency"].items()},
             "errors": {op: dict(c) for op, c in stats["errors"].items()}, "messages": stats["messages"],
             "reconnects": reconnects}
@@ -149,34 +187,39 @@ def run_consumers(reactor, args, stop):
 
 @defer.inlineCallbacks
 def run_subscriber(reactor, args, stop):
-    session = yield client.connect(args.url)
-    first = session.session_id
-    counts = {n: {"received": 0, "first": None, "last": None, "skipped": 0, "out_of_order": 0} for n in args.nodes}
+    """Count every node's live events until ``stop``; the counts (module docstring)."""
+    session = yield connect(args.url)
+    counts = {n: {"received": 0, "first": None, "last": None, "first_t": None, "last_t": None, "skipped": 0,
+                  "out_of_order": 0} for n in args.nodes}
     delay, subtracted = Histogram(), []
 
     def on_data(node, event):
-        delay.add(time.time() - event["data"]["recorded"][-1])
-        seq, c = int(event["data"]["seq"][0]), counts[node]
+        recorded, seq, c = event["data"]["recorded"][-1], int(event["data"]["seq"][0]), counts[node]
+        delay.add(time.time() - recorded)
         c["received"] += 1
         if c["last"] is None:
-            c["first"] = c["last"] = seq
+            c["first"], c["first_t"] = seq, recorded
+            c["last"], c["last_t"] = seq, recorded
         elif seq > c["last"]:
             c["skipped"] += seq - c["last"] - 1
-            c["last"] = seq
+            c["last"], c["last_t"] = seq, recorded
         else:
             c["out_of_order"] += 1
 
-    for node in args.nodes:
-        yield session.subscribe_data(node, lambda event, node=node: on_data(node, event))
-    yield session.follow(uri.DATA_NODE_SUBTRACTED, lambda info: subtracted.append(info.get("name")))
-    announce_ready("subscriber")
+    # A subscription lost with a dropped connection is made again at the next join (follow);
+    # the drop itself shows in the joins.
+    follows = [session.subscribe_data(n, lambda event, n=n: on_data(n, event)) for n in args.nodes]
+    follows.append(session.follow(uri.DATA_NODE_SUBTRACTED, lambda info: subtracted.append(info.get("name"))))
+    yield defer.DeferredList(follows, consumeErrors=True)
+    yield session.when_joined()
+    connection.announce_ready("subscriber")
     timeout = reactor.callLater(args.duration, lambda: stop.called or stop.callback(None))
     yield stop
     if timeout.active():
         timeout.cancel()
     result = {"nodes": counts, "delay": delay.to_list(), "subtracted": subtracted,
-              "reconnects": int(session.session_id != first)}
-    yield session.close()
+              "reconnects": session.joins - 1}
+    yield close_all(reactor, [session])
     return result
 
 

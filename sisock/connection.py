@@ -147,8 +147,14 @@ class SisockSession(ApplicationSession):
         # A caller's mistake answered with a sisock error is not our failure: one line, not a traceback.
         if isinstance(fail.value, SisockError):
             self.log.info("sisock: answered {error}", error=fail.value)
-        else:
-            super().onUserError(fail, msg)
+            return
+        super().onUserError(fail, msg)
+        if msg == "While firing onJoin":
+            # A join that failed half-way (e.g. a registration still held by our previous, not yet
+            # cleaned-up session) must not leave a connected session serving nothing: drop the
+            # connection, and the reconnect logic starts over with backoff.
+            self.log.warn("sisock: joining failed ({error}); reconnecting to start over", error=fail.value)
+            self.disconnect()
 
     def when_joined(self):
         """Deferred that fires with ``self`` at the next join (now, if joined)."""

@@ -1,5 +1,6 @@
 """Faults injected into real processes: each part survives, or comes back by itself."""
 
+import os
 import signal
 import sys
 import textwrap
@@ -146,3 +147,20 @@ def test_router_killed_under_load_everything_is_back_within_15_s_and_the_bridge_
     yield wait_for(lambda: len(live) > count + 5, 10, "live events flowing again to the reconnected consumer")
     assert time.monotonic() - killed < 15.0
     yield consumer.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_node_whose_join_fails_half_way_reconnects_until_it_succeeds(stack, consumer):
+    from sisock import client, config
+
+    secret = config.load_secret("node", os.path.join(stack.env["SISOCK_HOME"], "secrets.json"))
+    squatter = yield client.connect(stack.url, authid="weather_late", secret=secret)
+    yield squatter.register(lambda *a: None, uri.node_uri("weather_late", "get_fields"))
+    node = stack.spawn("late", "nodes.weather", "--name", "weather_late", ready=False)
+    yield node.wait_output("joining failed .*procedure_already_exists", timeout=20)
+    assert "READY" not in node.output()
+    yield squatter.close()
+    yield node.ready(timeout=20)
+    assert "weather_late" in [n["name"] for n in (yield consumer.get_data_node())]
+    result = yield consumer.get_data("weather_late", ["temperature"], 1500076800, 1500163200)
+    assert len(result["data"]["temperature"]) == 24
