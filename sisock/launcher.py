@@ -156,7 +156,7 @@ class Launcher:
         self.verbose, self.ready_timeout = verbose, ready_timeout
         self.children = []
         self.exit_code = 0
-        self.up = self.stopping = False
+        self.stopping = False
         self._restarts = {}
 
     # -- output --------------------------------------------------------------
@@ -240,7 +240,6 @@ class Launcher:
                 return self.fail(f"{exc} before it was ready", child)
         if self.stopping:
             return
-        self.up = True
         self.say(f"router WebSocket  {self.url}")
         self.say(f"web client        {'https' if self.tls else 'http'}://127.0.0.1:{self.port}/")
         self.say(f"Grafana bridge    http://127.0.0.1:{self.bridge_port}/")

@@ -25,6 +25,7 @@ admin     what a consumer may, and call ``consumer.NAME.command``,
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
+from twisted.internet import threads
 from twisted.internet.defer import inlineCallbacks
 
 from sisock import config, uri
@@ -95,6 +96,13 @@ class RouterAuth(ApplicationSession):
         self.log.info("sisock: router authenticator and authorizer ready")
 
     def authenticate(self, realm, authid, details):
+        """Dynamic WAMP-CRA authenticator registered with the router; see `_authenticate`.
+
+        The secrets file is read in a thread, not in the router's reactor.
+        """
+        return threads.deferToThread(self._authenticate, authid)
+
+    def _authenticate(self, authid):
         """Dynamic WAMP-CRA authenticator: the secret and role of ``authid``.
 
         ``hub`` and ``admin`` authenticate as themselves; any other valid

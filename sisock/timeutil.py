@@ -67,7 +67,3 @@ def iso_to_unix(text):
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp()
 
-
-def unix_to_iso(t):
-    """Format UNIX seconds as ISO 8601 UTC (``2017-07-15T00:00:00Z``)."""
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat().replace("+00:00", "Z")
