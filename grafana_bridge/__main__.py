@@ -22,6 +22,7 @@ THREADS = 20
 
 
 def main(argv=None):
+    """Run the bridge: parse options, keep a consumer session connected, serve HTTP until SIGINT/SIGTERM."""
     parser = argparse.ArgumentParser(
         prog="python -m grafana_bridge",
         description="Grafana JSON datasource for sisock: targets are node::field.",

@@ -155,6 +155,13 @@ def _is_number(x):
 
 
 def expect_object(body, name="request body"):
+    """``body`` as a dict (``{}`` for None).
+
+    Raises
+    ------
+    BadRequest
+        If ``body`` is not a JSON object; the message names ``name``.
+    """
     if body is None:
         return {}
     if not isinstance(body, dict):
@@ -163,6 +170,13 @@ def expect_object(body, name="request body"):
 
 
 def optional_string(body, key, name=None):
+    """``body[key]`` if it is a string, None if absent.
+
+    Raises
+    ------
+    BadRequest
+        If it is present and not a string; the message names ``name`` (default ``key``).
+    """
     value = body.get(key)
     if value is not None and not isinstance(value, str):
         raise BadRequest(f"{name or key} must be a string, not {type(value).__name__}")
@@ -393,6 +407,14 @@ def _columns(t, values):
     return ms, out
 
 
+def _pairs(first, second):
+    """``[[first[i], second[i]], ...]`` as Python objects, built column-wise (no per-point Python loop)."""
+    pairs = np.empty((len(first), 2), dtype=object)
+    pairs[:, 0] = first
+    pairs[:, 1] = second
+    return pairs.tolist()
+
+
 def timeseries(target, t, values, ref_id=None, meta=None):
     """One time series of a Grafana JSON datasource ``/query`` response.
 
@@ -421,10 +443,7 @@ def timeseries(target, t, values, ref_id=None, meta=None):
         If ``t`` and ``values`` have different lengths.
     """
     ms, out = _columns(t, values)
-    points = np.empty((ms.size, 2), dtype=object)
-    points[:, 0] = out
-    points[:, 1] = ms
-    series = {"target": target, "datapoints": points.tolist()}
+    series = {"target": target, "datapoints": _pairs(out, ms)}
     if ref_id is not None:
         series["refId"] = ref_id
     if meta:
@@ -463,13 +482,11 @@ def table(column, t, values, value_type="number", ref_id=None, meta=None):
         If ``t`` and ``values`` have different lengths.
     """
     ms, out = _columns(t, values)
-    rows = np.empty((ms.size, 2), dtype=object)
-    rows[:, 0] = ms
-    rows[:, 1] = out
+    rows = _pairs(ms, out)
     result = {
         "type": "table",
         "columns": [{"text": "Time", "type": "time"}, {"text": column, "type": value_type}],
-        "rows": rows.tolist(),
+        "rows": rows,
     }
     if ref_id is not None:
         result["refId"] = ref_id

@@ -162,10 +162,12 @@ class Launcher:
     # -- output --------------------------------------------------------------
     @staticmethod
     def say(text):
+        """Print one ``sisock: <text>`` line on stdout."""
         print(f"sisock: {text}", flush=True)
 
     @staticmethod
     def status(child, note=""):
+        """Print the status line ``<part>  running  pid <pid><note>`` (what tests and people read)."""
         print(f"{child.name:<8} running  pid {child.pid}{note}", flush=True)
 
     # -- running -------------------------------------------------------------

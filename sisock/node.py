@@ -163,6 +163,7 @@ class DataNodeServer(Recording, SisockSession):
 
     @property
     def ready_label(self):
+        """``READY`` text of a node: ``node <name>``."""
         return f"node {self.name}"
 
     def _on_hub_online(self, *args, **kwargs):

@@ -103,6 +103,7 @@ class NodeHost(SisockSession):
 
     @property
     def ready_label(self):
+        """``READY`` text of a node host: its authid and how many nodes it hosts."""
         return f"host {self.connection.authid} of {len(self.nodes)} nodes"
 
     @defer.inlineCallbacks

@@ -69,6 +69,7 @@ class _Presence:
         self.loop.start(interval, now=False)
 
     def beat(self):
+        """Publish one (empty) heartbeat on ``hub.heartbeat`` if the session is joined."""
         if self.session.is_attached():
             self.session.publish(uri.HUB_HEARTBEAT)
 

@@ -29,6 +29,7 @@ class SensorsNode(DataNodeServer):
                      capacity=max(1, int(history / self.interval) + 1))
 
     def start(self):
+        """Sample every ``--interval`` seconds for the life of the process."""
         self.every(self.interval, self.sample)
 
     def sample(self):
