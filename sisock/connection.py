@@ -129,8 +129,10 @@ class SisockSession(ApplicationSession):
         """Say goodbye to the router (if joined) and stop reconnecting for good."""
         service, self.service = self.service, None
         if self.is_attached():
-            try:
-                yield self.leave()
+            try:  # a goodbye the router never answers (connection dying) must not hang the close
+                from twisted.internet import reactor
+
+                yield self.leave().addTimeout(5, reactor)
             except Exception:  # already leaving or the transport is gone: nothing to say goodbye on
                 pass
         if service is not None:

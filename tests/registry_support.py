@@ -54,8 +54,8 @@ def until(call, predicate, what, timeout=15.0, interval=0.1):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            answer = yield defer.maybeDeferred(call)
-        except (ApplicationError, TransportLost):  # the hub or the router is restarting: ask again
+            answer = yield defer.maybeDeferred(call).addTimeout(5, reactor)
+        except (ApplicationError, TransportLost, defer.TimeoutError):  # restarting: ask again
             answer = None
         if answer is not None and predicate(answer):
             return answer
