@@ -40,7 +40,6 @@ them too needs ``synchronous=FULL``, an fsync per commit.
 import itertools
 import json
 import os
-import queue
 import sqlite3
 import threading
 import time
@@ -81,8 +80,6 @@ SELECT t0, t1, layout, t, num, txt FROM block
 WHERE timeline = :tl AND t0 < :end AND t0 >= coalesce(
     (SELECT t0 FROM block WHERE timeline = :tl AND t0 <= :start ORDER BY t0 DESC LIMIT 1), :start)
 ORDER BY t0"""
-
-_STOP = object()
 
 
 class StoreError(RuntimeError):
@@ -140,8 +137,11 @@ class SqliteLog:
         self._layout_ids = {}        # writer: (timeline, fields JSON) -> id
         self._layouts = {}           # any thread: id -> [(name, type)]
         self._local = threading.local()
-        self._queue = queue.SimpleQueue()
+        self._queue = []             # blocks written, not yet taken by the writer thread
         self._cond = threading.Condition()
+        self._arrived = threading.Event()  # the queue holds a block: a batch starts gathering
+        self._urgent = threading.Event()   # commit now: the batch is full, a reader syncs, or closing
+        self._closing = False
         self._pending = {}           # timeline -> deque of (seq, t0) queued, not yet committed
         self._queued = self._committed = 0
         self._thread = threading.Thread(target=self._run, name=f"sisock-store {os.path.basename(path)}",
@@ -175,7 +175,11 @@ class SqliteLog:
             self._queued += 1
             seq = self._queued
             self._pending.setdefault(timeline, deque()).append((seq, float(t[0])))
-            self._queue.put((seq, timeline, t, data, kinds, done))
+            self._queue.append((seq, timeline, t, data, kinds, done))
+            if len(self._queue) == 1:
+                self._arrived.set()
+            elif len(self._queue) >= COMMIT_BLOCKS:
+                self._urgent.set()
 
     def sync(self, timeline, before):
         """Wait until every queued block of ``timeline`` starting before ``before`` is committed."""
@@ -183,41 +187,39 @@ class SqliteLog:
             pending = self._pending.get(timeline)
             if pending and pending[0][1] < before:
                 target = pending[-1][0]
+                self._urgent.set()
                 self._cond.wait_for(lambda: self._committed >= target or not self._thread.is_alive())
 
     def close(self):
         """Commit what is queued and stop the writer thread (idempotent)."""
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join()
+        with self._cond:
+            self._closing = True
+            self._arrived.set()
+            self._urgent.set()
+        self._thread.join()
 
     def _run(self):
+        # The thread wakes once per batch, not once per block: at the first
+        # block it waits COMMIT_INTERVAL (less if the batch fills up, a reader
+        # syncs or the log closes), then takes every queued block at once.
         next_retention = 0.0
-        stop = False
-        while not stop:
-            try:
-                item = self._queue.get(timeout=max(0.0, next_retention - time.monotonic()))
-            except queue.Empty:
-                item = None
-            batch = []
-            deadline = time.monotonic() + COMMIT_INTERVAL
-            while item is not None:
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-                remaining = deadline - time.monotonic()
-                if len(batch) >= COMMIT_BLOCKS or remaining <= 0:
-                    break
-                try:
-                    item = self._queue.get(timeout=remaining)
-                except queue.Empty:
-                    item = None
+        while True:
+            self._arrived.wait(timeout=max(0.0, next_retention - time.monotonic()))
+            if self._arrived.is_set():
+                self._urgent.wait(COMMIT_INTERVAL)
+            with self._cond:
+                batch, self._queue = self._queue, []
+                closing = self._closing
+                if not closing:
+                    self._arrived.clear()
+                    self._urgent.clear()
             if batch:
                 self._commit(batch)
-            if time.monotonic() >= next_retention or stop:
+            if time.monotonic() >= next_retention or closing:
                 self._enforce_retention()
                 next_retention = time.monotonic() + RETENTION_INTERVAL
+            if closing:
+                break
         self._db.close()
 
     def _commit(self, batch):
