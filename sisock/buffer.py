@@ -9,6 +9,7 @@ Times are seconds since the UNIX epoch, UTC (float64). Ranges are
 ``[start, end)``: start inclusive, end exclusive, as everywhere in sisock.
 """
 
+import math
 import threading
 
 import numpy as np
@@ -25,6 +26,8 @@ FIELD_TYPES = {
 
 def _as_1d(name, values, dtype):
     """``values`` as a 1-D array of ``dtype``, or InvalidArgument naming it."""
+    if isinstance(values, np.ndarray) and values.dtype == dtype and values.ndim == 1:
+        return values  # already what is stored: no conversion (the hot path of Store.append)
     try:
         if dtype is object:
             if isinstance(values, (str, bytes)):
@@ -169,9 +172,11 @@ class TimelineBuffer:
             cols[name] = col
         if n == 0:
             return
-        if not np.all(np.isfinite(t)):
+        if not (math.isfinite(t[0]) and math.isfinite(t[-1])):
             raise InvalidArgument("t: every time must be finite")
-        if n > 1 and not np.all(t[1:] > t[:-1]):
+        if n > 1 and not (t[1:] > t[:-1]).all():  # with finite ends, passing this rules out NaN/inf inside
+            if not np.isfinite(t).all():
+                raise InvalidArgument("t: every time must be finite")
             raise InvalidArgument("t: must be strictly increasing within a block")
         if n > self._capacity:
             t = t[-self._capacity:]
@@ -191,7 +196,8 @@ class TimelineBuffer:
                 if col is None:
                     fill = FIELD_TYPES[self._types[name]][1]
                     arr[w0:w0 + a] = fill
-                    arr[:n - a] = fill
+                    if a < n:
+                        arr[:n - a] = fill
                 else:
                     self._write(arr, col, w0, a)
             total = self._n + n
@@ -205,7 +211,8 @@ class TimelineBuffer:
     @staticmethod
     def _write(arr, src, w0, a):
         arr[w0:w0 + a] = src[:a]
-        arr[:len(src) - a] = src[a:]
+        if a < len(src):  # the block wraps around the end of the ring
+            arr[:len(src) - a] = src[a:]
 
     def drop_before(self, t0):
         """Forget samples older than ``t0`` (retention by age).

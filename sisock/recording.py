@@ -129,8 +129,11 @@ class Recording:
 
 
 def _encode_block(t, data):
-    """A recorded block as on the wire: ``{"t": [...], "data": {field: [...]}}`` (NaN as null)."""
-    return {"t": codec.array_to_list(t), "data": {f: codec.array_to_list(v) for f, v in data.items()}}
+    """A recorded block as on the wire: ``{"t": [...], "data": {field: [...]}}`` (NaN as null).
+
+    ``t`` is as stored: float64 and finite, so it needs no NaN check.
+    """
+    return {"t": t.tolist(), "data": {f: codec.array_to_list(v) for f, v in data.items()}}
 
 
 def _settle(reactor, waiter):
@@ -139,7 +142,11 @@ def _settle(reactor, waiter):
 
     def done(error):
         if not isinstance(waiter, futures.Future):
-            reactor.callFromThread(waiter.errback if error else waiter.callback, error)
+            fire = waiter.errback if error else waiter.callback
+            if threadable.isInIOThread():  # no store file: called from record() itself
+                fire(error)
+            else:
+                reactor.callFromThread(fire, error)
         elif error:
             waiter.set_exception(error)
         else:

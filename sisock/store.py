@@ -295,6 +295,8 @@ def _block(timeline, meta, t, data):
 
 def _column(where, kind, values):
     """``values`` as a new 1-D array for a field of type ``kind``, or InvalidArgument naming it."""
+    if kind == "number" and isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "fiub":
+        return values.astype(np.float64)  # the common case, in one step: a copy the caller cannot change
     try:
         if isinstance(values, (str, bytes)):
             raise ValueError("a string is not a sequence of samples")
