@@ -31,7 +31,7 @@ A result that is not chunked is the plain one-message result of
 into a result with NumPy arrays, writing raw chunks into preallocated arrays.
 
 Everything queued ahead of a WebSocket ping must reach the caller and be
-decoded before the ping timeout of the router (2 s), or the router drops
+decoded before the ping timeout of the router (3 s), or the router drops
 the caller: a slow link or a slow decoder (JSON in Python decodes about
 15 MB/s) bounds the result one call should ask for.
 """

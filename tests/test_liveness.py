@@ -1,7 +1,7 @@
 """Liveness: heartbeats keep nodes online; silence takes them offline once, whatever comes after.
 
 The hub here runs with ``--heartbeat-timeout 1``; the router drops a frozen
-connection only after its WebSocket ping times out (2 to 3 s), so what
+connection only after its WebSocket ping times out (3 to 4 s), so what
 happens within the first second or two is the heartbeat path alone.
 """
 
