@@ -155,7 +155,8 @@ def run(stack, args):
     stack.start_router()
     stack.python("hub", "sisock.hub")
     for name in names:
-        stack.python(name, "bench.soak_node", "--name", name, "--rate", args.rate, "--samples", args.samples)
+        stack.python(name, "bench.soak_node", "--name", name, "--rate", args.rate, "--burst", args.burst,
+                     "--samples", args.samples)
     out = {m: os.path.join(stack.dir, f"{m}.json") for m in ("consumers", "subscriber")}
     common = ["--url", stack.url, "--nodes", ",".join(names), "--duration", args.duration + CLIENT_GRACE]
     stack.python("subscriber", "bench.soak_client", "subscriber", *common, "--out", out["subscriber"])
@@ -193,6 +194,8 @@ def main(argv=None):
     parser.add_argument("--warmup", type=float, default=None, help="seconds of warm-up (default 20 %% of duration)")
     parser.add_argument("--nodes", type=int, default=20, help="data node processes (default %(default)s)")
     parser.add_argument("--rate", type=float, default=100.0, help="blocks/s per node (default %(default)s)")
+    parser.add_argument("--burst", type=int, default=10,
+                        help="blocks a node records at each wake-up, each its own event (default %(default)s)")
     parser.add_argument("--samples", type=int, default=10, help="samples per block (default %(default)s)")
     parser.add_argument("--consumers", type=int, default=10, help="consumer sessions (default %(default)s)")
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between a consumer's calls")
@@ -201,8 +204,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.warmup is None:
         args.warmup = 0.2 * args.duration
-    if not 0 <= args.warmup < args.duration or min(args.nodes, args.consumers, args.rate, args.samples) < 1:
-        parser.error("need 0 <= --warmup < --duration and --nodes, --consumers, --rate, --samples >= 1")
+    if not 0 <= args.warmup < args.duration or min(args.nodes, args.consumers, args.rate, args.burst,
+                                                          args.samples) < 1:
+        parser.error("need 0 <= --warmup < --duration and --nodes, --consumers, --rate, --burst, --samples >= 1")
 
     def interrupted(signum, frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)

@@ -23,6 +23,7 @@ the first is a session that was dropped and came back.
 """
 
 import argparse
+import bisect
 import collections
 import json
 import random
@@ -65,13 +66,14 @@ class Histogram:
     """
 
     EDGES = np.logspace(-6, 2, 801)
+    _EDGES = EDGES.tolist()  # for bisect: one lookup per live event, cheaper than a NumPy call
 
     def __init__(self, counts=None):
         self.counts = np.zeros(len(self.EDGES) + 1, dtype=np.int64) if counts is None else np.asarray(counts)
 
     def add(self, seconds):
         """Count one latency of ``seconds``."""
-        self.counts[np.searchsorted(self.EDGES, seconds)] += 1
+        self.counts[bisect.bisect_left(self._EDGES, seconds)] += 1
 
     def __add__(self, other):
         """The histogram of both runs' latencies."""

@@ -1,10 +1,13 @@
 """The soak's data node: a real `DataNodeServer` recording at a fixed rate (``python -m bench.soak_node``).
 
-``start()`` records one block of ``--samples`` samples of two fields every
-``1 / --rate`` seconds from a `twisted.internet.task.LoopingCall` in the
-reactor, each block recorded, published on ``consumer.NAME.data`` and
-written to the node's store file (``<data dir>/<name>.sqlite``), as a live
-instrument node does. Timeline ``main``:
+``start()`` records ``--rate`` blocks of ``--samples`` samples of two
+fields per second from a `twisted.internet.task.LoopingCall` in the
+reactor, each block recorded with its own `record` call, published as its
+own event on ``consumer.NAME.data`` and written to the node's store file
+(``<data dir>/<name>.sqlite``), as a live instrument node does. The loop
+wakes up ``--rate / --burst`` times a second and records ``--burst``
+consecutive blocks each time, as a node reading an instrument's buffer
+does (``--burst 1``: one wake-up per block). Timeline ``main``:
 
 ``seq``
     the block's number (0, 1, 2, ...) repeated over its samples, so that a
@@ -44,7 +47,7 @@ class SoakNode(DataNodeServer):
     def __init__(self, config=None):
         super().__init__(config)
         args = self.config.extra["args"]
-        self.rate, self.samples = args.rate, args.samples
+        self.rate, self.samples, self.burst = args.rate, args.samples, args.burst
         self.dt = 1.0 / (self.rate * self.samples)  # seconds between samples
         self.declare(TIMELINE, {"seq": {"description": "block number"},
                                 "recorded": {"units": "s", "description": "wall clock at recording"}},
@@ -56,23 +59,26 @@ class SoakNode(DataNodeServer):
 
     def start(self):
         self._started = time.monotonic()
-        task.LoopingCall.withCount(self.tick).start(1.0 / self.rate, now=True)
+        task.LoopingCall.withCount(self.tick).start(self.burst / self.rate, now=True)
 
     def tick(self, count):
-        """Record one block; ``count`` is the number of intervals since the last call (LoopingCall)."""
+        """Record ``--burst`` blocks, the newest sample at now; ``count`` is the number of intervals since the
+        last call (LoopingCall)."""
         self.missed += count - 1
-        now = time.time()
-        first = max(now - (self.samples - 1) * self.dt, self._last + self.dt)
-        t = first + np.arange(self.samples) * self.dt
+        now, n = time.time(), self.samples
+        first = max(now - (self.burst * n - 1) * self.dt, self._last + self.dt)
+        t = first + np.arange(self.burst * n) * self.dt
         self._last = t[-1]
-        try:
-            d = self.record(TIMELINE, t, {"seq": np.full(self.samples, float(self.blocks)),
-                                          "recorded": np.full(self.samples, now)})
-        except Exception as exc:  # counted and reported: the soak fails on any error
-            self.errors[type(exc).__name__] += 1
-            return
-        self.blocks += 1
-        d.addErrback(lambda f: self.errors.update([f.type.__name__]))
+        recorded = np.full(n, now)
+        for k in range(self.burst):
+            try:
+                d = self.record(TIMELINE, t[k * n:(k + 1) * n], {"seq": np.full(n, float(self.blocks)),
+                                                                 "recorded": recorded})
+            except Exception as exc:  # counted and reported: the soak fails on any error
+                self.errors[type(exc).__name__] += 1
+                return
+            self.blocks += 1
+            d.addErrback(lambda f: self.errors.update([f.type.__name__]))
 
     def after_onJoin(self, details):
         return self.register(self.soak_stats, uri.node_uri(self.name, "soak_stats"))
@@ -85,8 +91,10 @@ class SoakNode(DataNodeServer):
 
 
 def add_arguments(parser):
-    """The soak node's options: ``--rate``, ``--samples``, ``--history``."""
+    """The soak node's options: ``--rate``, ``--burst``, ``--samples``, ``--history``."""
     parser.add_argument("--rate", type=float, default=100.0, help="blocks recorded per second (default %(default)s)")
+    parser.add_argument("--burst", type=int, default=1,
+                        help="blocks recorded at each wake-up of the loop (default %(default)s)")
     parser.add_argument("--samples", type=int, default=10, help="samples per block (default %(default)s)")
     parser.add_argument("--history", type=float, default=70.0,
                         help="seconds of history kept in memory (default %(default)s)")

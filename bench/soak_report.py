@@ -121,7 +121,8 @@ def table(r):
                   f"loop ticks missed {rate['missed_ticks']}")
     lines = [f"sisock soak  {r['when']}  router 127.0.0.1:{r['port']}  {r['cpus']} CPUs  "
              f"{a['duration']:g} s, warm-up {a['warmup']:g} s",
-             f"load: {a['nodes']} node processes x {a['rate']:g} blocks/s x {a['samples']} samples x 2 fields; "
+             f"load: {a['nodes']} node processes x {a['rate']:g} blocks/s (in bursts of {a['burst']}) x {a['samples']} "
+             f"samples x 2 fields; "
              f"{a['consumers']} consumers, {a['pause']:g} s between calls; 1 subscriber", seen, stats, "",
              f"{'process':<22} {'n':>3} {'RSS warm MiB':>12} {'RSS end MiB':>11} {'change':>7} "
              f"{'max dev':>7} {'flat':>4} {'CPU %':>6}"]
