@@ -2,12 +2,14 @@
 
 Starts a Crossbar router on a free loopback port, the hub, ``--nodes``
 data nodes (`bench.soak_node`, one process each, recording ``--rate``
-blocks/s of ``--samples`` samples x 2 fields to memory, the live topic and
-their store files in the run's temporary directory), one process of
-``--consumers`` consumer sessions querying without end (`get_data` over
-the last 60 s of a random node with and without ``min_stride``,
-`get_fields`, `get_data_node`) and one subscriber following every node's
-live events (`bench.soak_client`). For ``--duration`` seconds it samples
+blocks/s of ``--samples`` samples x 2 fields, ``--burst`` blocks at each
+wake-up, to memory, the live topic and their store files in the run's
+temporary directory), one process of ``--consumers`` consumer sessions
+querying without end (`get_data` over the last 60 s of a random node with
+and without ``min_stride``, `get_fields`, `get_data_node`) and one
+subscriber following the live events of ``--follow`` nodes, as a few open
+displays do (`bench.soak_client`; the router passes on, and so authorizes,
+only the events someone subscribed to). For ``--duration`` seconds it samples
 the RSS and CPU time of every process it started (the router's controller
 and worker included) every ``--sample-every`` seconds, then prints a table:
 per process kind, RSS after ``--warmup`` and at the end, the change, whether
@@ -158,10 +160,11 @@ def run(stack, args):
         stack.python(name, "bench.soak_node", "--name", name, "--rate", args.rate, "--burst", args.burst,
                      "--samples", args.samples)
     out = {m: os.path.join(stack.dir, f"{m}.json") for m in ("consumers", "subscriber")}
-    common = ["--url", stack.url, "--nodes", ",".join(names), "--duration", args.duration + CLIENT_GRACE]
-    stack.python("subscriber", "bench.soak_client", "subscriber", *common, "--out", out["subscriber"])
+    common = ["--url", stack.url, "--duration", args.duration + CLIENT_GRACE]
+    stack.python("subscriber", "bench.soak_client", "subscriber", *common, "--out", out["subscriber"],
+                 "--nodes", ",".join(names[:args.follow]))
     stack.python("consumers", "bench.soak_client", "consumers", *common, "--out", out["consumers"],
-                 "--count", args.consumers, "--pause", args.pause)
+                 "--nodes", ",".join(names), "--count", args.consumers, "--pause", args.pause)
     sampler, session = Sampler(stack), client.Client(stack.url, timeout=10)
     start, before = time.monotonic(), None
     log(f"running {args.duration:g} s (warm-up {args.warmup:g} s)")
@@ -198,6 +201,8 @@ def main(argv=None):
                         help="blocks a node records at each wake-up, each its own event (default %(default)s)")
     parser.add_argument("--samples", type=int, default=10, help="samples per block (default %(default)s)")
     parser.add_argument("--consumers", type=int, default=10, help="consumer sessions (default %(default)s)")
+    parser.add_argument("--follow", type=int, default=5,
+                        help="nodes whose live events the subscriber follows (default %(default)s)")
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between a consumer's calls")
     parser.add_argument("--sample-every", type=float, default=5.0, help="seconds between RSS samples")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
@@ -205,8 +210,10 @@ def main(argv=None):
     if args.warmup is None:
         args.warmup = 0.2 * args.duration
     if not 0 <= args.warmup < args.duration or min(args.nodes, args.consumers, args.rate, args.burst,
-                                                          args.samples) < 1:
-        parser.error("need 0 <= --warmup < --duration and --nodes, --consumers, --rate, --burst, --samples >= 1")
+                                                          args.samples, args.follow) < 1 \
+            or args.follow > args.nodes:
+        parser.error("need 0 <= --warmup < --duration, 1 <= --follow <= --nodes and --consumers, --rate, "
+                     "--burst, --samples >= 1")
 
     def interrupted(signum, frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)

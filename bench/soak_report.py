@@ -110,8 +110,10 @@ def table(r):
     """The report as text."""
     a, rate, e = r["args"], r["rate"], r["events"]
     ms = lambda v: f"{v:.1f}" if v is not None else "-"
-    seen = (f"recording: target {rate['target']:.0f} blocks/s; recorded {rate['seen']:.0f} "
-            f"({rate['seen'] / rate['target']:.1%}) by the {rate['seen_nodes']} nodes seen live (their block numbers)")
+    followed = a["follow"] * a["rate"]
+    seen = (f"recording: target {rate['target']:.0f} blocks/s; {rate['seen']:.0f} blocks/s "
+            f"({rate['seen'] / followed:.1%} of their target) seen live from the {rate['seen_nodes']} of "
+            f"{a['follow']} followed nodes (their block numbers)")
     if rate["seen_nodes"]:
         seen += f", per node min {rate['seen_node_min']:.1f}/s"
     stats = (f"  after warm-up (soak_stats): {rate['achieved']:.0f} blocks/s by the {rate['answered']} of "
@@ -123,7 +125,8 @@ def table(r):
              f"{a['duration']:g} s, warm-up {a['warmup']:g} s",
              f"load: {a['nodes']} node processes x {a['rate']:g} blocks/s (in bursts of {a['burst']}) x {a['samples']} "
              f"samples x 2 fields; "
-             f"{a['consumers']} consumers, {a['pause']:g} s between calls; 1 subscriber", seen, stats, "",
+             f"{a['consumers']} consumers, {a['pause']:g} s between calls; 1 subscriber following {a['follow']} "
+             f"nodes", seen, stats, "",
              f"{'process':<22} {'n':>3} {'RSS warm MiB':>12} {'RSS end MiB':>11} {'change':>7} "
              f"{'max dev':>7} {'flat':>4} {'CPU %':>6}"]
     for label, n, p in kind_rows(r["processes"]):
