@@ -168,12 +168,14 @@ class Hub(SisockSession):
                      options=PublishOptions(eligible=[caller]))
         if entry is not None:
             entry["description"] = description
+            yield self.synced()
             return True
         self.nodes[name] = {"name": name, "description": description, "session": caller}
         if record.enabled:
             self.publish(uri.DATA_NODE_ADDED, {"name": name, "description": description})
         self.changed(record, "added" if created else "online")
         self.log.info("sisock: data node {name} added (session {s})", name=name, s=caller)
+        yield self.synced()
         return True
 
     def subtract(self, name, session_id=None, details=None):
@@ -194,6 +196,7 @@ class Hub(SisockSession):
         if entry["session"] != caller and details.caller_authrole not in ("hub", "admin"):
             raise NotAuthorized(f"only the session that added {name!r} may subtract it")
         self._depart(name, time.time())
+        return self.synced().addCallback(lambda _: None)
 
     def get_data_node(self):
         """``consumer.get_data_node``: ``[{name, description}, ...]`` of the live, enabled nodes, by name."""
@@ -201,6 +204,24 @@ class Hub(SisockSession):
                 if self.registry.get(name).enabled]
 
     # -- changes -------------------------------------------------------------
+    def synced(self):
+        """Deferred that fires (in the reactor) once the registry has committed every change made so far.
+
+        A call that changed the registry waits for it before it answers;
+        it fails with the `sqlite3.Error` of a write that failed
+        (`sisock.registry.Registry.sync`).
+        """
+        from twisted.internet import reactor
+
+        d = defer.Deferred()
+
+        def done(future):
+            exc = future.exception()
+            reactor.callFromThread(d.errback if exc else d.callback, exc)
+
+        self.registry.sync().add_done_callback(done)
+        return d
+
     def changed(self, record, change):
         """Publish ``consumer.node_changed`` ``{name, change, node}`` (node None once forgotten)."""
         node = None if change == "forgotten" else record.to_wire()

@@ -96,7 +96,8 @@ class NodesApi:
     def _set(self, text, enabled):
         records = self._select(text, required=True)
         changed = self.hub.set_enabled(records, enabled)
-        return {"matched": len(records), "changed": [r.name for r in changed]}
+        answer = {"matched": len(records), "changed": [r.name for r in changed]}
+        return self.hub.synced().addCallback(lambda _: answer)
 
     def forget(self, name):
         """``hub.nodes.forget``: remove the record of an offline node.
@@ -117,6 +118,7 @@ class NodesApi:
                                   "(stop it first)")
         self.hub.registry.forget(name)
         self.hub.changed(record, "forgotten")
+        return self.hub.synced().addCallback(lambda _: None)
 
     def search(self, bbox, filter=None, limit=DEFAULT_LIMIT, offset=0):
         """``hub.nodes.search``: a page of the records located inside ``bbox`` and matching ``filter``."""

@@ -14,23 +14,30 @@ Schema (``PRAGMA user_version`` = `SCHEMA_VERSION`), one row per name::
           latitude REAL, longitude REAL, tags TEXT,             -- JSON object
           fields INTEGER)                                       -- count of fields
 
-Blocking I/O: writes run on the caller's (the reactor's) thread but stay
-small: one transaction per change (one row, or one ``executemany`` for a
-bulk enable/disable), in WAL mode with ``synchronous=NORMAL``, so a commit
-is a write to the OS page cache without ``fsync`` (tens of microseconds;
-`bench/bench_registry.py` measures it). Committed changes survive a killed
-hub; the last ones may be lost if the machine loses power. Heartbeats only
-move ``last_seen`` in memory (`touch`); `flush` writes them in one
-transaction, which the hub does every few seconds and at shutdown.
+Writes never block the caller (the hub's reactor): each change updates
+memory at once and queues one transaction (one row, or one ``executemany``
+for a bulk enable/disable) for a writer thread of the registry's own,
+which commits them in order, in WAL mode with ``synchronous=NORMAL``.
+`sync` gives a future that is done once every change made before it is
+committed; the hub waits for it before it answers a call that changed the
+registry, so an answered change survives a killed hub (the last ones may
+be lost if the machine loses power). Heartbeats only move ``last_seen`` in
+memory (`touch`); `flush` queues them as one transaction, which the hub
+does every few seconds and at shutdown.
 """
 
 import json
 import math
 import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from twisted.logger import Logger
+
 from sisock.errors import InvalidArgument
+
+_log = Logger()
 
 SCHEMA_VERSION = 1
 #: File name of the registry inside the hub's data directory.
@@ -210,7 +217,7 @@ class Registry:
     def __init__(self, path):
         self.path = path
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # then the writer's
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -221,6 +228,8 @@ class Registry:
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self.records = {}
         self._dirty = set()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sisock-registry")
+        self._failed = None  # the first write that failed since the last sync
         for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM nodes"):
             values = dict(zip(_COLUMNS, row))
             status, tags = values.pop("status"), values.pop("tags")
@@ -229,8 +238,33 @@ class Registry:
         self.disconnect_all()
 
     def _save(self, records):
-        with self._db:
-            self._db.executemany(_UPSERT, [r._row() for r in records])
+        if records:
+            self._write(_UPSERT, [r._row() for r in records])  # rows taken now: later changes are later writes
+
+    def _write(self, sql, rows):
+        def commit():
+            try:
+                with self._db:
+                    self._db.executemany(sql, rows)
+            except sqlite3.Error as exc:
+                _log.error("sisock: cannot write the registry {path}: {exc}", path=self.path, exc=exc)
+                self._failed = self._failed or exc
+
+        self._writer.submit(commit)
+
+    def sync(self):
+        """A `concurrent.futures.Future` done once every change made before this call is committed.
+
+        Its result is None; it fails with the `sqlite3.Error` of the first
+        write that failed since the previous `sync` (the change stays in
+        memory).
+        """
+        def check():
+            failed, self._failed = self._failed, None
+            if failed is not None:
+                raise failed
+
+        return self._writer.submit(check)
 
     def get(self, name):
         """The record of ``name``, or None."""
@@ -288,11 +322,10 @@ class Registry:
         return changed
 
     def forget(self, name):
-        """Remove the record of ``name`` from memory and from the file."""
+        """Remove the record of ``name`` from memory and (queued) from the file."""
         self.records.pop(name, None)
         self._dirty.discard(name)
-        with self._db:
-            self._db.execute("DELETE FROM nodes WHERE name = ?", (name,))
+        self._write("DELETE FROM nodes WHERE name = ?", [(name,)])
 
     def touch(self, names, now):
         """Move ``last_seen`` of ``names`` to ``now`` in memory (written by `flush`)."""
@@ -303,7 +336,7 @@ class Registry:
                 self._dirty.add(name)
 
     def flush(self):
-        """Write the ``last_seen`` moved by `touch` since the last flush."""
+        """Queue the ``last_seen`` moved by `touch` since the last flush as one write."""
         dirty, self._dirty = self._dirty, set()
         self._save([self.records[n] for n in dirty if n in self.records])
 
@@ -312,6 +345,7 @@ class Registry:
         return [r for _, r in sorted(self.records.items()) if accept(r)]
 
     def close(self):
-        """Flush and close the file."""
+        """Flush, wait for every queued write and close the file."""
         self.flush()
+        self._writer.shutdown(wait=True)
         self._db.close()

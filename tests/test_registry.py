@@ -1,6 +1,7 @@
 """The hub's registry: metadata, paging, filters, enable/disable, search, forget, restarts."""
 
 import signal
+import sqlite3
 import socket
 
 import pytest
@@ -16,7 +17,7 @@ from sisock.errors import InvalidArgument, NoSuchNode, NodeDisabled
 from sisock.registry import Registry, check_info
 from sisock.selection import in_bbox, parse_bbox, parse_filter
 from tests.conftest import free_port
-from tests.registry_support import close, connect_admin, connect_node, start_stack, until
+from tests.registry_support import connect_admin, connect_node, joined, start_stack, until
 
 LIST, GET, SEARCH = uri.HUB_NODES + "list", uri.HUB_NODES + "get", uri.HUB_NODES + "search"
 ENABLE, DISABLE, FORGET = uri.HUB_NODES + "enable", uri.HUB_NODES + "disable", uri.HUB_NODES + "forget"
@@ -40,17 +41,13 @@ def fleet_stack(tmp_path_factory):
 @pytest.fixture(scope="module")
 def admin(fleet_stack):
     """A session joined as admin, for the module."""
-    session = pytest_twisted.blockon(connect_admin(fleet_stack))
-    yield session
-    close(session)
+    yield from joined(connect_admin(fleet_stack))
 
 
 @pytest.fixture
 def consumer(fleet_stack):
     """An anonymous consumer session, for one test."""
-    session = pytest_twisted.blockon(fleet_stack.connect())
-    yield session
-    close(session)
+    yield from joined(fleet_stack.connect())
 
 
 def names(records):
@@ -311,6 +308,18 @@ def test_a_registry_file_keeps_records_and_their_state_across_reopening(tmp_path
     same, created = again.seen("lamp", "back", {}, "lamp", 200.0)
     assert not created and same.first_seen == 100.0 and same.description == "back" and same.fields == 3
     again.close()
+
+
+def test_a_change_is_in_the_file_once_sync_is_done_without_closing(tmp_path):
+    path = str(tmp_path / "r.sqlite3")
+    registry = Registry(path)
+    registry.seen("lamp", "a lamp", {}, "lamp", 100.0)
+    registry.forget("lamp")
+    registry.seen("pump", "a pump", {}, "pump", 101.0)
+    registry.sync().result(timeout=10)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name, last_seen FROM nodes").fetchall() == [("pump", 101.0)]
+    registry.close()
 
 
 @pytest.mark.parametrize("text, matching", [
