@@ -48,6 +48,13 @@ def close(session):
     pytest_twisted.blockon(session.close())
 
 
+def joined(connecting):
+    """A fixture's body: wait for the session ``connecting`` (a Deferred) to join, yield it, close it."""
+    session = pytest_twisted.blockon(connecting)
+    yield session
+    close(session)
+
+
 @defer.inlineCallbacks
 def until(call, predicate, what, timeout=15.0, interval=0.1):
     """Deferred of ``call()``'s answer once ``predicate(answer)`` holds; polls, fails after ``timeout`` s."""

@@ -10,7 +10,7 @@ from sisock.commands import command, describe_command
 from sisock.connection import start
 from sisock.errors import InvalidArgument, NodeError, NoSuchCommand
 from sisock.node import DataNodeServer
-from tests.registry_support import close, connect_admin, secret, start_stack
+from tests.registry_support import connect_admin, joined, secret, start_stack
 
 
 class Thermostat(DataNodeServer):
@@ -71,9 +71,7 @@ def thermostat(tmp_path_factory):
 
 @pytest.fixture
 def admin(thermostat):
-    session = pytest_twisted.blockon(connect_admin(thermostat))
-    yield session
-    close(session)
+    yield from joined(connect_admin(thermostat))
 
 
 def procedure(suffix):

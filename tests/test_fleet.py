@@ -7,7 +7,7 @@ from autobahn.wamp.exception import ApplicationError
 from nodes.fleet.fleet import build_lamps, grid_location
 from sisock import uri
 from sisock.errors import InvalidArgument, NoSuchCommand, NoSuchNode
-from tests.registry_support import close, connect_admin, start_stack
+from tests.registry_support import connect_admin, joined, start_stack
 
 COUNT = 500
 LIST = uri.HUB_NODES + "list"
@@ -23,16 +23,12 @@ def fleet500(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def admin(fleet500):
-    session = pytest_twisted.blockon(connect_admin(fleet500))
-    yield session
-    close(session)
+    yield from joined(connect_admin(fleet500))
 
 
 @pytest.fixture
 def consumer(fleet500):
-    session = pytest_twisted.blockon(fleet500.connect())
-    yield session
-    close(session)
+    yield from joined(fleet500.connect())
 
 
 @pytest_twisted.inlineCallbacks

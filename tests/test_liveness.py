@@ -14,7 +14,7 @@ import pytest_twisted
 from twisted.internet import reactor, task
 
 from sisock import uri
-from tests.registry_support import close, connect_admin, connect_node, start_stack, until
+from tests.registry_support import connect_admin, connect_node, joined, start_stack, until
 
 TIMEOUT = 1.0  # the hub's --heartbeat-timeout
 GET = uri.HUB_NODES + "get"
@@ -30,9 +30,7 @@ def quick_hub(tmp_path_factory):
 
 @pytest.fixture
 def watcher(quick_hub):
-    session = pytest_twisted.blockon(connect_admin(quick_hub))
-    yield session
-    close(session)
+    yield from joined(connect_admin(quick_hub))
 
 
 def named(items, name):
