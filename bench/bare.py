@@ -28,7 +28,8 @@ from autobahn.wamp.types import RegisterOptions
 from twisted.internet import defer
 
 from bench.node import DT, T0, publish_loop
-from sisock import config, uri
+from sisock import config
+from sisock.wire import uri
 
 NAME = "barepub"
 

@@ -3,10 +3,10 @@
 For each way of bringing ``--nodes`` nodes up, against a fresh hub each
 time (new registry file) on one router:
 
-- ``1 x N``: one session adds every name, as `sisock.nodehost.NodeHost`
+- ``1 x N``: one session adds every name, as `sisock.node.session.NodeSession`
   and the fleet demo do (``bench.nNNNN`` under authid ``bench``);
 - ``N/10 x 10``: a tenth as many sessions, ten names each;
-- ``N x 1``: one session per node, as `sisock.node.run_node` does, but
+- ``N x 1``: one session per node, as `sisock.node.run.run_node` does, but
   without heartbeats: one Python process cannot keep a thousand sessions
   heartbeating and answering the router's WebSocket pings on two cores
   (the router drops them), so this shape measures joining, adding and
@@ -33,8 +33,10 @@ import psutil
 from twisted.internet import defer, task, threads
 
 from bench.stack import Stack
-from sisock import client, config, presence, uri
-from sisock.registry import Registry, check_info
+from sisock import client, config
+from sisock.hub.registry import Registry, check_info
+from sisock.node import presence
+from sisock.wire import uri
 
 LIST, GET, SEARCH = uri.HUB_NODES + "list", uri.HUB_NODES + "get", uri.HUB_NODES + "search"
 JOIN_CONCURRENCY = 50

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from sisock.store import Store
+from sisock.store.store import Store
 
 T0 = 1.5e9
 

@@ -10,9 +10,9 @@ import numpy as np
 from autobahn.wamp.types import CallOptions
 from twisted.internet import defer, task
 
-from bench.node import DT, NAME, T0
 from bench.bare import NAME as BARE
-from sisock import uri
+from bench.node import DT, NAME, T0
+from sisock.wire import uri
 
 
 def _span(n, first=0):

@@ -26,9 +26,10 @@ import psutil
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet import defer, task
 
-from sisock import config, uri
+from sisock import config
 from sisock.connection import run
 from sisock.node import DataNodeServer
+from sisock.wire import uri
 
 T0 = 1.6e9
 DT = 0.01

@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import crochet
 
@@ -32,7 +32,8 @@ from bench import measure
 from bench.bare import NAME as BARE
 from bench.node import DT, NAME, T0
 from bench.stack import Stack, free_port
-from sisock import chunks, client, uri
+from sisock import client
+from sisock.wire import chunks, uri
 
 SIZES = (100_000, 1_000_000, 10_000_000)
 VARIANTS = ("sisock", "msgpack_lists", "json_lists", "bare_raw")
@@ -101,7 +102,7 @@ def bench_live(session, args):
 
 def query(bridge_url, n, how=None):
     """Seconds of one bridge ``/query`` of ``n`` samples down to 1,000 points."""
-    iso = lambda t: datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+    iso = lambda t: datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
     target = {"target": f"{NAME}::x", "refId": "A"}
     if how:
         target["payload"] = {"downsample": how}
@@ -226,7 +227,7 @@ def main(argv=None):
                     "json": blocking(lambda: client.connect(stack.url, binary=False))}
         for session in sessions.values():
             session.first_session_id = session.session_id
-        results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "port": stack.port}
+        results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "port": stack.port}
         memory = blocking(sessions["binary"].call, uri.node_uri(NAME, "memory"))
         memory["bytes_per_sample"] = (memory["rss_after"] - memory["rss_before"]) / memory["samples"]
         memory["rss_per_sample"] = memory["rss_after"] / memory["samples"]

@@ -40,7 +40,8 @@ import psutil
 from bench.soak_client import error_kind
 from bench.soak_report import FLAT, collect, table
 from bench.stack import Stack
-from sisock import chunks, client, uri
+from sisock import client
+from sisock.wire import chunks, uri
 
 #: Seconds the clients may run past ``--duration`` (their bound if SIGUSR1 never comes) and take to finish.
 CLIENT_GRACE = 60.0

@@ -36,7 +36,8 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet import defer, task
 
-from sisock import client, config, connection, uri
+from sisock import client, config, connection
+from sisock.wire import uri
 
 #: Seconds a consumer call may take before it counts as an error.
 CALL_TIMEOUT = 30.0

@@ -32,8 +32,8 @@ import time
 import numpy as np
 from twisted.internet import task
 
-from sisock import uri
 from sisock.node import DataNodeServer, run_node
+from sisock.wire import uri
 
 TIMELINE = "main"
 

@@ -2,7 +2,7 @@
 
 import os
 import statistics
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench.soak_client import OPERATIONS, Histogram
 
@@ -79,7 +79,7 @@ def collect(stack, sampler, names, consumers, subscriber, rates, args):
                 ("no dropped session", not any(dropped.values()), f"{sum(dropped.values())} dropped"),
                 (f"every RSS flat within {FLAT:.0%} after warm-up", all(p["flat"] for p in processes.values()),
                  f"max deviation {max((p['max_dev'] for p in processes.values()), default=0):.1%}")]
-    return {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "port": stack.port,
+    return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "port": stack.port,
             "cpus": os.cpu_count(), "args": {k: v for k, v in vars(args).items() if k != "json"},
             "rate": {"target": args.nodes * args.rate, "seen": sum(seen), "seen_nodes": len(seen),
                      "seen_node_min": min(seen, default=None), "answered": len(rate), "achieved": sum(rate),

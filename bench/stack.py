@@ -1,7 +1,7 @@
 """A throwaway stack for the benchmark: a Crossbar router on a free loopback port and child processes.
 
 Everything lives in a temporary ``SISOCK_HOME`` (router directory made by
-`sisock.launcher.prepare_cbdir`, generated secrets, logs) and is stopped by
+`sisock.cli.launcher.prepare_cbdir`, generated secrets, logs) and is stopped by
 the PIDs started here; the directory is removed after a run that went
 well and kept (with every process's log) after one that failed.
 """
@@ -14,8 +14,8 @@ import sys
 import tempfile
 import time
 
+from sisock.cli.launcher import CROSSBAR, PROJECT_DIR, prepare_cbdir
 from sisock.config import ensure_secrets
-from sisock.launcher import CROSSBAR, PROJECT_DIR, prepare_cbdir
 
 
 def free_port():

@@ -11,11 +11,11 @@ from twisted.internet import reactor
 from twisted.web.server import Site
 from twisted.web.wsgi import WSGIResource
 
+from grafana_bridge.app import create_app
+from grafana_bridge.backend import WampBackend
 from sisock import config
 from sisock.client import ConsumerSession
 from sisock.connection import announce_ready, run
-from grafana_bridge.app import create_app
-from grafana_bridge.backend import WampBackend
 
 #: Most HTTP requests served at once (threads of the reactor's pool).
 THREADS = 20

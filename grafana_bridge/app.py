@@ -32,7 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from grafana_bridge import contract, lookup
 from grafana_bridge.contract import BadRequest
-from sisock.errors import NodeError, NoSuchNode, SisockError
+from sisock.wire.errors import NodeError, NoSuchNode, SisockError
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,8 @@ method here hands its WAMP work to the reactor with
 from twisted.internet import defer
 from twisted.internet.threads import blockingCallFromThread
 
-from sisock.errors import NoSuchNode
-
 from grafana_bridge.app import BackendUnavailable
+from sisock.wire.errors import NoSuchNode
 
 #: Seconds a request waits for the nodes before it gives up.
 CALL_TIMEOUT = 30.0
@@ -66,7 +65,7 @@ class WampBackend:
     def get_data_many(self, requests):
         """Fetch ``[(node, fields, start, end, min_stride, downsample), ...]`` in parallel, one call each.
 
-        ``downsample`` is one of `sisock.downsample.HOW` (``"minmax"``: the
+        ``downsample`` is one of `sisock.node.downsample.HOW` (``"minmax"``: the
         envelope, two samples per ``2*min_stride``); it may be left out.
 
         Returns

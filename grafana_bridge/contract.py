@@ -15,18 +15,18 @@ A target may ask the nodes for the min/max envelope instead of bucket
 means, so that spikes stay visible: ``{"downsample": "minmax"}`` as its
 ``payload`` (simpod JSON datasource, the query's Payload field) or as its
 ``data`` (SimpleJSON's additional JSON data); ``"min"`` and ``"max"`` work
-too (`sisock.downsample.downsample`).
+too (`sisock.node.downsample.downsample`).
 """
 
 import math
 import time
-from dataclasses import dataclass, field as dc_field
-from typing import List, Optional
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 import numpy as np
 
-from sisock.downsample import HOW
-from sisock.timeutil import iso_to_unix
+from sisock.node.downsample import HOW
+from sisock.wire.timeutil import iso_to_unix
 
 #: Separator between node and field in a target.
 TARGET_SEPARATOR = "::"
@@ -72,7 +72,7 @@ class Target:
     ref_id : str or None
         Grafana's ``refId`` (``"A"``, ``"B"``, ...), echoed back if given.
     downsample : str
-        How the nodes reduce each bucket: one of `sisock.downsample.HOW`,
+        How the nodes reduce each bucket: one of `sisock.node.downsample.HOW`,
         ``"mean"`` unless the target's payload says otherwise.
     """
 
@@ -80,7 +80,7 @@ class Target:
     node: str
     field: str
     type: str = TIMESERIE
-    ref_id: Optional[str] = None
+    ref_id: str | None = None
     downsample: str = "mean"
 
 
@@ -103,8 +103,8 @@ class QueryRequest:
     start: float
     end: float
     max_data_points: int = DEFAULT_MAX_DATA_POINTS
-    interval_ms: Optional[float] = None
-    targets: List[Target] = dc_field(default_factory=list)
+    interval_ms: float | None = None
+    targets: list[Target] = dc_field(default_factory=list)
 
     @property
     def min_stride(self):

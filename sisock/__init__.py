@@ -2,12 +2,12 @@
 
 The public API: `DataNodeServer` to write a data node, `Client` to read
 from Python, `sisock_to_unix_time` as in the original sisock; URIs are
-built with `sisock.uri.uri`.
+built with `sisock.wire.uri.uri`.
 """
 
 from sisock.client import Client
 from sisock.node import DataNodeServer
-from sisock.timeutil import sisock_to_unix_time
+from sisock.wire.timeutil import sisock_to_unix_time
 
 __all__ = ["Client", "DataNodeServer", "sisock_to_unix_time"]
 __version__ = "0.1.0"

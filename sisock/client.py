@@ -22,9 +22,10 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions, ComponentConfig
 from twisted.internet import defer, threads
 
-from sisock import chunks, config, uri, validate
+from sisock import config
 from sisock.connection import SisockSession, start
-from sisock.errors import InvalidArgument, NoSuchNode
+from sisock.wire import chunks, uri, validate
+from sisock.wire.errors import InvalidArgument, NoSuchNode
 
 #: Seconds a call waits for the session to (re)join before failing.
 DEFAULT_TIMEOUT = 10.0
@@ -91,14 +92,14 @@ class ConsumerSession(SisockSession):
 
         Raises (in the Deferred)
         ------------------------
-        sisock.errors.NoSuchNode, sisock.errors.InvalidArgument
+        sisock.wire.errors.NoSuchNode, sisock.wire.errors.InvalidArgument
         """
         return self._node_call(node, "get_fields", start, end).addCallback(tuple)
 
     @property
     def encoding(self):
         """How get_data arrays should travel on this connection: ``"binary"`` over
-        MessagePack or CBOR, ``"list"`` over JSON (`sisock.codec`)."""
+        MessagePack or CBOR, ``"list"`` over JSON (`sisock.wire.codec`)."""
         serializer = getattr(self._transport, "_serializer", None)
         return "binary" if getattr(serializer, "SERIALIZER_ID", None) in ("msgpack", "cbor") else "list"
 
@@ -107,7 +108,7 @@ class ConsumerSession(SisockSession):
 
         Asks for raw arrays when the connection's serializer is binary and
         for progressive results, so a result of any size arrives in chunks
-        (`sisock.chunks`) without breaking the connection.
+        (`sisock.wire.chunks`) without breaking the connection.
 
         Parameters
         ----------
@@ -120,7 +121,7 @@ class ConsumerSession(SisockSession):
         downsample : {"mean", "min", "max", "minmax"} or None
             Reduction in each bucket; None is the node's default, the mean.
             ``"minmax"`` keeps spikes: two samples per ``2*min_stride``,
-            the bucket's min and max (`sisock.downsample.downsample`).
+            the bucket's min and max (`sisock.node.downsample.downsample`).
         progress : callable or None
             ``progress(received_bytes, total_bytes)`` after each chunk of a
             chunked result, in the reactor thread; keep it short.
@@ -139,7 +140,7 @@ class ConsumerSession(SisockSession):
 
         Raises (in the Deferred)
         ------------------------
-        sisock.errors.NoSuchNode, sisock.errors.InvalidArgument, sisock.errors.NodeError
+        sisock.wire.errors.NoSuchNode, sisock.wire.errors.InvalidArgument, sisock.wire.errors.NodeError
         """
         assembler = chunks.Assembler(progress)
 

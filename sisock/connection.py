@@ -19,9 +19,9 @@ from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet import defer
 from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
 
-from sisock import validate
 from sisock.config import Connection
-from sisock.errors import SisockError, define_errors
+from sisock.wire import validate
+from sisock.wire.errors import SisockError, define_errors
 
 #: Seconds between reconnect attempts: 0.2 s doubling up to 3 s.
 RETRY_POLICY = backoffPolicy(initialDelay=0.2, factor=2.0, maxDelay=3.0, jitter=lambda: 0.0)
@@ -140,7 +140,7 @@ class SisockSession(ApplicationSession):
 
     def register(self, endpoint, *args, **kwargs):
         """Register like autobahn, answering calls that do not fit a procedure's signature with
-        ``invalid_argument`` (see `sisock.validate.rpc`)."""
+        ``invalid_argument`` (see `sisock.wire.validate.rpc`)."""
         if callable(endpoint):
             endpoint = validate.rpc(endpoint)
         return super().register(endpoint, *args, **kwargs)

@@ -2,7 +2,7 @@
 
 `make_certificate` writes a key and a self-signed certificate (what
 ``sisock cert`` does); the router config takes them in its endpoint's
-``tls`` section (`sisock.launcher.router_config`), and clients trust that
+``tls`` section (`sisock.cli.launcher.router_config`), and clients trust that
 certificate through ``SISOCK_CA_FILE`` (`client_options`).
 """
 
@@ -45,7 +45,7 @@ def make_certificate(directory, hosts=DEFAULT_HOSTS, days=825):
         except ValueError:
             names.append(x509.DNSName(host))
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))

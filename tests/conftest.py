@@ -19,7 +19,7 @@ import pytest_twisted
 from twisted.internet import defer, reactor, task
 
 from sisock import client
-from sisock.launcher import prepare_cbdir
+from sisock.cli.launcher import prepare_cbdir
 from sisock.tls import make_certificate
 
 PYTHON = sys.executable

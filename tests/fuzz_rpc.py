@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sisock
-from sisock import config, uri
+from sisock import config
+from sisock.wire import uri
 
 TIMELINE_OF = {"temperature": "hourly", "humidity": "hourly", "pressure": "hourly",
                "windspeed": "minutely", "radiometer": "minutely"}

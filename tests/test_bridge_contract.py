@@ -8,8 +8,19 @@ import numpy as np
 import pytest
 
 from grafana_bridge.contract import (
-    DEFAULT_MAX_DATA_POINTS, TABLE, TIMESERIE, BadRequest, QueryRequest, Target,
-    empty_result, min_stride_for, parse_query, parse_range, split_target, table, timeseries,
+    DEFAULT_MAX_DATA_POINTS,
+    TABLE,
+    TIMESERIE,
+    BadRequest,
+    QueryRequest,
+    Target,
+    empty_result,
+    min_stride_for,
+    parse_query,
+    parse_range,
+    split_target,
+    table,
+    timeseries,
 )
 from grafana_bridge.lookup import filter_targets, nodes_of, parse_search, parse_tag_values, parse_variable
 

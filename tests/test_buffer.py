@@ -6,8 +6,8 @@ import random
 import numpy as np
 import pytest
 
-from sisock.buffer import TimelineBuffer
-from sisock.errors import InvalidArgument
+from sisock.store.buffer import TimelineBuffer
+from sisock.wire.errors import InvalidArgument
 
 FIELDS = {"x": "number", "name": "string", "ok": "bool"}
 

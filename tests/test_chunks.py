@@ -1,12 +1,12 @@
-"""Large results in chunks: sisock.chunks, without a router (see test_wire.py for one)."""
+"""Large results in chunks: sisock.wire.chunks, without a router (see test_wire.py for one)."""
 
 import msgpack
 import numpy as np
 import pytest
 
-from sisock import chunks
-from sisock.codec import result_from_wire, result_to_wire
-from sisock.errors import NodeError, TooLarge
+from sisock.wire import chunks
+from sisock.wire.codec import result_from_wire, result_to_wire
+from sisock.wire.errors import NodeError, TooLarge
 
 CHUNK = 16 * 1024
 MAX_MESSAGE = 64 * 1024

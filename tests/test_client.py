@@ -112,19 +112,19 @@ ERRORS_SCRIPT = f"""
 
 def test_the_blocking_client_raises_no_such_node_and_invalid_argument_naming_the_argument(stack):
     out = run_script(stack, ERRORS_SCRIPT)
-    assert out["fields"][0] == "sisock.errors.NoSuchNode"
+    assert out["fields"][0] == "sisock.wire.errors.NoSuchNode"
     assert "no_such_node" in out["fields"][1]
-    assert out["data"][0] == "sisock.errors.NoSuchNode"
-    assert out["bad_field"][0] == "sisock.errors.InvalidArgument"
+    assert out["data"][0] == "sisock.wire.errors.NoSuchNode"
+    assert out["bad_field"][0] == "sisock.wire.errors.InvalidArgument"
     assert out["bad_field"][1].startswith("field")
-    assert out["bad_stride"][0] == "sisock.errors.InvalidArgument"
+    assert out["bad_stride"][0] == "sisock.wire.errors.InvalidArgument"
     assert out["bad_stride"][1].startswith("min_stride")
     assert out["still_serving"] == 24
 
 
 def test_sisock_client_is_importable_from_the_package(stack):
     out = run_script(stack, """
-        import json, sisock, sisock.errors
-        print(json.dumps([sisock.Client.__module__, sisock.errors.NoSuchNode.__name__]))
+        import json, sisock, sisock.wire.errors
+        print(json.dumps([sisock.Client.__module__, sisock.wire.errors.NoSuchNode.__name__]))
     """)
     assert out == ["sisock.client", "NoSuchNode"]

@@ -1,15 +1,20 @@
-"""Arrays on the wire: sisock.codec."""
+"""Arrays on the wire: sisock.wire.codec."""
 
 import json
 import math
 
-import numpy as np
-
 import msgpack
+import numpy as np
 import pytest
 
-from sisock.codec import (array_to_list, array_to_wire, list_to_array, result_from_wire, result_to_wire,
-                          wire_to_array)
+from sisock.wire.codec import (
+    array_to_list,
+    array_to_wire,
+    list_to_array,
+    result_from_wire,
+    result_to_wire,
+    wire_to_array,
+)
 
 
 def test_float_nan_and_inf_go_out_as_none():

@@ -5,11 +5,12 @@ import pytest_twisted
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet import threads
 
-from sisock import config, uri
-from sisock.commands import command, describe_command
+from sisock import config
 from sisock.connection import start
-from sisock.errors import InvalidArgument, NodeError, NoSuchCommand
 from sisock.node import DataNodeServer
+from sisock.node.commands import command, describe_command
+from sisock.wire import uri
+from sisock.wire.errors import InvalidArgument, NodeError, NoSuchCommand
 from tests.registry_support import connect_admin, joined, secret, start_stack
 
 

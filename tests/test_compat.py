@@ -17,8 +17,6 @@ ORIGINAL_STYLE_NODE = textwrap.dedent('''
     from autobahn.twisted.wamp import ApplicationRunner, ApplicationSession
 
     from sisock import DataNodeServer
-
-
     class old_style(DataNodeServer):
         def __init__(self, config):
             ApplicationSession.__init__(self, config)

@@ -1,12 +1,12 @@
-"""Bucketed downsampling: sisock.downsample."""
+"""Bucketed downsampling: sisock.node.downsample."""
 
 import math
 
 import numpy as np
 import pytest
 
-from sisock.downsample import downsample, needs_downsampling
-from sisock.errors import InvalidArgument
+from sisock.node.downsample import downsample, needs_downsampling
+from sisock.wire.errors import InvalidArgument
 
 
 def reference(t, v, start, stride, how):

@@ -9,9 +9,10 @@ import time
 import pytest
 import pytest_twisted
 import requests
+from autobahn.wamp.types import RegisterOptions
 
-from sisock import uri
-from sisock.errors import NodeError
+from sisock.wire import uri
+from sisock.wire.errors import NodeError
 from tests.conftest import Proc, free_port, wait_for
 
 # A node whose get_data fails or blocks on request: field "boom" raises,
@@ -152,10 +153,10 @@ def test_router_killed_under_load_everything_is_back_within_15_s_and_the_bridge_
 @pytest_twisted.inlineCallbacks
 def test_a_node_whose_join_fails_half_way_reconnects_until_it_succeeds(stack, consumer):
     from sisock import client, config
-
     secret = config.load_secret("node", os.path.join(stack.env["SISOCK_HOME"], "secrets.json"))
     squatter = yield client.connect(stack.url, authid="weather_late", secret=secret)
-    yield squatter.register(lambda *a: None, uri.node_uri("weather_late", "get_fields"))
+    # as our previous, not yet cleaned-up session would: the node session's own prefix registration
+    yield squatter.register(lambda *a, **kw: None, uri.node_prefix("weather_late"), RegisterOptions(match="prefix"))
     node = stack.spawn("late", "nodes.weather", "--name", "weather_late", ready=False)
     yield node.wait_output("joining failed .*procedure_already_exists", timeout=20)
     assert "READY" not in node.output()

@@ -5,8 +5,8 @@ import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 
 from nodes.fleet.fleet import build_lamps, grid_location
-from sisock import uri
-from sisock.errors import InvalidArgument, NoSuchCommand, NoSuchNode
+from sisock.wire import uri
+from sisock.wire.errors import InvalidArgument, NoSuchCommand, NoSuchNode
 from tests.registry_support import connect_admin, joined, start_stack
 
 COUNT = 500

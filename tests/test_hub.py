@@ -7,8 +7,9 @@ import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 
-from sisock import client, config, uri
-from sisock.errors import InvalidArgument, NoSuchNode, NotAuthorized
+from sisock import client, config
+from sisock.wire import uri
+from sisock.wire.errors import InvalidArgument, NoSuchNode, NotAuthorized
 
 
 def node_secret(stack):

@@ -13,7 +13,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor, task
 
-from sisock import uri
+from sisock.wire import uri
 from tests.registry_support import connect_admin, connect_node, joined, start_stack, until
 
 TIMEOUT = 1.0  # the hub's --heartbeat-timeout

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from sisock.launcher import PROJECT_DIR
+from sisock.cli.launcher import PROJECT_DIR
 
 SCHEMATHESIS = PROJECT_DIR / ".venv-schemathesis" / "bin" / "schemathesis"
 SPEC = PROJECT_DIR / "grafana_bridge" / "openapi.yaml"

@@ -7,7 +7,7 @@ import time
 import pytest_twisted
 from twisted.internet import defer, reactor, task
 
-from sisock.launcher import PROJECT_DIR
+from sisock.cli.launcher import PROJECT_DIR
 from tests.conftest import Proc
 
 README = (PROJECT_DIR / "README.md").read_text()

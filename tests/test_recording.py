@@ -15,10 +15,9 @@ import pytest_twisted
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet import defer, reactor, task, threads
 
-from sisock import uri
-from sisock.errors import InvalidArgument
 from sisock.node import DataNodeServer
-
+from sisock.wire import uri
+from sisock.wire.errors import InvalidArgument
 from tests.conftest import Proc, wait_for
 
 BLOCK = 100

@@ -1,8 +1,8 @@
 """The hub's registry: metadata, paging, filters, enable/disable, search, forget, restarts."""
 
 import signal
-import sqlite3
 import socket
+import sqlite3
 
 import pytest
 import pytest_twisted
@@ -12,10 +12,10 @@ from twisted.internet import threads
 
 import sisock
 from nodes.fleet.fleet import grid_location
-from sisock import uri
-from sisock.errors import InvalidArgument, NoSuchNode, NodeDisabled
-from sisock.registry import Registry, check_info
-from sisock.selection import in_bbox, parse_bbox, parse_filter
+from sisock.hub.registry import Registry, check_info
+from sisock.hub.selection import in_bbox, parse_bbox, parse_filter
+from sisock.wire import uri
+from sisock.wire.errors import InvalidArgument, NodeDisabled, NoSuchNode
 from tests.conftest import free_port
 from tests.registry_support import connect_admin, connect_node, joined, start_stack, until
 

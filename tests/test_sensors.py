@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest_twisted
 
-from sisock import uri
+from sisock.wire import uri
 
 try:
     from tests.conftest import wait_for

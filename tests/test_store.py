@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from sisock import sqlstore
-from sisock.errors import InvalidArgument
-from sisock.store import Store, StoreError
+from sisock.store import sqlite as sqlstore
+from sisock.store.store import Store, StoreError
+from sisock.wire.errors import InvalidArgument
 
 FIELDS = {"x": {"units": "V"}, "name": {"type": "string"}, "ok": {"type": "bool"}}
 T0 = time.time() - 3600.0   # an hour ago: well within the default retention

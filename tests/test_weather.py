@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import pytest_twisted
 
-from sisock import uri
-from sisock.errors import InvalidArgument
+from sisock.wire import uri
+from sisock.wire.errors import InvalidArgument
 
 DATA = os.path.join(os.path.dirname(__file__), os.pardir, "nodes", "weather", "data")
 FIELDS = ("temperature", "humidity", "pressure", "windspeed", "radiometer")

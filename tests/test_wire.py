@@ -16,9 +16,10 @@ import pytest_twisted
 import requests
 from autobahn.wamp.types import CallOptions
 
-from sisock import chunks, client, uri
-from sisock.errors import InvalidArgument, TooLarge
-from sisock.launcher import CONFIG_FILE
+from sisock import client
+from sisock.cli.launcher import CONFIG_FILE
+from sisock.wire import chunks, uri
+from sisock.wire.errors import InvalidArgument, TooLarge
 from tests.conftest import Proc
 from tests.wirenode import DT_FAST, FAST, SLOW, T0, series
 

@@ -3,17 +3,17 @@
 Every lamp is a data node ``fleet.lampNNNN`` with a location, tags and the
 fields ``power_w``, ``energy_kwh``, ``faults`` and ``state``, and answers
 the commands ``dim``, ``switch``, ``reset`` and ``status``. All of them go
-over one WAMP session authenticated as node ``fleet`` (`sisock.nodehost`).
+over one WAMP session authenticated as node ``fleet`` (`sisock.node.session.NodeSession`).
 """
 
 import argparse
 
 from autobahn.wamp.types import ComponentConfig
 
-from sisock import config, presence
-from sisock.connection import run
-from sisock.nodehost import NodeHost
 from nodes.fleet.fleet import Simulation, build_lamps
+from sisock import config
+from sisock.connection import run
+from sisock.node import NodeSession, presence
 
 
 def _positive(text):
@@ -63,7 +63,7 @@ def main(argv=None):
     except config.SecretsError as exc:
         parser.exit(2, f"{parser.prog}: {exc}\n")
     lamps = build_lamps(args.count, args.authid, args.center, args.spacing, args.interval, args.history, args.seed)
-    host = NodeHost(ComponentConfig(args.realm, {"connection": conn}), lamps, args.heartbeat)
+    host = NodeSession(ComponentConfig(args.realm, {"connection": conn}), lamps, args.heartbeat)
     run(host, args.log_level, on_start=Simulation(lamps, args.interval).start)
 
 

@@ -1,4 +1,4 @@
-"""The fleet: N simulated street lamps on a street grid, served by one `NodeHost`.
+"""The fleet: N simulated street lamps on a street grid, served by one `sisock.node.session.NodeSession`.
 
 Lamps are named ``<authid>.lamp0001`` ... and laid out on a square grid of
 streets around a centre, ``spacing`` metres apart: row ``r`` is street

@@ -1,4 +1,4 @@
-"""One simulated street lamp: a `HostedNode` with a location, a state and three fields.
+"""One simulated street lamp: a `DataNode` (served with the others by one `NodeSession`) with a location, a state and three fields.
 
 Fields (timeline ``lamp``, one sample per simulation step):
 
@@ -20,9 +20,9 @@ fails now and then; a failed lamp draws nothing until ``reset``.
 import math
 import time
 
-from sisock.commands import command
-from sisock.errors import InvalidArgument
-from sisock.nodehost import HostedNode
+from sisock.node import DataNode
+from sisock.node.commands import command
+from sisock.wire.errors import InvalidArgument
 
 TIMELINE = "lamp"
 FIELDS = {
@@ -44,7 +44,7 @@ def solar_hour(t, lon):
     return (t / 3600.0 + lon / 15.0) % 24.0
 
 
-class Lamp(HostedNode):
+class Lamp(DataNode):
     """A simulated street lamp.
 
     Parameters

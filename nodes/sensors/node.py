@@ -7,8 +7,8 @@ longer: a restarted node serves its earlier samples at once.
 
 import time
 
-from sisock.node import DataNodeServer
 from nodes.sensors.metrics import HostMetrics
+from sisock.node import DataNodeServer
 
 TIMELINE = "host"
 

@@ -67,7 +67,7 @@ _HEADER_LINES = 4
 
 def _read_header(path):
     """Return ``(description, cadence, units)`` from the 4 header lines."""
-    with open(path, "r", encoding="utf-8") as fh:
+    with open(path, encoding="utf-8") as fh:
         lines = [fh.readline() for _ in range(_HEADER_LINES)]
     if not all(line.startswith("#") for line in lines):
         raise ValueError("%s: expected %d header lines starting with '#'"

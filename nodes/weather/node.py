@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from sisock.node import DataNodeServer
 from nodes.weather.archive import ApexArchive
+from sisock.node import DataNodeServer
 
 #: The archive shipped with the project (see ``data/README.md``).
 DEFAULT_ARCHIVE = Path(__file__).resolve().parent / "data"
@@ -26,7 +26,8 @@ class WeatherNode(DataNodeServer):
     def _get_data_blocking(self, field, start, end, min_stride=None):
         t, data = self.archive.get_data(field, start, end)
         return {"data": data,
-                "timeline": {tl: {"t": t_tl, "finalized_until": self.archive.finalized_until(tl)}
+                "timeline": {tl: {"t": t_tl, "finalized_until": self.archive.finalized_until(tl),
+                                  "field": [f for f in data if self.archive.fields.get(f, {}).get("timeline") == tl]}
                              for tl, t_tl in t.items()}}
 
 

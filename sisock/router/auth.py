@@ -3,7 +3,7 @@
 Crossbar runs :class:`RouterAuth` embedded in its router worker (see
 ``.crossbar/config.json``). It registers the dynamic WAMP-CRA authenticator
 and the dynamic authorizer used by every role, so the role table of
-DESIGN.md lives here, in one place, built on `sisock.uri`.
+DESIGN.md lives here, in one place, built on `sisock.wire.uri`.
 
 ========  ==============================================================
 role      may
@@ -28,7 +28,8 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import threads
 from twisted.internet.defer import inlineCallbacks
 
-from sisock import config, uri
+from sisock import config
+from sisock.wire import uri
 
 
 def _under(name, prefix):

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from twisted.logger import Logger
 
-from sisock.errors import InvalidArgument
+from sisock.wire.errors import InvalidArgument
 
 _log = Logger()
 

@@ -15,10 +15,11 @@ naming the limit and how to ask for less.
 A chunked answer is, in this order:
 
 1. one progressive result ``{"layout": {"data": {f: spec}, "timeline": {tl:
-   {"t": spec, "finalized_until": float or None}}, "chunks": K, "bytes": B}}``
+   {"t": spec, "finalized_until": float or None, "field": [f, ...]}}, "chunks":
+   K, "bytes": B}}`` (a timeline's other keys, such as ``field``, as in the result)
    where ``spec = {"dtype": "<f8", "shape": [N]}`` for an array that comes
    as raw bytes and ``{"dtype": None, "shape": [N]}`` for one that comes as
-   lists (`sisock.codec`);
+   lists (`sisock.wire.codec`);
 2. ``K`` progressive results ``{"chunk": i, "bytes": b, "data": {f:
    {"offset": i0, "values": v}}, "timeline": {tl: {"offset": i0, "values":
    t}}}``, each carrying consecutive samples ``[i0, i0 + len)`` of some of
@@ -27,7 +28,7 @@ A chunked answer is, in this order:
 3. the final result ``{"chunks": K, "bytes": B}``.
 
 A result that is not chunked is the plain one-message result of
-:func:`sisock.codec.result_to_wire`. :class:`Assembler` turns either back
+:func:`sisock.wire.codec.result_to_wire`. :class:`Assembler` turns either back
 into a result with NumPy arrays, writing raw chunks into preallocated arrays.
 
 Everything queued ahead of a WebSocket ping must reach the caller and be
@@ -38,8 +39,9 @@ the caller: a slow link or a slow decoder (JSON in Python decodes about
 
 import numpy as np
 
-from sisock import codec, config
-from sisock.errors import NodeError, TooLarge
+from sisock import config
+from sisock.wire import codec
+from sisock.wire.errors import NodeError, TooLarge
 
 #: Default size of one chunk of a progressive get_data answer, bytes.
 CHUNK_BYTES = 1024 * 1024
@@ -114,7 +116,7 @@ class Plan:
         ``{"data": {f: ndarray (N_f,)}, "timeline": {tl: {"t": ndarray (N_tl,),
         "finalized_until": float or None}}}`` (UNIX seconds UTC).
     encoding : {"list", "binary"}
-        See `sisock.codec`.
+        See `sisock.wire.codec`.
 
     Attributes
     ----------
@@ -172,8 +174,10 @@ class Plan:
         for kind, name, a in self.arrays:
             dtype = a.dtype.newbyteorder("<").str if codec.is_raw(a, self.encoding) else None
             specs[kind][name] = {"dtype": dtype, "shape": list(a.shape)}
-        timeline = {tl: {"t": spec, "finalized_until": codec.finalized(self.result["timeline"][tl].get("finalized_until"))}
-                    for tl, spec in specs["timeline"].items()}
+        timeline = {}
+        for tl, spec in specs["timeline"].items():
+            info = self.result["timeline"][tl]
+            timeline[tl] = dict(info, t=spec, finalized_until=codec.finalized(info.get("finalized_until")))
         return {"layout": {"data": specs["data"], "timeline": timeline, "chunks": len(self.chunks),
                            "bytes": self.bytes}}
 
@@ -231,14 +235,14 @@ def answer(result, encoding, send=None, span=0.0, chunk_bytes=None, max_message_
     Returns
     -------
     dict
-        The call's result: :func:`sisock.codec.result_to_wire` of
+        The call's result: :func:`sisock.wire.codec.result_to_wire` of
         ``result`` when it goes as one message (up to ``chunk_bytes`` with
         ``send``, up to ``max_message_bytes`` without), else (after sending
         the layout and every chunk) the summary ``{"chunks": K, "bytes": B}``.
 
     Raises
     ------
-    sisock.errors.TooLarge
+    sisock.wire.errors.TooLarge
         If ``send`` is None and the result is over ``max_message_bytes``.
     """
     chunk_bytes, max_message_bytes = limits(chunk_bytes, max_message_bytes)
@@ -332,12 +336,12 @@ class Assembler:
         Returns
         -------
         dict
-            As :func:`sisock.codec.result_from_wire`; a chunked result's raw
+            As :func:`sisock.wire.codec.result_from_wire`; a chunked result's raw
             arrays are writable arrays holding one copy of the data.
 
         Raises
         ------
-        sisock.errors.NodeError
+        sisock.wire.errors.NodeError
             If a chunked answer was malformed or incomplete.
         """
         if self._layout is None and self._error is None:
@@ -352,8 +356,8 @@ class Assembler:
         if problem is not None:
             raise NodeError(f"the node sent a malformed chunked get_data result: {problem}")
         data = {name: self._array(("data", name)) for name in self._layout["data"]}
-        timeline = {name: {"t": np.asarray(self._array(("timeline", name)), dtype=np.float64),
-                           "finalized_until": codec.finalized(spec.get("finalized_until"))}
+        timeline = {name: dict(spec, t=np.asarray(self._array(("timeline", name)), dtype=np.float64),
+                               finalized_until=codec.finalized(spec.get("finalized_until")))
                     for name, spec in self._layout["timeline"].items()}
         return {"data": data, "timeline": timeline}
 

@@ -9,7 +9,7 @@ autobahn session turns it back into the same class when it has called
 
 from autobahn.wamp.exception import ApplicationError
 
-from sisock.uri import uri
+from sisock.wire.uri import uri
 
 
 class SisockError(ApplicationError):

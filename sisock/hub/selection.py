@@ -27,11 +27,11 @@ import fnmatch
 import math
 import re
 
-from sisock.errors import InvalidArgument
-from sisock.uri import is_valid_node_name
+from sisock.wire.errors import InvalidArgument
+from sisock.wire.uri import is_valid_node_name
 
 ALL = "ALL"
-#: Record attributes a filter term may name (see `sisock.registry.NodeRecord`).
+#: Record attributes a filter term may name (see `sisock.hub.registry.NodeRecord`).
 ATTRIBUTES = ("name", "description", "status", "connected", "host", "pid", "version", "authid", "fields")
 #: How to select everything, for messages.
 HOW_TO_SELECT = ("pass 'ALL' to select every node, or a name (weather), a glob (fleet.lamp*) "

@@ -22,11 +22,11 @@ from pathlib import Path
 from twisted.internet import defer
 
 from sisock import config
-from sisock.supervisor import Child, Part, PartExited
+from sisock.cli.supervisor import Child, Part, PartExited
 from sisock.tls import make_certificate
 
 #: The project folder: the one holding ``sisock/``, ``.crossbar/``, ``web/``.
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 CONFIG_FILE = PROJECT_DIR / ".crossbar" / "config.json"
 WEB_DIR = PROJECT_DIR / "web"
 

@@ -1,6 +1,6 @@
 """The hub: which data nodes exist, who owns each name, and when they go.
 
-Procedures (original sisock names, see `sisock.uri`):
+Procedures (original sisock names, see `sisock.wire.uri`):
 
 ``data_node.add(name, description, session_id, **info) -> bool``
     True and one ``consumer.data_node_added`` event ``{name, description}``;
@@ -10,15 +10,15 @@ Procedures (original sisock names, see `sisock.uri`):
     the registry: ``host``, ``pid``, ``version``, ``location``
     (``{lat, lon}``), ``tags``, ``fields`` (count) and ``heartbeat``
     (seconds between the node's heartbeats); see
-    `sisock.registry.check_info`.
+    `sisock.hub.registry.check_info`.
 ``data_node.subtract(name, session_id) -> None``
     Only the owner may; one ``consumer.data_node_subtracted`` event.
 ``consumer.get_data_node() -> [{name, description}, ...]``
     The live, enabled nodes, sorted by name.
 ``hub.nodes.*``
-    Management of the registry, for admins: `sisock.management`.
+    Management of the registry, for admins: `sisock.hub.management`.
 
-Every node ever added is kept in the registry (`sisock.registry`, an
+Every node ever added is kept in the registry (`sisock.hub.registry`, an
 SQLite file under the data directory), with its status ``online``,
 ``offline`` or ``disabled``; every change of a record publishes
 ``consumer.node_changed`` ``{name, change, node}``.
@@ -45,11 +45,12 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions
 from twisted.internet import defer, task
 
-from sisock import config, uri, validate
+from sisock import config
 from sisock.connection import SisockSession, run
-from sisock.errors import NoSuchNode, NotAuthorized
-from sisock.management import NodesApi
-from sisock.registry import FILE_NAME, Registry, check_info
+from sisock.hub.management import NodesApi
+from sisock.hub.registry import FILE_NAME, Registry, check_info
+from sisock.wire import uri, validate
+from sisock.wire.errors import NoSuchNode, NotAuthorized
 
 #: Seconds without a heartbeat after which a node that heartbeats is offline.
 HEARTBEAT_TIMEOUT = 5.0
@@ -73,7 +74,7 @@ class Hub(SisockSession):
     ----------
     config : autobahn.wamp.types.ComponentConfig
         ``extra["connection"]`` as for every sisock session.
-    registry : sisock.registry.Registry
+    registry : sisock.hub.registry.Registry
         The persistent registry (kept across reconnects).
     heartbeat_timeout : float
         Seconds of silence after which a heartbeating node is offline.
@@ -209,7 +210,7 @@ class Hub(SisockSession):
 
         A call that changed the registry waits for it before it answers;
         it fails with the `sqlite3.Error` of a write that failed
-        (`sisock.registry.Registry.sync`).
+        (`sisock.hub.registry.Registry.sync`).
         """
         from twisted.internet import reactor
 

@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from sisock.errors import InvalidArgument
+from sisock.wire.errors import InvalidArgument
 
 #: Field type names (as in ``get_fields``) and their storage dtype and fill.
 FIELD_TYPES = {

@@ -2,7 +2,7 @@
 
 A :class:`SqliteLog` appends recorded blocks to ``<data_dir>/<node>.sqlite``
 from a writer thread of its own, reads ranges back in any thread, and
-enforces retention by age and by size. `sisock.store.Store` puts it behind
+enforces retention by age and by size. `sisock.store.store.Store` puts it behind
 the in-memory buffers; node authors never use it directly.
 
 Schema (``PRAGMA user_version`` 1)
@@ -48,7 +48,7 @@ from collections import deque
 import numpy as np
 from twisted.logger import Logger
 
-from sisock.buffer import FIELD_TYPES
+from sisock.store.buffer import FIELD_TYPES
 
 _log = Logger()
 

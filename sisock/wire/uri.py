@@ -84,7 +84,7 @@ DATA_NODE_SUBTRACTED = uri("consumer.data_node_subtracted")
 #: Published by the hub each time it (re)joins: nodes add themselves again.
 HUB_ONLINE = uri("hub.online")
 
-# Registry and liveness (sisock.hub, sisock.presence, sisock.management).
+# Registry and liveness (sisock.hub, sisock.node.presence, sisock.hub.management).
 #: Published by every node session about once a second, no payload: "still here".
 HUB_HEARTBEAT = uri("hub.heartbeat")
 #: Published by the hub to the owning session only: ``{name, enabled}``.

@@ -9,9 +9,9 @@ import functools
 import inspect
 import math
 
-from sisock.errors import InvalidArgument
-from sisock.timeutil import sisock_to_unix_time
-from sisock.uri import NODE_NAME_MAX, is_valid_node_name
+from sisock.wire.errors import InvalidArgument
+from sisock.wire.timeutil import sisock_to_unix_time
+from sisock.wire.uri import NODE_NAME_MAX, is_valid_node_name
 
 #: Most fields one ``get_data`` call may ask for.
 MAX_FIELDS = 1000
@@ -97,7 +97,7 @@ def field_list(value):
 
 
 def node_name(value, arg="name"):
-    """A data node name (see `sisock.uri.NODE_NAME_RE`).
+    """A data node name (see `sisock.wire.uri.NODE_NAME_RE`).
 
     Raises
     ------
@@ -120,8 +120,52 @@ def description(value):
     return value
 
 
+@functools.lru_cache(maxsize=512)
+def _signature(func, bound):
+    """Signature of ``func`` (without its first parameter if ``bound``) and how it is shown in messages."""
+    signature = inspect.signature(func)
+    if bound:
+        signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+    bare = [p.replace(annotation=p.empty) for name, p in signature.parameters.items() if name != "details"]
+    return signature, str(signature.replace(parameters=bare, return_annotation=signature.empty))
+
+
+def call(func, args, kwargs, name=None):
+    """Call ``func(*args, **kwargs)``, or raise `InvalidArgument` if the arguments do not fit its signature.
+
+    Parameters
+    ----------
+    func : callable
+        A procedure (a bound method or a function).
+    args : sequence
+        Positional arguments from the caller.
+    kwargs : dict
+        Keyword arguments from the caller (and ``details`` from autobahn).
+    name : str, optional
+        Procedure name in the message; the function's name by default.
+
+    Returns
+    -------
+    object
+        What ``func`` returns.
+
+    Raises
+    ------
+    InvalidArgument
+        Too many or too few positional arguments, or an unknown keyword;
+        the message gives the expected signature.
+    """
+    underlying = getattr(func, "__func__", None)
+    signature, shown = _signature(underlying or func, underlying is not None)
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise InvalidArgument(f"{name or func.__name__} takes {shown}: {exc}") from None
+    return func(*args, **kwargs)
+
+
 def rpc(func):
-    """Wrap a procedure so that a call with the wrong arguments is an `InvalidArgument`.
+    """Wrap a procedure so that a call with the wrong arguments is an `InvalidArgument` (see `call`).
 
     Autobahn would answer a call that does not fit the signature (too many
     or too few positional arguments, an unknown keyword) with a generic
@@ -134,15 +178,9 @@ def rpc(func):
         The procedure (a bound method); a ``details`` keyword added by
         autobahn (``RegisterOptions(details_arg=...)``) is passed through.
     """
-    signature = inspect.signature(func)
-    shown = "(" + ", ".join(str(p) for name, p in signature.parameters.items() if name != "details") + ")"
 
     @functools.wraps(func)
     def checked(*args, **kwargs):
-        try:
-            signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise InvalidArgument(f"{func.__name__} takes {shown}: {exc}") from None
-        return func(*args, **kwargs)
+        return call(func, args, kwargs)
 
     return checked

@@ -16,10 +16,11 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet import defer
 
-from sisock import codec, config
+from sisock import config
 from sisock.client import ConsumerSession
 from sisock.connection import start
-from sisock.errors import InvalidArgument, NoSuchCommand, NoSuchNode, NotAuthorized, SisockError
+from sisock.wire import codec
+from sisock.wire.errors import InvalidArgument, NoSuchCommand, NoSuchNode, NotAuthorized, SisockError
 
 OK, ERROR, USAGE, NOT_FOUND, NOT_AUTHORIZED, INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -210,7 +211,7 @@ def fmt_time(t):
     """``YYYY-MM-DD HH:MM:SS.fffZ`` (UTC) of UNIX time ``t``, or ``-``."""
     if t is None or (isinstance(t, float) and math.isnan(t)):
         return "-"
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 
 
 def fmt_ago(t, now):
@@ -254,5 +255,5 @@ def parse_time(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a time: give UNIX seconds, -SECONDS, -10m/-2h/-1d, now, or ISO 8601") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     return when.timestamp()

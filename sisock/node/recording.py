@@ -1,8 +1,8 @@
-"""Recording: what a live data node keeps and publishes (the `Recording` part of `DataNodeServer`).
+"""Recording: what a live data node keeps and publishes (the `Recording` part of `sisock.node.base.DataNode`).
 
 A live node declares its timelines, then records blocks of co-sampled
 values, from the reactor or from a sampling thread (`Recording.every`);
-each block is kept in the node's `sisock.store.Store` (memory, then its
+each block is kept in the node's `sisock.store.store.Store` (memory, then its
 SQLite file), published on ``consumer.NAME.data`` and answered by
 ``get_data`` and ``get_latest`` with no further code in the node.
 """
@@ -12,20 +12,20 @@ from concurrent import futures
 from twisted.internet import defer, task, threads
 from twisted.python import threadable
 
-from sisock import codec, uri
+from sisock.wire import codec, uri
 
 
 class Recording:
-    """Recording methods of `sisock.node.DataNodeServer`.
+    """Recording methods of `sisock.node.base.DataNode`.
 
-    Uses the session's ``store`` (a `sisock.store.Store`), ``name``,
-    ``publish``, ``is_attached`` and ``log``.
+    Uses the node's ``store`` (a `sisock.store.Store`), ``name``, ``log``
+    and ``session`` (the `sisock.node.session.NodeSession` it publishes through).
     """
 
     def declare(self, timeline, fields, interval=None, capacity=86400):
-        """Declare a recorded timeline; see :meth:`sisock.store.Store.declare`.
+        """Declare a recorded timeline; see :meth:`sisock.store.store.Store.declare`.
 
-        Declare in ``__init__``: `run_node` then opens the store file before
+        Declare in ``__init__``: `sisock.node.run.run_node` then opens the store file before
         connecting (a file that cannot be opened stops the process with a
         clear message) and loads the recent history (``capacity`` samples)
         into memory, so `get_data` and `get_latest` answer at once.
@@ -38,7 +38,7 @@ class Recording:
         Callable from the reactor thread and from other threads. The block
         is kept in memory (`get_data` answers it at once), published on
         ``consumer.NAME.data`` and queued for the node's SQLite file, which
-        a writer thread commits in batches (`sisock.sqlstore`).
+        a writer thread commits in batches (`sisock.store.sqlite`).
 
         Parameters
         ----------
@@ -60,13 +60,13 @@ class Recording:
             ``kill -9`` ("acknowledged as recorded"). Called in the reactor
             thread, a Deferred (fired in the reactor thread); called from
             another thread, a Future (``.result(timeout)`` waits). It fails
-            with `sisock.store.StoreError` if the file could not be written
+            with `sisock.store.store.StoreError` if the file could not be written
             (the block was still kept in memory and published). A node
-            without a store file (not run by `run_node`) fires it at once.
+            without a store file (not run by `sisock.node.run.run_node`) fires it at once.
 
         Raises
         ------
-        sisock.errors.InvalidArgument
+        sisock.wire.errors.InvalidArgument
             Unknown timeline or field, a value of the wrong type, wrong
             lengths, time not finite or going backwards; the message names
             which. Nothing is recorded or published then.
@@ -84,8 +84,9 @@ class Recording:
         return waiter
 
     def _publish_block(self, event):
-        if self.is_attached():
-            self.publish(uri.node_uri(self.name, "data"), event)
+        session = self.session
+        if session is not None and session.is_attached():
+            session.publish(uri.node_uri(self.name, "data"), event)
 
     def every(self, interval, sample):
         """Call ``sample()`` in a thread every ``interval`` seconds for the life of the process.
@@ -123,8 +124,7 @@ class Recording:
             encoded as the live events on ``consumer.NAME.data`` are; ``{}``
             for a node that records nothing.
         """
-        recorded = getattr(self, "store", None)  # original-sisock nodes skip our __init__
-        latest = recorded.latest() if recorded is not None else {}
+        latest = self.store.latest()
         return {tl: _encode_block(block["t"], block["data"]) for tl, block in latest.items()}
 
 

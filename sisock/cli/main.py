@@ -19,34 +19,35 @@ import os
 import sys
 
 import sisock
-from sisock import config, validate
-from sisock.cli_support import ERROR, EXIT_STATUS, status_of
-from sisock.errors import SisockError
+from sisock import config
+from sisock.cli.support import ERROR, EXIT_STATUS, status_of
+from sisock.wire import validate
+from sisock.wire.errors import SisockError
 
 #: name -> (one-line help, "module:add_arguments" or None, "module:function" to run).
 COMMANDS = {
     "up": ("start router, hub, nodes and Grafana bridge; restart what dies",
-           "sisock.launcher:add_arguments", "sisock.launcher:run_up"),
+           "sisock.cli.launcher:add_arguments", "sisock.cli.launcher:run_up"),
     "hub": ("run the hub alone against a running router (see: sisock hub --help)",
-            None, "sisock.hub:main"),
+            None, "sisock.hub.hub:main"),
     "secrets": ("create the secrets file if missing and say where it is",
-                "sisock.cli:secrets_arguments", "sisock.cli:secrets"),
+                "sisock.cli.main:secrets_arguments", "sisock.cli.main:secrets"),
     "cert": ("make a key and a self-signed certificate for wss:// and https://",
-             "sisock.cli:cert_arguments", "sisock.cli:cert"),
+             "sisock.cli.main:cert_arguments", "sisock.cli.main:cert"),
     "nodes": ("list the nodes the hub knows: status, host, last seen, fields (admin)",
-              "sisock.cli_nodes:nodes_arguments", "sisock.cli_nodes:nodes"),
+              "sisock.cli.nodes:nodes_arguments", "sisock.cli.nodes:nodes"),
     "enable": ("enable nodes by name, glob or attribute=value (admin)",
-               "sisock.cli_nodes:enable_arguments", "sisock.cli_nodes:switch"),
+               "sisock.cli.nodes:enable_arguments", "sisock.cli.nodes:switch"),
     "disable": ("disable nodes: hidden from consumers, get_data refused (admin)",
-                "sisock.cli_nodes:disable_arguments", "sisock.cli_nodes:switch"),
+                "sisock.cli.nodes:disable_arguments", "sisock.cli.nodes:switch"),
     "forget": ("remove an offline node from the registry (admin)",
-               "sisock.cli_nodes:forget_arguments", "sisock.cli_nodes:forget"),
-    "fields": ("list a node's fields", "sisock.cli_data:fields_arguments", "sisock.cli_data:fields"),
+               "sisock.cli.nodes:forget_arguments", "sisock.cli.nodes:forget"),
+    "fields": ("list a node's fields", "sisock.cli.data:fields_arguments", "sisock.cli.data:fields"),
     "get": ("read fields of a node over a time range (table, --json, --csv)",
-            "sisock.cli_data:get_arguments", "sisock.cli_data:get"),
-    "tail": ("print a node's live samples until Ctrl-C", "sisock.cli_data:tail_arguments", "sisock.cli_data:tail"),
+            "sisock.cli.data:get_arguments", "sisock.cli.data:get"),
+    "tail": ("print a node's live samples until Ctrl-C", "sisock.cli.data:tail_arguments", "sisock.cli.data:tail"),
     "call": ("send a command to a node, or show its API (admin)",
-             "sisock.cli_data:call_arguments", "sisock.cli_data:call"),
+             "sisock.cli.data:call_arguments", "sisock.cli.data:call"),
 }
 
 EPILOG = f"""\

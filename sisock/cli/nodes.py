@@ -1,6 +1,6 @@
 """``sisock nodes``, ``sisock enable``, ``sisock disable``, ``sisock forget``: the hub's registry.
 
-They call the hub's ``hub.nodes.*`` procedures (`sisock.management`) as
+They call the hub's ``hub.nodes.*`` procedures (`sisock.hub.management`) as
 the ``admin`` role, with the admin secret from ``SISOCK_ADMIN_SECRET`` or
 the secrets file.
 """
@@ -9,9 +9,9 @@ import time
 
 from twisted.internet import defer
 
-from sisock import cli_support as cli
-from sisock import uri
-from sisock.selection import HOW_TO_SELECT
+from sisock.cli import support as cli
+from sisock.hub.selection import HOW_TO_SELECT
+from sisock.wire import uri
 
 FILTER_HELP = """\
 filters (terms separated by spaces, all must match):

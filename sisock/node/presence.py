@@ -1,6 +1,6 @@
 """A node session's presence at the hub: what it says about itself, its heartbeat, its enabled state.
 
-Used by `sisock.node.DataNodeServer` and `sisock.nodehost.NodeHost`, so a
+Used by `sisock.node.session.NodeSession`, so a
 node author writes none of it.
 
 - `describe` is the metadata sent with ``data_node.add``: host, pid,
@@ -12,8 +12,8 @@ node author writes none of it.
   hub takes the nodes of a session silent for its timeout offline), and
   follows ``hub.node_state``, on which the hub tells the owning session
   whether each of its nodes is enabled.
-- `check_enabled` is what ``get_data`` asks first: a node an admin disabled
-  answers ``node_disabled``.
+- `sisock.node.base.DataNode.check_enabled` is what ``get_data`` asks
+  first: a node an admin disabled answers ``node_disabled``.
 """
 
 import os
@@ -23,8 +23,7 @@ from importlib import metadata
 
 from twisted.internet import defer, task, threads
 
-from sisock import uri
-from sisock.errors import NodeDisabled
+from sisock.wire import uri
 
 #: Seconds between heartbeats of a node session.
 HEARTBEAT_INTERVAL = 1.0
@@ -39,7 +38,7 @@ def _version():
 
 @defer.inlineCallbacks
 def describe(node, heartbeat=HEARTBEAT_INTERVAL):
-    """Deferred keyword arguments of ``data_node.add`` for ``node`` (see `sisock.registry.check_info`).
+    """Deferred keyword arguments of ``data_node.add`` for ``node`` (see `sisock.hub.registry.check_info`).
 
     The count of fields is that of ``node._get_fields_blocking(1, now)``,
     run in a thread; None if it fails.
@@ -76,7 +75,7 @@ class _Presence:
     def on_state(self, event):
         node = self.nodes.get(event.get("name"))
         if node is not None:
-            node._hub_disabled = not event.get("enabled", True)
+            node.hub_enabled = bool(event.get("enabled", True))
 
 
 def join(session, nodes, interval=HEARTBEAT_INTERVAL):
@@ -86,7 +85,7 @@ def join(session, nodes, interval=HEARTBEAT_INTERVAL):
     ----------
     session : sisock.connection.SisockSession
         The joined session that adds ``nodes`` to the hub.
-    nodes : list of DataNodeServer
+    nodes : list of sisock.node.base.DataNode
         The nodes it owns; each has ``name``.
     interval : float
         Seconds between heartbeats (the first join of the process sets it).
@@ -100,15 +99,3 @@ def join(session, nodes, interval=HEARTBEAT_INTERVAL):
     if presence is None:
         presence = session._presence = _Presence(session, nodes, interval)
     return session.subscribe(presence.on_state, uri.NODE_STATE)
-
-
-def check_enabled(node):
-    """Raise `NodeDisabled` if the hub said ``node`` is disabled.
-
-    Raises
-    ------
-    sisock.errors.NodeDisabled
-        With a message naming the node and how to enable it.
-    """
-    if getattr(node, "_hub_disabled", False):
-        raise NodeDisabled(f"node {node.name!r} is disabled by an admin; 'sisock enable {node.name}' serves it again")

@@ -1,31 +1,29 @@
 """What a live data node records: timelines of co-sampled fields, kept in memory and on disk.
 
-A :class:`Store` holds one :class:`~sisock.buffer.TimelineBuffer` per
+A :class:`Store` holds one :class:`~sisock.store.buffer.TimelineBuffer` per
 timeline (the newest samples, in memory) and, once `Store.open` was called,
-a :class:`~sisock.sqlstore.SqliteLog` behind them: every block appended is
+a :class:`~sisock.store.sqlite.SqliteLog` behind them: every block appended is
 also written to ``<data_dir>/<node name>.sqlite`` by a writer thread, in
 batches. It answers ``get_fields`` and ``get_data`` in the shapes of the
 wire contract (DESIGN.md) with NumPy arrays: from memory when the range is
 there, and from the file for older ranges. `DataNodeServer.record` appends
-to it; `sisock.node.run_node` opens it with the node's command-line options
+to it; `sisock.node.server.run_node` opens it with the node's command-line options
 (`add_arguments`).
 
 Durability: a block is safe from a process crash or ``kill -9`` once its
-``done`` callback was called with None (see `sisock.sqlstore`).
+``done`` callback was called with None (see `sisock.store.sqlite`).
 """
 
 import math
-import os
 import threading
 
 import numpy as np
 
-from sisock import config
-from sisock.buffer import TimelineBuffer
-from sisock.errors import InvalidArgument
-from sisock.sqlstore import DEFAULT_MAX_BYTES, DEFAULT_RETENTION, SqliteLog, StoreError
+from sisock.store.buffer import TimelineBuffer
+from sisock.store.sqlite import DEFAULT_MAX_BYTES, DEFAULT_RETENTION, SqliteLog, StoreError
+from sisock.wire.errors import InvalidArgument
 
-__all__ = ["Store", "StoreError", "add_arguments", "options_from_args", "FIELD_TYPES"]
+__all__ = ["Store", "StoreError", "FIELD_TYPES"]
 
 FIELD_TYPES = ("number", "string", "bool")
 
@@ -236,7 +234,8 @@ class Store:
         -------
         dict
             ``{"data": {f: ndarray}, "timeline": {tl: {"t": ndarray float64,
-            "finalized_until": float}}}``; an unknown field gets an empty
+            "finalized_until": float, "field": [f, ...]}}}`` (``field``: the
+            asked fields on that timeline); an unknown field gets an empty
             float64 array. ``finalized_until`` is the last recorded time:
             samples before it no longer change.
         """
@@ -259,7 +258,7 @@ class Store:
                 if len(old_t):
                     t = np.concatenate([old_t, t])
                     values = {f: np.concatenate([old[f], values[f]]) for f in names}
-            timelines[tl] = {"t": t, "finalized_until": last if last is not None else math.nan}
+            timelines[tl] = {"t": t, "finalized_until": last if last is not None else math.nan, "field": names}
             data.update(values)
         return {"data": data, "timeline": timelines}
 
@@ -323,41 +322,3 @@ def _column(where, kind, values):
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(f"{where}: cannot be read as numbers ({exc})") from None
 
-
-# -- command line ----------------------------------------------------------------
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-
-
-def _seconds(text):
-    value = float(text)
-    if not value > 0:
-        raise ValueError(text)
-    return value
-
-
-def _bytes(text):
-    text = text.strip().upper().removesuffix("B").removesuffix("I")
-    unit = text[-1:] if text[-1:] in _UNITS else ""
-    value = float(text[:len(text) - len(unit)]) * _UNITS[unit]
-    if not value > 0:
-        raise ValueError(text)
-    return value
-
-
-def add_arguments(parser):
-    """Add the store options of every node: ``--retention`` and ``--max-bytes``."""
-    group = parser.add_argument_group("store", "recorded history, in <data dir>/<name>.sqlite")
-    group.add_argument("--retention", type=_seconds, default=DEFAULT_RETENTION, metavar="SECONDS",
-                       help="seconds of recorded history kept; inf for no limit (default 2592000 = 30 days)")
-    group.add_argument("--max-bytes", type=_bytes, default=DEFAULT_MAX_BYTES, metavar="SIZE",
-                       help="most bytes of recorded data kept, oldest dropped first; e.g. 500M, 2G, inf "
-                            "(default 1G)")
-    return parser
-
-
-def options_from_args(args):
-    """Keyword arguments of `Store.open` from options parsed with `add_arguments`
-    and `sisock.config.add_connection_arguments` (``--data-dir``) plus ``--name``."""
-    directory = os.path.abspath(args.data_dir) if args.data_dir else config.data_dir()
-    return {"path": os.path.join(directory, f"{args.name}.sqlite"), "retention": args.retention,
-            "max_bytes": args.max_bytes}

@@ -1,8 +1,8 @@
 """Commands to data nodes: the `command` decorator, dispatch and ``get_api``.
 
-A node author marks methods of a `DataNodeServer` subclass::
+A node author marks methods of a `sisock.node.base.DataNode` subclass (or `DataNodeServer`)::
 
-    from sisock.commands import command
+    from sisock.node.commands import command
 
     class Lamp(DataNodeServer):
         @command
@@ -19,7 +19,7 @@ A node author marks methods of a `DataNodeServer` subclass::
             ...
             return {"level": level}
 
-and every node gets two procedures (registered by the base class):
+and every node answers two procedures (routed to it by its `sisock.node.session.NodeSession`):
 
 ``consumer.NAME.command(command, *args, **kwargs)``
     Calls the handler named ``command`` with the other arguments and
@@ -28,7 +28,7 @@ and every node gets two procedures (registered by the base class):
     An unknown command is ``<base>.error.no_such_command``, arguments that
     do not fit the handler's signature ``invalid_argument``, and an
     exception that is not a sisock error ``node_error``. The router lets
-    only admins call it (`sisock.routerauth`).
+    only admins call it (`sisock.router.auth`).
 ``consumer.NAME.get_api()``
     ``{"name", "description", "fields": {field: {description, timeline,
     type, units}}, "commands": [{"name", "description", "parameters":
@@ -43,14 +43,13 @@ import time
 
 from twisted.internet import defer
 
-from sisock import uri
-from sisock.errors import InvalidArgument, NodeError, NoSuchCommand, SisockError
+from sisock.wire.errors import InvalidArgument, NodeError, NoSuchCommand, SisockError
 
 _MARK = "_sisock_command"
 
 
 def command(func=None, *, name=None):
-    """Mark a `DataNodeServer` method as a command (``@command`` or ``@command(name="...")``).
+    """Mark a node method as a command (``@command`` or ``@command(name="...")``).
 
     Parameters
     ----------
@@ -126,7 +125,7 @@ def dispatch(node, args, kwargs):
 
     Raises (in the Deferred)
     ------------------------
-    sisock.errors.NoSuchCommand, sisock.errors.InvalidArgument, sisock.errors.NodeError
+    sisock.wire.errors.NoSuchCommand, sisock.wire.errors.InvalidArgument, sisock.wire.errors.NodeError
     """
     handlers = commands_of(node)
     known = ", ".join(sorted(handlers)) or "none"
@@ -164,11 +163,3 @@ def describe(node):
     return d.addCallback(lambda fields: {
         "name": node.name, "description": node.description or "", "fields": fields[0],
         "commands": [describe_command(n, h) for n, h in sorted(commands_of(node).items())]})
-
-
-def register(session, node):
-    """Register ``consumer.NAME.command`` and ``consumer.NAME.get_api`` of ``node`` on ``session``; Deferred."""
-    return defer.gatherResults([
-        session.register(lambda *args, **kwargs: dispatch(node, args, kwargs), uri.node_uri(node.name, "command")),
-        session.register(lambda: describe(node), uri.node_uri(node.name, "get_api")),
-    ], consumeErrors=True)

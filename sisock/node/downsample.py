@@ -21,7 +21,7 @@ import numbers
 
 import numpy as np
 
-from sisock.errors import InvalidArgument
+from sisock.wire.errors import InvalidArgument
 
 #: Accepted values of ``how``.
 HOW = ("mean", "min", "max", "minmax")
@@ -68,7 +68,7 @@ def needs_downsampling(t, min_stride):
 
     Raises
     ------
-    sisock.errors.InvalidArgument
+    sisock.wire.errors.InvalidArgument
         If ``min_stride`` is neither ``None`` nor a finite number > 0.
     """
     if min_stride is None:
@@ -192,7 +192,7 @@ def downsample(t, values, start, min_stride, how="mean"):
 
     Raises
     ------
-    sisock.errors.InvalidArgument
+    sisock.wire.errors.InvalidArgument
         If ``min_stride`` is not a finite number > 0, ``how`` is not one of
         `HOW`, ``start`` is not a finite number, ``t`` is not 1-D, or a
         field's length differs from ``len(t)``.

@@ -1,9 +1,9 @@
 """The hub's management procedures ``<base>.hub.nodes.*``, for admins.
 
-The router lets only the ``admin`` role call them (`sisock.routerauth`);
+The router lets only the ``admin`` role call them (`sisock.router.auth`);
 anonymous consumers are refused with ``wamp.error.not_authorized``.
-Filters, bounding boxes and pages are described in `sisock.selection`;
-records in `sisock.registry.NodeRecord.to_wire`.
+Filters, bounding boxes and pages are described in `sisock.hub.selection`;
+records in `sisock.hub.registry.NodeRecord.to_wire`.
 
 ``hub.nodes.list(filter="ALL", limit=100, offset=0)``
     ``{"total": int, "offset": int, "limit": int, "nodes": [record, ...]}``
@@ -27,9 +27,9 @@ Every change publishes ``consumer.node_changed`` (see `sisock.hub`).
 
 from twisted.internet import defer
 
-from sisock import uri, validate
-from sisock.errors import InvalidArgument, NoSuchNode
-from sisock.selection import in_bbox, page, parse_bbox, parse_filter
+from sisock.hub.selection import in_bbox, page, parse_bbox, parse_filter
+from sisock.wire import uri, validate
+from sisock.wire.errors import InvalidArgument, NoSuchNode
 
 #: Default page size of ``list`` and ``search``.
 DEFAULT_LIMIT = 100

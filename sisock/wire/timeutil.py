@@ -8,7 +8,7 @@ exclusive. Nothing is ever read in local time.
 
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def sisock_to_unix_time(t, now=None):
@@ -64,6 +64,6 @@ def iso_to_unix(text):
         raise ValueError(f"expected an ISO 8601 time string, not {type(text).__name__}")
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 

@@ -14,10 +14,10 @@ import time
 import numpy as np
 from twisted.internet import defer
 
-from sisock import cli_support as cli
-from sisock import uri
-from sisock.errors import NoSuchNode
-from sisock.timeutil import sisock_to_unix_time
+from sisock.cli import support as cli
+from sisock.wire import uri
+from sisock.wire.errors import NoSuchNode
+from sisock.wire.timeutil import sisock_to_unix_time
 
 #: Samples per get_data call that `sisock get` aims at when it splits a range.
 CHUNK_SAMPLES = 100_000

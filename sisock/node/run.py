@@ -1,0 +1,129 @@
+"""The command line of a data node: ``python -m nodes.NAME [options]`` (`run_node`).
+
+Every node takes the same options: the connection's (`sisock.config.add_connection_arguments`:
+``--url``, ``--realm``, ``--authid``, ``--secret-file``, ``--data-dir``,
+``--log-level``), ``--name``, and the store's (``--retention``,
+``--max-bytes``), plus whatever the node adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+
+from autobahn.wamp.types import ComponentConfig
+
+from sisock import config
+from sisock.connection import run
+from sisock.node.server import DataNodeServer
+from sisock.store import StoreError
+from sisock.store.sqlite import DEFAULT_MAX_BYTES, DEFAULT_RETENTION
+from sisock.wire import validate
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _seconds(text):
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def _bytes(text):
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in _UNITS else ""
+    value = float(text[:len(text) - len(unit)]) * _UNITS[unit]
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the store options of every node: ``--retention`` (seconds) and ``--max-bytes`` (e.g. ``500M``)."""
+    group = parser.add_argument_group("store", "recorded history, in <data dir>/<name>.sqlite")
+    group.add_argument("--retention", type=_seconds, default=DEFAULT_RETENTION, metavar="SECONDS",
+                       help="seconds of recorded history kept; inf for no limit (default 2592000 = 30 days)")
+    group.add_argument("--max-bytes", type=_bytes, default=DEFAULT_MAX_BYTES, metavar="SIZE",
+                       help="most bytes of recorded data kept, oldest dropped first; e.g. 500M, 2G, inf "
+                            "(default 1G)")
+    return parser
+
+
+def store_options(args: argparse.Namespace) -> dict:
+    """Keyword arguments of `sisock.store.Store.open` from the parsed options: the file
+    ``<data dir>/<name>.sqlite``, ``retention`` (seconds) and ``max_bytes``."""
+    directory = os.path.abspath(args.data_dir) if args.data_dir else config.data_dir()
+    return {"path": os.path.join(directory, f"{args.name}.sqlite"), "retention": args.retention,
+            "max_bytes": args.max_bytes}
+
+
+def node_parser(node_class: type[DataNodeServer], description: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of a node: its description (the class docstring's first line), ``--name``,
+    the connection and the store options."""
+    doc = (node_class.__doc__ or "").strip()
+    parser = argparse.ArgumentParser(
+        description=description or (doc.splitlines()[0] if doc else f"Run the sisock data node {node_class.name}."))
+    parser.add_argument("--name", default=node_class.name,
+                        help="data node name, also its WAMP authid (default %(default)s)")
+    config.add_connection_arguments(parser)
+    add_store_arguments(parser)
+    return parser
+
+
+def run_node(node_class: type[DataNodeServer], argv: list[str] | None = None,
+             add_arguments: Callable[[argparse.ArgumentParser], object] | None = None,
+             description: str | None = None) -> None:
+    """Command-line entry point of a data node (``python -m nodes.NAME``).
+
+    Parses the shared options plus whatever ``add_arguments(parser)``
+    adds, builds one ``node_class(config)`` for the life of the process,
+    opens its store, and runs it, reconnecting forever, until SIGINT or
+    SIGTERM. ``config.extra["args"]`` holds the parsed options.
+
+    Parameters
+    ----------
+    node_class : type
+        A `DataNodeServer` subclass.
+    argv : list of str, optional
+        The options; ``sys.argv[1:]`` by default.
+    add_arguments : callable, optional
+        ``add_arguments(parser)`` adds the node's own options.
+    description : str, optional
+        ``--help``'s description; the class docstring's first line by default.
+
+    Exits with status 2 for bad options or secrets, 1 when the store file
+    cannot be opened (the message names it).
+    """
+    parser = node_parser(node_class, description)
+    if add_arguments:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    validate.node_name(args.name, "--name")
+    args.authid = args.authid or args.name
+    try:
+        conn = config.connection_from_args(args, "node")
+    except config.SecretsError as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")
+    node = node_class(ComponentConfig(args.realm, {"connection": conn, "args": args}))
+    node.name = args.name
+    try:
+        node.store.open(**store_options(args))
+    except StoreError as exc:
+        parser.exit(1, f"{parser.prog}: {exc}\n")
+    from twisted.internet import reactor
+
+    reactor.addSystemEventTrigger("before", "shutdown", node.store.close)
+    failed = []
+
+    def start():
+        try:
+            node.start()
+        except StoreError as exc:  # a timeline declared in start() whose store file cannot be opened
+            failed.append(exc)
+            reactor.stop()
+
+    run(node, args.log_level, on_start=start)
+    if failed:
+        parser.exit(1, f"{parser.prog}: {failed[0]}\n")

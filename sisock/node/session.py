@@ -1,0 +1,192 @@
+"""`NodeSession`: the one WAMP session adapter that serves data nodes, one or many.
+
+A `sisock.node.base.DataNode` knows nothing of WAMP; a `NodeSession` joins
+the router as node authid ``A`` and serves every node it is given, named
+``A`` itself (`sisock.node.server.DataNodeServer`, one node per process)
+or ``A.<something>`` (a fleet of hundreds of devices over one connection):
+
+- one **prefix registration** of ``consumer.A.`` receives every call to
+  ``consumer.<node>.get_fields``, ``get_data``, ``get_latest``,
+  ``command`` and ``get_api``; the session routes it to the node by the
+  procedure the router names in the call details, checks the arguments
+  against the method's signature (``invalid_argument`` if they do not
+  fit) and passes the call details on, so a large ``get_data`` goes out
+  in chunks to a caller that asked for progressive results. A name or
+  procedure it does not serve answers ``wamp.error.no_such_procedure``,
+  as an absent node does;
+- every node is added to the hub with its own metadata (location, tags,
+  fields), on every join and again when the hub publishes ``hub.online``;
+  a name the hub refuses (another live session owns it) is retried every
+  `ADD_RETRY` seconds, one retry at a time per name;
+- one heartbeat covers every node of the session, and the hub's
+  ``hub.node_state`` events set each node's enabled state
+  (`sisock.node.presence`);
+- a node's live blocks are published through the session
+  (``DataNode.session``).
+
+The router lets a node session register and publish only under
+``consumer.A.``, and the hub lets it add only ``A`` and ``A.*``
+(`sisock.router.auth`, `sisock.hub.hub`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Iterable
+from typing import Any
+
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import RegisterOptions
+from twisted.internet import defer
+
+from sisock.connection import SisockSession
+from sisock.node import presence
+from sisock.node.base import DataNode
+from sisock.wire import uri, validate
+
+#: Seconds between attempts to add a node to the hub while its name is refused.
+ADD_RETRY = 2.0
+#: Most ``data_node.add`` calls a session has in flight at once.
+ADD_CONCURRENCY = 32
+#: Procedure suffix -> the `DataNode` method that answers it.
+PROCEDURES = {"get_fields": "get_fields", "get_data": "get_data", "get_latest": "get_latest",
+              "command": "run_command", "get_api": "get_api"}
+
+
+class NodeSession(SisockSession):
+    """One session serving `DataNode` objects (see the module docstring).
+
+    Parameters
+    ----------
+    config : autobahn.wamp.types.ComponentConfig
+        ``extra["connection"]`` authenticates as a node; its authid ``A``
+        is the name of the node, or the prefix of every hosted name.
+    nodes : iterable of DataNode
+        Named ``A`` or ``A.<something>``, each once.
+    heartbeat : float
+        Seconds between the session's heartbeats.
+
+    Raises
+    ------
+    sisock.wire.errors.InvalidArgument
+        A name is not a valid node name.
+    ValueError
+        A name is not the authid or under it, or is used twice.
+    """
+
+    heartbeat = presence.HEARTBEAT_INTERVAL
+
+    def __init__(self, config: Any, nodes: Iterable[DataNode] = (), heartbeat: float | None = None):
+        super().__init__(config)
+        if heartbeat is not None:
+            self.heartbeat = heartbeat
+        self._nodes: dict[str, DataNode] = {}
+        for node in nodes:
+            authid = self.connection.authid
+            validate.node_name(node.name, "node name")
+            if not (node.name == authid or node.name.startswith(f"{authid}.")) or node.name in self._nodes:
+                raise ValueError(f"node {node.name!r} must be named {authid} or {authid}.<something>, once")
+            node.session = self
+            self._nodes[node.name] = node
+
+    @property
+    def nodes(self) -> dict[str, DataNode]:
+        """``{name: node}`` of the nodes this session serves."""
+        return self._nodes
+
+    @property
+    def ready_label(self) -> str:
+        """``READY`` text: ``node <name>`` for one node named as the authid, else the host and its count."""
+        names = list(self.nodes)
+        if names == [self.connection.authid]:
+            return f"node {names[0]}"
+        return f"host {self.connection.authid} of {len(names)} nodes"
+
+    # -- joining -------------------------------------------------------------
+    @defer.inlineCallbacks
+    def onJoin(self, details):
+        for node in self.nodes.values():
+            validate.node_name(node.name, "node name")
+        self._added: set[str] = set()
+        if not hasattr(self, "_retries"):
+            self._retries: dict[str, Any] = {}  # name -> DelayedCall of the next add of a refused name
+        yield self.subscribe(self._on_hub_online, uri.HUB_ONLINE)
+        yield presence.join(self, list(self.nodes.values()), self.heartbeat)
+        yield self.register(self._route, uri.node_prefix(self.connection.authid),
+                            RegisterOptions(match="prefix", details_arg="details"))
+        yield self._add_all()
+        yield defer.maybeDeferred(self.after_onJoin, details)
+        SisockSession.onJoin(self, details)
+
+    def after_onJoin(self, details):
+        """Called after every join, once procedures are registered and the hub was asked to add the nodes."""
+
+    def _route(self, *args, details=None, **kwargs):
+        """The prefix-registered procedure: ``consumer.<node>.<procedure>`` to the node's method."""
+        name, _, suffix = details.procedure[len(uri.uri("consumer.")):].rpartition(".")
+        node = self.nodes.get(name)
+        method = getattr(node, PROCEDURES[suffix]) if node is not None and suffix in PROCEDURES else None
+        if method is None:
+            raise ApplicationError(ApplicationError.NO_SUCH_PROCEDURE, f"no procedure {details.procedure}")
+        if _takes_details(method):
+            kwargs["details"] = details
+        return validate.call(method, args, kwargs, suffix)
+
+    # -- the hub -------------------------------------------------------------
+    def _on_hub_online(self, *args, **kwargs):
+        self._added.clear()
+        return self._add_all()
+
+    @defer.inlineCallbacks
+    def _add_all(self):
+        """Add every node not added yet, `ADD_CONCURRENCY` at a time, and log how it went."""
+        limit = defer.DeferredSemaphore(ADD_CONCURRENCY)
+        results = yield defer.gatherResults([limit.run(self._add, node) for node in self.nodes.values()])
+        failed = [r for r in results if r is not None]
+        if failed:
+            self.log.warn("sisock: {n} of {total} nodes added to the hub; not added: {why}", n=len(self._added),
+                          total=len(self.nodes), why=failed[0])
+        else:
+            self.log.info("sisock: {n} of {total} nodes added to the hub", n=len(self._added), total=len(self.nodes))
+
+    @defer.inlineCallbacks
+    def _add(self, node):
+        """Ask the hub to add ``node``; a refused name is retried every `ADD_RETRY` s, one retry at a time.
+
+        Returns a Deferred of None, or of a sentence saying why it was not added.
+        """
+        if node.name in self._added or not self.is_attached():
+            return None
+        info = yield presence.describe(node, self.heartbeat)
+        try:
+            ok = yield self.call(uri.DATA_NODE_ADD, node.name, node.description, self._session_id, **info)
+        except ApplicationError as exc:
+            if exc.error == ApplicationError.NO_SUCH_PROCEDURE:
+                return "the hub is not up yet; nodes are added when it is"
+            return f"the hub refused {node.name}: {exc}"
+        if ok:
+            self._added.add(node.name)
+            return None
+        if node.name not in self._retries:
+            from twisted.internet import reactor
+
+            self._retries[node.name] = reactor.callLater(ADD_RETRY, self._retry, node)
+        return f"another live session owns {node.name}; retrying every {ADD_RETRY:g} s"
+
+    @defer.inlineCallbacks
+    def _retry(self, node):
+        del self._retries[node.name]
+        refused = yield self._add(node)
+        if refused is not None:
+            self.log.warn("sisock: {why}", why=refused)
+
+
+@functools.lru_cache(maxsize=256)
+def _takes_details_of(func) -> bool:
+    return "details" in inspect.signature(func).parameters
+
+
+def _takes_details(method) -> bool:
+    """Whether a node method takes the call details (a ``details`` parameter, as `DataNode.get_data`)."""
+    return _takes_details_of(getattr(method, "__func__", method))

@@ -1,0 +1,1 @@
+"""What runs inside the Crossbar router: authentication and authorization of sisock's roles."""

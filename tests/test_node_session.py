@@ -1,0 +1,147 @@
+"""One node model, one session adapter: hosted nodes get every feature a node of its own has."""
+
+import os
+import time
+
+import pytest
+import pytest_twisted
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet import defer
+
+from sisock.wire import uri
+from sisock.wire.errors import InvalidArgument
+from tests.registry_support import connect_admin, joined, start_stack
+
+#: Small limits for the fleet process, so that a minute of a lamp's samples is a chunked answer.
+LIMITS = {"SISOCK_CHUNK_BYTES": "4096", "SISOCK_MAX_MESSAGE_BYTES": "4096"}
+
+
+@pytest.fixture(scope="module")
+def small_fleet(tmp_path_factory):
+    """A router, a hub and 3 lamps sampled every 0.05 s, with 4 KiB chunk and message limits."""
+    stack = start_stack(tmp_path_factory.mktemp("hosted"))
+    try:
+        stack.env = dict(stack.env, **LIMITS)
+        stack.fleet = stack.spawn("fleet", "nodes.fleet", "--count", "3", "--interval", "0.05")
+    except BaseException:
+        stack.stop()
+        raise
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def consumer(small_fleet):
+    yield from joined(small_fleet.connect())
+
+
+@pytest.fixture
+def admin(small_fleet):
+    yield from joined(connect_admin(small_fleet))
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_hosted_nodes_large_get_data_arrives_in_chunks_for_the_client(consumer):
+    yield _samples_recorded(consumer, "fleet.lamp0002", 300)
+    progress = []
+    result = yield consumer.get_data("fleet.lamp0002", ["power_w", "state"], 1, 0,
+                                     progress=lambda done, total: progress.append((done, total)))
+    n = len(result["timeline"]["lamp"]["t"])
+    assert n >= 300 and len(result["data"]["power_w"]) == len(result["data"]["state"]) == n
+    assert len(progress) >= 2 and progress[-1][0] == progress[-1][1]  # several chunks, all of them
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_caller_without_progressive_results_gets_too_large_from_a_hosted_node(consumer):
+    yield _samples_recorded(consumer, "fleet.lamp0001", 300)
+    with pytest.raises(ApplicationError) as raised:
+        yield consumer.call(uri.node_uri("fleet.lamp0001", "get_data"), ["power_w", "state"], 1, 0)
+    assert raised.value.error == uri.uri("error.too_large")
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    ((["power_w"], 1, 0, None, "extra"), {}),       # one positional argument too many
+    ((["power_w"],), {}),                            # start and end missing
+    ((["power_w"], 1, 0), {"colour": "blue"}),       # an unknown keyword
+])
+@pytest_twisted.inlineCallbacks
+def test_a_call_that_does_not_fit_get_data_is_invalid_argument_naming_the_signature(consumer, args, kwargs):
+    with pytest.raises(ApplicationError) as raised:
+        yield consumer.call(uri.node_uri("fleet.lamp0003", "get_data"), *args, **kwargs)
+    assert raised.value.error == InvalidArgument.uri()
+    assert "get_data takes (field, start, end, min_stride=None" in raised.value.args[0]
+
+
+@pytest_twisted.inlineCallbacks
+def test_get_fields_with_a_missing_argument_is_invalid_argument(consumer):
+    with pytest.raises(ApplicationError) as raised:
+        yield consumer.call(uri.node_uri("fleet.lamp0003", "get_fields"), 1)
+    assert raised.value.error == InvalidArgument.uri() and "get_fields takes (start, end)" in raised.value.args[0]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_procedure_a_node_does_not_have_is_no_such_procedure(consumer):
+    for procedure in (uri.node_uri("fleet.lamp0003", "delete_everything"), uri.node_uri("fleet.lamp9999", "get_data")):
+        with pytest.raises(ApplicationError) as raised:
+            yield consumer.call(procedure, ["power_w"], 1, 0)
+        assert raised.value.error == ApplicationError.NO_SUCH_PROCEDURE
+
+
+@pytest_twisted.inlineCallbacks
+def test_each_timeline_of_an_answer_names_its_fields(consumer):
+    result = yield consumer.get_data("fleet.lamp0003", ["power_w", "state", "no_such_field"], -60, 0)
+    assert result["timeline"]["lamp"]["field"] == ["power_w", "state"]
+    assert len(result["data"]["no_such_field"]) == 0
+
+
+@pytest_twisted.inlineCallbacks
+def test_hub_online_events_while_a_name_is_refused_keep_one_retry_going(small_fleet, admin):
+    """A node whose name another session owns retries every 2 s, however often the hub says it is online."""
+    from tests.registry_support import connect_node
+
+    squatter = yield connect_node(small_fleet, "squat")
+    assert (yield squatter.call(uri.DATA_NODE_ADD, "squat", "holds the name", squatter._session_id))
+    node = small_fleet.spawn("squat_node", "nodes.weather", "--name", "squat", ready=False)
+    try:
+        yield node.wait_output("squat; retrying", timeout=20)
+        hub_secret = _secret(small_fleet, "hub")
+        from sisock import client
+
+        hub_like = yield client.connect(small_fleet.url, authid="hub", secret=hub_secret)
+        for _ in range(20):  # as a hub restarting over and over would
+            hub_like.publish(uri.HUB_ONLINE)
+        yield _sleep(4.5)
+        yield hub_like.close()
+        # one retry chain: a refusal each 2 s (and one per hub.online), not one more chain per event
+        refusals_before = node.count("squat; retrying")
+        yield _sleep(4.2)
+        assert node.count("squat; retrying") - refusals_before <= 3
+        yield squatter.close()
+        yield node.ready(timeout=20)
+    finally:
+        node.stop()
+
+
+def _secret(stack, role):
+    from sisock import config
+
+    return config.load_secret(role, os.path.join(stack.env["SISOCK_HOME"], "secrets.json"))
+
+
+def _sleep(seconds):
+    from twisted.internet import reactor, task
+
+    return task.deferLater(reactor, seconds, lambda: None)
+
+
+@defer.inlineCallbacks
+def _samples_recorded(consumer, node, n, timeout=30.0):
+    """Wait until ``node`` has recorded at least ``n`` samples; fails after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = yield consumer.get_data(node, ["faults"], 1, 0)
+        if len(result["timeline"].get("lamp", {}).get("t", ())) >= n:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {n} samples of {node}")
+        yield _sleep(0.5)
