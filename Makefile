@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 # apt-get needs root: CI runs as root, elsewhere sudo asks.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up test bench soak clean chromium
+.PHONY: up lint test bench soak clean chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,11 @@ $(SCHEMATHESIS):
 	$(PYTHON) -m venv .venv-schemathesis
 	.venv-schemathesis/bin/python -m pip install --quiet 'schemathesis>=4.0'
 
-test: $(BIN)/.installed $(SCHEMATHESIS) web/vendor/.built chromium  ## run the test suite against real processes
+lint: $(BIN)/.installed  ## ruff (lint and import order) and mypy (the public API)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint $(BIN)/.installed $(SCHEMATHESIS) web/vendor/.built chromium  ## lint, then the test suite against real processes
 	$(BIN)/pytest
 
 bench: $(BIN)/.installed  ## run the benchmarks of issue 5 on a router of their own; prints a table

@@ -1,13 +1,35 @@
 """sisock: a distributed data hub on WAMP (Crossbar.io, Autobahn|Python, Twisted).
 
-The public API: `DataNodeServer` to write a data node, `Client` to read
-from Python, `sisock_to_unix_time` as in the original sisock; URIs are
-built with `sisock.wire.uri.uri`.
+The public API:
+
+- `DataNodeServer`, `run_node` and `command` to write a data node
+  (`sisock.node`); `DataNode` and `NodeSession` to serve many nodes over
+  one session;
+- `Client` to read from Python (`sisock.client`);
+- the errors every procedure may answer (`sisock.wire.errors`);
+- `sisock_to_unix_time`, as in the original sisock (`sisock.wire.timeutil`).
+
+The parts and how a call flows through them are described in ``docs/``.
 """
 
 from sisock.client import Client
-from sisock.node import DataNodeServer
+from sisock.node import DataNode, DataNodeServer, NodeSession, run_node
+from sisock.node.commands import command
+from sisock.wire.errors import (
+    InvalidArgument,
+    NodeDisabled,
+    NodeError,
+    NoSuchCommand,
+    NoSuchNode,
+    NotAuthorized,
+    SisockError,
+    TooLarge,
+)
 from sisock.wire.timeutil import sisock_to_unix_time
 
-__all__ = ["Client", "DataNodeServer", "sisock_to_unix_time"]
+__all__ = [
+    "Client", "DataNode", "DataNodeServer", "NodeSession", "run_node", "command", "sisock_to_unix_time",
+    "SisockError", "InvalidArgument", "TooLarge", "NoSuchNode", "NodeError", "NotAuthorized", "NodeDisabled",
+    "NoSuchCommand",
+]
 __version__ = "0.1.0"

@@ -105,7 +105,7 @@ class SisockSession(ApplicationSession):
         return auth.compute_wcs(self.connection.secret, challenge.extra["challenge"])
 
     #: Printed as ``READY <ready_label>`` at every join (see `announce_ready`); None prints nothing.
-    ready_label = None
+    ready_label: str | None = None
 
     def onJoin(self, details):
         """Subclasses call this last in their own `onJoin`: fires `when_joined` and announces readiness."""

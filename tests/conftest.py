@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -22,6 +23,8 @@ from sisock import client
 from sisock.cli.launcher import prepare_cbdir
 from sisock.tls import make_certificate
 
+#: The checkout the tests run from.
+ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 CROSSBAR = os.path.join(os.path.dirname(PYTHON), "crossbar")
 
@@ -48,6 +51,12 @@ def wait_for(predicate, timeout, what, interval=0.05):
             yield task.deferLater(reactor, interval, lambda: None)
 
     return poll()
+
+
+def pause(seconds):
+    """Deferred firing after ``seconds`` with the reactor running (to watch what happens over a while,
+    never to wait for something: wait for it with `wait_for`)."""
+    return task.deferLater(reactor, seconds, lambda: None)
 
 
 class Proc:

@@ -1,16 +1,15 @@
 """One node model, one session adapter: hosted nodes get every feature a node of its own has."""
 
-import os
-import time
 
 import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet import defer
 
+from sisock import client
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument
-from tests.registry_support import connect_admin, joined, start_stack
+from tests.conftest import pause
+from tests.registry_support import connect_admin, connect_node, joined, secret, start_stack, until
 
 #: Small limits for the fleet process, so that a minute of a lamp's samples is a chunked answer.
 LIMITS = {"SISOCK_CHUNK_BYTES": "4096", "SISOCK_MAX_MESSAGE_BYTES": "4096"}
@@ -97,24 +96,19 @@ def test_each_timeline_of_an_answer_names_its_fields(consumer):
 @pytest_twisted.inlineCallbacks
 def test_hub_online_events_while_a_name_is_refused_keep_one_retry_going(small_fleet, admin):
     """A node whose name another session owns retries every 2 s, however often the hub says it is online."""
-    from tests.registry_support import connect_node
-
     squatter = yield connect_node(small_fleet, "squat")
     assert (yield squatter.call(uri.DATA_NODE_ADD, "squat", "holds the name", squatter._session_id))
     node = small_fleet.spawn("squat_node", "nodes.weather", "--name", "squat", ready=False)
     try:
         yield node.wait_output("squat; retrying", timeout=20)
-        hub_secret = _secret(small_fleet, "hub")
-        from sisock import client
-
-        hub_like = yield client.connect(small_fleet.url, authid="hub", secret=hub_secret)
+        hub_like = yield client.connect(small_fleet.url, authid="hub", secret=secret(small_fleet, "hub"))
         for _ in range(20):  # as a hub restarting over and over would
             hub_like.publish(uri.HUB_ONLINE)
-        yield _sleep(4.5)
+        yield pause(4.5)
         yield hub_like.close()
         # one retry chain: a refusal each 2 s (and one per hub.online), not one more chain per event
         refusals_before = node.count("squat; retrying")
-        yield _sleep(4.2)
+        yield pause(4.2)
         assert node.count("squat; retrying") - refusals_before <= 3
         yield squatter.close()
         yield node.ready(timeout=20)
@@ -122,26 +116,8 @@ def test_hub_online_events_while_a_name_is_refused_keep_one_retry_going(small_fl
         node.stop()
 
 
-def _secret(stack, role):
-    from sisock import config
-
-    return config.load_secret(role, os.path.join(stack.env["SISOCK_HOME"], "secrets.json"))
-
-
-def _sleep(seconds):
-    from twisted.internet import reactor, task
-
-    return task.deferLater(reactor, seconds, lambda: None)
-
-
-@defer.inlineCallbacks
-def _samples_recorded(consumer, node, n, timeout=30.0):
-    """Wait until ``node`` has recorded at least ``n`` samples; fails after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = yield consumer.get_data(node, ["faults"], 1, 0)
-        if len(result["timeline"].get("lamp", {}).get("t", ())) >= n:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {n} samples of {node}")
-        yield _sleep(0.5)
+def _samples_recorded(consumer, node, n):
+    """Deferred: until ``node`` has recorded at least ``n`` samples."""
+    return until(lambda: consumer.get_data(node, ["faults"], 1, 0),
+                 lambda result: len(result["timeline"].get("lamp", {}).get("t", ())) >= n,
+                 f"{n} samples of {node}", timeout=30.0, interval=0.5)

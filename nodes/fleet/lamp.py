@@ -17,11 +17,11 @@ level (with a little noise) when lit and a standby power otherwise, and
 fails now and then; a failed lamp draws nothing until ``reset``.
 """
 
-import math
 import time
 
 from sisock.node import DataNode
 from sisock.node.commands import command
+from sisock.wire import validate
 from sisock.wire.errors import InvalidArgument
 
 TIMELINE = "lamp"
@@ -114,8 +114,7 @@ class Lamp(DataNode):
         level : float
             Percent of rated power, 0 to 100.
         """
-        if isinstance(level, bool) or not isinstance(level, (int, float)) or not math.isfinite(level) \
-                or not 0 <= level <= 100:
+        if not validate.is_number(level) or not 0 <= level <= 100:
             raise InvalidArgument(f"level must be a number of percent from 0 to 100, got {level!r:.40}")
         self.level = float(level)
         return self.status()

@@ -27,7 +27,6 @@ does every few seconds and at shutdown.
 """
 
 import json
-import math
 import os
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field
 
 from twisted.logger import Logger
 
+from sisock.wire import validate
 from sisock.wire.errors import InvalidArgument
 
 _log = Logger()
@@ -128,7 +128,7 @@ def _bad(key, what, value):
 
 
 def _count(key, value):
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+    if value is not None and not validate.is_count(value):
         _bad(key, "None or an integer >= 0", value)
     return value
 
@@ -137,10 +137,6 @@ def _short_text(key, value):
     if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
         _bad(key, f"None or a string of at most {MAX_TEXT} characters", value)
     return value
-
-
-def _number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def check_info(info):
@@ -178,14 +174,14 @@ def check_info(info):
             out[key] = _count(key, info[key])
     if "heartbeat" in info:
         beat = info["heartbeat"]
-        if beat is not None and (not _number(beat) or beat <= 0):
+        if beat is not None and (not validate.is_number(beat) or beat <= 0):
             _bad("heartbeat", "None or a positive number of seconds", beat)
         out["heartbeat"] = beat
     if "location" in info:
         loc = info["location"]
         if loc is None:
             out["latitude"] = out["longitude"] = None
-        elif not isinstance(loc, dict) or set(loc) != {"lat", "lon"} or not all(map(_number, loc.values())) \
+        elif not isinstance(loc, dict) or set(loc) != {"lat", "lon"} or not all(map(validate.is_number, loc.values())) \
                 or not -90 <= loc["lat"] <= 90 or not -180 <= loc["lon"] <= 180:
             _bad("location", "None or {'lat': -90..90, 'lon': -180..180} in degrees", loc)
         else:

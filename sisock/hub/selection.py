@@ -24,9 +24,9 @@ maximum, latitude maximum. A box whose ``west`` is greater than its
 """
 
 import fnmatch
-import math
 import re
 
+from sisock.wire import validate
 from sisock.wire.errors import InvalidArgument
 from sisock.wire.uri import is_valid_node_name
 
@@ -130,8 +130,7 @@ def parse_filter(text, required=False):
 
 
 def _degrees(name, value, low, high):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not low <= value <= high:
+    if not validate.is_number(value) or not low <= value <= high:
         raise InvalidArgument(f"bbox {name} must be a number of degrees in [{low}, {high}], got {value!r:.40}")
     return float(value)
 
@@ -182,7 +181,7 @@ def page(limit, offset):
     InvalidArgument
     """
     for name, value, high in (("limit", limit, MAX_LIMIT), ("offset", offset, None)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (high and value > high):
+        if not validate.is_count(value) or (high and value > high):
             bound = f"0 to {high}" if high else "0 or more"
             raise InvalidArgument(f"{name} must be an integer from {bound}, got {value!r:.40}")
     return limit, offset

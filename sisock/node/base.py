@@ -82,7 +82,7 @@ class DataNode(Recording):
     max_message_bytes: int | None = None
     session: Any = None
     hub_enabled = True
-    log = txaio.make_logger()
+    log = txaio.make_logger()  # type: ignore[attr-defined]
 
     def __init__(self, name: str | None = None, description: str | None = None):
         if name is not None:

@@ -37,9 +37,13 @@ and every node answers two procedures (routed to it by its `sisock.node.session.
     taken from the handlers' numpy-style docstrings.
 """
 
+from __future__ import annotations
+
 import inspect
 import re
 import time
+from collections.abc import Callable
+from typing import Any
 
 from twisted.internet import defer
 
@@ -48,7 +52,7 @@ from sisock.wire.errors import InvalidArgument, NodeError, NoSuchCommand, Sisock
 _MARK = "_sisock_command"
 
 
-def command(func=None, *, name=None):
+def command(func: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
     """Mark a node method as a command (``@command`` or ``@command(name="...")``).
 
     Parameters

@@ -16,38 +16,16 @@ minimum and maximum in the order they occurred; the spacing promise and
 All times are seconds since the UNIX epoch, UTC, as float64.
 """
 
-import math
-import numbers
 
 import numpy as np
 
+from sisock.wire import validate
 from sisock.wire.errors import InvalidArgument
 
 #: Accepted values of ``how``.
 HOW = ("mean", "min", "max", "minmax")
 
 _NUMERIC_KINDS = "iuf"
-
-
-def _check_stride(min_stride):
-    if (
-        isinstance(min_stride, (bool, np.bool_))
-        or not isinstance(min_stride, numbers.Real)
-        or not math.isfinite(min_stride)
-        or min_stride <= 0
-    ):
-        raise InvalidArgument(
-            f"min_stride must be a positive number of seconds, got {min_stride!r}"
-        )
-    return float(min_stride)
-
-
-def _check_how(how):
-    if not isinstance(how, str) or how not in HOW:
-        raise InvalidArgument(
-            f"how must be one of {', '.join(repr(h) for h in HOW)}, got {how!r}"
-        )
-    return how
 
 
 def needs_downsampling(t, min_stride):
@@ -73,7 +51,7 @@ def needs_downsampling(t, min_stride):
     """
     if min_stride is None:
         return False
-    stride = _check_stride(min_stride)
+    stride = validate.positive_seconds("min_stride", min_stride)
     t = np.asarray(t, dtype=np.float64)
     if t.size < 2:
         return False
@@ -197,15 +175,9 @@ def downsample(t, values, start, min_stride, how="mean"):
         `HOW`, ``start`` is not a finite number, ``t`` is not 1-D, or a
         field's length differs from ``len(t)``.
     """
-    stride = _check_stride(min_stride)
-    how = _check_how(how)
-    if (
-        isinstance(start, (bool, np.bool_))
-        or not isinstance(start, numbers.Real)
-        or not math.isfinite(start)
-    ):
-        raise InvalidArgument(f"start must be a finite number of seconds, got {start!r}")
-    start = float(start)
+    stride = validate.positive_seconds("min_stride", min_stride)
+    how = validate.choice("how", how, HOW)
+    start = validate.finite_number("start", start)
     t = np.asarray(t, dtype=np.float64)
     if t.ndim != 1:
         raise InvalidArgument(f"t must be a 1-D array of times, got shape {t.shape}")

@@ -7,12 +7,23 @@ SQLite file), published on ``consumer.NAME.data`` and answered by
 ``get_data`` and ``get_latest`` with no further code in the node.
 """
 
-from concurrent import futures
+from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from concurrent import futures
+from typing import TYPE_CHECKING, Any
+
+from numpy.typing import ArrayLike
 from twisted.internet import defer, task, threads
 from twisted.python import threadable
 
 from sisock.wire import codec, uri
+
+if TYPE_CHECKING:
+    from sisock.store import Store
+
+#: What a sampling function returns to be recorded: ``(timeline, t, data)`` as `Recording.record` takes.
+Block = tuple[str, ArrayLike, Mapping[str, ArrayLike]]
 
 
 class Recording:
@@ -22,7 +33,16 @@ class Recording:
     and ``session`` (the `sisock.node.session.NodeSession` it publishes through).
     """
 
-    def declare(self, timeline, fields, interval=None, capacity=86400):
+    if TYPE_CHECKING:
+        @property
+        def store(self) -> Store: ...
+
+        name: str | None
+        session: Any
+        log: Any
+
+    def declare(self, timeline: str, fields: Mapping[str, Mapping[str, Any]], interval: float | None = None,
+                capacity: int = 86400) -> None:
         """Declare a recorded timeline; see :meth:`sisock.store.store.Store.declare`.
 
         Declare in ``__init__``: `sisock.node.run.run_node` then opens the store file before
@@ -32,7 +52,7 @@ class Recording:
         """
         self.store.declare(timeline, fields, interval, capacity)
 
-    def record(self, timeline, t, data):
+    def record(self, timeline: str, t: ArrayLike, data: Mapping[str, ArrayLike]) -> defer.Deferred | futures.Future:
         """Record a block of co-sampled values, publish it live and persist it.
 
         Callable from the reactor thread and from other threads. The block
@@ -74,7 +94,7 @@ class Recording:
         from twisted.internet import reactor
 
         in_reactor = threadable.isInIOThread()
-        waiter = defer.Deferred() if in_reactor else futures.Future()
+        waiter: defer.Deferred | futures.Future = defer.Deferred() if in_reactor else futures.Future()
         t, data = self.store.append(timeline, t, data, done=_settle(reactor, waiter))
         event = dict(_encode_block(t, data), timeline=timeline)
         if in_reactor:
@@ -88,7 +108,7 @@ class Recording:
         if session is not None and session.is_attached():
             session.publish(uri.node_uri(self.name, "data"), event)
 
-    def every(self, interval, sample):
+    def every(self, interval: float, sample: Callable[[], Block | None]) -> task.LoopingCall:
         """Call ``sample()`` in a thread every ``interval`` seconds for the life of the process.
 
         ``sample`` returns ``None`` or ``(timeline, t, data)``, which is
@@ -110,7 +130,7 @@ class Recording:
         loop.start(interval, now=True)
         return loop
 
-    def get_latest(self):
+    def get_latest(self) -> dict[str, dict[str, Any]]:
         """RPC ``consumer.NAME.get_latest``: the newest recorded block of each timeline.
 
         Lets a display that (re)connects show current values at once,

@@ -114,7 +114,7 @@ def run_node(node_class: type[DataNodeServer], argv: list[str] | None = None,
         parser.exit(1, f"{parser.prog}: {exc}\n")
     from twisted.internet import reactor
 
-    reactor.addSystemEventTrigger("before", "shutdown", node.store.close)
+    reactor.addSystemEventTrigger("before", "shutdown", node.store.close)  # type: ignore[arg-type]
     failed = []
 
     def start():

@@ -10,7 +10,7 @@ secret. `sisock.node.run.run_node` runs one from the command line.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sisock import config
 from sisock.node.base import DataNode
@@ -40,7 +40,7 @@ class DataNodeServer(DataNode, NodeSession):
     @property
     def nodes(self) -> dict[str, DataNode]:
         """The one node this session serves: itself (named as it is now)."""
-        return {self.name: self}
+        return {cast(str, self.name): self}
 
     @property
     def session(self) -> DataNodeServer:

@@ -76,6 +76,8 @@ class NodeSession(SisockSession):
     """
 
     heartbeat = presence.HEARTBEAT_INTERVAL
+    _added: set[str]  # names the hub added in this join
+    _retries: dict[str, Any]  # name -> DelayedCall of the next add of a refused name
 
     def __init__(self, config: Any, nodes: Iterable[DataNode] = (), heartbeat: float | None = None):
         super().__init__(config)
@@ -84,19 +86,18 @@ class NodeSession(SisockSession):
         self._nodes: dict[str, DataNode] = {}
         for node in nodes:
             authid = self.connection.authid
-            validate.node_name(node.name, "node name")
-            if not (node.name == authid or node.name.startswith(f"{authid}.")) or node.name in self._nodes:
-                raise ValueError(f"node {node.name!r} must be named {authid} or {authid}.<something>, once")
+            name = validate.node_name(node.name, "node name")
+            if not (name == authid or name.startswith(f"{authid}.")) or name in self._nodes:
+                raise ValueError(f"node {name!r} must be named {authid} or {authid}.<something>, once")
             node.session = self
-            self._nodes[node.name] = node
+            self._nodes[name] = node
 
     @property
     def nodes(self) -> dict[str, DataNode]:
         """``{name: node}`` of the nodes this session serves."""
         return self._nodes
 
-    @property
-    def ready_label(self) -> str:
+    def _ready_text(self) -> str:
         """``READY`` text: ``node <name>`` for one node named as the authid, else the host and its count."""
         names = list(self.nodes)
         if names == [self.connection.authid]:
@@ -108,15 +109,16 @@ class NodeSession(SisockSession):
     def onJoin(self, details):
         for node in self.nodes.values():
             validate.node_name(node.name, "node name")
-        self._added: set[str] = set()
-        if not hasattr(self, "_retries"):
-            self._retries: dict[str, Any] = {}  # name -> DelayedCall of the next add of a refused name
+        self._added = set()
+        if not hasattr(self, "_retries"):  # a subclass may have skipped our __init__ (original sisock nodes)
+            self._retries = {}
         yield self.subscribe(self._on_hub_online, uri.HUB_ONLINE)
         yield presence.join(self, list(self.nodes.values()), self.heartbeat)
         yield self.register(self._route, uri.node_prefix(self.connection.authid),
                             RegisterOptions(match="prefix", details_arg="details"))
         yield self._add_all()
         yield defer.maybeDeferred(self.after_onJoin, details)
+        self.ready_label = self._ready_text()
         SisockSession.onJoin(self, details)
 
     def after_onJoin(self, details):

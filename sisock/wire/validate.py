@@ -8,6 +8,7 @@ a Python ``TypeError`` wrapped in ``wamp.error.runtime_error``.
 import functools
 import inspect
 import math
+import numbers
 
 from sisock.wire.errors import InvalidArgument
 from sisock.wire.timeutil import sisock_to_unix_time
@@ -21,8 +22,40 @@ MAX_FIELD_NAME = 256
 MAX_DESCRIPTION = 4096
 
 
-def _is_number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+def is_number(x):
+    """Whether ``x`` is a finite real number (Python or NumPy; a bool is not a number here)."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def is_count(x):
+    """Whether ``x`` is an integer >= 0 (a bool is not)."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= 0
+
+
+def finite_number(name, value):
+    """``value`` as a float if it is a finite number.
+
+    Raises
+    ------
+    InvalidArgument
+        Naming ``name``.
+    """
+    if not is_number(value):
+        raise InvalidArgument(f"{name} must be a finite number, got {value!r:.80}")
+    return float(value)
+
+
+def positive_seconds(name, value):
+    """``value`` as a float if it is a finite number of seconds > 0.
+
+    Raises
+    ------
+    InvalidArgument
+        Naming ``name``.
+    """
+    if not is_number(value) or value <= 0:
+        raise InvalidArgument(f"{name} must be a positive number of seconds, got {value!r:.80}")
+    return float(value)
 
 
 def time_arg(name, value, now=None):
@@ -33,7 +66,7 @@ def time_arg(name, value, now=None):
     InvalidArgument
         If ``value`` is not a finite number.
     """
-    if not _is_number(value) or not math.isfinite(value):
+    if not is_number(value):
         raise InvalidArgument(
             f"{name} must be a finite number of seconds (UNIX time UTC, or <= 0 for relative to now), got {value!r:.80}"
         )
@@ -55,11 +88,7 @@ def min_stride_arg(value):
     ------
     InvalidArgument
     """
-    if value is None:
-        return None
-    if not _is_number(value) or not math.isfinite(value) or value <= 0:
-        raise InvalidArgument(f"min_stride must be None or a positive number of seconds, got {value!r:.80}")
-    return float(value)
+    return None if value is None else positive_seconds("min_stride", value)
 
 
 def choice(name, value, choices):
