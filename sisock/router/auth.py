@@ -2,8 +2,8 @@
 
 Crossbar runs :class:`RouterAuth` embedded in its router worker (see
 ``.crossbar/config.json``). It registers the dynamic WAMP-CRA authenticator
-and the dynamic authorizer used by every role, so the role table of
-DESIGN.md lives here, in one place, built on `sisock.wire.uri`.
+and the dynamic authorizer used by every role, so the role table lives
+here, in one place, built on `sisock.wire.uri` (``docs/roles.md`` explains it).
 
 ========  ==============================================================
 role      may

@@ -5,7 +5,7 @@ timeline (the newest samples, in memory) and, once `Store.open` was called,
 a :class:`~sisock.store.sqlite.SqliteLog` behind them: every block appended is
 also written to ``<data_dir>/<node name>.sqlite`` by a writer thread, in
 batches. It answers ``get_fields`` and ``get_data`` in the shapes of the
-wire contract (DESIGN.md) with NumPy arrays: from memory when the range is
+wire contract (``docs/wire.md``) with NumPy arrays: from memory when the range is
 there, and from the file for older ranges. `DataNodeServer.record` appends
 to it; `sisock.node.server.run_node` opens it with the node's command-line options
 (`add_arguments`).

@@ -5,7 +5,7 @@ A node computes a get_data result with numpy arrays::
     {"data": {field: ndarray},
      "timeline": {tl: {"t": ndarray, "finalized_until": float or None}}}
 
-and sends every array in one of two encodings (DESIGN.md, "Wire contract"):
+and sends every array in one of two encodings (``docs/wire.md``, ``get_data``):
 
 ``"list"`` (the default, what JSON and original-sisock callers get)
     A plain list of Python scalars; NaN and +-inf become ``None``
