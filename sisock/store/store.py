@@ -6,9 +6,9 @@ a :class:`~sisock.store.sqlite.SqliteLog` behind them: every block appended is
 also written to ``<data_dir>/<node name>.sqlite`` by a writer thread, in
 batches. It answers ``get_fields`` and ``get_data`` in the shapes of the
 wire contract (``docs/wire.md``) with NumPy arrays: from memory when the range is
-there, and from the file for older ranges. `DataNodeServer.record` appends
-to it; `sisock.node.server.run_node` opens it with the node's command-line options
-(`add_arguments`).
+there, and from the file for older ranges. `sisock.node.recording.Recording.record` appends
+to it; `sisock.node.run.run_node` opens it with the node's command-line options
+(`sisock.node.run.add_store_arguments`).
 
 Durability: a block is safe from a process crash or ``kill -9`` once its
 ``done`` callback was called with None (see `sisock.store.sqlite`).

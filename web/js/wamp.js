@@ -1,7 +1,7 @@
 // The WAMP side of the page: one autobahn-js connection as an anonymous
 // consumer, reconnecting by itself, and the sisock wire contract on top.
 //
-// Wire contract (sisock/node.py, sisock/hub.py docstrings):
+// Wire contract (docs/wire.md):
 //   BASE.consumer.get_data_node() -> [{name, description}, ...]
 //   BASE.consumer.data_node_added / data_node_subtracted  events {name, description}
 //   BASE.consumer.NAME.get_fields(start, end) -> [field, timeline]
