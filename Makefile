@@ -24,13 +24,14 @@ $(BIN)/.installed: pyproject.toml
 
 # The web client's libraries (autobahn-js, uPlot) and the browser tests'
 # driver (playwright-core), as pinned in package-lock.json; web/build.mjs
-# copies the libraries into web/vendor/, which the router serves.
+# copies the libraries into sisock/web/vendor/, which the router serves
+# (package data: build it before `pip install .` or `pip wheel .`).
 node_modules/.installed: package.json package-lock.json
 	@command -v $(NPM) >/dev/null || { echo "make: $(NPM) not found: install Node.js and npm for the web client" >&2; exit 1; }
 	$(NPM) ci --no-audit --no-fund
 	touch $@
 
-web/vendor/.built: node_modules/.installed web/build.mjs
+sisock/web/vendor/.built: node_modules/.installed web/build.mjs
 	node web/build.mjs
 	touch $@
 
@@ -39,7 +40,7 @@ chromium:
 	@test -x $(CHROMIUM) || { echo "make: installing chromium with apt-get"; \
 	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
-up: $(BIN)/.installed web/vendor/.built  ## start router, hub, nodes, bridge and web client
+up: $(BIN)/.installed sisock/web/vendor/.built  ## start router, hub, nodes, bridge and web client
 	$(BIN)/sisock up
 
 # schemathesis (API fuzzing of the bridge in the tests) lives in a venv of
@@ -53,7 +54,7 @@ lint: $(BIN)/.installed  ## ruff (lint and import order) and mypy (the public AP
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint $(BIN)/.installed $(SCHEMATHESIS) web/vendor/.built chromium  ## lint, then the test suite against real processes
+test: lint $(BIN)/.installed $(SCHEMATHESIS) sisock/web/vendor/.built chromium  ## lint, then the test suite against real processes
 	$(BIN)/pytest
 
 bench: $(BIN)/.installed  ## run the benchmarks of issue 5 on a router of their own; prints a table
@@ -63,4 +64,4 @@ soak: $(BIN)/.installed  ## load and soak of issue 6 (5 minutes, loopback): a ta
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) .venv-schemathesis .sisock *.egg-info node_modules web/vendor test-artifacts
+	rm -rf $(VENV) .venv-schemathesis .sisock *.egg-info node_modules sisock/web/vendor test-artifacts

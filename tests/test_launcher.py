@@ -48,16 +48,24 @@ def gone(pid):
 
 
 class Up:
-    """A `sisock up` process whose stdout and stderr go to ``<dir>/up.out``."""
+    """A `sisock up` process whose stdout and stderr go to ``<dir>/up.out``.
 
-    def __init__(self, directory, *args, env=None):
+    It runs with ``--home <dir>/home``, or, given ``cwd``, in that directory
+    with its default home ``<cwd>/.sisock``. ``sisock`` is the command.
+    """
+
+    def __init__(self, directory, *args, env=None, sisock=SISOCK, cwd=None):
         self.port, self.bridge_port = two_free_ports()
-        self.home = os.path.join(directory, "home")
         self.out_path = os.path.join(directory, "up.out")
-        argv = [SISOCK, "up", "--port", str(self.port), "--bridge-port", str(self.bridge_port),
-                "--home", self.home, *args]
+        argv = [sisock, "up", "--port", str(self.port), "--bridge-port", str(self.bridge_port), *args]
+        if cwd is None:
+            self.home = os.path.join(directory, "home")
+            argv += ["--home", self.home]
+        else:
+            self.home = os.path.join(cwd, ".sisock")
         with open(self.out_path, "wb") as out:
-            self.popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env or clean_env())
+            self.popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env or clean_env(),
+                                          cwd=cwd)
 
     def output(self):
         with open(self.out_path, "rb") as fp:
@@ -92,6 +100,20 @@ class Up:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait()
+
+
+def sigterm_and_check_every_process_is_gone(up):
+    """SIGTERM a ready `Up`: it exits 0 once every part it started (and their children) has ended."""
+    printed = [int(p) for p in re.findall(r"\bpid (\d+)", up.output())]
+    descendants = [p.pid for p in psutil.Process(up.popen.pid).children(recursive=True)]
+    assert {up.pid_of(part) for part in PARTS} <= set(descendants)
+    up.popen.send_signal(signal.SIGTERM)
+    assert up.popen.wait(20) == 0
+    assert re.search(r"^sisock: stack stopped$", up.output(), re.M)
+    deadline = time.monotonic() + 10  # crossbar's orphaned worker notices its controller is gone
+    while not all(gone(pid) for pid in printed + descendants):
+        assert time.monotonic() < deadline, [p for p in printed + descendants if not gone(p)]
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -147,16 +169,7 @@ def test_a_killed_node_is_restarted_and_serves_again(up):
 
 
 def test_sigterm_stops_the_stack_and_leaves_no_process_behind(up):
-    printed = [int(p) for p in re.findall(r"\bpid (\d+)", up.output())]
-    descendants = [p.pid for p in psutil.Process(up.popen.pid).children(recursive=True)]
-    assert {up.pid_of(part) for part in PARTS} <= set(descendants)
-    up.popen.send_signal(signal.SIGTERM)
-    assert up.popen.wait(20) == 0
-    assert re.search(r"^sisock: stack stopped$", up.output(), re.M)
-    deadline = time.monotonic() + 10  # crossbar's orphaned worker notices its controller is gone
-    while not all(gone(pid) for pid in printed + descendants):
-        assert time.monotonic() < deadline, [p for p in printed + descendants if not gone(p)]
-        time.sleep(0.1)
+    sigterm_and_check_every_process_is_gone(up)
 
 
 def test_up_reports_a_part_that_cannot_start_and_stops_the_others(tmp_path):
@@ -225,8 +238,10 @@ def test_secrets_node_gives_a_node_its_own_secret_without_printing_it(tmp_path):
     assert made.returncode == 0 and "weather" in made.stdout
     values = json.loads((tmp_path / "secrets.json").read_text())
     assert set(values["nodes"]) == {"weather"} and values["nodes"]["weather"] != values["node"]
-    assert values["nodes"]["weather"] not in made.stdout and stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
-    bad = subprocess.run([SISOCK, "secrets", "--node", "bad name"], capture_output=True, text=True, timeout=60, env=env)
+    assert values["nodes"]["weather"] not in made.stdout
+    assert stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
+    bad = subprocess.run([SISOCK, "secrets", "--node", "bad name"], capture_output=True, text=True, timeout=60,
+                         env=env)
     assert bad.returncode == 2 and "--node" in bad.stderr and "Traceback" not in bad.stderr
 
 

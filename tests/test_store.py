@@ -4,8 +4,10 @@ import os
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import psutil
 import pytest
 
 from sisock.store import sqlite as sqlstore
@@ -129,7 +131,8 @@ def test_retention_by_age_drops_old_blocks_from_the_file_and_from_memory(tmp_pat
         store.append("tl", [time.time()], {"x": [0.0]})
         wait_until(lambda: len(store.get_data(["x"], T0 - 1, T0 + 10)["timeline"]["tl"]["t"]) == 0,
                    10 * sqlstore.RETENTION_INTERVAL + 10, "old blocks dropped from memory")
-        assert len(store.get_data(["x"], T0 + 10, time.time() + 10)["timeline"]["tl"]["t"]) == 1  # the recent sample stays
+        recent = store.get_data(["x"], T0 + 10, time.time() + 10)
+        assert len(recent["timeline"]["tl"]["t"]) == 1  # the recent sample stays
     finally:
         store.close()
     assert rows(path, f"SELECT count(*) FROM block WHERE t1 < {T0 + 10}") == 0
@@ -234,3 +237,48 @@ def test_the_file_opens_at_the_first_declare_when_opened_before_any(tmp_path):
     store.declare("tl", FIELDS)
     assert path.exists()
     store.close()
+
+
+def open_connections(path):
+    """Descriptors this process holds on the store file or its WAL (``-wal``, ``-shm``)."""
+    return [f.path for f in psutil.Process().open_files() if f.path.startswith(str(path))]
+
+
+def test_closing_the_store_closes_the_connections_of_every_reader_thread(tmp_path):
+    path = tmp_path / "node.sqlite"
+    store = open_store(path, capacity=BLOCK)  # memory holds one block: reads go to the file
+    record(store, range(5))
+    with ThreadPoolExecutor(3) as readers:  # threads that outlive the store, as a reactor's pool does
+        started = threading.Barrier(3)
+
+        def read():
+            started.wait(10)  # one read in each thread, so each opens its own connection
+            return store.get_data(list(FIELDS), T0, T0 + 5)
+
+        for result in [readers.submit(read) for _ in range(3)]:
+            check_blocks(result.result(timeout=30), range(5))
+        store.close()
+        assert open_connections(path) == []
+        with pytest.raises(StoreError, match=f"cannot read the store {path}: it is closed"):
+            readers.submit(store.get_data, ["x"], T0, T0 + 5).result(timeout=30)
+
+
+def test_reader_threads_that_come_and_go_do_not_pile_up_open_files(tmp_path):
+    path = tmp_path / "node.sqlite"
+    store = open_store(path, capacity=BLOCK)
+
+    def read_in_a_thread_of_its_own():
+        reader = threading.Thread(target=store.get_data, args=(["x"], T0, T0 + 5))
+        reader.start()
+        reader.join()
+
+    try:
+        record(store, range(5))
+        read_in_a_thread_of_its_own()
+        # (SQLite may keep one closed connection's descriptor for its next open, so compare after one.)
+        after_one = len(open_connections(path))
+        for _ in range(5):
+            read_in_a_thread_of_its_own()
+        assert len(open_connections(path)) == after_one
+    finally:
+        store.close()

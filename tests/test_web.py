@@ -42,8 +42,8 @@ def browser():
         problems.append("node is not on PATH: install Node.js")
     if not (ROOT / "node_modules" / "playwright-core").is_dir():
         problems.append("node_modules/playwright-core is missing: run `npm ci` (`make test` does it)")
-    if not (ROOT / "web" / "vendor" / "autobahn.min.js").is_file():
-        problems.append("web/vendor/ is missing: run `npm ci && node web/build.mjs` (`make test` does it)")
+    if not (ROOT / "sisock" / "web" / "vendor" / "autobahn.min.js").is_file():
+        problems.append("sisock/web/vendor/ is missing: run `npm ci && node web/build.mjs` (`make test` does it)")
     if problems:
         pytest.fail("the browser tests cannot run:\n  " + "\n  ".join(problems), pytrace=False)
     return node

@@ -1,21 +1,21 @@
 // Copy the browser libraries the web client uses from node_modules/ into
-// web/vendor/, so the router serves everything itself (no CDN, no bundler).
+// sisock/web/vendor/, so the router serves everything itself (no CDN, no
+// bundler) and a wheel built afterwards carries them as package data.
 //
 //   npm ci && node web/build.mjs      (what `make up` / `make test` run)
 //
-// web/vendor/ is generated and git-ignored; the versions are the ones pinned
+// sisock/web/vendor/ is generated and git-ignored; the versions are the ones pinned
 // in package-lock.json. Exits non-zero with a sentence if a file is missing.
 
 import { copyFileSync, mkdirSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const WEB = dirname(fileURLToPath(import.meta.url));
-const ROOT = dirname(WEB);
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const MODULES = join(ROOT, "node_modules");
-const VENDOR = join(WEB, "vendor");
+const VENDOR = join(ROOT, "sisock", "web", "vendor");
 
-// [package, file in the package, name in web/vendor/]
+// [package, file in the package, name in sisock/web/vendor/]
 const FILES = [
   ["autobahn-browser", "autobahn.min.js", "autobahn.min.js"],
   ["autobahn-browser", "LICENSE", "autobahn.LICENSE"],
@@ -36,4 +36,4 @@ for (const [pkg, file, target] of FILES) {
   versions[pkg] = JSON.parse(readFileSync(join(MODULES, pkg, "package.json"), "utf8")).version;
 }
 writeFileSync(join(VENDOR, "versions.json"), JSON.stringify(versions, null, 2) + "\n");
-console.log(`web/build.mjs: vendored ${Object.entries(versions).map(([p, v]) => `${p} ${v}`).join(", ")} into web/vendor/`);
+console.log(`web/build.mjs: vendored ${Object.entries(versions).map(([p, v]) => `${p} ${v}`).join(", ")} into sisock/web/vendor/`);

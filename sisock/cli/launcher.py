@@ -1,8 +1,10 @@
 """Start the parts of a sisock stack as child processes (``sisock up``).
 
-`router_config` and `prepare_cbdir` turn the project's
-``.crossbar/config.json`` into a runnable router directory with another
-port (the test fixture and `sisock up --port` use them).
+`router_config` and `prepare_cbdir` turn the router config template
+(``sisock/router/config.json``, package data like the web client in
+``sisock/web/``) into a runnable router directory with another port and
+absolute paths (the test fixture and `sisock up --port` use them), so the
+stack runs from an installed package as from a checkout.
 
 `Launcher` runs the whole stack under one Twisted reactor: router, hub,
 weather and sensors nodes, Grafana bridge, started in that order, each
@@ -25,10 +27,14 @@ from sisock import config
 from sisock.cli.supervisor import Child, Part, PartExited
 from sisock.tls import make_certificate
 
-#: The project folder: the one holding ``sisock/``, ``.crossbar/``, ``web/``.
+#: The folder holding the ``sisock`` package (and ``nodes``, ``grafana_bridge``):
+#: the project folder of a checkout, ``site-packages`` once installed. The
+#: router worker imports `sisock.router.auth` from it.
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-CONFIG_FILE = PROJECT_DIR / ".crossbar" / "config.json"
-WEB_DIR = PROJECT_DIR / "web"
+#: The router config template (a checkout's ``.crossbar/config.json`` links to it).
+CONFIG_FILE = PROJECT_DIR / "sisock" / "router" / "config.json"
+#: The web client's static files, served by the router at ``/``.
+WEB_DIR = PROJECT_DIR / "sisock" / "web"
 
 
 def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None):
@@ -49,7 +55,7 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None):
     Returns
     -------
     dict
-        Crossbar configuration (``.crossbar/config.json`` with changes).
+        Crossbar configuration (`CONFIG_FILE` with changes).
     """
     cfg = json.loads(CONFIG_FILE.read_text())
     worker = cfg["workers"][0]
@@ -150,7 +156,8 @@ class Launcher:
         self.home = os.path.abspath(home)
         self.log_dir = os.path.join(self.home, "logs")
         self.port, self.bridge_port = int(port), int(bridge_port)
-        self.tls = (os.path.join(self.home, "tls", "key.pem"), os.path.join(self.home, "tls", "cert.pem")) if tls else None
+        tls_dir = os.path.join(self.home, "tls")
+        self.tls = (os.path.join(tls_dir, "key.pem"), os.path.join(tls_dir, "cert.pem")) if tls else None
         self.url = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}/ws"
         self.parts = stack_parts(self.home, self.bridge_port, weather, sensors)
         self.verbose, self.ready_timeout = verbose, ready_timeout
@@ -207,6 +214,9 @@ class Launcher:
             self.tls = make_certificate(os.path.dirname(self.tls[0]))
             self.say(f"generated a self-signed certificate {self.tls[1]} (key mode 0600)")
         prepare_cbdir(os.path.join(self.home, "router"), self.port, tls=self.tls)
+        if not (WEB_DIR / "vendor" / "autobahn.min.js").is_file():
+            self.say(f"warning: the web client's libraries are missing from {WEB_DIR / 'vendor'}: run "
+                     "`npm ci && node web/build.mjs` in the checkout (then install it again)")
         self.reactor.callWhenRunning(self._start_all)
         self.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
         self.reactor.run()

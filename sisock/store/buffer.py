@@ -154,30 +154,10 @@ class TimelineBuffer:
         O(n). A block longer than ``capacity`` keeps its newest ``capacity``
         samples.
         """
-        t = _as_1d("t", t, np.float64)
+        t, cols = self._checked(t, data)
         n = len(t)
-        if not isinstance(data, dict):
-            raise InvalidArgument(
-                f"data: must be a dict of field to values, not {type(data).__name__}")
-        cols = {}
-        for name, values in data.items():
-            if name not in self._types:
-                raise InvalidArgument(
-                    f"data: unknown field {name!r}; known: {sorted(self._types)}")
-            col = _as_1d(f"data[{name!r}]", values,
-                         FIELD_TYPES[self._types[name]][0])
-            if len(col) != n:
-                raise InvalidArgument(
-                    f"data[{name!r}]: has {len(col)} values but t has {n}")
-            cols[name] = col
         if n == 0:
             return
-        if not (math.isfinite(t[0]) and math.isfinite(t[-1])):
-            raise InvalidArgument("t: every time must be finite")
-        if n > 1 and not (t[1:] > t[:-1]).all():  # with finite ends, passing this rules out NaN/inf inside
-            if not np.isfinite(t).all():
-                raise InvalidArgument("t: every time must be finite")
-            raise InvalidArgument("t: must be strictly increasing within a block")
         if n > self._capacity:
             t = t[-self._capacity:]
             cols = {k: v[-self._capacity:] for k, v in cols.items()}
@@ -207,6 +187,34 @@ class TimelineBuffer:
             else:
                 self._n = total
             self._last_t = float(t[-1])
+
+    def _checked(self, t, data):
+        """``(t, {field: column})`` of a block as arrays, or `InvalidArgument` (see `append`)."""
+        t = _as_1d("t", t, np.float64)
+        n = len(t)
+        if not isinstance(data, dict):
+            raise InvalidArgument(
+                f"data: must be a dict of field to values, not {type(data).__name__}")
+        cols = {}
+        for name, values in data.items():
+            if name not in self._types:
+                raise InvalidArgument(
+                    f"data: unknown field {name!r}; known: {sorted(self._types)}")
+            col = _as_1d(f"data[{name!r}]", values,
+                         FIELD_TYPES[self._types[name]][0])
+            if len(col) != n:
+                raise InvalidArgument(
+                    f"data[{name!r}]: has {len(col)} values but t has {n}")
+            cols[name] = col
+        if n == 0:
+            return t, cols
+        if not (math.isfinite(t[0]) and math.isfinite(t[-1])):
+            raise InvalidArgument("t: every time must be finite")
+        if n > 1 and not (t[1:] > t[:-1]).all():  # with finite ends, passing this rules out NaN/inf inside
+            if not np.isfinite(t).all():
+                raise InvalidArgument("t: every time must be finite")
+            raise InvalidArgument("t: must be strictly increasing within a block")
+        return t, cols
 
     @staticmethod
     def _write(arr, src, w0, a):

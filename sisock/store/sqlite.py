@@ -12,11 +12,9 @@ Schema (``PRAGMA user_version`` 1)
     row per distinct set, so a node whose fields change between runs still
     reads its old blocks.
 ``block(id, timeline, t0, t1, n, layout, t, num, txt, size)``
-    One row per recorded block. ``t`` is ``n`` float64 (little endian)
-    times; ``num`` the number and bool fields of the layout, in its order,
-    as a float64 matrix of shape ``(n, k)`` (sample-major: the blobs of
-    consecutive blocks join into one matrix); ``txt`` the string fields as
-    JSON ``[[str or null, ...], ...]``; ``size`` the bytes of the three.
+    One row per recorded block, encoded by `sisock.store.blocks` (``t``
+    times, ``num`` the number and bool fields, ``txt`` the string fields);
+    ``size`` the bytes of the three.
     Index ``block_time(timeline, t0)``: a range read seeks to the block that
     holds ``start`` and walks forward, never scanning the table.
 
@@ -37,18 +35,20 @@ last transactions before it may be lost (never corrupted); guaranteeing
 them too needs ``synchronous=FULL``, an fsync per commit.
 """
 
-import itertools
 import json
 import os
 import sqlite3
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 
 import numpy as np
 from twisted.logger import Logger
 
+from sisock.store import blocks
 from sisock.store.buffer import FIELD_TYPES
+from sisock.store.readers import ConnectionClosed, ThreadConnections
 
 _log = Logger()
 
@@ -136,7 +136,7 @@ class SqliteLog:
             raise StoreError(f"cannot open the store {self.path}: {exc}") from None
         self._layout_ids = {}        # writer: (timeline, fields JSON) -> id
         self._layouts = {}           # any thread: id -> [(name, type)]
-        self._local = threading.local()
+        self._readers = ThreadConnections(lambda: self._connect(check_same_thread=False))
         self._queue = []             # blocks written, not yet taken by the writer thread
         self._cond = threading.Condition()
         self._arrived = threading.Event()  # the queue holds a block: a batch starts gathering
@@ -191,12 +191,17 @@ class SqliteLog:
                 self._cond.wait_for(lambda: self._committed >= target or not self._thread.is_alive())
 
     def close(self):
-        """Commit what is queued and stop the writer thread (idempotent)."""
+        """Commit what is queued, stop the writer thread and close every connection (idempotent).
+
+        A read still running in another thread finishes first; reading
+        afterwards raises `StoreError`.
+        """
         with self._cond:
             self._closing = True
             self._arrived.set()
             self._urgent.set()
         self._thread.join()
+        self._readers.close()
 
     def _run(self):
         # The thread wakes once per batch, not once per block: at the first
@@ -227,7 +232,7 @@ class SqliteLog:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             for _, timeline, t, data, kinds, _ in batch:
-                row = _encode(t, data, kinds)
+                row = blocks.encode(t, data, kinds)
                 layout = self._layout_id(timeline, [[f, kinds[f]] for f in data])
                 self._db.execute("INSERT INTO block (timeline, t0, t1, n, layout, t, num, txt, size)"
                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (timeline, *row[:3], layout, *row[3:]))
@@ -299,19 +304,24 @@ class SqliteLog:
             self._on_drop(tl, t)
 
     # -- reading (any thread) ----------------------------------------------
-    def _reader(self):
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = self._connect()
-            db.execute("PRAGMA query_only = ON")
-        return db
+    @contextmanager
+    def _reading(self):
+        """This thread's read-only connection (`ThreadConnections`); `StoreError` once closed."""
+        try:
+            with self._readers.connection() as db:
+                yield db
+        except ConnectionClosed:
+            raise StoreError(f"cannot read the store {self.path}: it is closed") from None
 
-    def _fields(self, db, layout):
-        fields = self._layouts.get(layout)
-        if fields is None:
-            text = db.execute("SELECT fields FROM layout WHERE id = ?", (layout,)).fetchone()[0]
-            fields = self._layouts[layout] = [tuple(f) for f in json.loads(text)]
-        return fields
+    def _layout_fields(self, db):
+        """``layout_fields(id) -> [(name, type), ...]`` for `blocks.decode`, cached, reading with ``db``."""
+        def layout_fields(layout):
+            fields = self._layouts.get(layout)
+            if fields is None:
+                text = db.execute("SELECT fields FROM layout WHERE id = ?", (layout,)).fetchone()[0]
+                fields = self._layouts[layout] = [tuple(f) for f in json.loads(text)]
+            return fields
+        return layout_fields
 
     def read(self, timeline, kinds, start, end):
         """Samples of ``timeline`` with ``start <= t < end``, from the file.
@@ -331,16 +341,17 @@ class SqliteLog:
             float64, bool or object per type; a block that lacks a field (or
             recorded it with another type) fills it with NaN, False or None.
         """
-        db = self._reader()
-        rows = [row[2:] for row in db.execute(RANGE_SQL, {"tl": timeline, "start": start, "end": end})
-                if row[1] >= start]
-        t, data = self._decode(db, rows, kinds)
+        with self._reading() as db:
+            rows = [row[2:] for row in db.execute(RANGE_SQL, {"tl": timeline, "start": start, "end": end})
+                    if row[1] >= start]
+            t, data = blocks.decode(rows, kinds, self._layout_fields(db))
         lo, hi = np.searchsorted(t, [start, end], side="left")
         return t[lo:hi], {f: v[lo:hi] for f, v in data.items()}
 
     def has_samples(self, timeline, start, end):
         """Whether ``timeline`` has a sample with ``start <= t < end`` in the file."""
-        rows = self._reader().execute(RANGE_SQL + " LIMIT 2", {"tl": timeline, "start": start, "end": end})
+        with self._reading() as db:
+            rows = db.execute(RANGE_SQL + " LIMIT 2", {"tl": timeline, "start": start, "end": end}).fetchall()
         for t0, t1, _, tb, _, _ in rows:
             if t0 >= start:
                 return True
@@ -365,68 +376,20 @@ class SqliteLog:
             was recorded with (those still declared with the same type);
             None if the file has no block of ``timeline``.
         """
-        db = self._reader()
         since = -np.inf if self.retention is None else time.time() - self.retention
         rows, count = [], 0
-        for t1, n, *row in db.execute("SELECT t1, n, layout, t, num, txt FROM block WHERE timeline = ?"
-                                      " ORDER BY t0 DESC", (timeline,)):
-            if t1 < since or count >= capacity:
-                break
-            rows.append(tuple(row))
-            count += n
-        if not rows:
-            return np.empty(0), {f: np.empty(0, FIELD_TYPES[k][0]) for f, k in kinds.items()}, None
-        present = {f: k for f, k in self._fields(db, rows[0][0]) if kinds.get(f) == k}
-        latest = self._decode(db, rows[:1], present)
-        t, data = self._decode(db, rows[::-1], kinds)
+        with self._reading() as db:
+            for t1, n, *row in db.execute("SELECT t1, n, layout, t, num, txt FROM block WHERE timeline = ?"
+                                          " ORDER BY t0 DESC", (timeline,)):
+                if t1 < since or count >= capacity:
+                    break
+                rows.append(tuple(row))
+                count += n
+            if not rows:
+                return np.empty(0), {f: np.empty(0, FIELD_TYPES[k][0]) for f, k in kinds.items()}, None
+            layout_fields = self._layout_fields(db)
+            present = {f: k for f, k in layout_fields(rows[0][0]) if kinds.get(f) == k}
+            latest = blocks.decode(rows[:1], present, layout_fields)
+            t, data = blocks.decode(rows[::-1], kinds, layout_fields)
         return t[-capacity:], {f: v[-capacity:] for f, v in data.items()}, latest
 
-    def _decode(self, db, rows, kinds):
-        """Concatenated samples of ``rows`` ``(layout, t, num, txt)``, in their order.
-
-        Runs of rows with the same layout are decoded at once: their ``t``
-        and ``num`` bytes are joined and read with one ``numpy.frombuffer``.
-        """
-        runs = []
-        for layout, group in itertools.groupby(rows, key=lambda row: row[0]):
-            group = list(group)
-            fields = self._fields(db, layout)
-            numeric = [f for f in fields if f[1] != "string"]
-            t = np.frombuffer(b"".join(row[1] for row in group), "<f8")
-            matrix = np.frombuffer(b"".join(row[2] for row in group), "<f8").reshape(len(t), len(numeric)) \
-                if numeric else None
-            columns = {}
-            for i, (name, kind) in enumerate(numeric):
-                if kinds.get(name) == kind:
-                    columns[name] = matrix[:, i] != 0 if kind == "bool" else matrix[:, i]
-            strings = [f for f in fields if f[1] == "string"]
-            if strings:
-                texts = [json.loads(row[3]) for row in group]
-                for i, (name, kind) in enumerate(strings):
-                    if kinds.get(name) == kind:
-                        columns[name] = np.empty(len(t), dtype=object)
-                        columns[name][:] = [v for text in texts for v in text[i]]
-            runs.append((t, columns))
-        t = np.concatenate([run[0] for run in runs]) if runs else np.empty(0)
-        data = {}
-        for name, kind in kinds.items():
-            dtype, fill = FIELD_TYPES[kind]
-            parts = [run[1].get(name) for run in runs]
-            parts = [np.full(len(run[0]), fill, dtype) if p is None else p for p, run in zip(parts, runs)]
-            data[name] = np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
-        return t, data
-
-
-def _encode(t, data, kinds):
-    """``(t0, t1, n, t blob, num blob or None, txt or None, size)`` of a block.
-
-    ``num`` holds the number and bool fields sample-major, shape ``(n, k)``,
-    so the blobs of consecutive blocks join into one matrix when read.
-    """
-    numeric = [np.asarray(v, dtype="<f8") for f, v in data.items() if kinds[f] != "string"]
-    strings = [v.tolist() for f, v in data.items() if kinds[f] == "string"]
-    tb = np.ascontiguousarray(t, dtype="<f8").tobytes()
-    num = np.column_stack(numeric).tobytes() if numeric else None
-    txt = json.dumps(strings) if strings else None
-    size = len(tb) + len(num or b"") + len((txt or "").encode())
-    return float(t[0]), float(t[-1]), len(t), tb, num, txt, size
