@@ -227,3 +227,41 @@ def test_frame_pending_frame_and_keys_come_back_after_a_restart(pix, how):
     for key in ("frame", "pending", "keys", "brightness", "seq"):
         assert after[key] == before[key], key
     assert after["frame"][0][0] == RED and after["pending"][0][0] == GREEN
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_demos_wait_for_their_display_then_draw_frames(pix, events):
+    status = pix.spawn("demo-status", "nodes.pixels.demo", "status", "--display", "board", "--period", "0.05",
+                       ready=False)
+    race = pix.spawn("demo-race", "nodes.pixels.demo", "gravwell", "--display", "track", "--period", "0.05",
+                     ready=False)
+    assert status.count("READY") == 0  # no display yet: the demos wait
+    for display in (pix.spawn("board", "nodes.pixels", "--name", "board", ready=False),
+                    pix.spawn("track", "nodes.pixels", "--name", "track", "--strip", "64", ready=False)):
+        yield display.ready()
+    board, sub1 = yield frames_of(pix, "board", events)
+    track, sub2 = yield frames_of(pix, "track", events)
+    yield status.ready()
+    yield race.ready()
+    yield board.wait(lambda items: len(items) >= 3, what="status frames")
+    yield track.wait(lambda items: len(items) >= 5, what="race frames")
+    yield sub1.unsubscribe()
+    yield sub2.unsubscribe()
+    palette = {(0, 160, 0), (255, 140, 0), (200, 0, 0), (0, 0, 0), (0, 0, 120), (0, 120, 0), (120, 0, 0),
+               (60, 60, 60)}
+    assert {tuple(p) for f in board.items for row in f["pixels"] for p in row} <= palette
+    ships = {(255, 0, 0), (0, 255, 0), (0, 80, 255), (255, 255, 0), (120, 120, 120)}
+    drawn = [[i for i, p in enumerate(f["pixels"][0]) if tuple(p) != (0, 0, 0)] for f in track.items]
+    assert all({tuple(p) for p in f["pixels"][0]} <= ships | {(0, 0, 0)} for f in track.items)
+    assert len({tuple(d) for d in drawn}) > 1  # the ships move
+    status.stop()
+    race.stop()
+
+
+def test_sisock_up_starts_the_display_and_with_demo_its_demos():
+    from sisock.cli.launcher import stack_parts
+
+    plain = [p.name for p in stack_parts("/tmp/home")]
+    demo = [p.name for p in stack_parts("/tmp/home", demo=True)]
+    assert "pixels" in plain and not any(n.startswith("demo-") for n in plain)
+    assert demo[-2:] == ["demo-status", "demo-gravwell"] and demo.index("pixels") < demo.index("demo-status")
