@@ -264,4 +264,4 @@ def test_sisock_up_starts_the_display_and_with_demo_its_demos():
     plain = [p.name for p in stack_parts("/tmp/home")]
     demo = [p.name for p in stack_parts("/tmp/home", demo=True)]
     assert "pixels" in plain and not any(n.startswith("demo-") for n in plain)
-    assert demo[-2:] == ["demo-status", "demo-gravwell"] and demo.index("pixels") < demo.index("demo-status")
+    assert demo[-3:] == ["race", "demo-status", "demo-race"] and demo.index("pixels") < demo.index("demo-status")

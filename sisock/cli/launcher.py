@@ -92,7 +92,7 @@ def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False):
     weather, sensors : bool
         Include the weather and the sensors node.
     demo : bool
-        Include the pixel display's demo clients (status board, race).
+        Include the pixel demos: the status board on ``pixels``, the race on a 64-pixel strip ``race``.
 
     Returns
     -------
@@ -108,7 +108,9 @@ def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False):
     parts.append(Part("pixels", (PYTHON, "-m", "nodes.pixels"), ready))
     parts.append(Part("bridge", (PYTHON, "-m", "grafana_bridge", "--port", str(bridge_port)), ready))
     if demo:
-        parts += [Part(f"demo-{d}", (PYTHON, "-m", "nodes.pixels.demo", d), ready) for d in ("status", "gravwell")]
+        parts += [Part("race", (PYTHON, "-m", "nodes.pixels", "--name", "race", "--strip", "64"), ready),
+                  Part("demo-status", (PYTHON, "-m", "nodes.pixels.demo", "status"), ready),
+                  Part("demo-race", (PYTHON, "-m", "nodes.pixels.demo", "gravwell", "--display", "race"), ready)]
     return parts
 
 
