@@ -86,7 +86,7 @@ PYTHON = sys.executable
 CROSSBAR = os.path.join(os.path.dirname(PYTHON), "crossbar")
 
 
-def stack_parts(home, bridge_port=8081, weather=True, sensors=True):
+def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False):
     """The parts `sisock up` starts, in start order.
 
     Parameters
@@ -97,6 +97,8 @@ def stack_parts(home, bridge_port=8081, weather=True, sensors=True):
         TCP port of the Grafana bridge.
     weather, sensors : bool
         Include the weather and the sensors node.
+    demo : bool
+        Include the pixel demos: the status board on ``pixels``, the race on a 64-pixel strip ``race``.
 
     Returns
     -------
@@ -109,7 +111,12 @@ def stack_parts(home, bridge_port=8081, weather=True, sensors=True):
         parts.append(Part("weather", (PYTHON, "-m", "nodes.weather"), ready))
     if sensors:
         parts.append(Part("sensors", (PYTHON, "-m", "nodes.sensors"), ready))
+    parts.append(Part("pixels", (PYTHON, "-m", "nodes.pixels"), ready))
     parts.append(Part("bridge", (PYTHON, "-m", "grafana_bridge", "--port", str(bridge_port)), ready))
+    if demo:
+        parts += [Part("race", (PYTHON, "-m", "nodes.pixels", "--name", "race", "--strip", "64"), ready),
+                  Part("demo-status", (PYTHON, "-m", "nodes.pixels.demo", "status"), ready),
+                  Part("demo-race", (PYTHON, "-m", "nodes.pixels.demo", "gravwell", "--display", "race"), ready)]
     return parts
 
 
@@ -138,6 +145,8 @@ class Launcher:
         Grafana bridge HTTP port, on 127.0.0.1.
     weather, sensors : bool
         Start the weather / sensors node.
+    demo : bool
+        Start the pixel display's demo clients too.
     verbose : bool
         Echo every child output line on stdout, prefixed ``[part]``.
     ready_timeout : float
@@ -149,7 +158,7 @@ class Launcher:
     """
 
     def __init__(self, home, port=8080, bridge_port=8081, weather=True, sensors=True, verbose=False,
-                 ready_timeout=READY_TIMEOUT, reactor=None, tls=False):
+                 ready_timeout=READY_TIMEOUT, reactor=None, tls=False, demo=False):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
@@ -159,7 +168,7 @@ class Launcher:
         tls_dir = os.path.join(self.home, "tls")
         self.tls = (os.path.join(tls_dir, "key.pem"), os.path.join(tls_dir, "cert.pem")) if tls else None
         self.url = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}/ws"
-        self.parts = stack_parts(self.home, self.bridge_port, weather, sensors)
+        self.parts = stack_parts(self.home, self.bridge_port, weather, sensors, demo)
         self.verbose, self.ready_timeout = verbose, ready_timeout
         self.children = []
         self.exit_code = 0
@@ -341,6 +350,7 @@ def add_arguments(parser):
     parser.add_argument("--no-sensors", action="store_true", help="do not start the sensors node")
     parser.add_argument("--no-weather", action="store_true", help="do not start the weather node")
     parser.add_argument("--verbose", action="store_true", help="echo every child output line, prefixed [part]")
+    parser.add_argument("--demo", action="store_true", help="also run the pixel display demos (status board, race)")
     parser.add_argument("--tls", action="store_true",
                         help="serve wss:// and https:// with $HOME/tls/{key,cert}.pem (self-signed, made if missing)")
 
@@ -349,5 +359,5 @@ def run_up(args):
     """Run ``sisock up`` with parsed `add_arguments` options; return the exit status."""
     launcher = Launcher(args.home or config.home_dir(), args.port, args.bridge_port,
                         weather=not args.no_weather, sensors=not args.no_sensors, verbose=args.verbose,
-                        tls=args.tls)
+                        tls=args.tls, demo=args.demo)
     return launcher.run()
