@@ -1,6 +1,5 @@
 """Faults injected into real processes: each part survives, or comes back by itself."""
 
-import os
 import signal
 import sys
 import textwrap
@@ -152,9 +151,8 @@ def test_router_killed_under_load_everything_is_back_within_15_s_and_the_bridge_
 
 @pytest_twisted.inlineCallbacks
 def test_a_node_whose_join_fails_half_way_reconnects_until_it_succeeds(stack, consumer):
-    from sisock import client, config
-    secret = config.load_secret("node", os.path.join(stack.env["SISOCK_HOME"], "secrets.json"))
-    squatter = yield client.connect(stack.url, authid="weather_late", secret=secret)
+    from sisock import client
+    squatter = yield client.connect(stack.url, authid="weather_late", secret=stack.secret("node"))
     # as our previous, not yet cleaned-up session would: the node session's own prefix registration
     yield squatter.register(lambda *a, **kw: None, uri.node_prefix("weather_late"), RegisterOptions(match="prefix"))
     node = stack.spawn("late", "nodes.weather", "--name", "weather_late", ready=False)

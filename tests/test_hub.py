@@ -1,19 +1,14 @@
 """The hub: add, duplicate, subtract, events, automatic removal, roles."""
 
-import os
 import signal
 
 import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 
-from sisock import client, config
+from sisock import client
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NoSuchNode, NotAuthorized
-
-
-def node_secret(stack):
-    return config.load_secret("node", os.path.join(stack.env["SISOCK_HOME"], "secrets.json"))
 
 
 @pytest.fixture
@@ -22,7 +17,7 @@ def as_node(stack):
     sessions = []
 
     def connect(authid):
-        d = client.connect(stack.url, authid=authid, secret=node_secret(stack))
+        d = client.connect(stack.url, authid=authid, secret=stack.secret("node"))
         return d.addCallback(lambda session: sessions.append(session) or session)
 
     yield connect

@@ -11,9 +11,9 @@ import time
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor, task
 
 from sisock.wire import uri
+from tests.conftest import pause
 from tests.registry_support import connect_admin, connect_node, joined, start_stack, until
 
 TIMEOUT = 1.0  # the hub's --heartbeat-timeout
@@ -35,10 +35,6 @@ def watcher(quick_hub):
 
 def named(items, name):
     return [e for e in items if e["name"] == name]
-
-
-def pause(seconds):
-    return task.deferLater(reactor, seconds, lambda: None)
 
 
 @pytest_twisted.inlineCallbacks

@@ -2,13 +2,11 @@
 
 import re
 import sys
-import time
 
 import pytest_twisted
-from twisted.internet import defer, reactor, task
 
 from sisock.cli.launcher import PROJECT_DIR
-from tests.conftest import Proc
+from tests.conftest import Proc, until
 
 README = (PROJECT_DIR / "README.md").read_text()
 
@@ -31,27 +29,11 @@ def test_the_readme_node_example_runs_records_and_serves(stack, consumer, tmp_pa
         yield node.ready()
         assert "bench_thermometer" in [n["name"] for n in (yield consumer.get_data_node())]
 
-        def two_samples():
-            d = consumer.get_data("bench_thermometer", ["temperature"], -60, 0)
-            return d.addCallback(lambda r: len(r["data"]["temperature"]) >= 2 and r)
-
-        result = yield wait_for_deferred(two_samples, 15)
+        result = yield until(lambda: consumer.get_data("bench_thermometer", ["temperature"], -60, 0),
+                             lambda r: len(r["data"]["temperature"]) >= 2, "two samples recorded", timeout=15)
         values = result["data"]["temperature"]
         assert ((values >= 20) & (values < 21)).all()
         field, _ = yield consumer.get_fields("bench_thermometer", -60, 0)
         assert field["temperature"]["units"] == "C"
     finally:
         node.stop()
-
-
-@defer.inlineCallbacks
-def wait_for_deferred(make, timeout, interval=0.2):
-    """Call ``make()`` (a Deferred of a value) until the value is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = yield make()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no true answer within {timeout} s")
-        yield task.deferLater(reactor, interval, lambda: None)

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import pytest_twisted
 from autobahn.wamp.types import ComponentConfig
-from twisted.internet import defer, reactor, task, threads
+from twisted.internet import defer, threads
 
 from sisock.node import DataNodeServer
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument
-from tests.conftest import Proc, wait_for
+from tests.conftest import Proc, until, wait_for
 
 BLOCK = 100
 
@@ -119,17 +119,6 @@ def recorded_blocks(result, t0):
     return blocks
 
 
-@defer.inlineCallbacks
-def eventually(fetch, predicate, timeout, what):
-    """Call ``fetch()`` (a Deferred) every 0.1 s until ``predicate(result)``; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = yield fetch()
-        if predicate(result):
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        yield task.deferLater(reactor, 0.1, lambda: None)
 
 
 @pytest_twisted.inlineCallbacks
@@ -192,8 +181,8 @@ def test_retention_by_age_drops_blocks_older_than_retention(stack, consumer, tmp
     try:
         yield node.wait_output(r"ACK fast 4\b", timeout=60)
         yield node.ready()
-        yield eventually(lambda: consumer.get_data("rec_age", ["k"], t0 - 1, t0 + 100),
-                         lambda r: len(r["timeline"].get("fast", {"t": []})["t"]) == 0, 30, "old blocks dropped")
+        yield until(lambda: consumer.get_data("rec_age", ["k"], t0 - 1, t0 + 100),
+                    lambda r: len(r["timeline"].get("fast", {"t": []})["t"]) == 0, "old blocks dropped", timeout=30)
     finally:
         node.stop()
     with sqlite3.connect(tmp_path / "data" / "rec_age.sqlite") as db:
@@ -207,8 +196,8 @@ def test_retention_by_size_keeps_the_newest_blocks_within_max_bytes(stack, consu
     try:
         yield node.wait_output(r"ACK fast 49\b", timeout=60)
         yield node.ready()
-        result = yield eventually(lambda: consumer.get_data("rec_size", FAST, t0 - 1, t0 + 100),
-                                  lambda r: 0 not in r["data"]["k"], 30, "the oldest blocks dropped")
+        result = yield until(lambda: consumer.get_data("rec_size", FAST, t0 - 1, t0 + 100),
+                             lambda r: 0 not in r["data"]["k"], "the oldest blocks dropped", timeout=30)
     finally:
         node.stop()
     blocks = recorded_blocks(result, t0)
