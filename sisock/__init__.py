@@ -13,7 +13,7 @@ The parts and how a call flows through them are described in ``docs/``.
 """
 
 from sisock.client import Client
-from sisock.node import DataNode, DataNodeServer, NodeSession, run_node
+from sisock.node import DataNode, DataNodeServer, NodeSession, procedure, run_node
 from sisock.node.commands import command
 from sisock.wire.errors import (
     InvalidArgument,
@@ -28,7 +28,7 @@ from sisock.wire.errors import (
 from sisock.wire.timeutil import sisock_to_unix_time
 
 __all__ = [
-    "Client", "DataNode", "DataNodeServer", "NodeSession", "run_node", "command", "sisock_to_unix_time",
+    "Client", "DataNode", "DataNodeServer", "NodeSession", "run_node", "command", "procedure", "sisock_to_unix_time",
     "SisockError", "InvalidArgument", "TooLarge", "NoSuchNode", "NodeError", "NotAuthorized", "NodeDisabled",
     "NoSuchCommand",
 ]

@@ -1,5 +1,8 @@
-"""One node model, one session adapter: hosted nodes get every feature a node of its own has."""
+"""One node model, one session adapter: hosted nodes get every feature a node of its own has,
+and a node may declare procedures of its own."""
 
+import sys
+import textwrap
 
 import pytest
 import pytest_twisted
@@ -7,8 +10,8 @@ from autobahn.wamp.exception import ApplicationError
 
 from sisock import client
 from sisock.wire import uri
-from sisock.wire.errors import InvalidArgument
-from tests.conftest import pause
+from sisock.wire.errors import InvalidArgument, NotAuthorized
+from tests.conftest import Proc, pause
 from tests.registry_support import connect_admin, connect_node, joined, secret, start_stack, until
 
 #: Small limits for the fleet process, so that a minute of a lamp's samples is a chunked answer.
@@ -121,3 +124,76 @@ def _samples_recorded(consumer, node, n):
     return until(lambda: consumer.get_data(node, ["faults"], 1, 0),
                  lambda result: len(result["timeline"].get("lamp", {}).get("t", ())) >= n,
                  f"{n} samples of {node}", timeout=30.0, interval=0.5)
+
+
+PROCEDURE_NODE = textwrap.dedent('''
+    from sisock.node import DataNodeServer, run_node
+    from sisock.node.procedures import procedure
+
+
+    class Shelf(DataNodeServer):
+        """A node with procedures of its own."""
+
+        name = "shelf"
+        items = []
+
+        @procedure
+        def echo(self, text: str, times: int = 1):
+            return text * times
+
+        @procedure(name="items.add", roles=("admin",))
+        def add_item(self, item):
+            self.items.append(item)
+            return len(self.items)
+
+
+    if __name__ == "__main__":
+        run_node(Shelf)
+''')
+
+
+@pytest.fixture(scope="module")
+def shelf(stack, tmp_path_factory):
+    """A node declaring ``echo`` (open) and ``items.add`` (admins only)."""
+    directory = tmp_path_factory.mktemp("shelf")
+    (directory / "shelf.py").write_text(PROCEDURE_NODE)
+    proc = Proc("shelf", [sys.executable, str(directory / "shelf.py"), "--data-dir", str(directory)], stack.env,
+                str(directory)).start()
+    pytest_twisted.blockon(proc.ready())
+    yield proc
+    proc.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_nodes_own_procedure_answers_any_caller_and_checks_its_arguments(shelf, stack):
+    consumer = yield stack.connect()
+    try:
+        assert (yield consumer.call(uri.node_uri("shelf", "echo"), "ab", times=3)) == "ababab"
+        with pytest.raises(ApplicationError) as raised:
+            yield consumer.call(uri.node_uri("shelf", "echo"))
+        assert raised.value.error == InvalidArgument.uri() and "echo takes (text, times=1)" in raised.value.args[0]
+    finally:
+        yield consumer.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_admin_procedure_with_a_dotted_name_is_refused_to_consumers_and_served_to_admins(shelf, stack):
+    consumer = yield stack.connect()
+    admin = yield client.connect(stack.url, authid="admin", secret=stack.secret("admin"))
+    try:
+        with pytest.raises(ApplicationError) as raised:
+            yield consumer.call(uri.node_uri("shelf", "items.add"), "jam")
+        assert raised.value.error == NotAuthorized.uri() and "by admin sessions only" in raised.value.args[0]
+        assert (yield admin.call(uri.node_uri("shelf", "items.add"), "jam")) == 1
+        assert (yield admin.call(uri.node_uri("shelf", "items.add"), "tea")) == 2
+    finally:
+        yield consumer.close()
+        yield admin.close()
+
+
+def test_a_procedure_may_not_take_a_standard_name_or_a_bad_one():
+    from sisock.node.procedures import procedure
+
+    for name in ("get_data", "command", "items..add", "1st", ""):
+        with pytest.raises(ValueError):
+            procedure(name=name)(lambda self: None)

@@ -9,8 +9,9 @@
 """
 
 from sisock.node.base import DataNode
+from sisock.node.procedures import procedure
 from sisock.node.run import run_node
 from sisock.node.server import DataNodeServer
 from sisock.node.session import NodeSession
 
-__all__ = ["DataNode", "DataNodeServer", "NodeSession", "run_node"]
+__all__ = ["DataNode", "DataNodeServer", "NodeSession", "procedure", "run_node"]

@@ -7,7 +7,8 @@ or ``A.<something>`` (a fleet of hundreds of devices over one connection):
 
 - one **prefix registration** of ``consumer.A.`` receives every call to
   ``consumer.<node>.get_fields``, ``get_data``, ``get_latest``,
-  ``command`` and ``get_api``; the session routes it to the node by the
+  ``command``, ``get_api`` and the node's own procedures
+  (`sisock.node.procedures`); the session routes it to the node by the
   procedure the router names in the call details, checks the arguments
   against the method's signature (``invalid_argument`` if they do not
   fit) and passes the call details on, so a large ``get_data`` goes out
@@ -43,15 +44,14 @@ from twisted.internet import defer
 from sisock.connection import SisockSession
 from sisock.node import presence
 from sisock.node.base import DataNode
+from sisock.node.procedures import procedures_of
 from sisock.wire import uri, validate
+from sisock.wire.errors import NotAuthorized
 
 #: Seconds between attempts to add a node to the hub while its name is refused.
 ADD_RETRY = 2.0
 #: Most ``data_node.add`` calls a session has in flight at once.
 ADD_CONCURRENCY = 32
-#: Procedure suffix -> the `DataNode` method that answers it.
-PROCEDURES = {"get_fields": "get_fields", "get_data": "get_data", "get_latest": "get_latest",
-              "command": "run_command", "get_api": "get_api"}
 
 
 class NodeSession(SisockSession):
@@ -126,14 +126,25 @@ class NodeSession(SisockSession):
 
     def _route(self, *args, details=None, **kwargs):
         """The prefix-registered procedure: ``consumer.<node>.<procedure>`` to the node's method."""
-        name, _, suffix = details.procedure[len(uri.uri("consumer.")):].rpartition(".")
-        node = self.nodes.get(name)
-        method = getattr(node, PROCEDURES[suffix]) if node is not None and suffix in PROCEDURES else None
-        if method is None:
+        node, name = self._find(details.procedure[len(uri.uri("consumer.")):])
+        entry = procedures_of(node).get(name) if node is not None else None
+        if entry is None:
             raise ApplicationError(ApplicationError.NO_SUCH_PROCEDURE, f"no procedure {details.procedure}")
+        method, roles = getattr(node, entry[0]), entry[1]
+        if roles is not None and getattr(details, "caller_authrole", None) not in roles:
+            raise NotAuthorized(f"{details.procedure} may be called by {' or '.join(sorted(roles))} sessions only")
         if _takes_details(method):
             kwargs["details"] = details
-        return validate.call(method, args, kwargs, suffix)
+        return validate.call(method, args, kwargs, name)
+
+    def _find(self, rest: str) -> tuple[DataNode | None, str]:
+        """``(node, procedure name)`` of ``<node name>.<procedure name>`` (both may hold dots)."""
+        dot = len(rest)
+        while (dot := rest.rfind(".", 0, dot)) > 0:
+            node = self.nodes.get(rest[:dot])
+            if node is not None:
+                return node, rest[dot + 1:]
+        return None, rest
 
     # -- the hub -------------------------------------------------------------
     def _on_hub_online(self, *args, **kwargs):
