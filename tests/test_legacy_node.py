@@ -202,19 +202,24 @@ def test_help_says_what_it_runs_and_how():
         assert words in done.stdout
 
 
-@pytest.mark.parametrize("setup, args, message", [
-    (None, ["no_such_node.py"], "no such file: no_such_node.py"),
-    ("plain.py", ["plain.py"], "plain.py defines no subclass of sisock.base.DataNodeServer"),
-    ("pumps.py", ["pumps.py"],
-     "pumps.py defines several DataNodeServer subclasses (pump_log, valve_log): choose one with --class"),
-    ("pumps.py", ["pumps.py", "--class", "pump"], "--class: pumps.py defines no DataNodeServer subclass 'pump'"),
-    ("pumps.py", ["pumps.py", "--class", "pump_log", "--data-dir", "nowhere"], "--data-dir: no such directory"),
-], ids=["no-file", "no-subclass", "two-subclasses", "unknown-class", "no-data-dir"])
-def test_bad_input_is_one_line_and_exit_status_2(tmp_path, setup, args, message):
-    if setup == "plain.py":
-        (tmp_path / "plain.py").write_text("import sisock\n\nclass plain:\n    name = 'plain'\n")
-    elif setup:
-        shutil.copy(os.path.join(NODES, setup), tmp_path)
+#: Files the bad-input tests write: a class that is no DataNodeServer, and one needing more than a config.
+WRITTEN = {"plain.py": "import sisock\n\n\nclass plain:\n    name = 'plain'\n",
+           "feed.py": "import sisock\n\n\nclass feed_node(sisock.base.DataNodeServer):\n"
+                      "    def __init__(self, config, name, feed):\n        pass\n"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["no_such_node.py"], "no such file: no_such_node.py"),
+    (["plain.py"], "plain.py defines no subclass of sisock.base.DataNodeServer"),
+    (["pumps.py"], "pumps.py defines several DataNodeServer subclasses (pump_log, valve_log): choose one with --class"),
+    (["pumps.py", "--class", "pump"], "--class: pumps.py defines no DataNodeServer subclass 'pump'"),
+    (["pumps.py", "--class", "pump_log", "--data-dir", "nowhere"], "--data-dir: no such directory"),
+    (["feed.py"], "feed_node(config, name, feed) needs more than a config"),
+], ids=["no-file", "no-subclass", "two-subclasses", "unknown-class", "no-data-dir", "constructor"])
+def test_bad_input_is_one_line_and_exit_status_2(tmp_path, args, message):
+    shutil.copy(os.path.join(NODES, "pumps.py"), tmp_path)
+    for name, text in WRITTEN.items():
+        (tmp_path / name).write_text(text)
     done = run_legacy_node(*args, cwd=tmp_path)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = f"""\
 examples:
   sisock legacy-node components/data_node_servers/weather/server_example_weather.py
-  sisock legacy-node radiometer_server.py --data-dir /data --class radiometer_server
+  sisock legacy-node pumps.py --class pump_log --data-dir /srv/pumps
   SISOCK_URL=wss://daq.lab.example:8080/ws SISOCK_CA_FILE=cert.pem sisock legacy-node my_node.py
 
 {EXIT_STATUS}"""
