@@ -9,9 +9,13 @@ The public API:
 - the errors every procedure may answer (`sisock.wire.errors`);
 - `sisock_to_unix_time`, as in the original sisock (`sisock.wire.timeutil`).
 
+`sisock.base` holds the original sisock's names, so its node files
+(``import sisock``, then ``sisock.base.DataNodeServer``) run unmodified.
+
 The parts and how a call flows through them are described in ``docs/``.
 """
 
+from sisock import base
 from sisock.client import Client
 from sisock.node import DataNode, DataNodeServer, NodeSession, procedure, run_node
 from sisock.node.commands import command
@@ -29,6 +33,7 @@ from sisock.wire.timeutil import sisock_to_unix_time
 
 __all__ = [
     "Client", "DataNode", "DataNodeServer", "NodeSession", "run_node", "command", "procedure", "sisock_to_unix_time",
+    "base",
     "SisockError", "InvalidArgument", "TooLarge", "NoSuchNode", "NodeError", "NotAuthorized", "NodeDisabled",
     "NoSuchCommand",
 ]

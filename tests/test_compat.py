@@ -1,23 +1,25 @@
-"""A node written for the original sisock runs after changing only its import."""
+"""A node written for the original sisock runs under autobahn's ApplicationRunner, with its own
+import (``import sisock``, then ``sisock.base.DataNodeServer``) or with ours."""
 
 import sys
 import textwrap
 
+import pytest
 import pytest_twisted
 
 from tests.conftest import Proc
 
 # The shape of the original sisock's example nodes: an ApplicationSession
 # subclass that calls ApplicationSession.__init__ itself, overrides the
-# blocking methods, and is run by autobahn's ApplicationRunner. Only the
-# import line differs from the original ("import sisock.base").
+# blocking methods, and is run by autobahn's ApplicationRunner. IMPORT and
+# BASE are the original's ("import sisock", "sisock.base.DataNodeServer") or ours.
 ORIGINAL_STYLE_NODE = textwrap.dedent('''
     import os
 
     from autobahn.twisted.wamp import ApplicationRunner, ApplicationSession
 
-    from sisock import DataNodeServer
-    class old_style(DataNodeServer):
+    IMPORT
+    class old_style(BASE):
         def __init__(self, config):
             ApplicationSession.__init__(self, config)
             self.name = "old_style"
@@ -39,10 +41,14 @@ ORIGINAL_STYLE_NODE = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.parametrize("imports, base", [("import sisock", "sisock.base.DataNodeServer"),
+                                           ("from sisock import DataNodeServer", "DataNodeServer")],
+                         ids=["original-import", "our-import"])
 @pytest_twisted.inlineCallbacks
-def test_an_original_sisock_node_run_by_application_runner_serves_through_the_hub(stack, consumer, tmp_path):
+def test_an_original_sisock_node_run_by_application_runner_serves_through_the_hub(stack, consumer, tmp_path,
+                                                                                  imports, base):
     script = tmp_path / "old_style_node.py"
-    script.write_text(ORIGINAL_STYLE_NODE)
+    script.write_text(ORIGINAL_STYLE_NODE.replace("IMPORT", imports).replace("BASE", base))
     proc = Proc("old_style", [sys.executable, str(script)], stack.env, str(tmp_path)).start()
     try:
         yield proc.ready()

@@ -37,6 +37,8 @@ from sisock.store import Store
 from sisock.wire import chunks, codec, validate
 from sisock.wire.errors import NodeDisabled, NodeError, SisockError
 
+txaio.use_twisted()  # for `DataNode.log`, whichever sisock module is imported first
+
 #: ``(field, timeline)`` as ``get_fields`` answers it (see ``docs/wire.md``).
 Fields = tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]
 
