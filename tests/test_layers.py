@@ -15,10 +15,11 @@ ALLOWED = {
     "sisock.client": {"sisock.config", "sisock.connection", "sisock.wire"},
     "sisock.node": {"sisock.config", "sisock.connection", "sisock.store", "sisock.wire"},
     "sisock.hub": {"sisock.config", "sisock.connection", "sisock.wire"},
-    "sisock": {"sisock.client", "sisock.node", "sisock.wire"},
+    "sisock.base": {"sisock.config", "sisock.node", "sisock.wire"},
+    "sisock": {"sisock.base", "sisock.client", "sisock.node", "sisock.wire"},
     "sisock.cli": {"sisock", "sisock.client", "sisock.config", "sisock.connection", "sisock.hub", "sisock.node",
                    "sisock.tls", "sisock.wire"},
-    "nodes": {"sisock", "sisock.config", "sisock.connection", "sisock.node", "sisock.wire"},
+    "nodes": {"sisock", "sisock.client", "sisock.config", "sisock.connection", "sisock.node", "sisock.wire"},
     "grafana_bridge": {"sisock.client", "sisock.config", "sisock.connection", "sisock.node", "sisock.wire"},
 }
 
