@@ -43,8 +43,8 @@ def brew(tmp_path_factory):
         stack.stop()
 
 
-def spawn_node(stack):
-    return stack.spawn("brewing", "nodes.brewing", "--interval", "0.2", "--speed", "3600")
+def spawn_node(stack, ready=True):
+    return stack.spawn("brewing", "nodes.brewing", "--interval", "0.2", "--speed", "3600", ready=ready)
 
 
 @pytest.fixture
@@ -159,3 +159,127 @@ def test_a_profile_drives_the_setpoint(admin, consumer):
     yield command(admin, "control.mode", "fermenter", "beer")
     with pytest.raises(InvalidArgument, match="used by chamber"):
         yield command(admin, "profiles.delete", profile["id"])
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_alarm_acknowledged_by_one_client_is_seen_acknowledged_by_another(admin, consumer):
+    seen = Events()
+    yield consumer.subscribe(seen, proc("alarms"))
+    alarm = yield command(admin, "alarms.simulate", "fermenter", "test", "major", "pilot light out")
+    active = yield consumer.call(proc("alarms.active"))
+    assert alarm["id"] in [a["id"] for a in active] and alarm["acked"] is None
+    acked = yield command(admin, "alarms.ack", alarm["id"], by="brewer")
+    assert acked["acked_by"] == "brewer" and acked["cleared"] is not None
+    yield seen.wait(lambda items: any(e["event"] == "acked" and e["alarm"]["id"] == alarm["id"] for e in items),
+                    what="the acknowledgement")
+    assert alarm["id"] not in [a["id"] for a in (yield consumer.call(proc("alarms.active")))]
+    history = yield consumer.call(proc("alarms.history"), alarm["raised"] - 1, 0)
+    kept = [a for a in history if a["id"] == alarm["id"]]
+    assert kept and kept[0]["acked_by"] == "brewer" and kept[0]["message"] == "pilot light out"
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_rule_raises_and_clears_its_alarm_and_ack_all_records_the_admin(admin, consumer):
+    seen = Events()
+    yield consumer.subscribe(seen, proc("alarms"))
+    yield command(admin, "sim.set", "fermenter", level_high=True)
+    yield seen.wait(lambda items: any(e["event"] == "raised" and e["alarm"]["code"] == "level_high" for e in items),
+                    what="level_high raised")
+    yield command(admin, "sim.set", "fermenter", level_high=False)
+    yield seen.wait(lambda items: any(e["event"] == "cleared" and e["alarm"]["code"] == "level_high" for e in items),
+                    what="level_high cleared")
+    active = yield consumer.call(proc("alarms.active"))
+    assert [a["code"] for a in active if a["code"] == "level_high"] == ["level_high"]  # cleared, not acknowledged
+    acked = yield command(admin, "alarms.ack_all")
+    assert acked and {a["acked_by"] for a in acked} == {"admin"}
+    assert (yield consumer.call(proc("alarms.active"))) == []
+
+
+@pytest_twisted.inlineCallbacks
+def test_logs_are_published_and_kept(admin, consumer):
+    seen = Events()
+    yield consumer.subscribe(seen, proc("logs"))
+    since = time.time()
+    yield command(admin, "settings.set", "brew_name", "Saison")
+    yield command(admin, "control.setpoint", "fermenter", 18.0)
+    yield command(admin, "alarms.simulate", None, "test", "info", "log me")
+    yield seen.wait(lambda items: any("log me" in e["msg"] for e in items), what="the log line")
+    kept = yield consumer.call(proc("logs.history"), since, 0)
+    assert any("log me" in line["msg"] and line["source"] == "alarms" for line in kept)
+    assert any(line["code"] == "chamber_updated" and line["msg"].endswith("updated by admin") for line in kept)
+    assert (yield consumer.call(proc("settings.get"), "brew_name")) == "Saison"
+
+
+def signed_post(stack, body, secret=None):
+    """POST ``body`` to the router's HTTP publisher as curl does, signed as Crossbar's HTTP bridge wants."""
+    key, secret = stack.http["key"], secret or stack.http["secret"]
+    raw = json.dumps(body).encode()
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    seq, nonce = "1", str(int.from_bytes(os.urandom(4), "big"))
+    mac = hmac.new(secret.encode(), key.encode() + stamp.encode() + seq.encode() + nonce.encode() + raw,
+                   hashlib.sha256)
+    params = {"key": key, "timestamp": stamp, "seq": seq, "nonce": nonce,
+              "signature": base64.urlsafe_b64encode(mac.digest()).decode()}
+    return requests.post(f"http://127.0.0.1:{stack.port}/publish", params=params, data=raw,
+                         headers={"Content-Type": "application/json"}, timeout=10)
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_signed_http_publish_arrives_on_the_logs_channel_and_an_unsigned_one_is_refused(brew, consumer):
+    seen = Events()
+    yield consumer.subscribe(seen, proc("logs"))
+    since = time.time()
+    line = {"source": "shell", "level": "warning", "code": "door", "msg": "chamber door open"}
+    reply = yield threads.deferToThread(signed_post, brew, {"topic": proc("logs"), "args": [line]})
+    assert reply.status_code == 200, reply.text
+    yield seen.wait(lambda items: line in items, what="the HTTP log line")
+    kept = yield until(lambda: consumer.call(proc("logs.history"), since, 0),
+                       lambda lines: any(x["msg"] == "chamber door open" for x in lines), "the line kept")
+    assert [x for x in kept if x["msg"] == "chamber door open"][0]["source"] == "shell"
+    unsigned = yield threads.deferToThread(
+        requests.post, f"http://127.0.0.1:{brew.port}/publish", json={"topic": proc("logs"), "args": [line]},
+        timeout=10)
+    forged = yield threads.deferToThread(signed_post, brew, {"topic": proc("logs"), "args": [line]}, "guess")
+    elsewhere = yield threads.deferToThread(signed_post, brew, {"topic": proc("data"), "args": [{}]})
+    assert unsigned.status_code == 400 and forged.status_code == 401
+    assert elsewhere.json()["error"] == "wamp.error.not_authorized"  # Crossbar answers 200 with the WAMP error
+    assert seen.items.count(line) == 1
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_http_published_alarm_becomes_an_alarm(brew, consumer):
+    seen = Events()
+    yield consumer.subscribe(seen, proc("alarms"))
+    raise_it = {"event": "raise", "chamber": "fermenter", "code": "pilot", "severity": "major",
+                "message": "pilot light out"}
+    reply = yield threads.deferToThread(signed_post, brew, {"topic": proc("alarms"), "args": [raise_it]})
+    assert reply.status_code == 200, reply.text
+    yield seen.wait(lambda items: any(e.get("event") == "raised" and e["alarm"]["code"] == "pilot" for e in items),
+                    what="the alarm raised")
+    assert "pilot" in [a["code"] for a in (yield consumer.call(proc("alarms.active")))]
+
+
+@pytest_twisted.inlineCallbacks
+def test_everything_is_kept_across_kill_9(brew, admin):
+    profile = yield command(admin, "profiles.create", {"name": "kept", "points": [{"days": 0, "temperature": 12}]})
+    yield command(admin, "settings.set", "alarm_beer_high", 26.5)
+    yield command(admin, "control.setpoint", "fermenter", 19.5)
+    alarm = yield command(admin, "alarms.simulate", "fermenter", "test", "minor", "before the kill")
+    yield command(admin, "alarms.ack", alarm["id"], by="night shift")
+    reads = ("io.list", "profiles.list", "settings.get")
+    before = {}
+    for name in reads:
+        before[name] = yield admin.call(proc(name))
+    brew.node.signal(signal.SIGKILL)
+    brew.node.popen.wait()
+    brew.node = spawn_node(brew, ready=False)
+    yield brew.node.ready()
+    after = {}
+    for name in reads:
+        after[name] = yield until(lambda n=name: admin.call(proc(n)), lambda a: a is not None, name)
+    assert after == before
+    assert profile in after["profiles.list"] and after["settings.get"]["alarm_beer_high"] == 26.5
+    history = yield admin.call(proc("alarms.history"), alarm["raised"] - 1, 0)
+    assert [a["acked_by"] for a in history if a["id"] == alarm["id"]] == ["night shift"]
+    logs = yield admin.call(proc("logs.history"), alarm["raised"] - 1, 0)
+    assert any("before the kill" in line["msg"] for line in logs)

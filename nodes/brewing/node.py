@@ -25,6 +25,7 @@ import time
 from twisted.internet import defer, task, threads
 
 from nodes.brewing import schema
+from nodes.brewing.alarmapi import AlarmApi
 from nodes.brewing.alarms import AlarmBook, conditions, off_target
 from nodes.brewing.api import BrewingApi
 from nodes.brewing.control import ChamberControl
@@ -45,7 +46,7 @@ KINDS = {"heater": "bool", "cooler": "bool", "mode": "string"}
 FIRST_CHAMBER = {"name": "fermenter", "mode": "beer", "beer_set": 18.0}
 
 
-class BrewingNode(BrewingApi, DataNodeServer):
+class BrewingNode(BrewingApi, AlarmApi, DataNodeServer):
     """Control fermentation chambers (simulated by default) and record them, with alarms and logs."""
 
     name = "brewing"
@@ -153,33 +154,34 @@ class BrewingNode(BrewingApi, DataNodeServer):
         return d.addCallback(self._alarms_changed)
 
     def _alarms_changed(self, changes):
-        for event, alarm in changes:
-            self.publish_alarm(event, alarm)
+        return defer.gatherResults([self.publish_alarm(event, alarm) for event, alarm in changes])
 
     # -- channels ----------------------------------------------------------------
     def publish_alarm(self, event, alarm):
-        """Publish ``{event, alarm}`` on ``consumer.brewing.alarms`` and write a log line of it."""
+        """Publish ``{event, alarm}`` on ``consumer.brewing.alarms`` and write a log line of it (`log_line`)."""
         self.publish_on("alarms", {"event": event, "alarm": alarm})
         level = "warning" if event == "raised" else "info"
         who = f" by {alarm['acked_by']}" if event == "acked" else ""
-        self.log_line("alarms", level, alarm["code"], f"alarm {alarm['id']} {event}{who}: {alarm['message']}")
+        return self.log_line("alarms", level, alarm["code"], f"alarm {alarm['id']} {event}{who}: {alarm['message']}")
 
     def log_line(self, source, level, code, msg, publish=True):
-        """Record a log line on the ``logs`` timeline and publish it on ``consumer.brewing.logs``.
+        """Record a log line ``{t, source, level, code, msg}`` on the ``logs`` timeline and publish it
+        on ``consumer.brewing.logs`` (t in UNIX seconds UTC, strictly after the previous line's).
 
         Returns
         -------
-        dict
-            ``{t, source, level, code, msg}``, t in UNIX seconds UTC
-            (strictly after the previous line's).
+        Deferred
+            Fires with the line once it is committed to the store file (it
+            then survives ``kill -9``); a failed write is logged, and fires
+            it too.
         """
         t = self._log_t = max(time.time(), self._log_t + 1e-6)
         line = {"t": t, "source": source, "level": level, "code": code, "msg": msg}
-        self.record("logs", [t], {k: [line[k]] for k in LOG_FIELDS}).addErrback(
-            lambda f: self.log.failure("brewing: recording a log line failed", failure=f))
+        d = self.record("logs", [t], {k: [line[k]] for k in LOG_FIELDS})
+        d.addErrback(lambda f: self.log.failure("brewing: recording a log line failed", failure=f))
         if publish:
             self.publish_on("logs", line)
-        return line
+        return d.addCallback(lambda _: line)
 
     def publish_on(self, channel, event):
         """Publish ``event`` on ``consumer.<name>.<channel>`` if joined."""
