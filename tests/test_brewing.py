@@ -6,7 +6,10 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,7 +17,7 @@ import pytest_twisted
 import requests
 from twisted.internet import threads
 
-from sisock.cli.launcher import ensure_http_publisher_secret, prepare_cbdir
+from sisock.cli.launcher import PROJECT_DIR, ensure_http_publisher_secret, prepare_cbdir
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument
 from tests.conftest import Events, Stack
@@ -283,3 +286,27 @@ def test_everything_is_kept_across_kill_9(brew, admin):
     assert [a["acked_by"] for a in history if a["id"] == alarm["id"]] == ["night shift"]
     logs = yield admin.call(proc("logs.history"), alarm["raised"] - 1, 0)
     assert any("before the kill" in line["msg"] for line in logs)
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_command_line_sets_a_setpoint(brew, consumer):
+    sisock = os.path.join(os.path.dirname(sys.executable), "sisock")
+    done = yield threads.deferToThread(
+        subprocess.run, [sisock, "call", "brewing", "control.setpoint", "chamber=fermenter", "temperature=19.5"],
+        env=dict(brew.env, PYTHONPATH=str(PROJECT_DIR)), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    chamber = yield consumer.call(proc("io.get"), "chamber", 1)
+    assert chamber["beer_set"] == 19.5
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_readme_curl_command_publishes_a_log_line(brew, consumer):
+    block = [b for b in re.findall(r"```\n(KEY=.*?)```", (PROJECT_DIR / "README.md").read_text(), re.S) if "curl" in b]
+    script = block[0].replace(".sisock/secrets.json", os.path.join(brew.env["SISOCK_HOME"], "secrets.json"))
+    script = script.replace("127.0.0.1:8080", f"127.0.0.1:{brew.port}")
+    seen = Events()
+    yield consumer.subscribe(seen, proc("logs"))
+    done = yield threads.deferToThread(subprocess.run, ["bash", "-c", script], capture_output=True, text=True,
+                                       timeout=30)
+    assert done.returncode == 0 and '"id"' in done.stdout, done.stdout + done.stderr
+    yield seen.wait(lambda items: any(e.get("msg") == "door opened" for e in items), what="the curl line")
