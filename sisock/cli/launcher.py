@@ -20,6 +20,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from secrets import token_urlsafe
 
 from twisted.internet import defer
 
@@ -37,7 +38,7 @@ CONFIG_FILE = PROJECT_DIR / "sisock" / "router" / "config.json"
 WEB_DIR = PROJECT_DIR / "sisock" / "web"
 
 
-def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None):
+def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None, secrets=None):
     """The router configuration with its listening port and paths made absolute.
 
     Parameters
@@ -51,6 +52,10 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None):
     tls : tuple of str, optional
         ``(key_path, cert_path)`` (PEM, see `sisock.tls.make_certificate`):
         the transport then speaks only TLS (``wss://``, ``https://``).
+    secrets : path-like, optional
+        Secrets file (`sisock.config.secrets_file` by default) whose
+        ``http_publisher`` entry ``{key, secret}`` signs requests to the
+        HTTP publisher at ``/publish``; without one, there is no ``/publish``.
 
     Returns
     -------
@@ -63,18 +68,41 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None):
     transport = worker["transports"][0]
     transport["endpoint"].update(port=int(port), interface=interface)
     transport["paths"]["/"]["directory"] = str(Path(web_dir).resolve())
+    http = config.read_secrets(secrets).get("http_publisher")
+    if http:
+        transport["paths"]["publish"]["options"].update(key=http["key"], secret=http["secret"])
+    else:
+        del transport["paths"]["publish"]
     if tls is not None:
         key, cert = (str(Path(p).resolve()) for p in tls)
         transport["endpoint"]["tls"] = {"key": key, "certificate": cert}
     return cfg
 
 
-def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None):
+def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None, secrets=None):
     """Write a router directory for ``crossbar start --cbdir`` and return its path (see `router_config`)."""
     os.makedirs(cbdir, exist_ok=True)
     path = Path(cbdir) / "config.json"
-    path.write_text(json.dumps(router_config(port, interface, tls=tls), indent=2))
+    path.write_text(json.dumps(router_config(port, interface, tls=tls, secrets=secrets), indent=2))
     return str(cbdir)
+
+
+def ensure_http_publisher_secret(path=None):
+    """Add an ``http_publisher`` entry ``{key, secret}`` to the secrets file if it has none; return it.
+
+    The router's HTTP publisher (``/publish``) accepts only requests signed
+    with it. The file is rewritten atomically with mode 0600.
+    """
+    path = path or config.secrets_file()
+    config.ensure_secrets(path)
+    secrets = config.read_secrets(path)
+    if "http_publisher" not in secrets:
+        secrets["http_publisher"] = {"key": "http_publisher", "secret": token_urlsafe(32)}
+        tmp = f"{path}.tmp"
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fp:
+            json.dump(secrets, fp, indent=2)
+        os.replace(tmp, path)
+    return secrets["http_publisher"]
 
 
 # -- the stack ---------------------------------------------------------------
@@ -112,6 +140,7 @@ def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False):
     if sensors:
         parts.append(Part("sensors", (PYTHON, "-m", "nodes.sensors"), ready))
     parts.append(Part("pixels", (PYTHON, "-m", "nodes.pixels"), ready))
+    parts.append(Part("brewing", (PYTHON, "-m", "nodes.brewing"), ready))
     parts.append(Part("bridge", (PYTHON, "-m", "grafana_bridge", "--port", str(bridge_port)), ready))
     if demo:
         parts += [Part("race", (PYTHON, "-m", "nodes.pixels", "--name", "race", "--strip", "64"), ready),
@@ -219,6 +248,7 @@ class Launcher:
         os.environ["SISOCK_HOME"] = self.home
         if config.ensure_secrets():
             self.say(f"generated new secrets in {config.secrets_file()} (mode 0600)")
+        ensure_http_publisher_secret()
         if self.tls and not all(os.path.exists(p) for p in self.tls):
             self.tls = make_certificate(os.path.dirname(self.tls[0]))
             self.say(f"generated a self-signed certificate {self.tls[1]} (key mode 0600)")

@@ -1,0 +1,312 @@
+"""The brewing IO node against a real router: IO CRUD, control, profiles, alarms, logs, HTTP publish, restarts."""
+
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import pytest_twisted
+import requests
+from twisted.internet import threads
+
+from sisock.cli.launcher import PROJECT_DIR, ensure_http_publisher_secret, prepare_cbdir
+from sisock.wire import uri
+from sisock.wire.errors import InvalidArgument
+from tests.conftest import Events, Stack
+from tests.registry_support import connect_admin, joined, until
+
+NODE = "brewing"
+
+
+def proc(suffix):
+    return uri.node_uri(NODE, suffix)
+
+
+@pytest.fixture(scope="module")
+def brew(tmp_path_factory):
+    """A router with the HTTP publisher, a hub and the brewing node (simulated physics 3600x real time)."""
+    stack = Stack(tmp_path_factory.mktemp("brewing"))
+    secrets = os.path.join(stack.env["SISOCK_HOME"], "secrets.json")
+    stack.http = ensure_http_publisher_secret(secrets)
+    prepare_cbdir(stack.cbdir, stack.port, secrets=secrets)
+    try:
+        stack.start_router()
+        stack.hub = stack.spawn("hub", "sisock.hub")
+        stack.node = spawn_node(stack)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def spawn_node(stack, ready=True):
+    return stack.spawn("brewing", "nodes.brewing", "--interval", "0.2", "--speed", "3600", ready=ready)
+
+
+@pytest.fixture
+def admin(brew):
+    yield from joined(connect_admin(brew))
+
+
+@pytest.fixture
+def consumer(brew):
+    yield from joined(brew.connect())
+
+
+def command(session, name, *args, **kwargs):
+    return session.call(proc("command"), name, *args, **kwargs)
+
+
+@pytest_twisted.inlineCallbacks
+def test_io_configuration_round_trip_with_change_events(admin, consumer):
+    seen = Events()
+    yield consumer.subscribe(seen, proc("io"))
+    controller = yield command(admin, "io.create", "controller", {"name": "garage", "kind": "simulated"})
+    chamber = yield command(admin, "io.create", "chamber", {"name": "mash", "controller": controller["id"]})
+    device = yield command(admin, "io.create", "device", {"chamber": chamber["id"], "slot": 0, "hardware": "ds18b20",
+                                                          "function": "beer_probe"})
+    got = yield consumer.call(proc("io.get"), "device", device["id"])
+    assert got == dict(device, chamber=chamber["id"])
+    updated = yield command(admin, "io.update", "device", device["id"], {"slot": 4})
+    assert updated["slot"] == 4
+    listing = yield consumer.call(proc("io.list"))
+    assert {"garage"} <= {c["name"] for c in listing["controller"]}
+    assert updated in listing["device"]
+    for kind, rid in (("device", device["id"]), ("chamber", chamber["id"]), ("controller", controller["id"])):
+        yield command(admin, "io.delete", kind, rid)
+    yield seen.wait(lambda items: len(items) >= 7, what="7 io events")
+    assert [(e["event"], e["kind"]) for e in seen.items] == [
+        ("created", "controller"), ("created", "chamber"), ("created", "device"), ("updated", "device"),
+        ("deleted", "device"), ("deleted", "chamber"), ("deleted", "controller")]
+    assert seen.items[3]["record"]["slot"] == 4
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_consumer_reads_but_cannot_change(consumer):
+    listing = yield consumer.call(proc("io.list"), "chamber")
+    assert "fermenter" in [c["name"] for c in listing]
+    with pytest.raises(Exception, match="not_authorized|not authorized"):
+        yield command(consumer, "io.create", "controller", {"name": "sneaky"})
+    with pytest.raises(Exception, match="not_authorized|not authorized"):
+        yield command(consumer, "alarms.ack_all")
+    listing = yield consumer.call(proc("io.list"), "controller")
+    assert "sneaky" not in [c["name"] for c in listing]
+
+
+@pytest.mark.parametrize("name, args, words", [
+    ("io.update", ("chamber", 9999, {"mode": "off"}), "no chamber with id 9999"),
+    ("io.create", ("controller", {"name": "x", "kind": "brewpi-socket", "address": "nowhere"}), "host:port"),
+    ("io.create", ("chamber", {"name": "c", "controller": "1"}), "chamber controller"),
+    ("io.create", ("device", {"chamber": 1, "slot": 0, "function": "heater"}), "already"),
+    ("profiles.create", ({"name": "p", "points": [{"days": 2, "temperature": 18}, {"days": 1, "temperature": 19}]},),
+     "unsorted"),
+    ("profiles.create", ({"name": "p", "points": [{"days": 1, "temperature": 18}, {"days": 1, "temperature": 19}]},),
+     "duplicate"),
+    ("control.setpoint", ("fermenter", 80.0), "beer_set must be a temperature from"),
+    ("control.setpoint", ("nosuch", 18.0), "no chamber 'nosuch'"),
+    ("control.mode", ("fermenter", "profile"), "mode profile needs a profile"),
+    ("alarms.ack", (987654,), "no alarm with id 987654"),
+    ("settings.set", ("setpoint_max", "hot"), "finite number"),
+])
+@pytest_twisted.inlineCallbacks
+def test_bad_input_is_refused_clearly_and_nothing_is_stored(admin, name, args, words):
+    before = yield admin.call(proc("io.list"))
+    profiles = yield admin.call(proc("profiles.list"))
+    with pytest.raises(InvalidArgument, match=words):
+        yield command(admin, name, *args)
+    assert (yield admin.call(proc("io.list"))) == before
+    assert (yield admin.call(proc("profiles.list"))) == profiles
+
+
+def fermenter(status):
+    return status.get("fermenter", {})
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_controller_reaches_and_holds_a_beer_setpoint(admin, consumer):
+    yield command(admin, "control.mode", "fermenter", "beer")
+    yield command(admin, "control.setpoint", "fermenter", 21.0)
+    # 0.2 s ticks of 12 simulated minutes: the beer settles within about 10 simulated hours.
+    yield until(lambda: consumer.call(proc("control.status")),
+                lambda s: fermenter(s).get("beer_set") == 21.0 and abs(fermenter(s)["beer"] - 21.0) < 0.2,
+                "the beer at 21 C", timeout=60)
+    since = time.time()
+    yield until(lambda: consumer.call(proc("control.status")), lambda s: time.time() > since + 4, "4 s", timeout=10)
+    got = yield consumer.call(proc("get_data"), ["fermenter.beer", "fermenter.beerSet"], since, time.time() + 1)
+    beer = got["data"]["fermenter.beer"]
+    assert len(beer) >= 10 and max(abs(b - 21.0) for b in beer) < 0.5
+    assert set(got["data"]["fermenter.beerSet"]) == {21.0}
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_profile_drives_the_setpoint(admin, consumer):
+    now = time.time()
+    profile = yield command(admin, "profiles.create", {"name": "ramp", "points": [
+        {"time": now - 60, "temperature": 14.0}, {"time": now + 60, "temperature": 20.0}]})
+    yield command(admin, "control.mode", "fermenter", "profile", profile="ramp")
+    status = yield until(lambda: consumer.call(proc("control.status")),
+                         lambda s: fermenter(s).get("mode") == "profile", "profile mode")
+    first = fermenter(status)["beer_set"]
+    assert 14.0 < first < 20.0 and fermenter(status)["profile"] == first
+    later = yield until(lambda: consumer.call(proc("control.status")),
+                        lambda s: fermenter(s)["beer_set"] > first + 0.3, "the setpoint rising")
+    expected = 14.0 + 6.0 * (time.time() - (now - 60)) / 120
+    assert abs(fermenter(later)["beer_set"] - expected) < 0.5
+    yield command(admin, "control.mode", "fermenter", "beer")
+    with pytest.raises(InvalidArgument, match="used by chamber"):
+        yield command(admin, "profiles.delete", profile["id"])
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_alarm_acknowledged_by_one_client_is_seen_acknowledged_by_another(admin, consumer):
+    seen = Events()
+    yield consumer.subscribe(seen, proc("alarms"))
+    alarm = yield command(admin, "alarms.simulate", "fermenter", "test", "major", "pilot light out")
+    active = yield consumer.call(proc("alarms.active"))
+    assert alarm["id"] in [a["id"] for a in active] and alarm["acked"] is None
+    acked = yield command(admin, "alarms.ack", alarm["id"], by="brewer")
+    assert acked["acked_by"] == "brewer" and acked["cleared"] is not None
+    yield seen.wait(lambda items: any(e["event"] == "acked" and e["alarm"]["id"] == alarm["id"] for e in items),
+                    what="the acknowledgement")
+    assert alarm["id"] not in [a["id"] for a in (yield consumer.call(proc("alarms.active")))]
+    history = yield consumer.call(proc("alarms.history"), alarm["raised"] - 1, 0)
+    kept = [a for a in history if a["id"] == alarm["id"]]
+    assert kept and kept[0]["acked_by"] == "brewer" and kept[0]["message"] == "pilot light out"
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_rule_raises_and_clears_its_alarm_and_ack_all_records_the_admin(admin, consumer):
+    seen = Events()
+    yield consumer.subscribe(seen, proc("alarms"))
+    yield command(admin, "sim.set", "fermenter", level_high=True)
+    yield seen.wait(lambda items: any(e["event"] == "raised" and e["alarm"]["code"] == "level_high" for e in items),
+                    what="level_high raised")
+    yield command(admin, "sim.set", "fermenter", level_high=False)
+    yield seen.wait(lambda items: any(e["event"] == "cleared" and e["alarm"]["code"] == "level_high" for e in items),
+                    what="level_high cleared")
+    active = yield consumer.call(proc("alarms.active"))
+    assert [a["code"] for a in active if a["code"] == "level_high"] == ["level_high"]  # cleared, not acknowledged
+    acked = yield command(admin, "alarms.ack_all")
+    assert acked and {a["acked_by"] for a in acked} == {"admin"}
+    assert (yield consumer.call(proc("alarms.active"))) == []
+
+
+@pytest_twisted.inlineCallbacks
+def test_logs_are_published_and_kept(admin, consumer):
+    seen = Events()
+    yield consumer.subscribe(seen, proc("logs"))
+    since = time.time()
+    yield command(admin, "settings.set", "brew_name", "Saison")
+    yield command(admin, "control.setpoint", "fermenter", 18.0)
+    yield command(admin, "alarms.simulate", None, "test", "info", "log me")
+    yield seen.wait(lambda items: any("log me" in e["msg"] for e in items), what="the log line")
+    kept = yield consumer.call(proc("logs.history"), since, 0)
+    assert any("log me" in line["msg"] and line["source"] == "alarms" for line in kept)
+    assert any(line["code"] == "chamber_updated" and line["msg"].endswith("updated by admin") for line in kept)
+    assert (yield consumer.call(proc("settings.get"), "brew_name")) == "Saison"
+
+
+def signed_post(stack, body, secret=None):
+    """POST ``body`` to the router's HTTP publisher as curl does, signed as Crossbar's HTTP bridge wants."""
+    key, secret = stack.http["key"], secret or stack.http["secret"]
+    raw = json.dumps(body).encode()
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    seq, nonce = "1", str(int.from_bytes(os.urandom(4), "big"))
+    mac = hmac.new(secret.encode(), key.encode() + stamp.encode() + seq.encode() + nonce.encode() + raw,
+                   hashlib.sha256)
+    params = {"key": key, "timestamp": stamp, "seq": seq, "nonce": nonce,
+              "signature": base64.urlsafe_b64encode(mac.digest()).decode()}
+    return requests.post(f"http://127.0.0.1:{stack.port}/publish", params=params, data=raw,
+                         headers={"Content-Type": "application/json"}, timeout=10)
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_signed_http_publish_arrives_on_the_logs_channel_and_an_unsigned_one_is_refused(brew, consumer):
+    seen = Events()
+    yield consumer.subscribe(seen, proc("logs"))
+    since = time.time()
+    line = {"source": "shell", "level": "warning", "code": "door", "msg": "chamber door open"}
+    reply = yield threads.deferToThread(signed_post, brew, {"topic": proc("logs"), "args": [line]})
+    assert reply.status_code == 200, reply.text
+    yield seen.wait(lambda items: line in items, what="the HTTP log line")
+    kept = yield until(lambda: consumer.call(proc("logs.history"), since, 0),
+                       lambda lines: any(x["msg"] == "chamber door open" for x in lines), "the line kept")
+    assert [x for x in kept if x["msg"] == "chamber door open"][0]["source"] == "shell"
+    unsigned = yield threads.deferToThread(
+        requests.post, f"http://127.0.0.1:{brew.port}/publish", json={"topic": proc("logs"), "args": [line]},
+        timeout=10)
+    forged = yield threads.deferToThread(signed_post, brew, {"topic": proc("logs"), "args": [line]}, "guess")
+    elsewhere = yield threads.deferToThread(signed_post, brew, {"topic": proc("data"), "args": [{}]})
+    assert unsigned.status_code == 400 and forged.status_code == 401
+    assert elsewhere.json()["error"] == "wamp.error.not_authorized"  # Crossbar answers 200 with the WAMP error
+    assert seen.items.count(line) == 1
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_http_published_alarm_becomes_an_alarm(brew, consumer):
+    seen = Events()
+    yield consumer.subscribe(seen, proc("alarms"))
+    raise_it = {"event": "raise", "chamber": "fermenter", "code": "pilot", "severity": "major",
+                "message": "pilot light out"}
+    reply = yield threads.deferToThread(signed_post, brew, {"topic": proc("alarms"), "args": [raise_it]})
+    assert reply.status_code == 200, reply.text
+    yield seen.wait(lambda items: any(e.get("event") == "raised" and e["alarm"]["code"] == "pilot" for e in items),
+                    what="the alarm raised")
+    assert "pilot" in [a["code"] for a in (yield consumer.call(proc("alarms.active")))]
+
+
+@pytest_twisted.inlineCallbacks
+def test_everything_is_kept_across_kill_9(brew, admin):
+    profile = yield command(admin, "profiles.create", {"name": "kept", "points": [{"days": 0, "temperature": 12}]})
+    yield command(admin, "settings.set", "alarm_beer_high", 26.5)
+    yield command(admin, "control.setpoint", "fermenter", 19.5)
+    alarm = yield command(admin, "alarms.simulate", "fermenter", "test", "minor", "before the kill")
+    yield command(admin, "alarms.ack", alarm["id"], by="night shift")
+    reads = ("io.list", "profiles.list", "settings.get")
+    before = {}
+    for name in reads:
+        before[name] = yield admin.call(proc(name))
+    brew.node.signal(signal.SIGKILL)
+    brew.node.popen.wait()
+    brew.node = spawn_node(brew, ready=False)
+    yield brew.node.ready()
+    after = {}
+    for name in reads:
+        after[name] = yield until(lambda n=name: admin.call(proc(n)), lambda a: a is not None, name)
+    assert after == before
+    assert profile in after["profiles.list"] and after["settings.get"]["alarm_beer_high"] == 26.5
+    history = yield admin.call(proc("alarms.history"), alarm["raised"] - 1, 0)
+    assert [a["acked_by"] for a in history if a["id"] == alarm["id"]] == ["night shift"]
+    logs = yield admin.call(proc("logs.history"), alarm["raised"] - 1, 0)
+    assert any("before the kill" in line["msg"] for line in logs)
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_command_line_sets_a_setpoint(brew, consumer):
+    sisock = os.path.join(os.path.dirname(sys.executable), "sisock")
+    done = yield threads.deferToThread(
+        subprocess.run, [sisock, "call", "brewing", "control.setpoint", "chamber=fermenter", "temperature=19.5"],
+        env=dict(brew.env, PYTHONPATH=str(PROJECT_DIR)), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    chamber = yield consumer.call(proc("io.get"), "chamber", 1)
+    assert chamber["beer_set"] == 19.5
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_readme_curl_command_publishes_a_log_line(brew, consumer):
+    block = [b for b in re.findall(r"```\n(KEY=.*?)```", (PROJECT_DIR / "README.md").read_text(), re.S) if "curl" in b]
+    script = block[0].replace(".sisock/secrets.json", os.path.join(brew.env["SISOCK_HOME"], "secrets.json"))
+    script = script.replace("127.0.0.1:8080", f"127.0.0.1:{brew.port}")
+    seen = Events()
+    yield consumer.subscribe(seen, proc("logs"))
+    done = yield threads.deferToThread(subprocess.run, ["bash", "-c", script], capture_output=True, text=True,
+                                       timeout=30)
+    assert done.returncode == 0 and '"id"' in done.stdout, done.stdout + done.stderr
+    yield seen.wait(lambda items: any(e.get("msg") == "door opened" for e in items), what="the curl line")
