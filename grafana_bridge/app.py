@@ -67,7 +67,8 @@ def _body():
     Raises
     ------
     BadRequest
-        If the body is not JSON or not a JSON object.
+        If the body is not JSON, is nested deeper than the JSON parser's
+        recursion limit allows, or is not a JSON object.
     """
     raw = request.get_data(cache=True)
     if not raw or not raw.strip():
@@ -76,6 +77,8 @@ def _body():
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise BadRequest(f"request body is not JSON: {e}") from None
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply: Grafana's requests are a few levels deep") from None
     if not isinstance(body, dict):
         raise BadRequest(f"request body must be a JSON object, not {type(body).__name__}")
     return body
