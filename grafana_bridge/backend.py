@@ -8,7 +8,7 @@ method here hands its WAMP work to the reactor with
 from twisted.internet import defer
 from twisted.internet.threads import blockingCallFromThread
 
-from grafana_bridge.app import BackendUnavailable
+from grafana_bridge.errors import BackendUnavailable
 from sisock.wire.errors import NoSuchNode
 
 #: Seconds a request waits for the nodes before it gives up.
