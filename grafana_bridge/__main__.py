@@ -12,9 +12,8 @@ from twisted.web.server import Site
 from twisted.web.wsgi import WSGIResource
 
 from grafana_bridge.app import create_app
-from grafana_bridge.backend import WampBackend
+from grafana_bridge.backend import BridgeSession, WampBackend
 from sisock import config
-from sisock.client import ConsumerSession
 from sisock.connection import announce_ready, run
 
 #: Most HTTP requests served at once (threads of the reactor's pool).
@@ -34,7 +33,8 @@ def main(argv=None):
                         help="HTTP port (env SISOCK_BRIDGE_PORT; default %(default)s)")
     config.add_connection_arguments(parser)
     args = parser.parse_args(argv)
-    session = ConsumerSession(ComponentConfig(args.realm, {"connection": config.connection_from_args(args, None)}))
+    connection = config.connection_from_args(args, None)
+    session = BridgeSession(ComponentConfig(args.realm, {"connection": connection}), reactor)
     app = create_app(WampBackend(session, reactor), token=config.env("BRIDGE_TOKEN"),
                      user=config.env("BRIDGE_USER"), password=config.env("BRIDGE_PASSWORD"))
     resource = WSGIResource(reactor, reactor.getThreadPool(), app)

@@ -8,11 +8,65 @@ method here hands its WAMP work to the reactor with
 from twisted.internet import defer
 from twisted.internet.threads import blockingCallFromThread
 
-from grafana_bridge.app import BackendUnavailable
+from grafana_bridge.errors import BackendUnavailable
+from grafana_bridge.targets import TargetCache
+from sisock.client import ConsumerSession
 from sisock.wire.errors import NoSuchNode
 
 #: Seconds a request waits for the nodes before it gives up.
 CALL_TIMEOUT = 30.0
+
+
+class BridgeSession(ConsumerSession):
+    """The bridge's consumer session, with its `TargetCache`, which starts over after every (re)join.
+
+    Parameters
+    ----------
+    config : autobahn.wamp.types.ComponentConfig
+    reactor : twisted reactor
+    """
+
+    def __init__(self, config=None, reactor=None):
+        super().__init__(config)
+        self.targets = TargetCache(self, reactor)
+
+    @defer.inlineCallbacks
+    def onJoin(self, details):
+        yield ConsumerSession.onJoin(self, details)  # follows the hub's topics again first
+        self.targets.reset()  # events may have been missed while away
+
+
+@defer.inlineCallbacks
+def field_timelines(session, node, result, start, end):
+    """Deferred ``{field: timeline}`` of the fields with data in a ``get_data`` answer.
+
+    Read from the answer's ``timeline[tl]["field"]`` lists. A node that
+    does not send them (the original sisock's nodes): every field with as
+    many samples as the only timeline is on it; with several timelines,
+    one ``get_fields(start, end)`` call says.
+
+    Parameters
+    ----------
+    session : sisock.client.ConsumerSession
+    node : str
+    result : dict
+        The node's ``get_data`` answer, ``{data, timeline}``.
+    start, end : float
+        The answer's range, UNIX seconds UTC.
+
+    Raises (in the Deferred)
+    ------------------------
+    sisock.wire.errors.NoSuchNode
+        If the node went away before answering ``get_fields``.
+    """
+    timelines = result["timeline"]
+    if all("field" in v for v in timelines.values()):
+        return {f: tl for tl, v in timelines.items() for f in v["field"]}
+    if len(timelines) == 1:
+        [(tl, v)] = timelines.items()
+        return {f: tl for f, values in result["data"].items() if len(values) == len(v["t"])}
+    field, _ = yield session.get_fields(node, start, end)
+    return {f: meta["timeline"] for f, meta in field.items()}
 
 
 class WampBackend:
@@ -20,7 +74,7 @@ class WampBackend:
 
     Parameters
     ----------
-    session : sisock.client.ConsumerSession
+    session : BridgeSession
         Connected (and reconnecting) by the caller.
     reactor : twisted reactor
     """
@@ -28,7 +82,6 @@ class WampBackend:
     def __init__(self, session, reactor):
         self.session = session
         self.reactor = reactor
-        self._timeline_of = {}  # node -> {field: timeline}, from get_fields over all time
 
     def _blocking(self, func, *args):
         if not self.session.is_attached():
@@ -43,24 +96,8 @@ class WampBackend:
             raise BackendUnavailable(f"no answer from the nodes within {CALL_TIMEOUT:.0f} s") from exc
 
     def list_targets(self):
-        """Every ``node::field`` of the live nodes, sorted.
-
-        Fields are those any time since the epoch up to now (``get_fields(1, 0)``).
-        """
-        return self._blocking(self._list_targets)
-
-    @defer.inlineCallbacks
-    def _list_targets(self):
-        nodes = [n["name"] for n in (yield self.session.get_data_node())]
-        answers = yield defer.DeferredList([self._fields_of(n) for n in nodes], consumeErrors=True)
-        return sorted(f"{node}::{f}" for node, (ok, fields) in zip(nodes, answers) if ok for f in fields)
-
-    @defer.inlineCallbacks
-    def _fields_of(self, node):
-        """Deferred ``{field: timeline}`` of ``node`` over all time (``get_fields(1, 0)``), cached."""
-        field, _ = yield self.session.get_fields(node, 1, 0)
-        self._timeline_of[node] = {f: meta["timeline"] for f, meta in field.items()}
-        return self._timeline_of[node]
+        """Every ``node::field`` of the live nodes, sorted (`grafana_bridge.targets.TargetCache.targets`)."""
+        return self._blocking(self.session.targets.targets)
 
     def get_data_many(self, requests):
         """Fetch ``[(node, fields, start, end, min_stride, downsample), ...]`` in parallel, one call each.
@@ -72,8 +109,9 @@ class WampBackend:
         -------
         list
             In the order of ``requests``: the get_data result (NumPy arrays)
-            with ``field_timeline`` ``{field: timeline}`` added, or None for a
-            node that is gone, or the exception a node raised.
+            with ``field_timeline`` ``{field: timeline}`` added (see
+            `field_timelines`), or None for a node that is gone, or the
+            exception a node raised.
         """
         return self._blocking(self._get_data_many, requests)
 
@@ -83,14 +121,10 @@ class WampBackend:
 
     @defer.inlineCallbacks
     def _get_one(self, node, fields, start, end, min_stride, downsample=None):
-        """One get_data call; ``get_fields`` only when a field with data is not in the cached map."""
         try:
             result = yield self.session.get_data(node, fields, start, end, min_stride, downsample)
-            timeline_of = self._timeline_of.get(node, {})
-            if any(len(result["data"][f]) and f not in timeline_of for f in fields):
-                timeline_of = yield self._fields_of(node)
+            timeline_of = yield field_timelines(self.session, node, result, start, end)
         except NoSuchNode:
-            self._timeline_of.pop(node, None)
             return None
         result["field_timeline"] = {f: timeline_of[f] for f in fields if f in timeline_of}
         return result

@@ -2,11 +2,14 @@
 
 ``/metrics`` and ``/search`` (the target list), ``/variable`` (dashboard
 variables), ``/tag-keys`` and ``/tag-values`` (ad hoc filters) of the
-Grafana JSON datasource (simpod) and SimpleJSON contracts. `contract` has
-``/query``; malformed input raises `contract.BadRequest` naming the field.
+Grafana JSON datasource (simpod) and SimpleJSON contracts.
+`grafana_bridge.query` has ``/query``; malformed input raises
+`grafana_bridge.errors.BadRequest` naming the field.
 """
 
-from grafana_bridge import contract
+from grafana_bridge.body import expect_object, optional_string
+from grafana_bridge.errors import BadRequest
+from grafana_bridge.query import TARGET_SEPARATOR
 
 
 def parse_search(body):
@@ -25,11 +28,11 @@ def parse_search(body):
 
     Raises
     ------
-    contract.BadRequest
+    grafana_bridge.errors.BadRequest
         If the body is not an object or ``target``/``metric`` is not a string.
     """
-    body = contract.expect_object(body)
-    return contract.optional_string(body, "target"), contract.optional_string(body, "metric")
+    body = expect_object(body)
+    return optional_string(body, "target"), optional_string(body, "metric")
 
 
 def filter_targets(targets, text):
@@ -42,7 +45,7 @@ def filter_targets(targets, text):
 
 def nodes_of(targets):
     """Node names of ``"node::field"`` targets, sorted, each once."""
-    return sorted({t.partition(contract.TARGET_SEPARATOR)[0] for t in targets if contract.TARGET_SEPARATOR in t})
+    return sorted({t.partition(TARGET_SEPARATOR)[0] for t in targets if TARGET_SEPARATOR in t})
 
 
 def parse_variable(body):
@@ -61,19 +64,19 @@ def parse_variable(body):
 
     Raises
     ------
-    contract.BadRequest
+    grafana_bridge.errors.BadRequest
         If the body or ``payload`` has the wrong type.
     """
-    body = contract.expect_object(body)
+    body = expect_object(body)
     payload = body.get("payload")
     if payload is None:
         return None
     if isinstance(payload, str):
         text = payload
     elif isinstance(payload, dict):
-        text = contract.optional_string(payload, "target", "payload.target")
+        text = optional_string(payload, "target", "payload.target")
     else:
-        raise contract.BadRequest(f"payload must be an object or a string, not {type(payload).__name__}")
+        raise BadRequest(f"payload must be an object or a string, not {type(payload).__name__}")
     text = (text or "").strip()
     return text or None
 
@@ -87,13 +90,13 @@ def parse_tag_values(body):
 
     Raises
     ------
-    contract.BadRequest
+    grafana_bridge.errors.BadRequest
         If the body is not an object or ``key`` is missing or not a string.
     """
-    body = contract.expect_object(body)
+    body = expect_object(body)
     key = body.get("key")
     if not isinstance(key, str):
-        raise contract.BadRequest(f"key must be a string, not {type(key).__name__}")
+        raise BadRequest(f"key must be a string, not {type(key).__name__}")
     return key
 
 

@@ -7,9 +7,11 @@ Expected values come from the raw APEX files, parsed here.
 
 import json
 import os
+import re
 import time
 
 import pytest
+import pytest_twisted
 import requests
 
 DATA = os.path.join(os.path.dirname(__file__), os.pardir, "nodes", "weather", "data")
@@ -215,6 +217,34 @@ def test_malformed_json_on_any_post_route_gets_400_json(stack, path):
     response = post(stack, path, data="{oops")
     assert response.status_code == 400
     assert set(response.json()) == {"error", "message"}
+
+
+#: Every route that reads a JSON body.
+BODY_ROUTES = ["/query", "/search", "/metrics", "/variable", "/tag-keys", "/tag-values", "/annotations",
+               "/metric-payload-options"]
+NESTED = {"object": '{"a":' * 5000, "array": "[" * 5000}
+
+
+@pytest.mark.parametrize("shape", sorted(NESTED))
+@pytest.mark.parametrize("path", BODY_ROUTES)
+@pytest_twisted.inlineCallbacks
+def test_a_deeply_nested_body_gets_400_json_saying_so_one_log_line_and_the_bridge_serves_on(stack, path, shape):
+    before = stack.bridge.output()
+    response = post(stack, path, data=NESTED[shape])
+    assert response.status_code == 400, response.text[-500:]
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["error"] == "bad_request"
+    assert "nested too deeply" in body["message"], body["message"]
+    assert_cors(response)
+    after = post(stack, "/search", {"target": "temperature"})
+    assert after.status_code == 200
+    assert "weather::temperature" in after.json()
+    # The next request's access line is written after this one's: then the log is complete.
+    served = r'"POST /search HTTP/1\.1" 200'
+    yield stack.bridge.wait_output(served, count=len(re.findall(served, before)) + 1)
+    logged = stack.bridge.output()[len(before):].splitlines()
+    assert len(logged) == 2 and f'"POST {path} HTTP/1.1" 400' in logged[0], "\n".join(logged)[-3000:]
 
 
 def test_an_unknown_route_gets_a_json_404_not_an_html_page(stack):

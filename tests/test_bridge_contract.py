@@ -3,26 +3,26 @@
 import json
 import math
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from grafana_bridge.contract import (
+from grafana_bridge.errors import BadRequest
+from grafana_bridge.lookup import filter_targets, nodes_of, parse_search, parse_tag_values, parse_variable
+from grafana_bridge.query import (
     DEFAULT_MAX_DATA_POINTS,
     TABLE,
     TIMESERIE,
-    BadRequest,
     QueryRequest,
     Target,
-    empty_result,
     min_stride_for,
     parse_query,
     parse_range,
     split_target,
-    table,
-    timeseries,
 )
-from grafana_bridge.lookup import filter_targets, nodes_of, parse_search, parse_tag_values, parse_variable
+from grafana_bridge.series import empty_result, table, timeseries
 
 T0 = 1500076800.0          # 2017-07-15T00:00:00Z
 
@@ -307,3 +307,11 @@ def test_variable_and_tag_value_bodies():
 def test_query_request_is_a_plain_value():
     q = QueryRequest(start=1.0, end=2.0)
     assert q.targets == [] and q.max_data_points == 1000 and q.by_node() == {}
+
+
+def test_the_backend_imports_neither_flask_nor_the_app():
+    code = "import sys, grafana_bridge.backend; print(' '.join(sorted(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(run.stdout.split())
+    assert "grafana_bridge.backend" in loaded
+    assert not loaded & {"flask", "grafana_bridge.app", "grafana_bridge.routes", "grafana_bridge.handlers"}

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from grafana_bridge.contract import BadRequest, min_stride_for, parse_query
+from grafana_bridge.errors import BadRequest
+from grafana_bridge.query import min_stride_for, parse_query
 
 T0 = 1500076800.0          # 2017-07-15T00:00:00Z
 

@@ -1,15 +1,13 @@
-"""The Grafana JSON datasource contract, as pure functions.
+"""The ``/query`` request of the Grafana JSON datasource contract, as pure functions.
 
-Parses and validates the request bodies that Grafana's JSON datasource
-plugins send (simpod ``grafana-json-datasource``: ``/metrics``,
-``/variable``, ``/tag-values``, ``/query``; legacy SimpleJSON: ``/search``,
-targets with ``type: "timeserie" | "table"``) and builds their responses
-from NumPy arrays. No Flask and no WAMP here: :mod:`grafana_bridge.app`
-does the HTTP, a backend object does the fetching.
+Parses and validates the ``/query`` bodies that Grafana's JSON datasource
+plugins send (simpod ``grafana-json-datasource``; legacy SimpleJSON, with
+targets of ``type: "timeserie" | "table"``) into a `QueryRequest`, and
+works out what to ask the nodes for. `grafana_bridge.series` builds the
+answers; `grafana_bridge.lookup` has the other routes' bodies.
 
 Targets are ``"node::field"``. Times inside the bridge are seconds since
-the UNIX epoch, UTC (float); Grafana's are ISO 8601 strings on the way in
-and epoch milliseconds on the way out.
+the UNIX epoch, UTC (float); Grafana's are ISO 8601 strings on the way in.
 
 A target may ask the nodes for the min/max envelope instead of bucket
 means, so that spikes stay visible: ``{"downsample": "minmax"}`` as its
@@ -23,8 +21,8 @@ import time
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
-import numpy as np
-
+from grafana_bridge.body import expect_object, is_number
+from grafana_bridge.errors import BadRequest
 from sisock.node.downsample import HOW
 from sisock.wire.timeutil import iso_to_unix
 
@@ -40,21 +38,6 @@ TABLE = "table"
 _TYPES = {"timeserie": TIMESERIE, "timeseries": TIMESERIE, "table": TABLE}
 #: Relative margin on the stride so float rounding never adds a bucket.
 _STRIDE_SAFETY = 1e-6
-
-
-class BadRequest(Exception):
-    """A request body Grafana sent (or someone else did) that the bridge cannot serve.
-
-    Parameters
-    ----------
-    message : str
-        One line that names the field at fault and what is accepted, e.g.
-        ``"range.from must be an ISO 8601 time, not 'yesterday'"``.
-    """
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -150,39 +133,6 @@ class QueryRequest:
         return out
 
 
-def _is_number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def expect_object(body, name="request body"):
-    """``body`` as a dict (``{}`` for None).
-
-    Raises
-    ------
-    BadRequest
-        If ``body`` is not a JSON object; the message names ``name``.
-    """
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise BadRequest(f"{name} must be a JSON object, not {type(body).__name__}")
-    return body
-
-
-def optional_string(body, key, name=None):
-    """``body[key]`` if it is a string, None if absent.
-
-    Raises
-    ------
-    BadRequest
-        If it is present and not a string; the message names ``name`` (default ``key``).
-    """
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise BadRequest(f"{name or key} must be a string, not {type(value).__name__}")
-    return value
-
-
 def split_target(text, name="target"):
     """Split a target ``"node::field"`` into its node and field.
 
@@ -272,7 +222,7 @@ def _parse_interval_ms(body):
     value = body.get("intervalMs")
     if value is None:
         return None
-    if not _is_number(value) or not math.isfinite(value) or value < 0:
+    if not is_number(value) or not math.isfinite(value) or value < 0:
         raise BadRequest(f"intervalMs must be a number of milliseconds >= 0, not {value!r}")
     return float(value)
 
@@ -388,142 +338,3 @@ def min_stride_for(start, end, max_data_points, interval_ms=None, downsample="me
     if interval_ms:
         stride = max(stride, float(interval_ms) / 1000.0)
     return stride
-
-
-def _columns(t, values):
-    """Epoch-ms times and JSON-ready values, ascending in time, non-finite -> None."""
-    t = np.asarray(t, dtype=np.float64).reshape(-1)
-    values = np.asarray(values).reshape(-1)
-    if t.shape != values.shape:
-        raise ValueError(f"t has {t.size} samples but values has {values.size}")
-    order = np.argsort(t, kind="stable")
-    t, values = t[order], values[order]
-    ms = np.rint(t * 1000.0).astype(np.int64).astype(object)
-    out = values.astype(object)
-    if values.dtype.kind in "fc":
-        out[~np.isfinite(values)] = None
-    elif values.dtype == object:
-        out[np.asarray(values != values, dtype=bool)] = None     # NaN != NaN
-    return ms, out
-
-
-def _pairs(first, second):
-    """``[[first[i], second[i]], ...]`` as Python objects, built column-wise (no per-point Python loop)."""
-    pairs = np.empty((len(first), 2), dtype=object)
-    pairs[:, 0] = first
-    pairs[:, 1] = second
-    return pairs.tolist()
-
-
-def timeseries(target, t, values, ref_id=None, meta=None):
-    """One time series of a Grafana JSON datasource ``/query`` response.
-
-    Parameters
-    ----------
-    target : str
-        The series name, the request's ``"node::field"``.
-    t : numpy.ndarray, shape (n,), float64
-        Sample times, UNIX seconds UTC (as in sisock ``get_data``'s timeline ``t``).
-    values : numpy.ndarray, shape (n,)
-        The field's values; NaN (and +-inf) become ``null``.
-    ref_id : str, optional
-        Grafana's ``refId``, echoed as ``refId``.
-    meta : dict, optional
-        Added as ``meta``.
-
-    Returns
-    -------
-    dict
-        ``{"target": target, "datapoints": [[value_or_None, epoch_ms], ...]}``,
-        ascending in time (SimpleJSON / simpod ``/query`` time-series format).
-
-    Raises
-    ------
-    ValueError
-        If ``t`` and ``values`` have different lengths.
-    """
-    ms, out = _columns(t, values)
-    series = {"target": target, "datapoints": _pairs(out, ms)}
-    if ref_id is not None:
-        series["refId"] = ref_id
-    if meta:
-        series["meta"] = meta
-    return series
-
-
-def table(column, t, values, value_type="number", ref_id=None, meta=None):
-    """One table of a Grafana JSON datasource ``/query`` response (``type: "table"`` target).
-
-    Parameters
-    ----------
-    column : str
-        Header of the value column (the field name).
-    t : numpy.ndarray, shape (n,), float64
-        Sample times, UNIX seconds UTC.
-    values : numpy.ndarray, shape (n,)
-        The field's values; NaN (and +-inf) become ``null``.
-    value_type : str
-        Grafana column type of the values: ``"number"``, ``"string"``, ...
-    ref_id : str, optional
-        Grafana's ``refId``, echoed as ``refId``.
-    meta : dict, optional
-        Added as ``meta``.
-
-    Returns
-    -------
-    dict
-        ``{"type": "table", "columns": [{"text": "Time", "type": "time"},
-        {"text": column, "type": value_type}], "rows": [[epoch_ms, value], ...]}``,
-        rows ascending in time (SimpleJSON / simpod ``/query`` table format).
-
-    Raises
-    ------
-    ValueError
-        If ``t`` and ``values`` have different lengths.
-    """
-    ms, out = _columns(t, values)
-    rows = _pairs(ms, out)
-    result = {
-        "type": "table",
-        "columns": [{"text": "Time", "type": "time"}, {"text": column, "type": value_type}],
-        "rows": rows,
-    }
-    if ref_id is not None:
-        result["refId"] = ref_id
-    if meta:
-        result["meta"] = meta
-    return result
-
-
-def notice(message):
-    """A series ``meta`` that carries a human message.
-
-    Returns
-    -------
-    dict
-        ``{"message": message, "notices": [{"severity": "warning", "text": message}]}``;
-        ``notices`` is Grafana's data frame meta field, shown as a warning on the panel.
-    """
-    return {"message": message, "notices": [{"severity": "warning", "text": message}]}
-
-
-def empty_result(target, message):
-    """The answer for a target whose node cannot be read (vanished, unknown field).
-
-    Parameters
-    ----------
-    target : Target
-        The requested target.
-    message : str
-        Why there is no data, e.g. ``"node weather is not available"``.
-
-    Returns
-    -------
-    dict
-        An empty :func:`timeseries` (``"datapoints": []``) or :func:`table`
-        (``"rows": []``) with ``meta`` from :func:`notice`.
-    """
-    empty = np.empty(0)
-    if target.type == TABLE:
-        return table(target.field, empty, empty, ref_id=target.ref_id, meta=notice(message))
-    return timeseries(target.target, empty, empty, ref_id=target.ref_id, meta=notice(message))
