@@ -65,8 +65,3 @@ def optional_string(body, key, name=None):
     if value is not None and not isinstance(value, str):
         raise BadRequest(f"{name or key} must be a string, not {type(value).__name__}")
     return value
-
-
-def is_number(x):
-    """Whether ``x`` is a JSON number (int or float, not bool)."""
-    return isinstance(x, (int, float)) and not isinstance(x, bool)

@@ -21,9 +21,10 @@ import time
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
-from grafana_bridge.body import expect_object, is_number
+from grafana_bridge.body import expect_object
 from grafana_bridge.errors import BadRequest
 from sisock.node.downsample import HOW
+from sisock.wire import validate
 from sisock.wire.timeutil import iso_to_unix
 
 #: Separator between node and field in a target.
@@ -222,7 +223,7 @@ def _parse_interval_ms(body):
     value = body.get("intervalMs")
     if value is None:
         return None
-    if not is_number(value) or not math.isfinite(value) or value < 0:
+    if not validate.is_number(value) or value < 0:
         raise BadRequest(f"intervalMs must be a number of milliseconds >= 0, not {value!r}")
     return float(value)
 
