@@ -240,10 +240,7 @@ def _tail(session, args):
             return
         try:
             show(event)
-        except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
-            cli.quiet_stdout()
-            done.callback(cli.OK)
-        except Exception as exc:  # a block we cannot show ends the command instead of hanging it
+        except Exception as exc:  # the reader went away (`| head`), or a block we cannot show: end the command
             done.errback(exc)
         else:
             if args.count and seen[0] >= args.count:
