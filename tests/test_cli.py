@@ -11,9 +11,16 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+import pytest_twisted
+from autobahn.wamp.types import ComponentConfig
+from twisted.internet import utils
 
-from tests.registry_support import start_stack
+from sisock import config
+from sisock.connection import start
+from sisock.node import DataNodeServer
+from tests.registry_support import secret, start_stack
 
 SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
 JUL15, JUL16 = "2017-07-15", "2017-07-16"
@@ -237,3 +244,66 @@ def test_tail_ends_when_its_reader_goes_away_even_while_no_sample_comes(stack, t
     status, err = reader_gone(stack, tmp_path, "tail", "weather", after="# live samples")
     assert status == PIPE_CLOSED and err == "# live samples of weather; Ctrl-C stops\n"
 
+
+# -- sisock get asks for the fields at most once ------------------------------------------
+
+T0 = 1_600_000_000.0
+
+
+class Counted(DataNodeServer):
+    """Two timelines of known samples; counts the ``get_fields`` calls it answers."""
+
+    name = "cli_counted"
+    description = "counts its get_fields calls"
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.get_fields_calls = 0
+        self.declare("slow", {"volts": {"units": "V"}}, interval=1.0, capacity=1000)
+        self.declare("fast", {"ticks": {}}, interval=0.25, capacity=1000)
+
+    def get_fields(self, start, end):
+        self.get_fields_calls += 1
+        return super().get_fields(start, end)
+
+
+@pytest.fixture
+def counted(stack):
+    """A `Counted` node in this process with 100 s of samples from `T0` (last in this module: the
+    tests above count the nodes the hub knows)."""
+    conn = config.Connection(stack.url, "sisock", Counted.name, secret(stack, "node"))
+    node = Counted(ComponentConfig("sisock", {"connection": conn}))
+    start(node)
+    pytest_twisted.blockon(node.when_joined())
+    pytest_twisted.blockon(node.record("slow", T0 + np.arange(100.0), {"volts": np.arange(100.0)}))
+    pytest_twisted.blockon(node.record("fast", T0 + np.arange(400) / 4, {"ticks": np.arange(400.0)}))
+    yield node
+    pytest_twisted.blockon(node.close())
+    node._presence.loop.stop()
+
+
+def run_get(stack, node, *args):
+    """Deferred ``(exit status, stdout, stderr, get_fields calls)`` of ``sisock get NODE *args``."""
+    node.get_fields_calls = 0
+    argv = ("get", node.name, *args, "--start", str(T0), "--end", str(T0 + 100))
+    done = utils.getProcessOutputAndValue(SISOCK, argv, env=stack.env)  # the reactor serves the node meanwhile
+    return done.addCallback(lambda r: (r[2], r[0].decode(), r[1].decode(), node.get_fields_calls))
+
+
+@pytest_twisted.inlineCallbacks
+def test_get_asks_for_the_fields_at_most_once_and_not_when_the_answers_name_the_timelines(stack, counted):
+    status, out, err, calls = yield run_get(stack, counted, "volts", "ticks", "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["timeline"]["slow"]["t"] == (T0 + np.arange(100.0)).tolist()
+    assert result["data"]["ticks"] == np.arange(400.0).tolist()
+    assert calls == 1  # the timelines' intervals size the chunks
+    status, out, err, calls = yield run_get(stack, counted, "volts", "ticks", "--json", "--chunk", "30")
+    assert status == 0, err
+    assert json.loads(out)["data"] == result["data"] and calls == 0  # each answer says its fields' timelines
+    status, out, err, calls = yield run_get(stack, counted, "volts", "--csv", "-", "--chunk", "30")
+    assert status == 0 and len(out.splitlines()) == 101 and calls == 0
+    status, out, err, calls = yield run_get(stack, counted, "volts", "amps", "--chunk", "30")
+    assert status == 3 and "no field 'amps'" in err and calls == 1
+    status, out, err, calls = yield run_get(stack, counted, "amps")
+    assert status == 3 and "no field 'amps'" in err and calls == 1
