@@ -146,50 +146,40 @@ class ConsumerSession(SisockSession):
         Parameters
         ----------
         node : str
-            Data node name.
         field : list of str
-            Fields to read; a field the node does not have gets an empty array.
+            Fields to read; one the node does not have gets an empty array.
         start, end : float
-            ``[start, end)`` in sisock times: UNIX seconds UTC, or <= 0 for
-            seconds relative to now.
+            ``[start, end)``, sisock times: UNIX seconds UTC, or <= 0 relative to now.
         min_stride : float or None
             Seconds; downsample so samples are at least this far apart.
         downsample : {"mean", "min", "max", "minmax"} or None
             Reduction in each bucket; None is the node's default, the mean.
-            ``"minmax"`` keeps spikes: two samples per ``2*min_stride``,
-            the bucket's min and max (`sisock.node.downsample.downsample`).
+            ``"minmax"``: the bucket's min and max, two samples per ``2*min_stride``.
         progress : callable or None
             ``progress(received_bytes, total_bytes)`` (ints) after each chunk
             of a chunked result, in the reactor thread; keep it short.
         encoding : {"binary", "list"} or None
-            How arrays should travel; None is `encoding`, what suits this
-            connection's serializer.
+            How arrays travel; None is `encoding`, what suits the serializer.
 
         Returns
         -------
         Deferred of dict
-            ``{"data": {f: ndarray, shape (n_tl,)}, "timeline": {tl: {"t":
-            ndarray float64, shape (n_tl,), UNIX seconds UTC, strictly
-            increasing; "finalized_until": float UNIX seconds or None; "field":
-            [f, ...]}}}``: ``field`` lists the returned fields on that timeline
-            (a node of the original sisock may leave it out), and each of their
-            arrays has that timeline's length ``n_tl``. Numbers are float64
-            with NaN for a missing value, except over a binary serializer,
-            where numeric and bool arrays keep the node's dtype (int stays
-            int) and a one-message result's arrays are read-only views of the
-            received bytes. Bools are bool arrays; strings, and bools with
-            missing values, are object arrays with None for a missing value.
+            ``{"data": {f: ndarray (n_tl,)}, "timeline": {tl: {"t": ndarray
+            float64 (n_tl,), UNIX seconds UTC, increasing; "finalized_until":
+            float or None; "field": [f, ...]}}}``, ``field`` the returned
+            fields on that timeline (an original-sisock node may leave it out).
+            Numbers are float64 with NaN where missing, except over a binary
+            serializer: there numeric and bool arrays keep the node's dtype
+            (int stays int), and a one-message result's arrays are read-only
+            views of the received bytes. Bools are bool arrays; strings (and
+            bools with missing values) object arrays with None where missing.
 
         Raises (in the Deferred)
         ------------------------
-        sisock.wire.errors.NoSuchNode
-            If no node of that name is registered.
-        sisock.wire.errors.InvalidArgument
-            For an argument the node refuses (the message names it).
-        sisock.wire.errors.NodeDisabled
-            If an admin disabled the node.
-        sisock.wire.errors.NodeError
-            If the node failed to read its data.
+        sisock.wire.errors.SisockError
+            ``NoSuchNode`` (no node of that name), ``InvalidArgument`` (the
+            message names the argument), ``NodeDisabled`` (an admin disabled
+            the node), ``NodeError`` (the node failed to read its data).
         """
         assembler = chunks.Assembler(progress)
 
