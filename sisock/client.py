@@ -17,10 +17,16 @@ Both reconnect by themselves; a call made while the router is away waits
 for the next join up to its timeout.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 import crochet
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions, ComponentConfig
 from twisted.internet import defer, threads
+from twisted.python.failure import Failure
 
 from sisock import config
 from sisock.connection import SisockSession, start
@@ -30,6 +36,14 @@ from sisock.wire.errors import InvalidArgument, NoSuchNode
 #: Seconds a call waits for the session to (re)join before failing.
 DEFAULT_TIMEOUT = 10.0
 
+#: ``(field, timeline)`` of ``get_fields``: ``field[f] = {"description", "timeline", "type", "units"}``,
+#: ``timeline[tl] = {"interval": seconds or None, "field": [f, ...]}``.
+Fields = tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]
+#: A get_data result: ``{"data": {f: ndarray}, "timeline": {tl: {"t": ndarray, "finalized_until", "field"}}}``.
+DataResult = dict[str, dict[str, Any]]
+#: ``progress(received_bytes, total_bytes)`` of a chunked get_data result.
+Progress = Callable[[int, int], None]
+
 
 class ConsumerSession(SisockSession):
     """A consumer's session, with the sisock read API returning Deferreds.
@@ -38,17 +52,17 @@ class ConsumerSession(SisockSession):
     after every reconnect; plain autobahn ``subscribe`` lasts one connection.
     """
 
-    def __init__(self, config=None):
+    def __init__(self, config: ComponentConfig | None = None) -> None:
         super().__init__(config)
-        self._follows = []
+        self._follows: list[tuple[str, Callable[..., Any]]] = []
 
     @defer.inlineCallbacks
-    def onJoin(self, details):
+    def onJoin(self, details: Any) -> Any:
         for topic, handler in self._follows:
             yield self.subscribe(handler, topic)
         SisockSession.onJoin(self, details)
 
-    def follow(self, topic, handler):
+    def follow(self, topic: str, handler: Callable[..., Any]) -> defer.Deferred:
         """Subscribe ``handler`` to ``topic`` now (if joined) and again after every reconnect.
 
         Returns
@@ -61,23 +75,23 @@ class ConsumerSession(SisockSession):
             return self.subscribe(handler, topic)
         return defer.succeed(None)
 
-    def subscribe_data(self, node, handler):
+    def subscribe_data(self, node: str, handler: Callable[[dict[str, Any]], Any]) -> defer.Deferred:
         """Follow the live blocks of ``node``: ``handler({timeline, t: [...], data: {f: [...]}})``."""
         return self.follow(uri.node_uri(node, "data"), handler)
 
-    def _call(self, procedure, *args, **kwargs):
+    def _call(self, procedure: str, *args: Any, **kwargs: Any) -> defer.Deferred:
         d = self.when_joined()
         d.addCallback(lambda s: s.call(procedure, *args, **kwargs))
         return d
 
-    def get_data_node(self):
+    def get_data_node(self) -> defer.Deferred[list[dict[str, str]]]:
         """Deferred list of live nodes ``[{"name", "description"}, ...]``."""
         return self._call(uri.GET_DATA_NODE)
 
-    def _node_call(self, node, suffix, *args, **kwargs):
-        def no_such_node(failure):
-            failure.trap(ApplicationError)
-            if failure.value.error == "wamp.error.no_such_procedure":
+    def _node_call(self, node: str, suffix: str, *args: Any, **kwargs: Any) -> defer.Deferred:
+        def no_such_node(failure: Failure) -> Failure:
+            value = failure.value
+            if isinstance(value, ApplicationError) and value.error == ApplicationError.NO_SUCH_PROCEDURE:
                 raise NoSuchNode(f"node {node!r} is not available (no such data node registered)")
             return failure
 
@@ -87,23 +101,42 @@ class ConsumerSession(SisockSession):
             return defer.fail()
         return self._call(uri.node_uri(node, suffix), *args, **kwargs).addErrback(no_such_node)
 
-    def get_fields(self, node, start, end):
-        """Deferred ``(field, timeline)`` of ``node`` in ``[start, end)`` (sisock times).
+    def get_fields(self, node: str, start: float, end: float) -> defer.Deferred[Fields]:
+        """Deferred ``(field, timeline)`` of ``node``: the fields with samples in ``[start, end)``.
+
+        Parameters
+        ----------
+        node : str
+            Data node name.
+        start, end : float
+            sisock times: UNIX seconds UTC, or <= 0 for seconds relative to now.
+
+        Returns
+        -------
+        Deferred of (dict, dict)
+            ``field[f] = {"description": str or None, "timeline": str, "type":
+            "number"|"string"|"bool", "units": str or None}`` and
+            ``timeline[tl] = {"interval": float seconds or None, "field": [f, ...]}``.
 
         Raises (in the Deferred)
         ------------------------
-        sisock.wire.errors.NoSuchNode, sisock.wire.errors.InvalidArgument
+        sisock.wire.errors.NoSuchNode
+            If no node of that name is registered.
+        sisock.wire.errors.InvalidArgument
+            For a malformed node name, or a ``start``/``end`` the node refuses.
         """
         return self._node_call(node, "get_fields", start, end).addCallback(tuple)
 
     @property
-    def encoding(self):
+    def encoding(self) -> str:
         """How get_data arrays should travel on this connection: ``"binary"`` over
         MessagePack or CBOR, ``"list"`` over JSON (`sisock.wire.codec`)."""
         serializer = getattr(self._transport, "_serializer", None)
         return "binary" if getattr(serializer, "SERIALIZER_ID", None) in ("msgpack", "cbor") else "list"
 
-    def get_data(self, node, field, start, end, min_stride=None, downsample=None, progress=None, encoding=None):
+    def get_data(self, node: str, field: list[str], start: float, end: float, min_stride: float | None = None,
+                 downsample: str | None = None, progress: Progress | None = None,
+                 encoding: str | None = None) -> defer.Deferred[DataResult]:
         """Deferred get_data result of ``node`` with NumPy arrays.
 
         Asks for raw arrays when the connection's serializer is binary and
@@ -114,49 +147,80 @@ class ConsumerSession(SisockSession):
         ----------
         node : str
         field : list of str
+            Fields to read; one the node does not have gets an empty array.
         start, end : float
-            sisock times (UNIX seconds UTC, or <= 0 relative to now).
+            ``[start, end)``, sisock times: UNIX seconds UTC, or <= 0 relative to now.
         min_stride : float or None
             Seconds; downsample so samples are at least this far apart.
         downsample : {"mean", "min", "max", "minmax"} or None
             Reduction in each bucket; None is the node's default, the mean.
-            ``"minmax"`` keeps spikes: two samples per ``2*min_stride``,
-            the bucket's min and max (`sisock.node.downsample.downsample`).
+            ``"minmax"``: the bucket's min and max, two samples per ``2*min_stride``.
         progress : callable or None
-            ``progress(received_bytes, total_bytes)`` after each chunk of a
-            chunked result, in the reactor thread; keep it short.
+            ``progress(received_bytes, total_bytes)`` (ints) after each chunk
+            of a chunked result, in the reactor thread; keep it short.
         encoding : {"binary", "list"} or None
-            How arrays should travel; None is `encoding`, what suits this
-            connection's serializer.
+            How arrays travel; None is `encoding`, what suits the serializer.
 
         Returns
         -------
         Deferred of dict
-            ``{"data": {f: ndarray}, "timeline": {tl: {"t": ndarray float64,
-            "finalized_until": float or None}}}``; NaN for null. Over a
-            binary serializer numeric and bool arrays keep the node's dtype
-            (int stays int) and a one-message result's arrays are read-only
-            views of the received bytes; over JSON numbers are float64.
+            ``{"data": {f: ndarray (n_tl,)}, "timeline": {tl: {"t": ndarray
+            float64 (n_tl,), UNIX seconds UTC, increasing; "finalized_until":
+            float or None; "field": [f, ...]}}}``, ``field`` the returned
+            fields on that timeline (an original-sisock node may leave it out).
+            Numbers are float64 with NaN where missing, except over a binary
+            serializer: there numeric and bool arrays keep the node's dtype
+            (int stays int), and a one-message result's arrays are read-only
+            views of the received bytes. Bools are bool arrays; strings (and
+            bools with missing values) object arrays with None where missing.
 
         Raises (in the Deferred)
         ------------------------
-        sisock.wire.errors.NoSuchNode, sisock.wire.errors.InvalidArgument, sisock.wire.errors.NodeError
+        sisock.wire.errors.SisockError
+            ``NoSuchNode`` (no node of that name), ``InvalidArgument`` (the
+            message names the argument), ``NodeDisabled`` (an admin disabled
+            the node), ``NodeError`` (the node failed to read its data).
         """
         assembler = chunks.Assembler(progress)
 
-        def call(session):
+        def call(session: ConsumerSession) -> defer.Deferred:
             options = {"encoding": encoding or session.encoding, "options": CallOptions(on_progress=assembler.feed)}
             if downsample is not None:
                 options["downsample"] = downsample
             return self._node_call(node, "get_data", field, start, end, min_stride, **options)
 
-        def finish(final):  # decoding a large list result would hold up the reactor: in a thread
+        def finish(final: Any) -> Any:  # decoding a large list result would hold up the reactor: in a thread
             return threads.deferToThread(assembler.finish, final) if assembler.chunked else assembler.finish(final)
 
         return self.when_joined().addCallback(call).addCallback(finish)
 
 
-def connect(url=None, realm=None, authid=None, secret=None, reactor=None, binary=True):
+def _connection(url: str | None, realm: str | None, authid: str | None, secret: str | None) -> config.Connection:
+    return config.Connection(url or config.env("URL", config.DEFAULT_URL),
+                             realm or config.env("REALM", config.DEFAULT_REALM), authid, secret)
+
+
+def start_session(url: str | None = None, realm: str | None = None, authid: str | None = None,
+                  secret: str | None = None, reactor: Any = None, binary: bool = True) -> ConsumerSession:
+    """Start a :class:`ConsumerSession` connecting, and reconnecting, to a router; it returns at once.
+
+    Parameters are those of :func:`connect`. ``session.when_joined()`` fires
+    once it has joined; ``session.close()`` stops it for good, reconnecting
+    included.
+
+    Raises
+    ------
+    ValueError
+        If ``url`` does not look like ``ws://host:port/path`` (or ``wss://``).
+    """
+    conn = _connection(url, realm, authid, secret)
+    session = ConsumerSession(ComponentConfig(conn.realm, {"connection": conn}))
+    start(session, reactor, binary=binary)
+    return session
+
+
+def connect(url: str | None = None, realm: str | None = None, authid: str | None = None,
+            secret: str | None = None, reactor: Any = None, binary: bool = True) -> defer.Deferred[ConsumerSession]:
     """Connect a :class:`ConsumerSession`; Deferred that fires with it once joined.
 
     Parameters
@@ -165,77 +229,112 @@ def connect(url=None, realm=None, authid=None, secret=None, reactor=None, binary
         Default ``SISOCK_URL`` / ``SISOCK_REALM`` or the embedded defaults.
     authid, secret : str, optional
         WAMP-CRA credentials (e.g. ``admin``); anonymous consumer if omitted.
+    reactor : twisted reactor, optional
+        Default the global one.
     binary : bool
         Offer MessagePack and CBOR before JSON (default), or JSON only.
     """
-    conn = config.Connection(url or config.env("URL", config.DEFAULT_URL),
-                             realm or config.env("REALM", config.DEFAULT_REALM), authid, secret)
-    session = ConsumerSession(ComponentConfig(conn.realm, {"connection": conn}))
-    start(session, reactor, binary=binary)
-    return session.when_joined()
+    return start_session(url, realm, authid, secret, reactor, binary).when_joined()
 
 
 class Client:
-    """Blocking consumer client for scripts; runs Twisted in a background thread.
+    """Blocking consumer client for scripts; runs Twisted in a background thread (crochet).
 
     Parameters
     ----------
-    url, realm, authid, secret
+    url, realm, authid, secret : str, optional
         As for :func:`connect`.
     timeout : float
-        Seconds each operation may take (connecting included).
+        Seconds each operation may take, connecting included.
 
     Raises
     ------
     crochet.TimeoutError
-        If the router cannot be reached within ``timeout``.
+        If the session has not joined the router within ``timeout`` (router
+        not reachable, or credentials refused); the client then stops
+        trying to connect.
+    ValueError
+        If ``url`` does not look like ``ws://host:port/path`` (or ``wss://``).
     """
 
-    def __init__(self, url=None, realm=None, authid=None, secret=None, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, url: str | None = None, realm: str | None = None, authid: str | None = None,
+                 secret: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         crochet.setup()
         self.timeout = timeout
-        self._session = self._run(connect, url, realm, authid, secret)
+        conn = _connection(url, realm, authid, secret)
+        self._session: ConsumerSession = self._run(start_session, conn.url, conn.realm, authid, secret)
+        try:
+            self._run(self._session.when_joined)
+        except crochet.TimeoutError:
+            self.close()  # no reconnecting left behind
+            raise crochet.TimeoutError(f"router not reachable at {conn.url} (realm {conn.realm}) within "
+                                       f"{timeout:g} s, or it refused us") from None
 
     @staticmethod
     @crochet.run_in_reactor
-    def _in_reactor(func, *args):
+    def _in_reactor(func: Callable[..., Any], *args: Any) -> defer.Deferred:
         return defer.maybeDeferred(func, *args)
 
-    def _run(self, func, *args):
+    def _run(self, func: Callable[..., Any], *args: Any) -> Any:
         return self._in_reactor(func, *args).wait(self.timeout)
 
-    def call(self, procedure, *args, **kwargs):
+    def call(self, procedure: str, *args: Any, **kwargs: Any) -> Any:
         """Call any WAMP ``procedure`` and wait for its result (escape hatch for tools).
 
         Raises
         ------
         autobahn.wamp.exception.ApplicationError
             The callee's error (a sisock error class for sisock's URIs).
+        crochet.TimeoutError
+            If there is no answer within ``timeout``.
         """
         return self._run(lambda: self._session.call(procedure, *args, **kwargs))
 
-    def get_data_node(self):
-        """Live nodes ``[{"name", "description"}, ...]``."""
+    def get_data_node(self) -> list[dict[str, str]]:
+        """Live nodes ``[{"name", "description"}, ...]``.
+
+        Raises
+        ------
+        crochet.TimeoutError
+            If there is no answer within ``timeout``.
+        """
         return self._run(self._session.get_data_node)
 
-    def get_fields(self, node, start, end):
-        """``(field, timeline)`` of ``node``; see :meth:`ConsumerSession.get_fields`."""
+    def get_fields(self, node: str, start: float, end: float) -> Fields:
+        """``(field, timeline)`` of ``node`` in ``[start, end)``; see :meth:`ConsumerSession.get_fields`.
+
+        Raises
+        ------
+        sisock.wire.errors.NoSuchNode, sisock.wire.errors.InvalidArgument
+            As :meth:`ConsumerSession.get_fields`.
+        crochet.TimeoutError
+            If there is no answer within ``timeout``.
+        """
         return self._run(self._session.get_fields, node, start, end)
 
-    def get_data(self, node, field, start, end, min_stride=None, downsample=None, progress=None):
-        """Data with NumPy arrays; see :meth:`ConsumerSession.get_data`.
+    def get_data(self, node: str, field: list[str], start: float, end: float, min_stride: float | None = None,
+                 downsample: str | None = None, progress: Progress | None = None) -> DataResult:
+        """Data of ``field`` in ``[start, end)`` with NumPy arrays; see :meth:`ConsumerSession.get_data`.
 
         ``progress(received_bytes, total_bytes)`` runs in the reactor's
-        thread, not the caller's. ``timeout`` bounds the whole transfer.
+        thread, not the caller's.
+
+        Raises
+        ------
+        sisock.wire.errors.SisockError
+            As :meth:`ConsumerSession.get_data` (``NoSuchNode``,
+            ``InvalidArgument``, ``NodeDisabled``, ``NodeError``).
+        crochet.TimeoutError
+            If the whole transfer takes longer than ``timeout``.
         """
         return self._run(self._session.get_data, node, field, start, end, min_stride, downsample, progress)
 
-    def close(self):
+    def close(self) -> None:
         """Leave the router and stop reconnecting."""
         self._run(self._session.close)
 
-    def __enter__(self):
+    def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -9,13 +9,26 @@ import json
 import os
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pytest
+import pytest_twisted
+from autobahn.wamp.types import ComponentConfig
+from twisted.internet import utils
 
-from tests.registry_support import start_stack
+from sisock import config
+from sisock.connection import start
+from sisock.node import DataNodeServer
+from tests.registry_support import secret, start_stack
 
 SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
 JUL15, JUL16 = "2017-07-15", "2017-07-16"
+#: Seconds a command may take to end once its reader has gone (startup included where the reader
+#: is gone from the start).
+QUICK = 10
+#: Exit status of a command whose stdout's reader went away, as for grep (128 + SIGPIPE).
+PIPE_CLOSED = 141
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +153,157 @@ def test_help_documents_the_exit_statuses(stack):
     for args in ((), ("nodes",), ("get",)):
         done = sisock(stack, *args, "--help")
         assert done.returncode == 0 and "exit status:" in done.stdout and "3    not found" in done.stdout
+
+
+# -- a closed pipe ends any command at once, quietly ------------------------------
+
+def user_env(stack):
+    """The stack's environment as a user's shell has it: stdout block-buffered in a pipe."""
+    return {k: v for k, v in stack.env.items() if k != "PYTHONUNBUFFERED"}
+
+
+def into_head(stack, tmp_path, *args):
+    """Run ``sisock *args | head -n 2``: (head's output, sisock's exit status, its stderr, seconds it
+    ran on after head ended); None for the status if it did not end within `QUICK` seconds."""
+    with open(tmp_path / "stderr", "w+") as err:
+        producer = subprocess.Popen([SISOCK, *args], env=user_env(stack), stdout=subprocess.PIPE, stderr=err)
+        try:
+            head = subprocess.Popen(["head", "-n", "2"], stdin=producer.stdout, stdout=subprocess.PIPE, text=True)
+            producer.stdout.close()  # head is the only reader
+            lines = head.communicate(timeout=60)[0]
+            ended = time.monotonic()
+            try:
+                status = producer.wait(QUICK)
+            except subprocess.TimeoutExpired:
+                status = None
+            late = time.monotonic() - ended
+        finally:
+            producer.kill()
+            producer.wait()
+        err.seek(0)
+        return lines, status, err.read(), late
+
+
+def reader_gone(stack, tmp_path, *args, after=None):
+    """Run ``sisock *args`` with stdout a pipe whose reader goes away: at once, or (``after``) once
+    the command has printed ``after`` on stderr. ``(exit status or None, stderr)`` as for `into_head`."""
+    read, write = os.pipe()
+    if after is None:
+        os.close(read)
+    with open(tmp_path / "stderr", "w+") as err:
+        proc = subprocess.Popen([SISOCK, *args], env=user_env(stack), stdout=write, stderr=err)
+        os.close(write)
+        try:
+            if after is not None:
+                deadline = time.monotonic() + 60
+                while after not in (tmp_path / "stderr").read_text() and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                os.close(read)
+            try:
+                status = proc.wait(QUICK)
+            except subprocess.TimeoutExpired:
+                status = None
+        finally:
+            proc.kill()
+            proc.wait()
+        err.seek(0)
+        return status, err.read()
+
+
+@pytest.mark.parametrize("args", [
+    ("get", "weather", "windspeed", "--start", "2017-07-15", "--end", "2017-07-25"),
+    ("get", "weather", "windspeed", "temperature", "--start", "2017-01-01", "--end", "2018-01-01", "--csv", "-"),
+    ("tail", "fleet.lamp0003", "--json"),
+    ("tail", "fleet.lamp0003", "power_w"),
+], ids=" ".join)
+def test_a_command_piped_into_head_ends_when_head_does_without_a_word(stack, tmp_path, args):
+    lines, status, err, late = into_head(stack, tmp_path, *args)
+    assert len(lines.splitlines()) == 2
+    assert status in (0, PIPE_CLOSED), f"sisock {' '.join(args)} still ran {late:.1f} s after head ended: {err}"
+    assert err == ("# live samples of fleet.lamp0003; Ctrl-C stops\n" if args == ("tail", "fleet.lamp0003", "power_w")
+                   else "")
+
+
+@pytest.mark.parametrize("args", [
+    ("get", "weather", "windspeed", "--start", "2017-07-15", "--end", "2017-07-25"),
+    ("get", "weather", "windspeed", "--start", "2017-07-15", "--end", "2017-07-25", "--json"),
+    ("get", "weather", "windspeed", "--start", "2017-07-15", "--end", "2017-07-25", "--csv", "-"),
+    ("tail", "fleet.lamp0003", "--json"),
+    ("nodes",), ("nodes", "--json"), ("fields", "weather"), ("fields", "weather", "--json"),
+    ("call", "fleet.lamp0004"), ("call", "fleet.lamp0004", "status"), ("call", "fleet.lamp0004", "--json"),
+    ("--help",), ("get", "--help"), ("hub", "--help"),
+], ids=" ".join)
+def test_a_command_whose_reader_is_gone_ends_at_once_without_a_word(stack, tmp_path, args):
+    status, err = reader_gone(stack, tmp_path, *args)
+    assert status == PIPE_CLOSED, f"sisock {' '.join(args)}: exit status {status}; stderr: {err}"
+    assert err == ""
+
+
+def test_tail_ends_when_its_reader_goes_away_even_while_no_sample_comes(stack, tmp_path):
+    """The weather archive never publishes: tail learns that its reader left from the pipe itself."""
+    status, err = reader_gone(stack, tmp_path, "tail", "weather", after="# live samples")
+    assert status == PIPE_CLOSED and err == "# live samples of weather; Ctrl-C stops\n"
+
+
+# -- sisock get asks for the fields at most once ------------------------------------------
+
+T0 = 1_600_000_000.0
+
+
+class Counted(DataNodeServer):
+    """Two timelines of known samples; counts the ``get_fields`` calls it answers."""
+
+    name = "cli_counted"
+    description = "counts its get_fields calls"
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.get_fields_calls = 0
+        self.declare("slow", {"volts": {"units": "V"}}, interval=1.0, capacity=1000)
+        self.declare("fast", {"ticks": {}}, interval=0.25, capacity=1000)
+
+    def get_fields(self, start, end):
+        self.get_fields_calls += 1
+        return super().get_fields(start, end)
+
+
+@pytest.fixture
+def counted(stack):
+    """A `Counted` node in this process with 100 s of samples from `T0` (last in this module: the
+    tests above count the nodes the hub knows)."""
+    conn = config.Connection(stack.url, "sisock", Counted.name, secret(stack, "node"))
+    node = Counted(ComponentConfig("sisock", {"connection": conn}))
+    start(node)
+    pytest_twisted.blockon(node.when_joined())
+    pytest_twisted.blockon(node.record("slow", T0 + np.arange(100.0), {"volts": np.arange(100.0)}))
+    pytest_twisted.blockon(node.record("fast", T0 + np.arange(400) / 4, {"ticks": np.arange(400.0)}))
+    yield node
+    pytest_twisted.blockon(node.close())
+    node._presence.loop.stop()
+
+
+def run_get(stack, node, *args):
+    """Deferred ``(exit status, stdout, stderr, get_fields calls)`` of ``sisock get NODE *args``."""
+    node.get_fields_calls = 0
+    argv = ("get", node.name, *args, "--start", str(T0), "--end", str(T0 + 100))
+    done = utils.getProcessOutputAndValue(SISOCK, argv, env=stack.env)  # the reactor serves the node meanwhile
+    return done.addCallback(lambda r: (r[2], r[0].decode(), r[1].decode(), node.get_fields_calls))
+
+
+@pytest_twisted.inlineCallbacks
+def test_get_asks_for_the_fields_at_most_once_and_not_when_the_answers_name_the_timelines(stack, counted):
+    status, out, err, calls = yield run_get(stack, counted, "volts", "ticks", "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["timeline"]["slow"]["t"] == (T0 + np.arange(100.0)).tolist()
+    assert result["data"]["ticks"] == np.arange(400.0).tolist()
+    assert calls == 1  # the timelines' intervals size the chunks
+    status, out, err, calls = yield run_get(stack, counted, "volts", "ticks", "--json", "--chunk", "30")
+    assert status == 0, err
+    assert json.loads(out)["data"] == result["data"] and calls == 0  # each answer says its fields' timelines
+    status, out, err, calls = yield run_get(stack, counted, "volts", "--csv", "-", "--chunk", "30")
+    assert status == 0 and len(out.splitlines()) == 101 and calls == 0
+    status, out, err, calls = yield run_get(stack, counted, "volts", "amps", "--chunk", "30")
+    assert status == 3 and "no field 'amps'" in err and calls == 1
+    status, out, err, calls = yield run_get(stack, counted, "amps")
+    assert status == 3 and "no field 'amps'" in err and calls == 1

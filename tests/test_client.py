@@ -17,9 +17,8 @@ DATA = os.path.join(ROOT, "nodes", "weather", "data")
 JUL15, JUL16 = 1500076800, 1500163200
 
 
-def run_script(stack, source, timeout=60):
-    """Run ``source`` with this Python and the stack's environment; its stdout parsed as JSON."""
-    env = dict(stack.env, SISOCK_URL=stack.url)
+def run_script(env, source, timeout=60):
+    """Run ``source`` with this Python and the environment ``env``; its stdout parsed as JSON."""
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(source)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -67,7 +66,7 @@ READ_SCRIPT = f"""
 
 
 def test_a_script_with_the_blocking_client_reads_weather_and_sensors(stack):
-    out = run_script(stack, READ_SCRIPT)
+    out = run_script(stack.env, READ_SCRIPT)
     assert {"weather", "sensors"} <= set(out["nodes"])
     assert out["weather_fields"] == {"temperature": "C", "humidity": "%", "pressure": "mBar",
                                      "windspeed": "km/h", "radiometer": "mm"}
@@ -111,7 +110,7 @@ ERRORS_SCRIPT = f"""
 
 
 def test_the_blocking_client_raises_no_such_node_and_invalid_argument_naming_the_argument(stack):
-    out = run_script(stack, ERRORS_SCRIPT)
+    out = run_script(stack.env, ERRORS_SCRIPT)
     assert out["fields"][0] == "sisock.wire.errors.NoSuchNode"
     assert "no_such_node" in out["fields"][1]
     assert out["data"][0] == "sisock.wire.errors.NoSuchNode"
@@ -123,8 +122,47 @@ def test_the_blocking_client_raises_no_such_node_and_invalid_argument_naming_the
 
 
 def test_sisock_client_is_importable_from_the_package(stack):
-    out = run_script(stack, """
+    out = run_script(stack.env, """
         import json, sisock, sisock.wire.errors
         print(json.dumps([sisock.Client.__module__, sisock.wire.errors.NoSuchNode.__name__]))
     """)
     assert out == ["sisock.client", "NoSuchNode"]
+
+
+#: Seconds the test listens on the port a timed-out client tried: longer than the longest pause
+#: between two connection attempts (`sisock.connection.RETRY_POLICY`, 3 s).
+LISTEN = 6
+
+TIMEOUT_SCRIPT = f"""
+    import gc, json, socket
+    import crochet
+    from twisted.application.internet import ClientService
+    import sisock
+
+    with socket.socket() as probe:  # a loopback port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        sisock.Client(f"ws://127.0.0.1:{{port}}/ws", timeout=1.0)
+        raised = None
+    except crochet.TimeoutError as exc:
+        raised = str(exc)
+    with socket.create_server(("127.0.0.1", port)) as listener:
+        listener.settimeout({LISTEN})
+        try:
+            listener.accept()[0].close()
+            connected = True
+        except TimeoutError:
+            connected = False
+    live = [s for s in gc.get_objects() if isinstance(s, ClientService) and s.running]
+    print(json.dumps({{"port": port, "raised": raised, "connected": connected, "live": len(live)}}))
+"""
+
+
+def test_a_client_that_times_out_connecting_stops_trying():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SISOCK_")}
+    out = run_script(env, TIMEOUT_SCRIPT)
+    assert out["raised"] is not None, "no timeout error"
+    assert f"127.0.0.1:{out['port']}" in out["raised"] and "1 s" in out["raised"]
+    assert not out["connected"], f"someone connected to port {out['port']} after the client timed out"
+    assert out["live"] == 0

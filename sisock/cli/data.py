@@ -96,24 +96,86 @@ examples:
     cli.add_arguments(parser)
 
 
-def _chunk_seconds(args, timeline, wanted):
-    if args.chunk:
-        return args.chunk
-    intervals = [timeline[tl]["interval"] or 1.0 for tl in wanted if tl in timeline]
-    step = max(min(intervals, default=1.0), args.min_stride or 0.0)
-    return CHUNK_SAMPLES * step
+class _Fields:
+    """A node's fields over all time, asked of it at most once (by ``sisock get``)."""
+
+    def __init__(self, session, args):
+        self.session, self.args = session, args
+        self.answer = None
+
+    @defer.inlineCallbacks
+    def known(self):
+        """Deferred ``(field, timeline)`` of `get_fields`, asked the first time only.
+
+        Raises (in the Deferred)
+        ------------------------
+        sisock.cli.support.Failed
+            Not found, for a field of ``args.field`` the node does not have.
+        """
+        if self.answer is None:
+            field, timeline = yield self.session.get_fields(self.args.node, 1, time.time())
+            missing = [f for f in self.args.field if f not in field]
+            if missing:
+                raise cli.Failed(cli.NOT_FOUND, f"node {self.args.node} has no field {missing[0]!r}; it has: "
+                                                f"{', '.join(sorted(field)) or 'none'}")
+            self.answer = field, timeline
+        return self.answer
 
 
-def _merge(parts, fields):
+@defer.inlineCallbacks
+def _edges(args, fields):
+    """Deferred bounds of the ranges ``sisock get`` reads with one get_data call each.
+
+    ``--chunk`` seconds, else about `CHUNK_SAMPLES` samples of the densest
+    wanted timeline (its interval from `_Fields`; 1 s for an aperiodic one);
+    with ``--min-stride`` a whole number of strides, so no bucket is cut.
+    """
+    step = args.chunk
+    if not step:
+        field, timeline = yield fields.known()
+        intervals = [timeline.get(field[f]["timeline"], {}).get("interval") or 1.0 for f in args.field]
+        step = CHUNK_SAMPLES * max(min(intervals), args.min_stride or 0.0)
+    if args.min_stride:
+        step = max(args.min_stride, math.floor(step / args.min_stride) * args.min_stride)
+    return [*np.arange(args.start, args.end, step), args.end]
+
+
+@defer.inlineCallbacks
+def _read(session, args, edges, fields):
+    """Deferred ``(answers, {field: timeline})`` of get_data over each range of ``edges``.
+
+    Each answer names the fields on each of its timelines; only if the
+    first does not name them all (a field the node does not have, or a
+    node that does not name them) are the node's fields asked (`_Fields`).
+    """
+    from rich.progress import Progress
+
+    parts, timeline_of = [], {}
+    bar = cli.console(stderr=True)
+    with Progress(console=bar, transient=True, disable=len(edges) <= 2 or not bar.is_terminal) as progress:
+        task = progress.add_task(f"{args.node}", total=len(edges) - 1)
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            part = yield session.get_data(args.node, args.field, float(a), float(b), args.min_stride)
+            parts.append(part)
+            timeline_of.update({f: tl for tl, v in part["timeline"].items() for f in v.get("field", ())})
+            if len(parts) == 1 and not set(args.field) <= set(timeline_of):
+                field, _ = yield fields.known()
+                timeline_of.update({f: field[f]["timeline"] for f in args.field if f not in timeline_of})
+            progress.advance(task)
+    return parts, timeline_of
+
+
+def _merge(parts, fields, timeline_of):
     """One get_data result from the results of consecutive ranges."""
     data = {f: [np.asarray(p["data"].get(f, ())) for p in parts] for f in fields}
     timelines = {}
     for part in parts:
         for tl, value in part["timeline"].items():
-            entry = timelines.setdefault(tl, {"t": [], "finalized_until": None})
+            entry = timelines.setdefault(tl, {"t": [], "finalized_until": None,
+                                              "field": [f for f in fields if timeline_of.get(f) == tl]})
             entry["t"].append(np.asarray(value["t"], dtype=np.float64))
             entry["finalized_until"] = value.get("finalized_until")
-    for tl, entry in timelines.items():
+    for entry in timelines.values():
         entry["t"] = np.concatenate(entry["t"])
     return {"data": {f: np.concatenate(v) if v else np.empty(0) for f, v in data.items()}, "timeline": timelines}
 
@@ -177,27 +239,9 @@ def _get(session, args):
     if not args.end > args.start:
         raise cli.Failed(cli.USAGE, f"--end ({cli.fmt_time(args.end)}) must be after --start "
                                     f"({cli.fmt_time(args.start)})")
-    known, _ = yield session.get_fields(args.node, 1, now)
-    missing = [f for f in args.field if f not in known]
-    if missing:
-        raise cli.Failed(cli.NOT_FOUND, f"node {args.node} has no field {missing[0]!r}; it has: "
-                                        f"{', '.join(sorted(known)) or 'none'}")
-    field, timeline = yield session.get_fields(args.node, args.start, args.end)
-    timeline_of = {f: known[f]["timeline"] for f in args.field}
-    step = _chunk_seconds(args, timeline, set(timeline_of.values()))
-    if args.min_stride:
-        step = max(args.min_stride, math.floor(step / args.min_stride) * args.min_stride)
-    edges = [*np.arange(args.start, args.end, step), args.end]
-    parts = []
-    from rich.progress import Progress
-
-    bar = cli.console(stderr=True)
-    with Progress(console=bar, transient=True, disable=len(edges) <= 2 or not bar.is_terminal) as progress:
-        task = progress.add_task(f"{args.node}", total=len(edges) - 1)
-        for a, b in zip(edges[:-1], edges[1:]):
-            parts.append((yield session.get_data(args.node, args.field, float(a), float(b), args.min_stride)))
-            progress.advance(task)
-    result = _merge(parts, args.field)
+    fields = _Fields(session, args)
+    parts, timeline_of = yield _read(session, args, (yield _edges(args, fields)), fields)
+    result = _merge(parts, args.field, timeline_of)
     if args.csv:
         _write_csv(args.csv, *_wide(result, timeline_of))
     if args.json:
@@ -240,10 +284,7 @@ def _tail(session, args):
             return
         try:
             show(event)
-        except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
-            cli.quiet_stdout()
-            done.callback(cli.OK)
-        except Exception as exc:  # a block we cannot show ends the command instead of hanging it
+        except Exception as exc:  # the reader went away (`| head`), or a block we cannot show: end the command
             done.errback(exc)
         else:
             if args.count and seen[0] >= args.count:

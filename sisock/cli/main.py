@@ -20,7 +20,7 @@ import sys
 
 import sisock
 from sisock import config
-from sisock.cli.support import ERROR, EXIT_STATUS, status_of
+from sisock.cli.support import ERROR, EXIT_STATUS, PIPE_CLOSED, finish_output, status_of
 from sisock.wire import validate
 from sisock.wire.errors import SisockError
 
@@ -94,8 +94,22 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of the ``sisock`` console script; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Entry point of the ``sisock`` console script; returns the exit status.
+
+    Whatever the command, a reader of its output that goes away (``sisock
+    ... | head``) ends it quietly with exit status `PIPE_CLOSED`, as it
+    would end ``grep``: no traceback, nothing on stderr.
+    """
+    try:
+        status = _dispatch(sys.argv[1:] if argv is None else list(argv))
+    except SystemExit as exc:  # argparse after --help, --version or a usage mistake
+        status = exc.code
+    except BrokenPipeError:
+        status = PIPE_CLOSED
+    return finish_output(status)
+
+
+def _dispatch(argv):
     # A pass-through command gets everything after its name, --help included.
     first = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
     if first is not None and argv[first] in COMMANDS and COMMANDS[argv[first]][1] is None:

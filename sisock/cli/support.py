@@ -6,15 +6,21 @@ on (`EXIT_STATUS`), ``--json`` versus tables for people, and time parsing.
 """
 
 import datetime as dt
+import errno
 import json
 import math
+import os
 import re
+import stat
 import sys
 
 import numpy as np
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import ComponentConfig
+from rich.console import Console
 from twisted.internet import defer
+from twisted.internet.interfaces import IReadDescriptor
+from zope.interface import implementer
 
 from sisock import config
 from sisock.client import ConsumerSession
@@ -22,7 +28,7 @@ from sisock.connection import start
 from sisock.wire import codec
 from sisock.wire.errors import InvalidArgument, NoSuchCommand, NoSuchNode, NotAuthorized, SisockError
 
-OK, ERROR, USAGE, NOT_FOUND, NOT_AUTHORIZED, INTERRUPTED = 0, 1, 2, 3, 4, 130
+OK, ERROR, USAGE, NOT_FOUND, NOT_AUTHORIZED, INTERRUPTED, PIPE_CLOSED = 0, 1, 2, 3, 4, 130, 141
 
 EXIT_STATUS = """\
 exit status:
@@ -32,6 +38,7 @@ exit status:
   3    not found: no such node or field, nothing matched the filter, no such command
   4    not authorized: no admin secret, a wrong one, or the router refused the call
   130  interrupted by Ctrl-C (sisock tail ends with 0)
+  141  the reader of the output went away (e.g. | head), as for grep (128 + SIGPIPE)
 """
 
 #: Why the router may refuse a session at join time.
@@ -124,8 +131,92 @@ def status_of(exc):
     return ERROR, f"{type(exc).__name__}: {exc}"
 
 
+@implementer(IReadDescriptor)
+class _ReaderWatch:
+    """Calls ``gone()`` once the reader of stdout, a pipe, goes away (``| head`` ended, say).
+
+    The writing end of a pipe never becomes readable: registered for
+    reading, the reactor reports it (readable or lost, depending on the
+    reactor) only once the reading end is closed, the way
+    `twisted.internet.process.ProcessWriter` watches a child's pipes.
+    Unlike Twisted's own writers it leaves the descriptor blocking, so
+    ``print`` keeps working.
+    """
+
+    def __init__(self, reactor, fd, gone):
+        self.reactor, self.fd, self.gone = reactor, fd, gone
+
+    @classmethod
+    def start(cls, reactor, gone):
+        """Watch stdout if it is a pipe (a terminal or a file has no reader to lose)."""
+        try:
+            fd = sys.stdout.fileno()
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return
+        except (OSError, ValueError):  # no real stdout
+            return
+        reactor.addReader(cls(reactor, fd, gone))
+
+    def fileno(self):
+        return self.fd
+
+    def logPrefix(self):
+        return "stdout"
+
+    def doRead(self):
+        self.connectionLost(None)
+
+    def connectionLost(self, reason):
+        self.reactor.removeReader(self)
+        self.gone()
+
+
+class _Run:
+    """One command in the reactor: connect, run its body, and end once, whatever ends it first
+    (the body, a failure, or the reader of stdout going away)."""
+
+    def __init__(self, reactor, args, status):
+        self.reactor, self.args = reactor, args
+        self.status, self.session, self.ended = status, None, False
+
+    @defer.inlineCallbacks
+    def main(self, body, admin):
+        try:
+            self.session, joined = _connect(self.args, admin, self.reactor)
+            yield joined
+            status = (yield defer.maybeDeferred(body, self.session, self.args)) or OK
+        except BrokenPipeError:
+            status = PIPE_CLOSED
+        except Exception as exc:
+            status, message = status_of(exc)
+            if not self.ended:
+                print(f"sisock {self.args.command}: {message}", file=sys.stderr)
+        yield self.end(status)
+
+    def crashed(self, failure):
+        """A body that raised what is not an ``Exception`` still ends the command."""
+        print(f"sisock {self.args.command}: {failure.type.__name__}: {failure.getErrorMessage()}", file=sys.stderr)
+        return self.end(ERROR)
+
+    @defer.inlineCallbacks
+    def end(self, status):
+        """End with exit status ``status`` (the first call wins): goodbye to the router, stop the reactor."""
+        if self.ended:
+            return
+        self.ended, self.status = True, status
+        if self.session is not None:
+            yield self.session.close()
+        if self.reactor.running:
+            self.reactor.stop()
+
+
 def run_command(args, body, admin=False, interrupted=INTERRUPTED):
     """Connect, run ``body(session, args)`` in the reactor, disconnect; the exit status.
+
+    The command ends at once, quietly, with `PIPE_CLOSED` when the reader of
+    stdout goes away: when a write fails with ``BrokenPipeError`` or, for a
+    pipe, as soon as its reading end is closed, even while nothing is
+    written (``sisock tail`` of a quiet node).
 
     Parameters
     ----------
@@ -145,30 +236,15 @@ def run_command(args, body, admin=False, interrupted=INTERRUPTED):
     """
     from twisted.internet import reactor
 
-    outcome = {"status": interrupted}
+    run = _Run(reactor, args, interrupted)
 
-    @defer.inlineCallbacks
-    def main():
-        session = None
-        try:
-            session, joined = _connect(args, admin, reactor)
-            yield joined
-            outcome["status"] = (yield defer.maybeDeferred(body, session, args)) or OK
-        except Exception as exc:
-            outcome["status"], message = status_of(exc)
-            print(f"sisock {args.command}: {message}", file=sys.stderr)
-        if session is not None:
-            yield session.close()
-        if reactor.running:
-            reactor.stop()
+    def begin():
+        _ReaderWatch.start(reactor, lambda: run.end(PIPE_CLOSED))
+        run.main(body, admin).addErrback(run.crashed)
 
-    reactor.callWhenRunning(main)
+    reactor.callWhenRunning(begin)
     reactor.run()
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        quiet_stdout()
-    return outcome["status"]
+    return finish_output(run.status)
 
 
 # -- output -------------------------------------------------------------------
@@ -188,11 +264,29 @@ def plain(value):
     return value
 
 
-def quiet_stdout():
-    """Point stdout at /dev/null after a broken pipe, so exiting does not fail again on flush."""
-    import os
+def finish_output(status):
+    """Flush stdout before exiting; ``status``, or `PIPE_CLOSED` if its reader went away.
 
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    After a broken pipe stdout is pointed at /dev/null, so that Python's
+    own flush at exit has nothing left to fail on.
+    """
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return PIPE_CLOSED
+    return status
+
+
+class _Console(Console):
+    """rich's console, raising ``BrokenPipeError`` when the reader of its output went away
+    (rich's own raises ``SystemExit``, which would escape the command's error handling)."""
+
+    def on_broken_pipe(self):
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
 
 
 def print_json(value):
@@ -202,9 +296,7 @@ def print_json(value):
 
 def console(stderr=False):
     """A rich console on stdout (or stderr), plain text when not a terminal."""
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return _Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
 def fmt_time(t):
