@@ -56,7 +56,7 @@ def test_wraparound_matches_a_plain_list_reference():
             t_now += rng.choice([0.5, 1.0, 2.5])
             ts.append(t_now)
         buf.append(ts, block(ts))
-        ref.extend(zip(ts, *block(ts).values()))
+        ref.extend(zip(ts, *block(ts).values(), strict=True))
         ref = ref[-cap:]
         if rng.random() < 0.1 and ref:
             t0 = rng.uniform(ref[0][0] - 1, ref[-1][0] + 1)

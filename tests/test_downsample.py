@@ -12,7 +12,7 @@ from sisock.wire.errors import InvalidArgument
 def reference(t, v, start, stride, how):
     """Straightforward Python-loop reference: {k: reduced value}."""
     buckets = {}
-    for ti, vi in zip(t, v):
+    for ti, vi in zip(t, v, strict=True):
         k = max(0, int(math.floor((ti - start) / stride)))
         # exact edge handling without float division
         while start + (k + 1) * stride <= ti:
@@ -188,7 +188,7 @@ def test_needs_downsampling():
 def envelope_reference(t, v, start, stride):
     """{k: [first extreme, second extreme]} of buckets 2*stride wide, by a Python loop."""
     buckets = {}
-    for ti, vi in zip(t, v):
+    for ti, vi in zip(t, v, strict=True):
         buckets.setdefault(int(math.floor((ti - start) / (2 * stride))), []).append(vi)
     out = {}
     for k, vals in buckets.items():

@@ -101,7 +101,7 @@ def test_search_finds_the_nodes_located_in_a_bounding_box(admin):
     found = yield admin.call(SEARCH, north_west, None, 1000)
     assert 0 < len(expected) < COUNT and names(found["nodes"]) == expected and found["total"] == len(expected)
     led = yield admin.call(SEARCH, north_west, "kind=led", 1000)
-    assert names(led["nodes"]) == [n for n, r in zip(names(records), records)
+    assert names(led["nodes"]) == [n for n, r in zip(names(records), records, strict=True)
                                    if n in expected and r["tags"]["kind"] == "led"]
     nowhere = yield admin.call(SEARCH, [0, 0, 1, 1])
     assert nowhere["total"] == 0

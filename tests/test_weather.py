@@ -252,7 +252,7 @@ def test_windspeed_spikes_come_back_as_nan_and_go_out_as_null_on_the_wire(consum
     wire = yield consumer.call(uri.node_uri("weather", "get_data"), ["windspeed"], start, end)
     values = wire["data"]["windspeed"]
     assert [values[i] for i in at_spikes] == [None] * len(SPIKES)
-    for i, e in zip(others, expected):
+    for i, e in zip(others, expected, strict=True):
         assert (values[i] is None) if math.isnan(e) else values[i] == pytest.approx(e)
 
 
@@ -261,7 +261,7 @@ def test_relative_times_work_and_find_nothing_in_a_2017_archive(consumer):
     result = yield get_data(consumer, list(FIELDS), -3600, 0)
     for f in FIELDS:
         assert len(result["data"][f]) == 0
-    for tl, v in result["timeline"].items():
+    for v in result["timeline"].values():
         assert len(v["t"]) == 0
     field, timeline = yield consumer.get_fields("weather", -3600, 0)
     assert field == {}

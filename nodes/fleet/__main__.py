@@ -42,7 +42,8 @@ def _latlon(text):
 
 def main(argv=None):
     """Parse the options and run the fleet until SIGINT/SIGTERM."""
-    parser = argparse.ArgumentParser(prog="python -m nodes.fleet", description="Run N simulated street lamps as data nodes over one WAMP session.",
+    parser = argparse.ArgumentParser(prog="python -m nodes.fleet",
+                                     description="Run N simulated street lamps as data nodes over one WAMP session.",
                                      epilog="example: python -m nodes.fleet --count 500 --interval 5")
     parser.add_argument("--count", type=_count, default=500, help="number of lamps (default %(default)s)")
     parser.add_argument("--interval", type=_positive, default=5.0,

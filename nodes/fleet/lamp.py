@@ -1,4 +1,5 @@
-"""One simulated street lamp: a `DataNode` (served with the others by one `NodeSession`) with a location, a state and three fields.
+"""One simulated street lamp: a `DataNode` (served with the others by one `NodeSession`) with a
+location, a state and three fields.
 
 Fields (timeline ``lamp``, one sample per simulation step):
 

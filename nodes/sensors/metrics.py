@@ -114,12 +114,12 @@ class HostMetrics:
                 lambda: {"cpu_percent": _float(_call(psutil.cpu_percent, interval=None))})
         if hasattr(psutil, "getloadavg") and _call(psutil.getloadavg) is not None:
             names = ("load_1m", "load_5m", "load_15m")
-            for name, window in zip(names, ("1", "5", "15")):
+            for name, window in zip(names, ("1", "5", "15"), strict=True):
                 self._field(name, f"System load average over {window} min", "")
 
             def read_load():
                 load = _call(psutil.getloadavg) or (NAN,) * 3
-                return {n: _float(v) for n, v in zip(names, load)}
+                return {n: _float(v) for n, v in zip(names, load, strict=True)}
             self._readers.append(read_load)
 
     def _add_memory(self):

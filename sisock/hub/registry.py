@@ -227,7 +227,7 @@ class Registry:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sisock-registry")
         self._failed = None  # the first write that failed since the last sync
         for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM nodes"):
-            values = dict(zip(_COLUMNS, row))
+            values = dict(zip(_COLUMNS, row, strict=True))
             status, tags = values.pop("status"), values.pop("tags")
             self.records[values["name"]] = NodeRecord(**values, enabled=status != "disabled",
                                                       tags=json.loads(tags))

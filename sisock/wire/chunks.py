@@ -136,7 +136,7 @@ class Plan:
         self.arrays += [("data", f, np.asarray(v)) for f, v in result.get("data", {}).items()]
         self.costs = [_costs(a, encoding) for _, _, a in self.arrays]
         self.bytes = int(sum(c * len(a) if np.isscalar(c) else c.sum()
-                             for c, (_, _, a) in zip(self.costs, self.arrays)))
+                             for c, (_, _, a) in zip(self.costs, self.arrays, strict=True)))
         self.overhead = _ENVELOPE_BYTES + sum(len(name) + _KEY_BYTES for _, name, _ in self.arrays)
         self.message_bytes = self.bytes + self.overhead
         self.chunks = []
@@ -147,7 +147,7 @@ class Plan:
 
     def _cut(self, costs, budget):
         chunks, room = [[]], budget
-        for (kind, name, a), cost in zip(self.arrays, costs):
+        for (kind, name, a), cost in zip(self.arrays, costs, strict=True):
             cum = None if np.isscalar(cost) else np.cumsum(cost)
             pos = 0
             while pos < len(a):
