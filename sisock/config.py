@@ -18,7 +18,9 @@ variable                 default                           meaning
 =======================  ================================  ===========================
 """
 
+import argparse
 import json
+import math
 import os
 import secrets as _secrets
 from dataclasses import dataclass
@@ -181,6 +183,23 @@ class Connection:
     realm: str = DEFAULT_REALM
     authid: str | None = None
     secret: str | None = None
+
+
+def positive_number(text):
+    """Command-line type of a number > 0 (seconds, metres, ...); ``inf`` is accepted.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Naming the text, for argparse to report as a usage error.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
 
 
 def add_connection_arguments(parser, *, default_authid=None):

@@ -16,13 +16,6 @@ from sisock.connection import run
 from sisock.node import NodeSession, presence
 
 
-def _positive(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
 def _count(text):
     value = int(text)
     if not 1 <= value <= 9999:
@@ -46,15 +39,15 @@ def main(argv=None):
                                      description="Run N simulated street lamps as data nodes over one WAMP session.",
                                      epilog="example: python -m nodes.fleet --count 500 --interval 5")
     parser.add_argument("--count", type=_count, default=500, help="number of lamps (default %(default)s)")
-    parser.add_argument("--interval", type=_positive, default=5.0,
+    parser.add_argument("--interval", type=config.positive_number, default=5.0,
                         help="seconds between samples of every lamp (default %(default)s)")
-    parser.add_argument("--history", type=_positive, default=3600.0,
+    parser.add_argument("--history", type=config.positive_number, default=3600.0,
                         help="seconds of samples each lamp keeps in memory (default %(default)s)")
     parser.add_argument("--center", type=_latlon, default=(46.2044, 6.1432),
                         help="LAT,LON of the middle of the street grid (default 46.2044,6.1432)")
-    parser.add_argument("--spacing", type=_positive, default=30.0,
+    parser.add_argument("--spacing", type=config.positive_number, default=30.0,
                         help="metres between lamps and between streets (default %(default)s)")
-    parser.add_argument("--heartbeat", type=_positive, default=presence.HEARTBEAT_INTERVAL,
+    parser.add_argument("--heartbeat", type=config.positive_number, default=presence.HEARTBEAT_INTERVAL,
                         help="seconds between heartbeats to the hub (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random layout and faults")
     config.add_connection_arguments(parser, default_authid="fleet")

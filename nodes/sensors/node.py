@@ -8,6 +8,7 @@ longer: a restarted node serves its earlier samples at once.
 import time
 
 from nodes.sensors.metrics import HostMetrics
+from sisock import config
 from sisock.node import DataNodeServer
 
 TIMELINE = "host"
@@ -38,17 +39,10 @@ class SensorsNode(DataNodeServer):
         return TIMELINE, [time.time()], {f: [v] for f, v in values.items()}
 
 
-def _positive(text):
-    value = float(text)
-    if not value > 0:
-        raise ValueError(text)
-    return value
-
-
 def add_arguments(parser):
     """The sensors node's own options: ``--interval`` and ``--history`` (seconds)."""
-    parser.add_argument("--interval", type=_positive, default=1.0,
+    parser.add_argument("--interval", type=config.positive_number, default=1.0,
                         help="seconds between samples (default %(default)s)")
-    parser.add_argument("--history", type=_positive, default=86400.0,
+    parser.add_argument("--history", type=config.positive_number, default=86400.0,
                         help="seconds of history kept in memory, older is read from the store file "
                              "(default %(default)s = 24 h)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 
 from autobahn.wamp.types import ComponentConfig
@@ -24,26 +25,23 @@ from sisock.wire import validate
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-def _seconds(text):
-    value = float(text)
-    if not value > 0:
-        raise ValueError(text)
-    return value
-
-
 def _bytes(text):
-    text = text.strip().upper().removesuffix("B").removesuffix("I")
-    unit = text[-1:] if text[-1:] in _UNITS else ""
-    value = float(text[:len(text) - len(unit)]) * _UNITS[unit]
+    """Command-line type of a size in bytes: ``500M``, ``2G``, ``1048576``, ``inf``."""
+    clean = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = clean[-1:] if clean[-1:] in _UNITS else ""
+    try:
+        value = float(clean[:len(clean) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        value = 0.0
     if not value > 0:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(f"must be a positive size such as 500M, 2G or inf, got {text!r}")
     return value
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the store options of every node: ``--retention`` (seconds) and ``--max-bytes`` (e.g. ``500M``)."""
     group = parser.add_argument_group("store", "recorded history, in <data dir>/<name>.sqlite")
-    group.add_argument("--retention", type=_seconds, default=DEFAULT_RETENTION, metavar="SECONDS",
+    group.add_argument("--retention", type=config.positive_number, default=DEFAULT_RETENTION, metavar="SECONDS",
                        help="seconds of recorded history kept; inf for no limit (default 2592000 = 30 days)")
     group.add_argument("--max-bytes", type=_bytes, default=DEFAULT_MAX_BYTES, metavar="SIZE",
                        help="most bytes of recorded data kept, oldest dropped first; e.g. 500M, 2G, inf "
@@ -63,7 +61,9 @@ def node_parser(node_class: type[DataNodeServer], description: str | None = None
     """The argument parser of a node: its description (the class docstring's first line), ``--name``,
     the connection and the store options."""
     doc = (node_class.__doc__ or "").strip()
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)  # run as python -m PACKAGE: say so
     parser = argparse.ArgumentParser(
+        prog=f"python -m {spec.name.removesuffix('.__main__')}" if spec is not None else None,
         description=description or (doc.splitlines()[0] if doc else f"Run the sisock data node {node_class.name}."))
     parser.add_argument("--name", default=node_class.name,
                         help="data node name, also its WAMP authid (default %(default)s)")
