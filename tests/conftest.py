@@ -30,6 +30,32 @@ PYTHON = sys.executable
 CROSSBAR = os.path.join(os.path.dirname(PYTHON), "crossbar")
 
 
+#: The APEX weather archive the weather node serves.
+APEX_DIR = ROOT / "nodes" / "weather" / "data"
+
+
+def read_apex(field):
+    """An independent plain-Python parse of ``apex_<field>.dat``.
+
+    Returns
+    -------
+    header : list of str
+        The file's first four comment lines: description, timeline, units, first day.
+    rows : list of (float, float)
+        Every ``(t, value)`` row in file order (t in UNIX seconds UTC); a later
+        row for the same t replaces an earlier one, so ``dict(rows)`` is what a node serves.
+    """
+    header, rows = [], []
+    with open(APEX_DIR / f"apex_{field}.dat") as fp:
+        for line in fp:
+            if line.startswith("#"):
+                header.append(line[1:].strip())
+            elif line.strip():
+                t, v = line.split()
+                rows.append((float(t), float(v)))
+    return header[:4], rows
+
+
 def free_port():
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:

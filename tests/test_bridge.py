@@ -6,7 +6,6 @@ Expected values come from the raw APEX files, parsed here.
 """
 
 import json
-import os
 import re
 import time
 
@@ -14,7 +13,8 @@ import pytest
 import pytest_twisted
 import requests
 
-DATA = os.path.join(os.path.dirname(__file__), os.pardir, "nodes", "weather", "data")
+from tests.conftest import read_apex
+
 TIMEOUT = 30
 JUL15_ISO, JUL16_ISO = "2017-07-15T00:00:00.000Z", "2017-07-16T00:00:00.000Z"
 JUL15, JUL16 = 1500076800.0, 1500163200.0
@@ -24,13 +24,7 @@ WIND_PLAUSIBLE = 200.0
 
 def read_rows(field):
     """``{t: value}`` of ``apex_<field>.dat``, the last row per time."""
-    rows = {}
-    with open(os.path.join(DATA, f"apex_{field}.dat")) as fp:
-        for line in fp:
-            if line.strip() and not line.startswith("#"):
-                t, v = line.split()
-                rows[float(t)] = float(v)
-    return rows
+    return dict(read_apex(field)[1])
 
 
 def post(stack, path, body=None, data=None, headers=None):

@@ -14,8 +14,8 @@ import pytest_twisted
 
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument
+from tests.conftest import read_apex
 
-DATA = os.path.join(os.path.dirname(__file__), os.pardir, "nodes", "weather", "data")
 FIELDS = ("temperature", "humidity", "pressure", "windspeed", "radiometer")
 #: A wind speed above this (km/h) is not weather: the file's spikes start at 470.
 WIND_PLAUSIBLE = 200.0
@@ -30,16 +30,9 @@ JUL15, JUL16 = utc(2017, 7, 15), utc(2017, 7, 16)
 
 
 def read_raw(field):
-    """``(header, {t: value})`` of ``apex_<field>.dat``: the 4 header texts, the last row per time."""
-    with open(os.path.join(DATA, f"apex_{field}.dat")) as fp:
-        lines = fp.read().splitlines()
-    header = [line.lstrip("#").strip() for line in lines[:4]]
-    rows = {}
-    for line in lines[4:]:
-        if line.strip() and not line.startswith("#"):
-            t, v = line.split()
-            rows[float(t)] = float(v)
-    return header, rows
+    """``(header, {t: value})`` of ``apex_<field>.dat``: the last row per time (`tests.conftest.read_apex`)."""
+    header, rows = read_apex(field)
+    return header, dict(rows)
 
 
 RAW = {f: read_raw(f) for f in FIELDS}

@@ -1,30 +1,16 @@
 """The APEX archive loads the real files once and answers range queries."""
 
 import math
-import os
 
 import numpy as np
 import pytest
 
 from nodes.weather.archive import INTERVAL, VALID_RANGE, ApexArchive
+from tests.conftest import APEX_DIR, read_apex
 
-DATA = os.path.join(os.path.dirname(__file__), os.pardir, "nodes", "weather", "data")
 FIELDS = ["humidity", "pressure", "radiometer", "temperature", "windspeed"]
 DAY_START = 1500076800.0   # 2017-07-15T00:00Z
 DAY_END = 1500163200.0     # 2017-07-16T00:00Z
-
-
-def raw_rows(field):
-    """Independent plain-Python parse: header lines and all (t, v) rows."""
-    header, rows = [], []
-    with open(os.path.join(DATA, "apex_%s.dat" % field)) as fh:
-        for line in fh:
-            if line.startswith("#"):
-                header.append(line[1:].strip())
-            elif line.strip():
-                t, v = line.split()
-                rows.append((float(t), float(v)))
-    return header, rows
 
 
 def last_per_timestamp(rows):
@@ -33,13 +19,13 @@ def last_per_timestamp(rows):
 
 @pytest.fixture(scope="module")
 def archive():
-    return ApexArchive.load(DATA)
+    return ApexArchive.load(APEX_DIR)
 
 
 def test_every_file_becomes_a_field_with_its_header(archive):
     assert sorted(archive.fields) == FIELDS
     for f in FIELDS:
-        header, _ = raw_rows(f)
+        header, _ = read_apex(f)
         meta = archive.fields[f]
         assert meta["description"] == header[0]
         assert meta["timeline"] == header[1]
@@ -56,7 +42,7 @@ def test_each_timeline_is_float64_and_strictly_increasing(archive):
 
 def test_midnight_duplicates_collapse_to_one_sample_keeping_the_last(archive):
     for f in FIELDS:
-        _, rows = raw_rows(f)
+        _, rows = read_apex(f)
         unique = last_per_timestamp(rows)
         assert len(unique) < len(rows)  # the quirk is really there
         tl = archive.timelines[archive.fields[f]["timeline"]]
@@ -69,8 +55,8 @@ def test_midnight_duplicates_collapse_to_one_sample_keeping_the_last(archive):
 
 
 def test_minutely_timeline_is_the_union_and_radiometer_gap_is_nan(archive):
-    _, wind = raw_rows("windspeed")
-    _, radio = raw_rows("radiometer")
+    _, wind = read_apex("windspeed")
+    _, radio = read_apex("radiometer")
     wt, rt = {t for t, _ in wind}, {t for t, _ in radio}
     assert len(wt) == len(rt) + 1
     t = archive.timelines["minutely"]
@@ -101,7 +87,7 @@ def test_temperature_on_2017_07_15_is_24_hourly_samples(archive):
     t, v = t_by["hourly"], data["temperature"]
     assert len(t) == len(v) == 24
     np.testing.assert_array_equal(np.diff(t), 3600.0)
-    _, rows = raw_rows("temperature")
+    _, rows = read_apex("temperature")
     day = {ts: x for ts, x in rows if DAY_START <= ts < DAY_END}
     assert len(day) == 24
     assert (v.min(), v.max()) == (min(day.values()), max(day.values()))
@@ -113,7 +99,7 @@ def test_windspeed_spikes_become_nan(archive):
     low, high = VALID_RANGE["windspeed"]
     assert np.all(np.isnan(v) | (np.isfinite(v) & (v >= low) & (v <= high)))
     assert np.nanmax(v) <= high
-    _, rows = raw_rows("windspeed")
+    _, rows = read_apex("windspeed")
     bad = {t for t, x in last_per_timestamp(rows).items() if not low <= x <= high}
     assert len(bad) == 10
     assert sum(not low <= x <= high for _, x in rows) == len(bad)
