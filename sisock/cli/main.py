@@ -50,6 +50,8 @@ COMMANDS = {
              "sisock.cli.data:call_arguments", "sisock.cli.data:call"),
     "legacy-node": ("run a node file written for the original sisock, unmodified",
                     "sisock.cli.legacy:add_arguments", "sisock.cli.legacy:run"),
+    "grafana": ("write provisioning files: the sisock data source and dashboards for a Grafana",
+                "sisock.cli.grafana:add_arguments", "sisock.cli.grafana:run"),
 }
 
 EPILOG = f"""\
