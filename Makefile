@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 # apt-get needs root: CI runs as root, elsewhere sudo asks.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up lint test bench soak clean chromium
+.PHONY: up lint test bench soak clean debian-tools
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,13 @@ sisock/web/vendor/.built: node_modules/.installed web/build.mjs
 	node web/build.mjs
 	touch $@
 
-# Debian's chromium for tests/test_web.py, installed only when missing.
-chromium:
-	@test -x $(CHROMIUM) || { echo "make: installing chromium with apt-get"; \
-	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+# Debian's chromium (tests/test_web.py and the panels' browser tests) and docker-compose
+# (tests/test_docker.py validates the compose file with it), installed only when missing.
+DEBIAN_TOOLS = chromium:$(CHROMIUM) docker-compose:/usr/bin/docker-compose
+debian-tools:
+	@missing=""; for pair in $(DEBIAN_TOOLS); do test -x "$${pair#*:}" || missing="$$missing $${pair%%:*}"; done; \
+	if [ -n "$$missing" ]; then echo "make: installing$$missing with apt-get"; \
+	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; fi
 
 up: $(BIN)/.installed sisock/web/vendor/.built  ## start router, hub, nodes, bridge and web client
 	$(BIN)/sisock up
@@ -54,7 +57,7 @@ lint: $(BIN)/.installed  ## ruff (lint and import order) and mypy (the public AP
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint $(BIN)/.installed $(SCHEMATHESIS) sisock/web/vendor/.built chromium  ## lint, then the test suite against real processes
+test: lint $(BIN)/.installed $(SCHEMATHESIS) sisock/web/vendor/.built debian-tools  ## lint, then the test suite against real processes
 	$(BIN)/pytest
 
 bench: $(BIN)/.installed  ## run the benchmarks of issue 5 on a router of their own; prints a table
