@@ -2,7 +2,8 @@
 //
 // brewing: two pages of the panel. Page B stays a consumer: every change
 // control is disabled, clicking them calls nothing, a wrong secret is
-// refused. Page A logs in as admin with --secret, sets the beer setpoint
+// refused. Page A logs in as admin with --secret (still logged in after a
+// reload of the tab), sets the beer setpoint
 // (prints {"step": "setpoint"} and waits for a line on stdin while the test
 // reads the node's state), raises a test alarm and acknowledges it; B sees
 // the alarm listed, then acknowledged. A writes a profile and puts the
@@ -51,6 +52,9 @@ export const scenarios = {
     // A logs in and sets the beer setpoint
     await c.page.fill('[data-testid="admin-secret"]', opts.secret);
     await c.page.click('[data-testid="admin-login"]');
+    await loginState(c, "in");
+    await c.page.reload(); // the tab keeps the login: logged in again from sessionStorage
+    await openPanel(c);
     await loginState(c, "in");
     out.adminControls = await adminControls(c);
     await c.page.fill('[data-testid="brew-setpoint"]', "20.5");
