@@ -19,7 +19,7 @@ from twisted.internet import threads
 
 from sisock.cli.launcher import PROJECT_DIR, ensure_http_publisher_secret, prepare_cbdir
 from sisock.wire import uri
-from sisock.wire.errors import InvalidArgument
+from sisock.wire.errors import InvalidArgument, NotAuthorized
 from tests.conftest import Events, Stack
 from tests.registry_support import connect_admin, joined, until
 
@@ -60,27 +60,28 @@ def consumer(brew):
     yield from joined(brew.connect())
 
 
-def command(session, name, *args, **kwargs):
-    return session.call(proc("command"), name, *args, **kwargs)
+def change(session, name, *args, **kwargs):
+    """Call the admin procedure ``consumer.brewing.<name>``."""
+    return session.call(proc(name), *args, **kwargs)
 
 
 @pytest_twisted.inlineCallbacks
 def test_io_configuration_round_trip_with_change_events(admin, consumer):
     seen = Events()
     yield consumer.subscribe(seen, proc("io"))
-    controller = yield command(admin, "io.create", "controller", {"name": "garage", "kind": "simulated"})
-    chamber = yield command(admin, "io.create", "chamber", {"name": "mash", "controller": controller["id"]})
-    device = yield command(admin, "io.create", "device", {"chamber": chamber["id"], "slot": 0, "hardware": "ds18b20",
+    controller = yield change(admin, "io.create", "controller", {"name": "garage", "kind": "simulated"})
+    chamber = yield change(admin, "io.create", "chamber", {"name": "mash", "controller": controller["id"]})
+    device = yield change(admin, "io.create", "device", {"chamber": chamber["id"], "slot": 0, "hardware": "ds18b20",
                                                           "function": "beer_probe"})
     got = yield consumer.call(proc("io.get"), "device", device["id"])
     assert got == dict(device, chamber=chamber["id"])
-    updated = yield command(admin, "io.update", "device", device["id"], {"slot": 4})
+    updated = yield change(admin, "io.update", "device", device["id"], {"slot": 4})
     assert updated["slot"] == 4
     listing = yield consumer.call(proc("io.list"))
     assert {"garage"} <= {c["name"] for c in listing["controller"]}
     assert updated in listing["device"]
     for kind, rid in (("device", device["id"]), ("chamber", chamber["id"]), ("controller", controller["id"])):
-        yield command(admin, "io.delete", kind, rid)
+        yield change(admin, "io.delete", kind, rid)
     yield seen.wait(lambda items: len(items) >= 7, what="7 io events")
     assert [(e["event"], e["kind"]) for e in seen.items] == [
         ("created", "controller"), ("created", "chamber"), ("created", "device"), ("updated", "device"),
@@ -92,10 +93,12 @@ def test_io_configuration_round_trip_with_change_events(admin, consumer):
 def test_a_consumer_reads_but_cannot_change(consumer):
     listing = yield consumer.call(proc("io.list"), "chamber")
     assert "fermenter" in [c["name"] for c in listing]
-    with pytest.raises(Exception, match="not_authorized|not authorized"):
-        yield command(consumer, "io.create", "controller", {"name": "sneaky"})
-    with pytest.raises(Exception, match="not_authorized|not authorized"):
-        yield command(consumer, "alarms.ack_all")
+    for name, args in (("io.create", ("controller", {"name": "sneaky"})), ("alarms.ack_all", ()),
+                       ("control.setpoint", ("fermenter", 5.0)), ("alarms.simulate", ())):
+        with pytest.raises(NotAuthorized, match=f"{name} may be called by admin sessions only"):
+            yield change(consumer, name, *args)
+    with pytest.raises(Exception, match="not_authorized|not authorized"):  # the router's own refusal
+        yield consumer.call(proc("command"), "io.create", "controller", {"name": "sneaky"})
     listing = yield consumer.call(proc("io.list"), "controller")
     assert "sneaky" not in [c["name"] for c in listing]
 
@@ -120,7 +123,7 @@ def test_bad_input_is_refused_clearly_and_nothing_is_stored(admin, name, args, w
     before = yield admin.call(proc("io.list"))
     profiles = yield admin.call(proc("profiles.list"))
     with pytest.raises(InvalidArgument, match=words):
-        yield command(admin, name, *args)
+        yield change(admin, name, *args)
     assert (yield admin.call(proc("io.list"))) == before
     assert (yield admin.call(proc("profiles.list"))) == profiles
 
@@ -131,8 +134,8 @@ def fermenter(status):
 
 @pytest_twisted.inlineCallbacks
 def test_the_controller_reaches_and_holds_a_beer_setpoint(admin, consumer):
-    yield command(admin, "control.mode", "fermenter", "beer")
-    yield command(admin, "control.setpoint", "fermenter", 21.0)
+    yield change(admin, "control.mode", "fermenter", "beer")
+    yield change(admin, "control.setpoint", "fermenter", 21.0)
     # 0.2 s ticks of 12 simulated minutes: the beer settles within about 10 simulated hours.
     yield until(lambda: consumer.call(proc("control.status")),
                 lambda s: fermenter(s).get("beer_set") == 21.0 and abs(fermenter(s)["beer"] - 21.0) < 0.2,
@@ -148,9 +151,9 @@ def test_the_controller_reaches_and_holds_a_beer_setpoint(admin, consumer):
 @pytest_twisted.inlineCallbacks
 def test_a_profile_drives_the_setpoint(admin, consumer):
     now = time.time()
-    profile = yield command(admin, "profiles.create", {"name": "ramp", "points": [
+    profile = yield change(admin, "profiles.create", {"name": "ramp", "points": [
         {"time": now - 60, "temperature": 14.0}, {"time": now + 60, "temperature": 20.0}]})
-    yield command(admin, "control.mode", "fermenter", "profile", profile="ramp")
+    yield change(admin, "control.mode", "fermenter", "profile", profile="ramp")
     status = yield until(lambda: consumer.call(proc("control.status")),
                          lambda s: fermenter(s).get("mode") == "profile", "profile mode")
     first = fermenter(status)["beer_set"]
@@ -159,41 +162,41 @@ def test_a_profile_drives_the_setpoint(admin, consumer):
                         lambda s: fermenter(s)["beer_set"] > first + 0.3, "the setpoint rising")
     expected = 14.0 + 6.0 * (time.time() - (now - 60)) / 120
     assert abs(fermenter(later)["beer_set"] - expected) < 0.5
-    yield command(admin, "control.mode", "fermenter", "beer")
+    yield change(admin, "control.mode", "fermenter", "beer")
     with pytest.raises(InvalidArgument, match="used by chamber"):
-        yield command(admin, "profiles.delete", profile["id"])
+        yield change(admin, "profiles.delete", profile["id"])
 
 
 @pytest_twisted.inlineCallbacks
 def test_an_alarm_acknowledged_by_one_client_is_seen_acknowledged_by_another(admin, consumer):
     seen = Events()
     yield consumer.subscribe(seen, proc("alarms"))
-    alarm = yield command(admin, "alarms.simulate", "fermenter", "test", "major", "pilot light out")
+    alarm = yield change(admin, "alarms.simulate", "fermenter", "test", "major", "pilot light out")
     active = yield consumer.call(proc("alarms.active"))
     assert alarm["id"] in [a["id"] for a in active] and alarm["acked"] is None
-    acked = yield command(admin, "alarms.ack", alarm["id"], by="brewer")
-    assert acked["acked_by"] == "brewer" and acked["cleared"] is not None
+    acked = yield change(admin, "alarms.ack", alarm["id"])
+    assert acked["acked_by"] == "admin" and acked["cleared"] is not None  # the caller's authid, from the router
     yield seen.wait(lambda items: any(e["event"] == "acked" and e["alarm"]["id"] == alarm["id"] for e in items),
                     what="the acknowledgement")
     assert alarm["id"] not in [a["id"] for a in (yield consumer.call(proc("alarms.active")))]
     history = yield consumer.call(proc("alarms.history"), alarm["raised"] - 1, 0)
     kept = [a for a in history if a["id"] == alarm["id"]]
-    assert kept and kept[0]["acked_by"] == "brewer" and kept[0]["message"] == "pilot light out"
+    assert kept and kept[0]["acked_by"] == "admin" and kept[0]["message"] == "pilot light out"
 
 
 @pytest_twisted.inlineCallbacks
 def test_a_rule_raises_and_clears_its_alarm_and_ack_all_records_the_admin(admin, consumer):
     seen = Events()
     yield consumer.subscribe(seen, proc("alarms"))
-    yield command(admin, "sim.set", "fermenter", level_high=True)
+    yield change(admin, "sim.set", "fermenter", level_high=True)
     yield seen.wait(lambda items: any(e["event"] == "raised" and e["alarm"]["code"] == "level_high" for e in items),
                     what="level_high raised")
-    yield command(admin, "sim.set", "fermenter", level_high=False)
+    yield change(admin, "sim.set", "fermenter", level_high=False)
     yield seen.wait(lambda items: any(e["event"] == "cleared" and e["alarm"]["code"] == "level_high" for e in items),
                     what="level_high cleared")
     active = yield consumer.call(proc("alarms.active"))
     assert [a["code"] for a in active if a["code"] == "level_high"] == ["level_high"]  # cleared, not acknowledged
-    acked = yield command(admin, "alarms.ack_all")
+    acked = yield change(admin, "alarms.ack_all")
     assert acked and {a["acked_by"] for a in acked} == {"admin"}
     assert (yield consumer.call(proc("alarms.active"))) == []
 
@@ -203,9 +206,9 @@ def test_logs_are_published_and_kept(admin, consumer):
     seen = Events()
     yield consumer.subscribe(seen, proc("logs"))
     since = time.time()
-    yield command(admin, "settings.set", "brew_name", "Saison")
-    yield command(admin, "control.setpoint", "fermenter", 18.0)
-    yield command(admin, "alarms.simulate", None, "test", "info", "log me")
+    yield change(admin, "settings.set", "brew_name", "Saison")
+    yield change(admin, "control.setpoint", "fermenter", 18.0)
+    yield change(admin, "alarms.simulate", None, "test", "info", "log me")
     yield seen.wait(lambda items: any("log me" in e["msg"] for e in items), what="the log line")
     kept = yield consumer.call(proc("logs.history"), since, 0)
     assert any("log me" in line["msg"] and line["source"] == "alarms" for line in kept)
@@ -264,11 +267,11 @@ def test_an_http_published_alarm_becomes_an_alarm(brew, consumer):
 
 @pytest_twisted.inlineCallbacks
 def test_everything_is_kept_across_kill_9(brew, admin):
-    profile = yield command(admin, "profiles.create", {"name": "kept", "points": [{"days": 0, "temperature": 12}]})
-    yield command(admin, "settings.set", "alarm_beer_high", 26.5)
-    yield command(admin, "control.setpoint", "fermenter", 19.5)
-    alarm = yield command(admin, "alarms.simulate", "fermenter", "test", "minor", "before the kill")
-    yield command(admin, "alarms.ack", alarm["id"], by="night shift")
+    profile = yield change(admin, "profiles.create", {"name": "kept", "points": [{"days": 0, "temperature": 12}]})
+    yield change(admin, "settings.set", "alarm_beer_high", 26.5)
+    yield change(admin, "control.setpoint", "fermenter", 19.5)
+    alarm = yield change(admin, "alarms.simulate", "fermenter", "test", "minor", "before the kill")
+    yield change(admin, "alarms.ack", alarm["id"])
     reads = ("io.list", "profiles.list", "settings.get")
     before = {}
     for name in reads:
@@ -283,7 +286,7 @@ def test_everything_is_kept_across_kill_9(brew, admin):
     assert after == before
     assert profile in after["profiles.list"] and after["settings.get"]["alarm_beer_high"] == 26.5
     history = yield admin.call(proc("alarms.history"), alarm["raised"] - 1, 0)
-    assert [a["acked_by"] for a in history if a["id"] == alarm["id"]] == ["night shift"]
+    assert [a["acked_by"] for a in history if a["id"] == alarm["id"]] == ["admin"]
     logs = yield admin.call(proc("logs.history"), alarm["raised"] - 1, 0)
     assert any("before the kill" in line["msg"] for line in logs)
 
@@ -297,6 +300,21 @@ def test_the_command_line_sets_a_setpoint(brew, consumer):
     assert done.returncode == 0, done.stderr
     chamber = yield consumer.call(proc("io.get"), "chamber", 1)
     assert chamber["beer_set"] == 19.5
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_readme_python_example_sets_a_setpoint_and_acknowledges_as_admin(brew, admin, consumer):
+    block = [b for b in re.findall(r"```python\n(.*?)```", (PROJECT_DIR / "README.md").read_text(), re.S)
+             if "brewing.control.setpoint" in b][0]
+    alarm = yield change(admin, "alarms.simulate", "fermenter", "test", "minor", "for the README")
+    yield change(admin, "control.setpoint", "fermenter", 18.0)
+    done = yield threads.deferToThread(subprocess.run, [sys.executable, "-c", block],
+                                       env=dict(brew.env, PYTHONPATH=str(PROJECT_DIR)),
+                                       capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (yield consumer.call(proc("io.get"), "chamber", 1))["beer_set"] == 19.5
+    history = yield consumer.call(proc("alarms.history"), alarm["raised"] - 1, 0)
+    assert [a["acked_by"] for a in history if a["id"] == alarm["id"]] == ["admin"]
 
 
 @pytest_twisted.inlineCallbacks

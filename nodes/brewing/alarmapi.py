@@ -1,4 +1,4 @@
-"""Alarm commands, the simulation's command and what the router's HTTP bridge publishes (mixed into `BrewingNode`).
+"""Alarm procedures, the simulation's procedure and what the router's HTTP bridge publishes (mixed into `BrewingNode`).
 
 See `nodes.brewing.api` for the whole list of procedures and topics.
 """
@@ -10,7 +10,7 @@ import time
 from autobahn.wamp.types import SubscribeOptions
 from twisted.internet import defer, threads
 
-from sisock.node.commands import command
+from nodes.brewing.api import change, who
 from sisock.wire.errors import InvalidArgument
 
 #: Role of the router's HTTP bridge session (``.crossbar/config.json``).
@@ -19,7 +19,7 @@ LEVELS = ("debug", "info", "warning", "error")
 
 
 class AlarmApi:
-    """Alarm and simulation commands and HTTP-published input of `nodes.brewing.node.BrewingNode`."""
+    """Alarm and simulation procedures and HTTP-published input of `nodes.brewing.node.BrewingNode`."""
 
     @defer.inlineCallbacks
     def _alarm_change(self, func, *args):
@@ -28,36 +28,36 @@ class AlarmApi:
                                    for alarm in (changed if isinstance(changed, list) else [changed])])
         return changed
 
-    @command(name="alarms.ack")
-    def alarms_ack(self, id: int, by: str = None):  # noqa: A002
-        """Acknowledge an alarm.
+    @change("alarms.ack")
+    def alarms_ack(self, id: int, details=None):  # noqa: A002
+        """Acknowledge an alarm, as by the caller (its authid is kept as ``acked_by``).
 
         Parameters
         ----------
         id : int
             The alarm's id.
-        by : str
-            Who acknowledges (the caller's authid by default).
+        details : autobahn.wamp.types.CallDetails
+            The call's details (the caller); None when called as a command.
         """
-        return self._alarm_change(self.alarms.ack, id, self.who(by), time.time())
+        return self._alarm_change(self.alarms.ack, id, who(details), time.time())
 
-    @command(name="alarms.ack_all")
-    def alarms_ack_all(self, by: str = None):
-        """Acknowledge every active alarm not acknowledged yet.
+    @change("alarms.ack_all")
+    def alarms_ack_all(self, details=None):
+        """Acknowledge every active alarm not acknowledged yet, as by the caller.
 
         Parameters
         ----------
-        by : str
-            Who acknowledges (the caller's authid by default).
+        details : autobahn.wamp.types.CallDetails
+            The call's details (the caller); None when called as a command.
         """
-        who, t = self.who(by), time.time()
+        by, t = who(details), time.time()
 
         def ack_all():
-            return [self.alarms.ack(a["id"], who, t) for a in self.alarms.active() if a["acked"] is None]
+            return [self.alarms.ack(a["id"], by, t) for a in self.alarms.active() if a["acked"] is None]
 
         return self._alarm_change(ack_all)
 
-    @command(name="alarms.simulate")
+    @change("alarms.simulate")
     @defer.inlineCallbacks
     def alarms_simulate(self, chamber: str = None, code: str = "test", severity: str = "minor",
                         message: str = "test alarm raised by hand"):
@@ -78,7 +78,7 @@ class AlarmApi:
         yield self.publish_alarm("raised", alarm)
         return alarm
 
-    @command(name="sim.set")
+    @change("sim.set")
     def sim_set(self, chamber, beer: float = None, fridge: float = None, room: float = None,
                 level_high: bool = None, probes_connected: bool = None):
         """Change the simulation of a chamber on a simulated controller (to try alarms).

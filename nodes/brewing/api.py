@@ -1,24 +1,27 @@
 """The brewing node's procedures and channels beyond the standard ones (mixed into `BrewingNode`).
 
-Reads are procedures of their own, open to every consumer::
+Reads, open to every consumer (``consumer.brewing.<name>``)::
 
-    consumer.brewing.io.list(kind=None)        controllers, chambers, devices
-    consumer.brewing.io.get(kind, id)
-    consumer.brewing.profiles.list() / profiles.get(id)
-    consumer.brewing.settings.get(key=None)    one value, or all with defaults
-    consumer.brewing.control.status()          every chamber now
-    consumer.brewing.alarms.active()
-    consumer.brewing.alarms.history(start, end)
-    consumer.brewing.logs.history(start, end)
+    io.list(kind=None)        controllers, chambers, devices
+    io.get(kind, id)
+    profiles.list() / profiles.get(id)
+    settings.get(key=None)    one value, or all with defaults
+    control.status()          every chamber now
+    alarms.active()
+    alarms.history(start, end)
+    logs.history(start, end)
 
-Changes are commands, ``consumer.brewing.command(name, ...)``, which the
-router lets only admins call: ``io.create(kind, record)``,
-``io.update(kind, id, changes)``, ``io.delete(kind, id)``,
-``profiles.create|update|delete``, ``settings.set(key, value)``,
-``settings.delete(key)``, ``control.setpoint(chamber, temperature,
-target="beer")``, ``control.mode(chamber, mode, profile=None,
-start=None)``, ``alarms.ack(id, by=None)``, ``alarms.ack_all(by=None)``,
-``alarms.simulate(...)`` and ``sim.set(chamber, ...)``. ``get_api`` lists them.
+Changes, procedures that only admins may call (others get
+``error.not_authorized``): ``io.create(kind, record)``, ``io.update(kind,
+id, changes)``, ``io.delete(kind, id)``, ``profiles.create|update|delete``,
+``settings.set(key, value)``, ``settings.delete(key)``,
+``control.setpoint(chamber, temperature, target="beer")``,
+``control.mode(chamber, mode, profile=None, start=None)``,
+``alarms.ack(id)``, ``alarms.ack_all()``, ``alarms.simulate(...)`` and
+``sim.set(chamber, ...)``. Who made a change (logged, and kept as an
+alarm's ``acked_by``) is the caller's authid, which the router discloses.
+The same changes are commands (``sisock call brewing control.setpoint
+chamber=fermenter temperature=19``), which ``get_api`` lists.
 
 Topics: ``consumer.brewing.io``, ``.profiles`` and ``.settings`` carry
 ``{event: created|updated|deleted, kind, id, record}`` (settings: ``key``
@@ -37,12 +40,26 @@ from twisted.internet import defer, threads
 
 from nodes.brewing.statedb import DEFAULT_SETTINGS
 from sisock.node.commands import command
+from sisock.node.procedures import procedure
 from sisock.wire import uri, validate
 from sisock.wire.errors import InvalidArgument
 
 IO_KINDS = ("controller", "chamber", "device")
-READS = ("io.list", "io.get", "profiles.list", "profiles.get", "settings.get", "control.status",
-         "alarms.active", "alarms.history", "logs.history")
+
+
+def change(name):
+    """Mark a method as the admin procedure ``consumer.brewing.<name>`` and the command ``<name>``."""
+
+    def mark(func):
+        return procedure(name=name, roles=("admin",))(command(name=name)(func))
+
+    return mark
+
+
+def who(details):
+    """The authid of the caller of a change: the router discloses it to a procedure; a command
+    (``consumer.brewing.command``, which passes no call details) is an admin's."""
+    return getattr(details, "caller_authid", None) or "admin"
 
 
 class BrewingApi:
@@ -52,63 +69,53 @@ class BrewingApi:
         """``consumer.<name>.<channel>``."""
         return uri.node_uri(self.name, channel)
 
-    def register_api(self):
-        """Register the read procedures (exact registrations win over the node's prefix one)."""
-        return defer.gatherResults([self.register(getattr(self, name.replace(".", "_")), self.topic(name))
-                                    for name in READS])
-
-    def run_command(self, *args, details=None, **kwargs):
-        """``consumer.brewing.command``, remembering the caller for the handler (`who`)."""
-        self._caller = details
-        try:
-            return super().run_command(*args, **kwargs)
-        finally:
-            self._caller = None
-
-    def who(self, by=None):
-        """``by``, else the authid of the admin calling the command now."""
-        if by is not None and (not isinstance(by, str) or not 0 < len(by) <= 80):
-            raise InvalidArgument(f"by must be a name of 1 to 80 characters, got {by!r:.40}")
-        return by or getattr(self._caller, "caller_authid", None) or "unknown"
-
     # -- reads -------------------------------------------------------------------
+    @procedure(name="io.list")
     def io_list(self, kind=None):
         """Records of ``kind`` (controller, chamber or device), or ``{kind: [...]}`` of all three."""
         if kind is None:
             return {k: self.db.listing(k) for k in IO_KINDS}
         return self.db.listing(_io_kind(kind))
 
+    @procedure(name="io.get")
     def io_get(self, kind, id):  # noqa: A002 (the wire name)
         """One record of ``kind`` with its ``id``."""
         return dict(self.db.get(_io_kind(kind), id), id=id)
 
+    @procedure(name="profiles.list")
     def profiles_list(self):
         """Every temperature profile."""
         return self.db.listing("profile")
 
+    @procedure(name="profiles.get")
     def profiles_get(self, id):  # noqa: A002
         """One temperature profile."""
         return dict(self.db.get("profile", id), id=id)
 
+    @procedure(name="settings.get")
     def settings_get(self, key=None):
         """The value of ``key`` (default included), or ``{key: value}`` of all."""
         if key is None:
             return {k: self.db.setting(k) for k in {**DEFAULT_SETTINGS, **self.db.settings}}
         return self.db.setting(key)
 
+    @procedure(name="control.status")
     def control_status(self):
         """``{chamber name: {mode, beer, beer_set, fridge, fridge_set, room, heater, cooler, profile, ...}}`` now."""
         return {s["chamber"]: dict(s, id=cid) for cid, s in self.state.items() if cid in self.db.records["chamber"]}
 
+    @procedure(name="alarms.active")
     def alarms_active(self):
         """Alarms not both cleared and acknowledged (see `nodes.brewing.alarms`)."""
         return threads.deferToThread(self.alarms.active)
 
+    @procedure(name="alarms.history")
     def alarms_history(self, start, end):
         """Alarms raised or open in ``[start, end)`` (sisock times)."""
         start, end = validate.time_range(start, end)
         return threads.deferToThread(self.alarms.history, start, end)
 
+    @procedure(name="logs.history")
     def logs_history(self, start, end):
         """Log lines ``[{t, source, level, code, msg}]`` of ``[start, end)`` (sisock times), oldest first."""
         start, end = validate.time_range(start, end)
@@ -123,17 +130,16 @@ class BrewingApi:
 
     # -- changes ---------------------------------------------------------------
     @defer.inlineCallbacks
-    def _change(self, event, kind, func, *args):
-        """Run ``func(*args)`` of the state file in a thread, then publish ``event`` and log it."""
-        who = self.who()  # before the first yield: the caller is known while the command starts
+    def _change(self, details, event, kind, func, *args):
+        """Run ``func(*args)`` of the state file in a thread, then publish ``event`` and log it as by the caller."""
         record = yield threads.deferToThread(func, *args)
         channel = "io" if kind in IO_KINDS else "profiles"
         self.publish_on(channel, {"event": event, "kind": kind, "id": record["id"], "record": record})
-        yield self.log_line("config", "info", f"{kind}_{event}", f"{kind} {record['id']} {event} by {who}")
+        yield self.log_line("config", "info", f"{kind}_{event}", f"{kind} {record['id']} {event} by {who(details)}")
         return record
 
-    @command(name="io.create")
-    def io_create(self, kind: str, record: dict):
+    @change("io.create")
+    def io_create(self, kind: str, record: dict, details=None):
         """Create a controller, chamber or device.
 
         Parameters
@@ -142,11 +148,13 @@ class BrewingApi:
             controller, chamber or device.
         record : dict
             Its keys (see ``get_api`` of the node's README section).
+        details : autobahn.wamp.types.CallDetails
+            The call's details (the caller); None when called as a command.
         """
-        return self._change("created", _io_kind(kind), self.db.create, _io_kind(kind), record)
+        return self._change(details, "created", _io_kind(kind), self.db.create, _io_kind(kind), record)
 
-    @command(name="io.update")
-    def io_update(self, kind: str, id: int, changes: dict):  # noqa: A002
+    @change("io.update")
+    def io_update(self, kind: str, id: int, changes: dict, details=None):  # noqa: A002
         """Change keys of a controller, chamber or device.
 
         Parameters
@@ -157,11 +165,13 @@ class BrewingApi:
             Its id.
         changes : dict
             The keys to change.
+        details : autobahn.wamp.types.CallDetails
+            The call's details (the caller); None when called as a command.
         """
-        return self._change("updated", _io_kind(kind), self.db.update, _io_kind(kind), id, changes)
+        return self._change(details, "updated", _io_kind(kind), self.db.update, _io_kind(kind), id, changes)
 
-    @command(name="io.delete")
-    def io_delete(self, kind: str, id: int):  # noqa: A002
+    @change("io.delete")
+    def io_delete(self, kind: str, id: int, details=None):  # noqa: A002
         """Delete a controller, chamber or device that nothing refers to.
 
         Parameters
@@ -170,22 +180,26 @@ class BrewingApi:
             controller, chamber or device.
         id : int
             Its id.
+        details : autobahn.wamp.types.CallDetails
+            The call's details (the caller); None when called as a command.
         """
-        return self._change("deleted", _io_kind(kind), self.db.delete, _io_kind(kind), id)
+        return self._change(details, "deleted", _io_kind(kind), self.db.delete, _io_kind(kind), id)
 
-    @command(name="profiles.create")
-    def profiles_create(self, record: dict):
+    @change("profiles.create")
+    def profiles_create(self, record: dict, details=None):
         """Create a temperature profile ``{name, points: [{days|time, temperature}, ...]}``.
 
         Parameters
         ----------
         record : dict
             The profile; points strictly increasing.
+        details : autobahn.wamp.types.CallDetails
+            The call's details (the caller); None when called as a command.
         """
-        return self._change("created", "profile", self.db.create, "profile", record)
+        return self._change(details, "created", "profile", self.db.create, "profile", record)
 
-    @command(name="profiles.update")
-    def profiles_update(self, id: int, changes: dict):  # noqa: A002
+    @change("profiles.update")
+    def profiles_update(self, id: int, changes: dict, details=None):  # noqa: A002
         """Change a temperature profile.
 
         Parameters
@@ -194,21 +208,25 @@ class BrewingApi:
             Its id.
         changes : dict
             ``name`` and/or ``points``.
+        details : autobahn.wamp.types.CallDetails
+            The call's details (the caller); None when called as a command.
         """
-        return self._change("updated", "profile", self.db.update, "profile", id, changes)
+        return self._change(details, "updated", "profile", self.db.update, "profile", id, changes)
 
-    @command(name="profiles.delete")
-    def profiles_delete(self, id: int):  # noqa: A002
+    @change("profiles.delete")
+    def profiles_delete(self, id: int, details=None):  # noqa: A002
         """Delete a temperature profile no chamber uses.
 
         Parameters
         ----------
         id : int
             Its id.
+        details : autobahn.wamp.types.CallDetails
+            The call's details (the caller); None when called as a command.
         """
-        return self._change("deleted", "profile", self.db.delete, "profile", id)
+        return self._change(details, "deleted", "profile", self.db.delete, "profile", id)
 
-    @command(name="settings.set")
+    @change("settings.set")
     @defer.inlineCallbacks
     def settings_set(self, key: str, value=None):
         """Set an app setting.
@@ -224,7 +242,7 @@ class BrewingApi:
         self.publish_on("settings", {"event": "updated", "kind": "setting", "key": key, "value": value})
         return value
 
-    @command(name="settings.delete")
+    @change("settings.delete")
     @defer.inlineCallbacks
     def settings_delete(self, key: str):
         """Delete an app setting (a setting of the node's own goes back to its default).
@@ -238,8 +256,8 @@ class BrewingApi:
         self.publish_on("settings", {"event": "deleted", "kind": "setting", "key": key,
                                      "value": self.db.setting(key)})
 
-    @command(name="control.setpoint")
-    def control_setpoint(self, chamber, temperature: float, target: str = "beer"):
+    @change("control.setpoint")
+    def control_setpoint(self, chamber, temperature: float, target: str = "beer", details=None):
         """Set the beer or fridge setpoint of a chamber (within setpoint_min..setpoint_max).
 
         Parameters
@@ -250,14 +268,16 @@ class BrewingApi:
             Degrees Celsius.
         target : str
             beer or fridge.
+        details : autobahn.wamp.types.CallDetails
+            The call's details (the caller); None when called as a command.
         """
         key = {"beer": "beer_set", "fridge": "fridge_set"}.get(target)
         if key is None:
             raise InvalidArgument(f"target must be beer or fridge, got {target!r:.40}")
-        return self.io_update("chamber", self.chamber_id(chamber), {key: temperature})
+        return self.io_update("chamber", self.chamber_id(chamber), {key: temperature}, details)
 
-    @command(name="control.mode")
-    def control_mode(self, chamber, mode: str, profile=None, start: float = None):
+    @change("control.mode")
+    def control_mode(self, chamber, mode: str, profile=None, start: float = None, details=None):
         """Set the control mode of a chamber: off, beer, fridge or profile.
 
         Parameters
@@ -270,6 +290,8 @@ class BrewingApi:
             For profile mode: the profile's name or id.
         start : float
             For profile mode: when day 0 of the profile is (sisock time; now by default).
+        details : autobahn.wamp.types.CallDetails
+            The call's details (the caller); None when called as a command.
         """
         changes = {"mode": mode}
         if profile is not None:
@@ -277,7 +299,7 @@ class BrewingApi:
             changes["profile"] = self.db.get("profile", pid) and pid
         if mode == "profile":
             changes["profile_start"] = validate.time_arg("start", start) if start is not None else time.time()
-        return self.io_update("chamber", self.chamber_id(chamber), changes)
+        return self.io_update("chamber", self.chamber_id(chamber), changes, details)
 
     def chamber_id(self, chamber):
         """The id of ``chamber`` (a name or an id). Raises `InvalidArgument` if there is none."""

@@ -64,7 +64,6 @@ class BrewingNode(BrewingApi, AlarmApi, DataNodeServer):
         self.alarms = AlarmBook(self.db)
         self.backends, self.controls, self.off_target, self.state = {}, {}, {}, {}
         self._log_t = 0.0
-        self._caller = None
         if not self.db.records["controller"]:
             self._first_start()
         self.declare("logs", LOG_FIELDS, interval=None, capacity=10000)
@@ -188,11 +187,9 @@ class BrewingNode(BrewingApi, AlarmApi, DataNodeServer):
         if self.is_attached():
             self.publish(self.topic(channel), event)
 
-    @defer.inlineCallbacks
     def after_onJoin(self, details):
-        """Register the brewing procedures and follow the HTTP-published logs and alarms."""
-        yield self.register_api()
-        yield self.subscribe_http()
+        """Follow the HTTP-published logs and alarms (after every join)."""
+        return self.subscribe_http()
 
 
 def _probes(backend, devices):

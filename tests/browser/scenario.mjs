@@ -4,7 +4,7 @@
 //   node tests/browser/scenario.mjs SCENARIO URL [--node NAME] [--hash H] [--artifacts DIR]
 //
 // Scenarios: lists, sensors-live, node-leaves, apex-day, bookmark (opens
-// URL#H), reconnect (see below). Prints one JSON object per line on stdout:
+// URL#H), reconnect (see below), and brewing (brewing.mjs, with --secret). Prints one JSON object per line on stdout:
 // progress lines {"step": ...} and, last, {"result": {...}} or
 // {"error": "...", "partial": {...}} (exit status 1).
 // node-leaves prints {"step": "listed"} once NAME is shown and then waits for
@@ -18,6 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { scenarios as brewing } from "./brewing.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CHROMIUM = process.env.SISOCK_CHROMIUM || "/usr/bin/chromium";
@@ -271,6 +272,8 @@ const scenarios = {
     out.customLabel = await c.text("range-label");
     out.customHash = await c.page.evaluate(() => window.location.hash);
   },
+
+  ...brewing,
 };
 
 async function main() {
@@ -288,7 +291,7 @@ async function main() {
     const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
     client = new Client(page, opts.artifacts);
     await client.open(opts.hash ? `${opts.url}#${opts.hash}` : opts.url);
-    await run(client, out);
+    await run(client, out, { ...opts, say, next: stdinLine });
     out.problems = client.problems;
     say({ result: out });
   } catch (err) {

@@ -11,16 +11,16 @@ import { tick, utc, value as formatValue } from "./format.js";
 
 const HEIGHT = 220;
 const COLORS = ["#4fc3f7", "#ffb74d", "#81c784", "#f06292", "#ba68c8", "#fff176", "#4db6ac", "#e57373"];
-const AXIS = { stroke: "#9aa7b4", grid: { stroke: "#263241", width: 1 }, ticks: { stroke: "#263241", width: 1 } };
+export const AXIS = { stroke: "#9aa7b4", grid: { stroke: "#263241", width: 1 }, ticks: { stroke: "#263241", width: 1 } };
 
-const utcDate = (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC");
+export const utcDate = (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC");
 
 /**
  * Time axis labels in UTC, 24 h: "13:00", with the date under each midnight
  * tick but the last (it would be cut at the edge), or under the first tick
  * when there is no other.
  */
-function timeTicks(u, splits, axisIdx, space, incr) {
+export function timeTicks(u, splits, axisIdx, space, incr) {
   const last = splits.length - 1;
   const midnight = (t, i = 0) => i < last && utc(t).slice(11) === "00:00:00";
   const anyMidnight = splits.some(midnight);
@@ -34,7 +34,7 @@ function timeTicks(u, splits, axisIdx, space, incr) {
 }
 
 /** Width of the y axis: enough for its longest label. */
-function yAxisSize(u, values) {
+export function yAxisSize(u, values) {
   const longest = values ? Math.max(0, ...values.map((v) => String(v).length)) : 4;
   return Math.ceil(longest * 7.5) + 22;
 }

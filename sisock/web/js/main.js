@@ -6,6 +6,8 @@
 // #node=sensors&range=15m&fields=cpu_percent,mem_percent
 // (range: 15m, 1h, 24h, 7d, <n>s, day:YYYY-MM-DD, <start>-<end> in UNIX seconds).
 
+import { AdminLogin } from "./admin.js";
+import { BREWING_NODE, BrewingPanel } from "./brewing.js";
 import { utc } from "./format.js";
 import { ActivityLog, NodeList } from "./nodes.js";
 import { NodeView } from "./nodeview.js";
@@ -25,6 +27,7 @@ const sisock = new Sisock({
   base: params.get("base") || "org.simonsobservatory",
   onState: showConnection,
 });
+const admin = new AdminLogin({ url: sisock.url, realm: sisock.realm });
 const log = new ActivityLog($("activity"));
 const nodes = new NodeList($("node-list"), $("node-count"), $("node-message"), select);
 const remembered = new Map(); // node -> {range, charted}
@@ -127,6 +130,7 @@ function select(name, state = null) {
       writeHash();
     },
   });
+  if (name === BREWING_NODE) view.attach(new BrewingPanel(sisock, admin, name));
   nodes.select(name);
   $("placeholder").hidden = true;
   $("main").append(view.element);
@@ -152,3 +156,4 @@ function readHash() {
 
 readHash();
 sisock.start();
+admin.restore(); // logged in earlier in this tab

@@ -33,6 +33,7 @@ export class NodeView {
     this.timelines = {};
     this.values = {}; // field -> {v, t}
     this.charts = new Map();
+    this.panels = []; // node-specific panels (attach)
     this.gen = 0;
     this.closed = false;
     this.renderQueued = false;
@@ -70,6 +71,7 @@ export class NodeView {
     this.gen += 1;
     this.unsubscribe();
     clearInterval(this.ticker);
+    this.panels.forEach((p) => p.close());
     this.charts.forEach((c) => c.destroy());
     this.charts.clear();
     this.element.remove();
@@ -97,9 +99,16 @@ export class NodeView {
     this.reload();
   }
 
-  /** (Re)load everything: fields for the range, history of every chart, latest values. */
+  /** Show a node-specific ``panel`` ({element, reload(range), close()}) under the header, loaded with the view. */
+  attach(panel) {
+    this.panels.push(panel);
+    this.element.querySelector(".node-head").after(panel.element);
+  }
+
+  /** (Re)load everything: fields for the range, history of every chart, latest values, panels. */
   async reload() {
     const gen = ++this.gen;
+    this.panels.forEach((p) => p.reload(this.range));
     const b = bounds(this.range);
     this.valueHead.textContent = b.live ? "latest value" : "value at end of range";
     if (!b.live) this.values = {};
