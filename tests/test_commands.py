@@ -50,6 +50,11 @@ class Thermostat(DataNodeServer):
         return threads.deferToThread(lambda: 21.5)
 
     @command
+    def whoami(self, details=None):
+        """Who called: the caller's authid and role, as the router disclosed them."""
+        return [details.caller_authid, details.caller_authrole]
+
+    @command
     def explode(self):
         """Fail like a bug would."""
         raise RuntimeError("the fuse blew")
@@ -106,6 +111,14 @@ def test_unknown_commands_wrong_arguments_and_failures_get_clear_errors(admin):
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_command_with_a_details_parameter_learns_its_caller_which_the_caller_cannot_set(thermostat, admin):
+    assert (yield admin.call(procedure("command"), "whoami")) == ["admin", "admin"]
+    assert (yield admin.call(procedure("command"), "whoami", details="forged")) == ["admin", "admin"]
+    api = yield admin.call(procedure("get_api"))
+    assert [c["parameters"] for c in api["commands"] if c["name"] == "whoami"] == [[]]
+
+
+@pytest_twisted.inlineCallbacks
 def test_get_api_lists_description_fields_and_commands(thermostat):
     consumer = yield thermostat.connect()
     try:
@@ -113,8 +126,8 @@ def test_get_api_lists_description_fields_and_commands(thermostat):
     finally:
         yield consumer.close()
     assert api["name"] == Thermostat.name and api["description"] == "A thermostat on the bench"
-    assert [c["name"] for c in api["commands"]] == ["explode", "measure", "rename", "set_point"]
-    set_point = api["commands"][-1]
+    assert [c["name"] for c in api["commands"]] == ["explode", "measure", "rename", "set_point", "whoami"]
+    set_point = api["commands"][-2]
     assert set_point["description"] == "Set the target temperature."
     assert set_point["parameters"] == [
         {"name": "celsius", "type": "float", "required": True, "default": None,

@@ -37,7 +37,7 @@ class AlarmApi:
         id : int
             The alarm's id.
         details : autobahn.wamp.types.CallDetails
-            The call's details (the caller); None when called as a command.
+            The call's details (the caller), from the node's session; None when called from Python.
         """
         return self._alarm_change(self.alarms.ack, id, who(details), time.time())
 
@@ -48,7 +48,7 @@ class AlarmApi:
         Parameters
         ----------
         details : autobahn.wamp.types.CallDetails
-            The call's details (the caller); None when called as a command.
+            The call's details (the caller), from the node's session; None when called from Python.
         """
         by, t = who(details), time.time()
 

@@ -57,8 +57,8 @@ def change(name):
 
 
 def who(details):
-    """The authid of the caller of a change: the router discloses it to a procedure; a command
-    (``consumer.brewing.command``, which passes no call details) is an admin's."""
+    """The authid of the caller of a change, which the router discloses to procedures and commands
+    alike; a change made from Python in the node itself (no details) is recorded as an admin's."""
     return getattr(details, "caller_authid", None) or "admin"
 
 
@@ -149,7 +149,7 @@ class BrewingApi:
         record : dict
             Its keys (see ``get_api`` of the node's README section).
         details : autobahn.wamp.types.CallDetails
-            The call's details (the caller); None when called as a command.
+            The call's details (the caller), from the node's session; None when called from Python.
         """
         return self._change(details, "created", _io_kind(kind), self.db.create, _io_kind(kind), record)
 
@@ -166,7 +166,7 @@ class BrewingApi:
         changes : dict
             The keys to change.
         details : autobahn.wamp.types.CallDetails
-            The call's details (the caller); None when called as a command.
+            The call's details (the caller), from the node's session; None when called from Python.
         """
         return self._change(details, "updated", _io_kind(kind), self.db.update, _io_kind(kind), id, changes)
 
@@ -181,7 +181,7 @@ class BrewingApi:
         id : int
             Its id.
         details : autobahn.wamp.types.CallDetails
-            The call's details (the caller); None when called as a command.
+            The call's details (the caller), from the node's session; None when called from Python.
         """
         return self._change(details, "deleted", _io_kind(kind), self.db.delete, _io_kind(kind), id)
 
@@ -194,7 +194,7 @@ class BrewingApi:
         record : dict
             The profile; points strictly increasing.
         details : autobahn.wamp.types.CallDetails
-            The call's details (the caller); None when called as a command.
+            The call's details (the caller), from the node's session; None when called from Python.
         """
         return self._change(details, "created", "profile", self.db.create, "profile", record)
 
@@ -209,7 +209,7 @@ class BrewingApi:
         changes : dict
             ``name`` and/or ``points``.
         details : autobahn.wamp.types.CallDetails
-            The call's details (the caller); None when called as a command.
+            The call's details (the caller), from the node's session; None when called from Python.
         """
         return self._change(details, "updated", "profile", self.db.update, "profile", id, changes)
 
@@ -222,7 +222,7 @@ class BrewingApi:
         id : int
             Its id.
         details : autobahn.wamp.types.CallDetails
-            The call's details (the caller); None when called as a command.
+            The call's details (the caller), from the node's session; None when called from Python.
         """
         return self._change(details, "deleted", "profile", self.db.delete, "profile", id)
 
@@ -269,7 +269,7 @@ class BrewingApi:
         target : str
             beer or fridge.
         details : autobahn.wamp.types.CallDetails
-            The call's details (the caller); None when called as a command.
+            The call's details (the caller), from the node's session; None when called from Python.
         """
         key = {"beer": "beer_set", "fridge": "fridge_set"}.get(target)
         if key is None:
@@ -291,7 +291,7 @@ class BrewingApi:
         start : float
             For profile mode: when day 0 of the profile is (sisock time; now by default).
         details : autobahn.wamp.types.CallDetails
-            The call's details (the caller); None when called as a command.
+            The call's details (the caller), from the node's session; None when called from Python.
         """
         changes = {"mode": mode}
         if profile is not None:

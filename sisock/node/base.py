@@ -208,10 +208,10 @@ class DataNode(Recording):
             send = functools.partial(threads.blockingCallFromThread, reactor, details.progress)
         return self._in_thread("get_data", self._answer_data, field, start, end, min_stride, how, encoding, send)
 
-    def run_command(self, *args: Any, **kwargs: Any) -> defer.Deferred:
+    def run_command(self, *args: Any, details: Any = None, **kwargs: Any) -> defer.Deferred:
         """``consumer.NAME.command(command, *args, **kwargs)``: run a ``@command`` method
-        (`sisock.node.commands.dispatch`)."""
-        return commands.dispatch(self, args, kwargs)
+        (`sisock.node.commands.dispatch`; ``details``, from the session, says who called)."""
+        return commands.dispatch(self, args, kwargs, details)
 
     def get_api(self) -> defer.Deferred:
         """``consumer.NAME.get_api()``: description, fields and commands (`sisock.node.commands.describe`)."""

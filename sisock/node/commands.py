@@ -50,6 +50,8 @@ from twisted.internet import defer
 from sisock.wire.errors import InvalidArgument, NodeError, NoSuchCommand, SisockError
 
 _MARK = "_sisock_command"
+#: A handler parameter of this name receives the call's details (the caller), never a caller's argument.
+DETAILS = "details"
 
 
 def command(func: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
@@ -103,7 +105,7 @@ def describe_command(name, handler):
     docs = _param_docs(doc)
     params = []
     for p in inspect.signature(handler).parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == DETAILS:
             continue
         kind = p.annotation if p.annotation is not p.empty else None
         params.append({"name": p.name, "type": getattr(kind, "__name__", None if kind is None else str(kind)),
@@ -119,8 +121,11 @@ def _usage(name, handler):
     return f"{name}({', '.join(parts)})"
 
 
-def dispatch(node, args, kwargs):
+def dispatch(node, args, kwargs, details=None):
     """Run ``consumer.NAME.command``: ``args[0]`` is the command, the rest goes to its handler.
+
+    A handler with a ``details`` parameter gets ``details`` (autobahn's call
+    details: ``caller_authid``, ``caller_authrole``) there; a caller cannot set it.
 
     Returns
     -------
@@ -143,6 +148,10 @@ def dispatch(node, args, kwargs):
     signature = inspect.signature(handler)
     takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
     unknown = sorted(set(kwargs) - set(signature.parameters)) if not takes_any else []
+    if DETAILS in kwargs:
+        unknown = [DETAILS]
+    elif DETAILS in signature.parameters:
+        kwargs = dict(kwargs, details=details)
     try:
         if unknown:
             raise TypeError(f"unknown argument {unknown[0]!r}")
