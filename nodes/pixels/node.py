@@ -51,7 +51,7 @@ from twisted.internet import defer, task, threads
 from nodes.pixels.display import Display
 from nodes.pixels.options import make_output
 from nodes.pixels.outputs import png
-from sisock.node import DataNodeServer
+from sisock.node import DataNodeServer, procedure
 from sisock.node.commands import command, dispatch
 from sisock.wire import uri, validate
 from sisock.wire.errors import InvalidArgument
@@ -59,8 +59,6 @@ from sisock.wire.errors import InvalidArgument
 FRAME, RATE, LOG = "frame", "rate", "command"
 #: Commands that change the display: procedures and topics.
 CHANGES = ("set", "fill", "clear", "set_frame", "brightness", "release", "show")
-#: Procedures that only read.
-READS = ("get_state", "snapshot")
 #: Displays of more pixels than this record no per-pixel fields (the ``frame`` field has them all).
 PIXEL_FIELDS_MAX = 1024
 #: How far back `PixelsNode.get_state` looks for the frame at a time, in widening windows (seconds).
@@ -123,19 +121,9 @@ class PixelsNode(DataNodeServer):
         task.LoopingCall(self._record_rates).start(1.0, now=False)
 
     def after_onJoin(self, details):
-        """Register the display's procedures and subscribe to its command topics (after every join).
-
-        Exact registrations take precedence over the session's prefix
-        registration of ``consumer.NAME.``.
-        """
-        regs = [self.register(self._procedure(n), uri.node_uri(self.name, n)) for n in CHANGES + READS]
+        """Subscribe to the display's command topics (after every join; the procedures are `procedure` s)."""
         subs = [self.subscribe(self._event(n), uri.node_uri(self.name, n)) for n in CHANGES]
-        return defer.gatherResults(regs + subs, consumeErrors=True)
-
-    def _procedure(self, name):
-        def call(*args, **kwargs):
-            return dispatch(self, (name, *args), kwargs)
-        return call
+        return defer.gatherResults(subs, consumeErrors=True)
 
     def _event(self, name):
         def dropped(failure):
@@ -147,6 +135,7 @@ class PixelsNode(DataNodeServer):
         return event
 
     # -- commands ----------------------------------------------------------------
+    @procedure
     @command
     def set(self, color: list, key: str = None, index: int = None, x: int = None, y: int = None,
             show: bool = True):
@@ -170,6 +159,7 @@ class PixelsNode(DataNodeServer):
         where = self.display.set(color, key, index, x, y)
         return self._changed("set", dict(where, color=color), show, where)
 
+    @procedure
     @command
     def fill(self, color: list, show: bool = True):
         """Colour every pixel.
@@ -184,6 +174,7 @@ class PixelsNode(DataNodeServer):
         self.display.fill(color)
         return self._changed("fill", {"color": color}, show)
 
+    @procedure
     @command
     def clear(self, show: bool = True):
         """Make every pixel black (keys keep their positions).
@@ -196,6 +187,7 @@ class PixelsNode(DataNodeServer):
         self.display.clear()
         return self._changed("clear", {}, show)
 
+    @procedure
     @command
     def set_frame(self, frame: list, show: bool = True):
         """Replace the whole frame.
@@ -210,6 +202,7 @@ class PixelsNode(DataNodeServer):
         self.display.set_frame(frame)
         return self._changed("set_frame", {"frame": self.display.pending.tobytes().hex()}, show)
 
+    @procedure
     @command
     def brightness(self, value: float):
         """Set the global brightness and show the current frame with it.
@@ -222,6 +215,7 @@ class PixelsNode(DataNodeServer):
         self.display.set_brightness(value)
         return self._changed("brightness", {"value": value}, False, output=True)
 
+    @procedure
     @command
     def release(self, key: str, show: bool = True):
         """Free the position of a key and make its pixel black.
@@ -236,11 +230,13 @@ class PixelsNode(DataNodeServer):
         where = self.display.release(key)
         return self._changed("release", {"key": key}, show, where)
 
+    @procedure
     @command
     def show(self):
         """Show the pending frame."""
         return self._changed("show", {}, True)
 
+    @procedure
     @command
     def get_state(self, t: float = None):
         """The display now, or the frame shown at a past time.
@@ -255,6 +251,7 @@ class PixelsNode(DataNodeServer):
         when = validate.time_arg("t", t)
         return threads.deferToThread(self._state_at, when)
 
+    @procedure
     @command
     def snapshot(self, scale: int = 16):
         """A PNG image of the frame shown (brightness not applied).
