@@ -10,8 +10,11 @@ in the store file, and, with ``show`` true, once its frame is shown)
     ``set_frame(frame, show=True)``, ``brightness(value)``,
     ``release(key, show=True)``, ``show()``, ``get_state(t=None)``
     (now, or the frame shown at time ``t``) and ``snapshot(scale=16)``
-    (a PNG image). The router lets every role call them (consumers,
-    admins, nodes); bad arguments raise
+    (a PNG image). The procedures that change the display answer only
+    authenticated sessions, nodes (devices joined with the node secret)
+    and admins (`CHANGERS`); an anonymous consumer gets
+    ``org.simonsobservatory.error.not_authorized`` and may only read
+    (``get_state``, ``snapshot``, ``get_data``...). Bad arguments raise
     ``org.simonsobservatory.error.invalid_argument`` and change nothing.
 topics (fire and forget)
     ``set``, ``fill``, ``clear``, ``set_frame``, ``brightness``,
@@ -59,6 +62,8 @@ from sisock.wire.errors import InvalidArgument
 FRAME, RATE, LOG = "frame", "rate", "command"
 #: Commands that change the display: procedures and topics.
 CHANGES = ("set", "fill", "clear", "set_frame", "brightness", "release", "show")
+#: Caller roles that may call the procedures that change the display: authenticated devices and admins.
+CHANGERS = ("admin", "node")
 #: Displays of more pixels than this record no per-pixel fields (the ``frame`` field has them all).
 PIXEL_FIELDS_MAX = 1024
 #: How far back `PixelsNode.get_state` looks for the frame at a time, in widening windows (seconds).
@@ -135,7 +140,7 @@ class PixelsNode(DataNodeServer):
         return event
 
     # -- commands ----------------------------------------------------------------
-    @procedure
+    @procedure(roles=CHANGERS)
     @command
     def set(self, color: list, key: str = None, index: int = None, x: int = None, y: int = None,
             show: bool = True):
@@ -159,7 +164,7 @@ class PixelsNode(DataNodeServer):
         where = self.display.set(color, key, index, x, y)
         return self._changed("set", dict(where, color=color), show, where)
 
-    @procedure
+    @procedure(roles=CHANGERS)
     @command
     def fill(self, color: list, show: bool = True):
         """Colour every pixel.
@@ -174,7 +179,7 @@ class PixelsNode(DataNodeServer):
         self.display.fill(color)
         return self._changed("fill", {"color": color}, show)
 
-    @procedure
+    @procedure(roles=CHANGERS)
     @command
     def clear(self, show: bool = True):
         """Make every pixel black (keys keep their positions).
@@ -187,7 +192,7 @@ class PixelsNode(DataNodeServer):
         self.display.clear()
         return self._changed("clear", {}, show)
 
-    @procedure
+    @procedure(roles=CHANGERS)
     @command
     def set_frame(self, frame: list, show: bool = True):
         """Replace the whole frame.
@@ -202,7 +207,7 @@ class PixelsNode(DataNodeServer):
         self.display.set_frame(frame)
         return self._changed("set_frame", {"frame": self.display.pending.tobytes().hex()}, show)
 
-    @procedure
+    @procedure(roles=CHANGERS)
     @command
     def brightness(self, value: float):
         """Set the global brightness and show the current frame with it.
@@ -215,7 +220,7 @@ class PixelsNode(DataNodeServer):
         self.display.set_brightness(value)
         return self._changed("brightness", {"value": value}, False, output=True)
 
-    @procedure
+    @procedure(roles=CHANGERS)
     @command
     def release(self, key: str, show: bool = True):
         """Free the position of a key and make its pixel black.
@@ -230,7 +235,7 @@ class PixelsNode(DataNodeServer):
         where = self.display.release(key)
         return self._changed("release", {"key": key}, show, where)
 
-    @procedure
+    @procedure(roles=CHANGERS)
     @command
     def show(self):
         """Show the pending frame."""
