@@ -3,6 +3,7 @@
 
 import { Chart } from "./chart.js";
 import { el, utc, value as formatValue } from "./format.js";
+import { PixelDisplay } from "./pixels.js";
 import { errorText } from "./wamp.js";
 import { bounds, label, RangePicker } from "./timerange.js";
 
@@ -53,10 +54,12 @@ export class NodeView {
         el("th", { text: "timeline" }))),
       this.fieldsBody));
     this.chartsEl = el("div", { class: "charts", "data-testid": "charts" });
+    this.pixels = new PixelDisplay(sisock, name); // shown only if the node is a pixel display
     this.element = el("article", { class: "node-view", "data-testid": "node-view", "data-node": name },
       el("header", { class: "node-head" }, el("div", {}, this.title, this.descriptionEl), this.banner),
       el("div", { class: "range-bar" }, this.picker.element, this.rangeLabel),
       el("div", { class: "panes" },
+        this.pixels.element,
         this.chartsEl,
         el("section", { class: "fields-pane" }, table, this.fieldsMessage)));
     this.setOnline(online);
@@ -69,6 +72,7 @@ export class NodeView {
     this.closed = true;
     this.gen += 1;
     this.unsubscribe();
+    this.pixels.close();
     clearInterval(this.ticker);
     this.charts.forEach((c) => c.destroy());
     this.charts.clear();
@@ -100,6 +104,7 @@ export class NodeView {
   /** (Re)load everything: fields for the range, history of every chart, latest values. */
   async reload() {
     const gen = ++this.gen;
+    this.pixels.reload();
     const b = bounds(this.range);
     this.valueHead.textContent = b.live ? "latest value" : "value at end of range";
     if (!b.live) this.values = {};
