@@ -66,6 +66,9 @@ CHANGES = ("set", "fill", "clear", "set_frame", "brightness", "release", "show")
 CHANGERS = ("admin", "node")
 #: Displays of more pixels than this record no per-pixel fields (the ``frame`` field has them all).
 PIXEL_FIELDS_MAX = 1024
+#: Frame periods a frame may come before it is due, the average staying at ``--fps`` (a leaky bucket):
+#: commands paced at the frame rate are then shown at once, not held back by timer jitter.
+EARLY = 0.5
 #: How far back `PixelsNode.get_state` looks for the frame at a time, in widening windows (seconds).
 LOOKBACK = (60.0, 3600.0, 86400.0, float("inf"))
 
@@ -86,7 +89,7 @@ class PixelsNode(DataNodeServer):
         self.output = make_output(args)
         self.seq = 0
         self._shown_t = 0.0             # t of the last recorded frame sample
-        self._next_tick = 0.0           # time.monotonic() before which no frame is shown
+        self._due = 0.0                 # time.monotonic() when the next frame is due at the capped rate
         self._tick_call = None          # DelayedCall of the next frame
         self._show_wanted = self._output_wanted = False
         self._log_t = 0.0               # t of the last command logged
@@ -302,7 +305,8 @@ class PixelsNode(DataNodeServer):
         self._show_wanted |= show
         self._output_wanted |= output
         if self._tick_call is None:
-            self._tick_call = reactor.callLater(max(0.0, self._next_tick - time.monotonic()), self._tick)
+            early = EARLY / self.fps
+            self._tick_call = reactor.callLater(max(0.0, self._due - early - time.monotonic()), self._tick)
         done = defer.Deferred()
         self._waiters.append((done, result))
         return done
@@ -310,7 +314,7 @@ class PixelsNode(DataNodeServer):
     def _tick(self):
         """Show the frame if asked (once for every command since the last), publish it, record the state."""
         self._tick_call = None
-        self._next_tick = time.monotonic() + 1.0 / self.fps
+        self._due = max(self._due, time.monotonic()) + 1.0 / self.fps
         now = max(time.time(), float(np.nextafter(self._shown_t, np.inf)))
         shown = self._show_wanted or self._output_wanted
         if self._show_wanted:
