@@ -55,7 +55,7 @@ from nodes.pixels.display import Display
 from nodes.pixels.options import make_output
 from nodes.pixels.outputs import png
 from sisock.node import DataNodeServer, procedure
-from sisock.node.commands import command, dispatch
+from sisock.node.commands import command
 from sisock.wire import uri, validate
 from sisock.wire.errors import InvalidArgument
 
@@ -134,12 +134,15 @@ class PixelsNode(DataNodeServer):
         return defer.gatherResults(subs, consumeErrors=True)
 
     def _event(self, name):
+        """The handler of command topic ``name``: the command's method, with its arguments checked as a call's."""
+        method = getattr(self, name)
+
         def dropped(failure):
             self.log.warn("sisock: dropped an event on {topic}: {why}", topic=uri.node_uri(self.name, name),
                           why=failure.getErrorMessage())
 
         def event(*args, **kwargs):
-            dispatch(self, (name, *args), kwargs).addErrback(dropped)
+            defer.maybeDeferred(validate.call, method, args, kwargs, name).addErrback(dropped)
         return event
 
     # -- commands ----------------------------------------------------------------
