@@ -4,12 +4,14 @@
 //   node tests/browser/scenario.mjs SCENARIO URL [--node NAME] [--hash H] [--artifacts DIR]
 //
 // Scenarios: lists, sensors-live, node-leaves, apex-day, bookmark (opens
-// URL#H), reconnect (see below), pixels (the display of pixel node NAME). Prints one JSON object per line on stdout:
+// URL#H), reconnect (see below). Prints one JSON object per line on stdout:
 // progress lines {"step": ...} and, last, {"result": {...}} or
 // {"error": "...", "partial": {...}} (exit status 1).
 // node-leaves prints {"step": "listed"} once NAME is shown and then waits for
 // a line on stdin (the test kills the node) before it waits for NAME to go;
 // reconnect likewise waits for the test to stop and to restart the router.
+// pixels reads the canvas of pixel node NAME back once drawn, then again
+// after each frame number the test writes on stdin (it changes the display).
 // Every wait is on a DOM state with a timeout; no fixed sleeps. Screenshots
 // go to --artifacts (default test-artifacts/ at the repository root).
 
