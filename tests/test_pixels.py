@@ -2,7 +2,10 @@
 
 import io
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -11,18 +14,21 @@ import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions
 from PIL import Image
-from twisted.internet import defer
+from twisted.internet import defer, threads
 
+from sisock.cli.launcher import PROJECT_DIR
 from sisock.wire import uri
-from sisock.wire.errors import InvalidArgument
+from sisock.wire.errors import InvalidArgument, NotAuthorized
 from tests.registry_support import close, connect_admin, connect_node, start_stack, until
+from tests.test_readme import python_block
 
 RED, GREEN, BLUE, WHITE = [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]
 
 
 @pytest.fixture(scope="module")
 def pix(tmp_path_factory):
-    """A router, a hub and an 8x8 display ``pixels`` (linear keys), a 4-pixel strip and a fixed-map display."""
+    """A router, a hub and an 8x8 display ``pixels`` (linear keys), a 4-pixel strip and a fixed-map display;
+    an anonymous consumer and a device joined as node ``tester`` (who may change displays)."""
     stack = start_stack(tmp_path_factory.mktemp("pixels"))
     try:
         stack.node = stack.spawn("pixels", "nodes.pixels", "--fps", "30")
@@ -31,14 +37,17 @@ def pix(tmp_path_factory):
         stack.fixed = stack.spawn("fixed", "nodes.pixels", "--name", "fixed", "--width", "4", "--height", "2",
                                   "--allocation", "fixed", "--key-map", json.dumps({"door": 5, "lamp": 0}))
         stack.consumer = pytest_twisted.blockon(stack.connect())
+        stack.device = pytest_twisted.blockon(connect_node(stack, "tester"))
         yield stack
+        close(stack.device)
         close(stack.consumer)
     finally:
         stack.stop()
 
 
 def call(stack, display, procedure, *args, **kwargs):
-    return stack.consumer.call(uri.node_uri(display, procedure), *args, **kwargs)
+    """Call a display's procedure as the authenticated device ``tester``."""
+    return stack.device.call(uri.node_uri(display, procedure), *args, **kwargs)
 
 
 @pytest_twisted.inlineCallbacks
@@ -139,6 +148,38 @@ def test_bad_input_is_a_clear_error_and_leaves_the_display_unchanged(pix, proced
     assert named in info.value.message
     after = yield call(pix, "pixels", "get_state")
     assert after == before
+
+
+CHANGES = [("set", (RED,), {"index": 3}), ("fill", (BLUE,), {}), ("clear", (), {}),
+           ("set_frame", (bytes(192),), {}), ("brightness", (0.5,), {}), ("release", ("alpha",), {}),
+           ("show", (), {})]
+
+
+@pytest.mark.parametrize("procedure, args, kwargs", CHANGES, ids=[c[0] for c in CHANGES])
+@pytest_twisted.inlineCallbacks
+def test_an_anonymous_consumer_may_read_the_display_but_not_change_it(pix, procedure, args, kwargs):
+    yield call(pix, "pixels", "set", GREEN, key="alpha", show=False)
+    before = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
+    with pytest.raises(NotAuthorized, match=f"{procedure} may be called by admin or node"):
+        yield pix.consumer.call(uri.node_uri("pixels", procedure), *args, **kwargs)
+    after = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
+    assert after == before
+    image = yield pix.consumer.call(uri.node_uri("pixels", "snapshot"), scale=1)
+    assert image.startswith(b"\x89PNG")
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_node_session_and_an_admin_may_change_the_display(pix):
+    admin = yield connect_admin(pix)
+    try:
+        yield admin.call(uri.node_uri("pixels", "fill"), RED)
+        by_admin = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
+        yield pix.device.call(uri.node_uri("pixels", "set"), GREEN, index=0)
+        by_device = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
+    finally:
+        yield admin.close()
+    assert by_admin["frame"] == [[RED] * 8] * 8
+    assert by_device["frame"][0][:2] == [GREEN, RED] and by_device["seq"] > by_admin["seq"]
 
 
 @pytest_twisted.inlineCallbacks
@@ -265,3 +306,23 @@ def test_sisock_up_starts_the_display_and_with_demo_its_demos():
     demo = [p.name for p in stack_parts("/tmp/home", demo=True)]
     assert "pixels" in plain and not any(n.startswith("demo-") for n in plain)
     assert demo[-3:] == ["race", "demo-status", "demo-race"] and demo.index("pixels") < demo.index("demo-status")
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_readme_example_and_the_command_line_change_the_display(pix, tmp_path):
+    script = tmp_path / "build_lamp.py"
+    # the display of this test showed nothing an hour ago: ask for the frame shown now (t=0) instead
+    script.write_text(python_block("pixels.fill").replace("-3600", "0") + "print(hour_ago['seq'])\n")
+    env = dict(pix.env, PYTHONPATH=str(PROJECT_DIR))
+    done = yield threads.deferToThread(subprocess.run, [sys.executable, str(script)], env=env,
+                                       capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    state = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
+    build = state["keys"]["build"]
+    assert state["frame"][build["y"]][build["x"]] == RED and state["frame"][7][7] == [0, 0, 80]
+    sisock = os.path.join(os.path.dirname(sys.executable), "sisock")
+    done = yield threads.deferToThread(subprocess.run, [sisock, "call", "pixels", "fill", "color=[0,0,80]"],
+                                       env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    state = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
+    assert state["frame"] == [[[0, 0, 80]] * 8] * 8

@@ -10,10 +10,13 @@
     card (forward, backward, or tractor beam: pulled towards the nearest
     ship), one frame (``set_frame``) every ``--period`` seconds (0.2).
 
-Both are plain consumers calling the display's procedures. They wait
-patiently: for the router (the session reconnects by itself) and for the
-display (asked again every second until it answers), and print ``READY
-demo <what>`` once the first frame is acknowledged.
+Both call the display's procedures as authenticated devices: they join
+as node ``demo-<what>`` (``--authid``) with the node secret, since the
+display refuses changes from anonymous consumers. They wait patiently:
+for the secrets file (the router writes it when first started), for the
+router (the session reconnects by itself) and for the display (asked
+again every second until it answers), and print ``READY demo <what>``
+once the first frame is acknowledged.
 """
 
 from __future__ import annotations
@@ -124,8 +127,20 @@ def ready_once(what):
 
 
 @defer.inlineCallbacks
+def _connection(args):
+    """The demo's `sisock.config.Connection` as a node; asks again every second until the node secret exists."""
+    while True:
+        try:
+            return config.connection_from_args(args, "node")
+        except config.SecretsError as exc:
+            print(f"demo {args.demo}: {exc}; trying again in a second", flush=True)
+            yield task.deferLater(reactor, 1.0, lambda: None)
+
+
+@defer.inlineCallbacks
 def _run(args):
-    session = yield client.connect(args.url, args.realm)
+    conn = yield _connection(args)
+    session = yield client.connect(conn.url, conn.realm, conn.authid, conn.secret)
     while True:
         try:
             state = yield wait_for_display(session, args.display)
@@ -144,13 +159,13 @@ def main(argv=None):
     parser.add_argument("demo", choices=("status", "gravwell"))
     parser.add_argument("--display", default="pixels", help="node name of the display (default %(default)s)")
     parser.add_argument("--period", type=float, default=0.2, help="seconds between frames (default %(default)s)")
-    parser.add_argument("--url", default=config.env("URL", config.DEFAULT_URL), help="router WebSocket URL")
-    parser.add_argument("--realm", default=config.env("REALM", config.DEFAULT_REALM), help="WAMP realm")
+    config.add_connection_arguments(parser)
     args = parser.parse_args(argv)
+    args.authid = args.authid or f"demo-{args.demo}"
     import txaio
 
     txaio.use_twisted()
-    txaio.start_logging(level="info")  # READY lines are printed through the log
+    txaio.start_logging(level=args.log_level)  # READY lines are printed through the log (info)
     task.react(lambda _: _run(args))
 
 

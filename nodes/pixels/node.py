@@ -10,8 +10,11 @@ in the store file, and, with ``show`` true, once its frame is shown)
     ``set_frame(frame, show=True)``, ``brightness(value)``,
     ``release(key, show=True)``, ``show()``, ``get_state(t=None)``
     (now, or the frame shown at time ``t``) and ``snapshot(scale=16)``
-    (a PNG image). The router lets every role call them (consumers,
-    admins, nodes); bad arguments raise
+    (a PNG image). The procedures that change the display answer only
+    authenticated sessions, nodes (devices joined with the node secret)
+    and admins (`CHANGERS`); an anonymous consumer gets
+    ``org.simonsobservatory.error.not_authorized`` and may only read
+    (``get_state``, ``snapshot``, ``get_data``...). Bad arguments raise
     ``org.simonsobservatory.error.invalid_argument`` and change nothing.
 topics (fire and forget)
     ``set``, ``fill``, ``clear``, ``set_frame``, ``brightness``,
@@ -51,18 +54,21 @@ from twisted.internet import defer, task, threads
 from nodes.pixels.display import Display
 from nodes.pixels.options import make_output
 from nodes.pixels.outputs import png
-from sisock.node import DataNodeServer
-from sisock.node.commands import command, dispatch
+from sisock.node import DataNodeServer, procedure
+from sisock.node.commands import command
 from sisock.wire import uri, validate
 from sisock.wire.errors import InvalidArgument
 
 FRAME, RATE, LOG = "frame", "rate", "command"
 #: Commands that change the display: procedures and topics.
 CHANGES = ("set", "fill", "clear", "set_frame", "brightness", "release", "show")
-#: Procedures that only read.
-READS = ("get_state", "snapshot")
+#: Caller roles that may call the procedures that change the display: authenticated devices and admins.
+CHANGERS = ("admin", "node")
 #: Displays of more pixels than this record no per-pixel fields (the ``frame`` field has them all).
 PIXEL_FIELDS_MAX = 1024
+#: Frame periods a frame may come before it is due, the average staying at ``--fps`` (a leaky bucket):
+#: commands paced at the frame rate are then shown at once, not held back by timer jitter.
+EARLY = 0.5
 #: How far back `PixelsNode.get_state` looks for the frame at a time, in widening windows (seconds).
 LOOKBACK = (60.0, 3600.0, 86400.0, float("inf"))
 
@@ -83,7 +89,7 @@ class PixelsNode(DataNodeServer):
         self.output = make_output(args)
         self.seq = 0
         self._shown_t = 0.0             # t of the last recorded frame sample
-        self._next_tick = 0.0           # time.monotonic() before which no frame is shown
+        self._due = 0.0                 # time.monotonic() when the next frame is due at the capped rate
         self._tick_call = None          # DelayedCall of the next frame
         self._show_wanted = self._output_wanted = False
         self._log_t = 0.0               # t of the last command logged
@@ -123,30 +129,24 @@ class PixelsNode(DataNodeServer):
         task.LoopingCall(self._record_rates).start(1.0, now=False)
 
     def after_onJoin(self, details):
-        """Register the display's procedures and subscribe to its command topics (after every join).
-
-        Exact registrations take precedence over the session's prefix
-        registration of ``consumer.NAME.``.
-        """
-        regs = [self.register(self._procedure(n), uri.node_uri(self.name, n)) for n in CHANGES + READS]
+        """Subscribe to the display's command topics (after every join; the procedures are `procedure` s)."""
         subs = [self.subscribe(self._event(n), uri.node_uri(self.name, n)) for n in CHANGES]
-        return defer.gatherResults(regs + subs, consumeErrors=True)
-
-    def _procedure(self, name):
-        def call(*args, **kwargs):
-            return dispatch(self, (name, *args), kwargs)
-        return call
+        return defer.gatherResults(subs, consumeErrors=True)
 
     def _event(self, name):
+        """The handler of command topic ``name``: the command's method, with its arguments checked as a call's."""
+        method = getattr(self, name)
+
         def dropped(failure):
             self.log.warn("sisock: dropped an event on {topic}: {why}", topic=uri.node_uri(self.name, name),
                           why=failure.getErrorMessage())
 
         def event(*args, **kwargs):
-            dispatch(self, (name, *args), kwargs).addErrback(dropped)
+            defer.maybeDeferred(validate.call, method, args, kwargs, name).addErrback(dropped)
         return event
 
     # -- commands ----------------------------------------------------------------
+    @procedure(roles=CHANGERS)
     @command
     def set(self, color: list, key: str = None, index: int = None, x: int = None, y: int = None,
             show: bool = True):
@@ -170,6 +170,7 @@ class PixelsNode(DataNodeServer):
         where = self.display.set(color, key, index, x, y)
         return self._changed("set", dict(where, color=color), show, where)
 
+    @procedure(roles=CHANGERS)
     @command
     def fill(self, color: list, show: bool = True):
         """Colour every pixel.
@@ -184,6 +185,7 @@ class PixelsNode(DataNodeServer):
         self.display.fill(color)
         return self._changed("fill", {"color": color}, show)
 
+    @procedure(roles=CHANGERS)
     @command
     def clear(self, show: bool = True):
         """Make every pixel black (keys keep their positions).
@@ -196,6 +198,7 @@ class PixelsNode(DataNodeServer):
         self.display.clear()
         return self._changed("clear", {}, show)
 
+    @procedure(roles=CHANGERS)
     @command
     def set_frame(self, frame: list, show: bool = True):
         """Replace the whole frame.
@@ -210,6 +213,7 @@ class PixelsNode(DataNodeServer):
         self.display.set_frame(frame)
         return self._changed("set_frame", {"frame": self.display.pending.tobytes().hex()}, show)
 
+    @procedure(roles=CHANGERS)
     @command
     def brightness(self, value: float):
         """Set the global brightness and show the current frame with it.
@@ -222,6 +226,7 @@ class PixelsNode(DataNodeServer):
         self.display.set_brightness(value)
         return self._changed("brightness", {"value": value}, False, output=True)
 
+    @procedure(roles=CHANGERS)
     @command
     def release(self, key: str, show: bool = True):
         """Free the position of a key and make its pixel black.
@@ -236,11 +241,13 @@ class PixelsNode(DataNodeServer):
         where = self.display.release(key)
         return self._changed("release", {"key": key}, show, where)
 
+    @procedure(roles=CHANGERS)
     @command
     def show(self):
         """Show the pending frame."""
         return self._changed("show", {}, True)
 
+    @procedure
     @command
     def get_state(self, t: float = None):
         """The display now, or the frame shown at a past time.
@@ -255,6 +262,7 @@ class PixelsNode(DataNodeServer):
         when = validate.time_arg("t", t)
         return threads.deferToThread(self._state_at, when)
 
+    @procedure
     @command
     def snapshot(self, scale: int = 16):
         """A PNG image of the frame shown (brightness not applied).
@@ -300,7 +308,8 @@ class PixelsNode(DataNodeServer):
         self._show_wanted |= show
         self._output_wanted |= output
         if self._tick_call is None:
-            self._tick_call = reactor.callLater(max(0.0, self._next_tick - time.monotonic()), self._tick)
+            early = EARLY / self.fps
+            self._tick_call = reactor.callLater(max(0.0, self._due - early - time.monotonic()), self._tick)
         done = defer.Deferred()
         self._waiters.append((done, result))
         return done
@@ -308,7 +317,7 @@ class PixelsNode(DataNodeServer):
     def _tick(self):
         """Show the frame if asked (once for every command since the last), publish it, record the state."""
         self._tick_call = None
-        self._next_tick = time.monotonic() + 1.0 / self.fps
+        self._due = max(self._due, time.monotonic()) + 1.0 / self.fps
         now = max(time.time(), float(np.nextafter(self._shown_t, np.inf)))
         shown = self._show_wanted or self._output_wanted
         if self._show_wanted:

@@ -10,6 +10,8 @@
 // node-leaves prints {"step": "listed"} once NAME is shown and then waits for
 // a line on stdin (the test kills the node) before it waits for NAME to go;
 // reconnect likewise waits for the test to stop and to restart the router.
+// pixels reads the canvas of pixel node NAME back once drawn, then again
+// after each frame number the test writes on stdin (it changes the display).
 // Every wait is on a DOM state with a timeout; no fixed sleeps. Screenshots
 // go to --artifacts (default test-artifacts/ at the repository root).
 
@@ -126,6 +128,29 @@ class Client {
     }, [field, min, appended], timeout);
   }
 
+  /**
+   * Once frame ``seq`` or a later one is drawn: {seq, grid}, the colour of each cell's centre as the canvas
+   * holds it, [row][column][r, g, b].
+   */
+  pixelGrid(seq) {
+    return this.until(`the display drawn at frame ${seq}`, (want) => {
+      const box = document.querySelector('[data-testid="pixel-display"]');
+      const d = box && box.dataset;
+      if (!d || d.state !== "ready" || +d.seq < want) return null;
+      const ctx = box.querySelector("canvas").getContext("2d");
+      const cell = +d.cell;
+      const grid = [];
+      for (let y = 0; y < +d.height; y++) {
+        grid.push([]);
+        for (let x = 0; x < +d.width; x++) {
+          const [r, g, b] = ctx.getImageData(x * cell + (cell >> 1), y * cell + (cell >> 1), 1, 1).data;
+          grid[y].push([r, g, b]);
+        }
+      }
+      return { seq: +d.seq, grid };
+    }, seq);
+  }
+
   text(testid) {
     return this.page.textContent(`[data-testid="${testid}"]`);
   }
@@ -154,6 +179,23 @@ const scenarios = {
     out.nodes = await c.nodeNames();
     out.count = await c.text("node-count");
     out.screenshot = await c.shot("web-nodes");
+  },
+
+  /**
+   * The display of pixel node NAME is drawn at once from get_state; then, twice, the test changes it and
+   * writes the number of the frame it expects on stdin: the canvas is read back once that frame is drawn.
+   */
+  async pixels(c, out) {
+    await c.connected();
+    await c.select(out.node);
+    out.drawn = [await c.pixelGrid(0)];
+    for (const step of ["initial", "filled"]) {
+      say({ step });
+      out.drawn.push(await c.pixelGrid(+(await stdinLine())));
+    }
+    out.caption = await c.text("pixel-caption");
+    out.getState = c.calls.filter((call) => call.procedure.endsWith(`.consumer.${out.node}.get_state`)).length;
+    out.screenshot = await c.shot("web-pixels");
   },
 
   /** A sensors chart shows history, then grows with live events; values update. */

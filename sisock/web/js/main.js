@@ -11,6 +11,7 @@ import { BREWING_NODE, BrewingPanel } from "./brewing.js";
 import { utc } from "./format.js";
 import { ActivityLog, NodeList } from "./nodes.js";
 import { NodeView } from "./nodeview.js";
+import { PixelDisplay } from "./pixels.js";
 import { decode, day, encode, relative } from "./timerange.js";
 import { errorText, routerUrl, Sisock } from "./wamp.js";
 
@@ -131,6 +132,7 @@ function select(name, state = null) {
     },
   });
   if (name === BREWING_NODE) view.attach(new BrewingPanel(sisock, admin, name));
+  view.attach(new PixelDisplay(sisock, name)); // shown once the node answers get_state as a display
   nodes.select(name);
   $("placeholder").hidden = true;
   $("main").append(view.element);
