@@ -50,6 +50,7 @@ from twisted.internet import defer
 from sisock.wire.errors import InvalidArgument, NodeError, NoSuchCommand, SisockError
 
 _MARK = "_sisock_command"
+_by_class: dict[type, dict[str, str]] = {}  # class -> {command name: method name}
 #: A handler parameter of this name receives the call's details (the caller), never a caller's argument.
 DETAILS = "details"
 
@@ -73,13 +74,13 @@ def command(func: Callable[..., Any] | None = None, *, name: str | None = None) 
 
 
 def commands_of(node):
-    """``{command name: bound method}`` of ``node``'s decorated methods."""
-    found = {}
-    for attr in dir(type(node)):
-        wire = getattr(getattr(type(node), attr, None), _MARK, None)
-        if wire is not None:
-            found[wire] = getattr(node, attr)
-    return found
+    """``{command name: bound method}`` of ``node``'s decorated methods (the class is read once)."""
+    cls = type(node)
+    names = _by_class.get(cls)
+    if names is None:
+        names = _by_class[cls] = {getattr(getattr(cls, attr), _MARK): attr for attr in dir(cls)
+                                  if getattr(getattr(cls, attr, None), _MARK, None) is not None}
+    return {wire: getattr(node, attr) for wire, attr in names.items()}
 
 
 def _param_docs(doc):
