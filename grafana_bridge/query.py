@@ -14,6 +14,12 @@ means, so that spikes stay visible: ``{"downsample": "minmax"}`` as its
 ``payload`` (simpod JSON datasource, the query's Payload field) or as its
 ``data`` (SimpleJSON's additional JSON data); ``"min"`` and ``"max"`` work
 too (`sisock.node.downsample.downsample`).
+
+A target whose node part is a registry filter reads every node it selects
+and combines them on one time grid (`sisock.hub.fanout`):
+``fleet.lamp*::power_w`` with ``{"aggregate": "sum", "group_by": "zone"}``
+as its payload gives one series per zone (``aggregate`` one of ``sum``,
+``mean``, ``min``, ``max``, ``count``; ``group_by`` a tag, optional).
 """
 
 import math
@@ -23,6 +29,7 @@ from dataclasses import field as dc_field
 
 from grafana_bridge.body import expect_object
 from grafana_bridge.errors import BadRequest
+from sisock.hub.fanout import AGGREGATES
 from sisock.node.downsample import HOW
 from sisock.wire import validate
 from sisock.wire.timeutil import iso_to_unix
@@ -58,6 +65,11 @@ class Target:
     downsample : str
         How the nodes reduce each bucket: one of `sisock.node.downsample.HOW`,
         ``"mean"`` unless the target's payload says otherwise.
+    aggregate : str or None
+        One of `sisock.hub.fanout.AGGREGATES` when ``node`` is a filter whose
+        nodes are combined; None for one node.
+    group_by : str or None
+        The tag that groups the nodes of an aggregate.
     """
 
     target: str
@@ -66,6 +78,8 @@ class Target:
     type: str = TIMESERIE
     ref_id: str | None = None
     downsample: str = "mean"
+    aggregate: str | None = None
+    group_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,8 @@ class QueryRequest:
         """
         groups = {}
         for t in self.targets:
+            if t.aggregate is not None:
+                continue
             if downsample is not None and t.downsample != downsample:
                 continue
             fields = groups.setdefault(t.node, [])
@@ -128,7 +144,7 @@ class QueryRequest:
             the stride from :func:`min_stride_for` for that downsampling.
         """
         out = []
-        for how in dict.fromkeys(t.downsample for t in self.targets):
+        for how in dict.fromkeys(t.downsample for t in self.targets if t.aggregate is None):
             stride = min_stride_for(self.start, self.end, self.max_data_points, self.interval_ms, how) or None
             out += [(node, fields, self.start, self.end, stride, how) for node, fields in self.by_node(how).items()]
         return out
@@ -246,16 +262,24 @@ def _parse_target(item, i):
     ref_id = item.get("refId")
     if ref_id is not None and not isinstance(ref_id, str):
         raise BadRequest(f"{name}.refId must be a string, not {type(ref_id).__name__}")
-    downsample = "mean"
+    options = {"downsample": "mean", "aggregate": None, "group_by": None}
     for key in ("payload", "data"):  # simpod JSON datasource, SimpleJSON
-        options = item.get(key)
-        if isinstance(options, dict) and options.get("downsample") is not None:
-            downsample = options["downsample"]
-            if downsample not in HOW:
-                raise BadRequest(f"{name}.{key}.downsample must be one of {', '.join(map(repr, HOW))}, "
-                                 f"not {downsample!r}")
-    return Target(target=text.strip(), node=node, field=fld, type=_TYPES[kind], ref_id=ref_id,
-                  downsample=downsample)
+        given = item.get(key)
+        if isinstance(given, dict):
+            options.update({k: given[k] for k in options if given.get(k) is not None})
+            _check_options(options, f"{name}.{key}")
+    return Target(target=text.strip(), node=node, field=fld, type=_TYPES[kind], ref_id=ref_id, **options)
+
+
+def _check_options(options, name):
+    """Check a target's ``downsample``, ``aggregate`` and ``group_by`` options; BadRequest naming them."""
+    for key, accepted in (("downsample", HOW), ("aggregate", (None, *AGGREGATES))):
+        if options[key] not in accepted:
+            shown = ", ".join(repr(a) for a in accepted if a)
+            raise BadRequest(f"{name}.{key} must be one of {shown}, not {options[key]!r}")
+    group_by = options["group_by"]
+    if group_by is not None and (not isinstance(group_by, str) or not 0 < len(group_by) <= 64):
+        raise BadRequest(f"{name}.group_by must be a tag name of 1 to 64 characters, not {group_by!r}")
 
 
 def parse_query(body, now=None):

@@ -14,6 +14,7 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from grafana_bridge import body, lookup, query, series
+from sisock.hub import fanout
 from sisock.wire.errors import NoSuchNode
 
 #: Key of the backend in ``app.extensions``.
@@ -72,6 +73,31 @@ def _target_result(target, result):
     return series.timeseries(target.target, t, values, ref_id=target.ref_id)
 
 
+def _aggregate_results(target, req):
+    """The ``/query`` answers of a target over many nodes: one series (or table) per group."""
+    stride = query.min_stride_for(req.start, req.end, req.max_data_points, req.interval_ms)
+    q = fanout.parse(target.node, target.field, req.start, req.end, stride, target.aggregate, target.group_by,
+                     target.downsample)
+    answer = _backend().query_nodes(q)
+    errors = answer["errors"]
+    meta = None
+    if errors:
+        first = next(iter(errors.items()))
+        meta = series.notice(f"{len(errors)} of {len(answer['selected'])} node(s) not answered "
+                             f"(first: {first[0]}: {first[1]})")
+    if not answer["groups"]:
+        return [series.empty_result(target, meta["message"] if meta else f"no live node matches {target.node}")]
+    out = []
+    for group, entry in answer["groups"].items():
+        label = target.target if target.group_by is None else f"{target.target} {target.group_by}={group}"
+        values = entry["data"][target.field]
+        if target.type == query.TABLE:
+            out.append(series.table(label, answer["t"], values, ref_id=target.ref_id, meta=meta))
+        else:
+            out.append(series.timeseries(label, answer["t"], values, ref_id=target.ref_id, meta=meta))
+    return out
+
+
 @blueprint.route("/", methods=["GET"])
 def health():
     """Grafana JSON datasource "Test connection": 200 ``{"status": "ok"}``."""
@@ -109,12 +135,19 @@ def metric_payload_options():
 
 @blueprint.route("/query", methods=["POST"], endpoint="query")
 def answer_query():
-    """Grafana JSON datasource / SimpleJSON ``/query``: one series or table per target."""
+    """Grafana JSON datasource / SimpleJSON ``/query``: one series or table per target, one per group
+    for a target that aggregates many nodes (`grafana_bridge.query`)."""
     req = query.parse_query(_body(), now=time.time())
     requests = req.fetches()
     keys = [(node, downsample) for node, _, _, _, _, downsample in requests]
     results = dict(zip(keys, _fetch(requests), strict=True)) if requests else {}
-    return jsonify([_target_result(t, results[t.node, t.downsample]) for t in req.targets])
+    out = []
+    for t in req.targets:
+        if t.aggregate is None:
+            out.append(_target_result(t, results[t.node, t.downsample]))
+        else:
+            out += _aggregate_results(t, req)
+    return jsonify(out)
 
 
 @blueprint.route("/annotations", methods=["POST"])

@@ -48,6 +48,8 @@ COMMANDS = {
     "tail": ("print a node's live samples until Ctrl-C", "sisock.cli.data:tail_arguments", "sisock.cli.data:tail"),
     "call": ("send a command to a node, or show its API (admin)",
              "sisock.cli.data:call_arguments", "sisock.cli.data:call"),
+    "query": ("read a field across every node a filter selects, per node or summed by tag",
+              "sisock.cli.ops:query_arguments", "sisock.cli.ops:query"),
     "legacy-node": ("run a node file written for the original sisock, unmodified",
                     "sisock.cli.legacy:add_arguments", "sisock.cli.legacy:run"),
 }

@@ -111,11 +111,17 @@ class NodeRecord:
             last_seen, authid, host, pid, version, location: {lat, lon} or
             None, tags, fields}``.
         """
+        return dict(self.to_public(), status=self.status, enabled=self.enabled, connected=self.connected,
+                    first_seen=self.first_seen, last_seen=self.last_seen, authid=self.authid, host=self.host,
+                    pid=self.pid, version=self.version, fields=self.fields)
+
+    def to_public(self):
+        """What consumers may read of the record: ``{name, description, tags, location}``.
+
+        ``location`` is ``{lat, lon}`` in degrees or None.
+        """
         location = None if self.latitude is None else {"lat": self.latitude, "lon": self.longitude}
-        return {"name": self.name, "description": self.description, "status": self.status,
-                "enabled": self.enabled, "connected": self.connected, "first_seen": self.first_seen,
-                "last_seen": self.last_seen, "authid": self.authid, "host": self.host, "pid": self.pid,
-                "version": self.version, "location": location, "tags": dict(self.tags), "fields": self.fields}
+        return {"name": self.name, "description": self.description, "tags": dict(self.tags), "location": location}
 
     def _row(self):
         return (self.name, self.description, self.status, int(self.connected), self.first_seen, self.last_seen,
