@@ -20,6 +20,9 @@ and combines them on one time grid (`sisock.hub.fanout`):
 ``fleet.lamp*::power_w`` with ``{"aggregate": "sum", "group_by": "zone"}``
 as its payload gives one series per zone (``aggregate`` one of ``sum``,
 ``mean``, ``min``, ``max``, ``count``; ``group_by`` a tag, optional).
+The pseudo-field `FAULTS` (``fleet.*::@faults``, a table target) lists the
+fault events of the nodes a filter selects (`sisock.hub.reports.faults`),
+which ``/annotations`` also serves (`parse_annotation`).
 """
 
 import math
@@ -40,6 +43,8 @@ TARGET_SEPARATOR = "::"
 DEFAULT_MAX_DATA_POINTS = 1000
 #: The range of a ``/query`` without ``range``: the last hour.
 DEFAULT_RANGE_SECONDS = 3600.0
+#: The pseudo-field of a table target listing fault events.
+FAULTS = "@faults"
 #: Target types: SimpleJSON's ``"timeserie"`` (``"timeseries"`` accepted) and ``"table"``.
 TIMESERIE = "timeserie"
 TABLE = "table"
@@ -125,7 +130,7 @@ class QueryRequest:
         """
         groups = {}
         for t in self.targets:
-            if t.aggregate is not None:
+            if t.aggregate is not None or t.field == FAULTS:
                 continue
             if downsample is not None and t.downsample != downsample:
                 continue
@@ -144,7 +149,7 @@ class QueryRequest:
             the stride from :func:`min_stride_for` for that downsampling.
         """
         out = []
-        for how in dict.fromkeys(t.downsample for t in self.targets if t.aggregate is None):
+        for how in dict.fromkeys(t.downsample for t in self.targets if t.aggregate is None and t.field != FAULTS):
             stride = min_stride_for(self.start, self.end, self.max_data_points, self.interval_ms, how) or None
             out += [(node, fields, self.start, self.end, stride, how) for node, fields in self.by_node(how).items()]
         return out
@@ -363,3 +368,35 @@ def min_stride_for(start, end, max_data_points, interval_ms=None, downsample="me
     if interval_ms:
         stride = max(stride, float(interval_ms) / 1000.0)
     return stride
+
+
+def parse_annotation(body, now=None):
+    """The range and node filter of a SimpleJSON ``/annotations`` body.
+
+    Parameters
+    ----------
+    body : dict
+        ``{"range": {...}, "annotation": {"query": FILTER, "name": ...}}``.
+    now : float, optional
+        UNIX seconds, for a body without ``range``.
+
+    Returns
+    -------
+    (float, float, str or None, dict)
+        ``(start, end, filter, annotation)``; ``filter`` is None when the
+        annotation has no query (then there is nothing to show).
+
+    Raises
+    ------
+    BadRequest
+        A malformed ``range``, ``annotation`` or ``annotation.query``.
+    """
+    body = expect_object(body)
+    start, end = parse_range(body, now)
+    annotation = body.get("annotation") or {}
+    if not isinstance(annotation, dict):
+        raise BadRequest(f"annotation must be an object, not {type(annotation).__name__}")
+    text = annotation.get("query")
+    if text is not None and not isinstance(text, str):
+        raise BadRequest(f"annotation.query must be a node filter string, not {type(text).__name__}")
+    return start, end, (text or "").strip() or None, annotation

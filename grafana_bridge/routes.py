@@ -73,18 +73,22 @@ def _target_result(target, result):
     return series.timeseries(target.target, t, values, ref_id=target.ref_id)
 
 
+def _failed_notice(answer):
+    """A series ``meta`` naming the nodes of a report across nodes that did not answer, or None."""
+    errors = answer["errors"]
+    if not errors:
+        return None
+    name, reason = next(iter(errors.items()))
+    return series.notice(f"{len(errors)} of {len(answer['selected'])} node(s) not answered (first: {name}: {reason})")
+
+
 def _aggregate_results(target, req):
     """The ``/query`` answers of a target over many nodes: one series (or table) per group."""
     stride = query.min_stride_for(req.start, req.end, req.max_data_points, req.interval_ms)
     q = fanout.parse(target.node, target.field, req.start, req.end, stride, target.aggregate, target.group_by,
                      target.downsample)
     answer = _backend().query_nodes(q)
-    errors = answer["errors"]
-    meta = None
-    if errors:
-        first = next(iter(errors.items()))
-        meta = series.notice(f"{len(errors)} of {len(answer['selected'])} node(s) not answered "
-                             f"(first: {first[0]}: {first[1]})")
+    meta = _failed_notice(answer)
     if not answer["groups"]:
         return [series.empty_result(target, meta["message"] if meta else f"no live node matches {target.node}")]
     out = []
@@ -143,7 +147,10 @@ def answer_query():
     results = dict(zip(keys, _fetch(requests), strict=True)) if requests else {}
     out = []
     for t in req.targets:
-        if t.aggregate is None:
+        if t.field == query.FAULTS:
+            report = _backend().faults(t.node, req.start, req.end)
+            out.append(series.events_table(report["events"], t.ref_id, _failed_notice(report)))
+        elif t.aggregate is None:
             out.append(_target_result(t, results[t.node, t.downsample]))
         else:
             out += _aggregate_results(t, req)
@@ -152,9 +159,14 @@ def answer_query():
 
 @blueprint.route("/annotations", methods=["POST"])
 def annotations():
-    """SimpleJSON ``/annotations``: sisock has none, ``[]``."""
-    _body()
-    return jsonify([])
+    """SimpleJSON ``/annotations``: the fault events of the nodes the annotation's query selects.
+
+    The query is a node filter (``fleet.*``, ``zone=north``); without one, ``[]``.
+    """
+    start, end, text, annotation = query.parse_annotation(_body(), now=time.time())
+    if text is None:
+        return jsonify([])
+    return jsonify(series.fault_annotations(_backend().faults(text, start, end)["events"], annotation))
 
 
 @blueprint.route("/tag-keys", methods=["POST"])

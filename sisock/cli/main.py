@@ -50,6 +50,8 @@ COMMANDS = {
              "sisock.cli.data:call_arguments", "sisock.cli.data:call"),
     "query": ("read a field across every node a filter selects, per node or summed by tag",
               "sisock.cli.ops:query_arguments", "sisock.cli.ops:query"),
+    "faults": ("what went wrong: fault events per node and code, for a day or a range",
+               "sisock.cli.ops:faults_arguments", "sisock.cli.ops:faults"),
     "legacy-node": ("run a node file written for the original sisock, unmodified",
                     "sisock.cli.legacy:add_arguments", "sisock.cli.legacy:run"),
 }

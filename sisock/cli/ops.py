@@ -107,3 +107,94 @@ def _query(session, args):
 def query(args):
     """Run ``sisock query``."""
     return cli.run_command(args, _query)
+
+
+# -- sisock faults -----------------------------------------------------------------
+
+def _day(text):
+    """``--day``: ``today``, ``yesterday`` or ``YYYY-MM-DD`` as ``(start, end)`` UNIX seconds, a UTC day."""
+    import argparse
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date()
+    try:
+        day = {"today": today, "yesterday": today - dt.timedelta(days=1)}.get(text) or dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be today, yesterday or YYYY-MM-DD, got {text!r}") from None
+    start = dt.datetime.combine(day, dt.time(), dt.UTC).timestamp()
+    return start, start + 86400.0
+
+
+def faults_arguments(parser):
+    """Options of ``sisock faults``."""
+    parser.description = ("What went wrong: the fault events of every live node FILTER selects (default ALL) "
+                          "during a UTC day or a time range, counted per node and code.")
+    parser.epilog = f"""\
+examples:
+  sisock faults                              today (UTC) on every node
+  sisock faults --day yesterday 'fleet.*'
+  sisock faults --day 2026-11-26 zone=north --events
+  sisock faults --start=-2h kind=sodium --json
+
+{FILTER_HELP}"""
+    parser.add_argument("filter", nargs="*", metavar="FILTER", help="nodes to ask (default: ALL)")
+    parser.add_argument("--day", type=_day, metavar="DAY", help="a UTC day: today (default), yesterday or YYYY-MM-DD")
+    parser.add_argument("--start", type=cli.parse_time, help="start of a range instead of --day")
+    parser.add_argument("--end", type=cli.parse_time, default=0.0, help="end of that range (default: now)")
+    parser.add_argument("--events", action="store_true", help="list every event, not only the counts")
+    cli.add_arguments(parser)
+
+
+def _range(args):
+    if args.start is not None:
+        if args.day:
+            raise cli.Failed(cli.USAGE, "give either --day or --start/--end, not both")
+        return args.start, args.end
+    return args.day or _day("today")
+
+
+def _faults_table(report, events):
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False)
+    if events:
+        for column in ("TIME (UTC)", "NODE", "CODE", "MESSAGE"):
+            table.add_column(column)
+        for e in report["events"]:
+            table.add_row(cli.fmt_time(e["t"]), Text(e["node"]), Text(e["code"]), Text(e["message"]))
+    else:
+        for column in ("NODE", "CODE", "COUNT"):
+            table.add_column(column, justify="right" if column == "COUNT" else "left")
+        for node, codes in report["counts"].items():
+            for code, n in codes.items():
+                table.add_row(Text(node), Text(code), str(n))
+    out = cli.console()
+    if report["total"]:
+        out.print(table)
+    codes = ", ".join(f"{code} {n}" for code, n in report["by_code"].items())
+    out.print(f"{report['total']} fault(s) on {len(report['counts'])} of {len(report['selected'])} node(s) in "
+              f"[{cli.fmt_time(report['start'])}, {cli.fmt_time(report['end'])})" + (f": {codes}" if codes else ""),
+              style="dim")
+
+
+@defer.inlineCallbacks
+def _faults(session, args):
+    from sisock.hub import reports
+
+    start, end = _range(args)
+    report = yield reports.faults(session, " ".join(args.filter) or "ALL", start, end, timeout=args.timeout)
+    if args.json:
+        cli.print_json(report)
+    else:
+        _faults_table(report, args.events)
+    _report_errors(report)
+    if not report["selected"]:
+        cli.console(stderr=True).print("no live node matched the filter")
+        return cli.NOT_FOUND
+    return cli.ERROR if report["errors"] else cli.OK
+
+
+def faults(args):
+    """Run ``sisock faults``."""
+    return cli.run_command(args, _faults)

@@ -130,10 +130,7 @@ def parse(filter, field, start, end, min_stride=None, aggregate=None, group_by=N
     fields = validate.field_list([field] if isinstance(field, str) else field)
     if not fields:
         raise InvalidArgument("field must name at least one field")
-    now = time.time() if now is None else now
-    start, end = validate.time_arg("start", start, now), validate.time_arg("end", end, now)
-    if not start < end:
-        raise InvalidArgument(f"end ({end}) must be after start ({start})")
+    start, end = time_range(start, end, now)
     min_stride = validate.min_stride_arg(min_stride)
     if aggregate is not None:
         validate.choice("aggregate", aggregate, AGGREGATES)
@@ -150,6 +147,21 @@ def parse(filter, field, start, end, min_stride=None, aggregate=None, group_by=N
         raise InvalidArgument(f"min_stride {min_stride:g} s cuts the range into {query.buckets} buckets; at most "
                               f"{MAX_BUCKETS}: use a larger min_stride")
     return query
+
+
+def time_range(start, end, now=None):
+    """``(start, end)``, sisock times, as UNIX seconds UTC converted with one "now".
+
+    Raises
+    ------
+    InvalidArgument
+        Not finite numbers, or ``start`` not before ``end``.
+    """
+    now = time.time() if now is None else now
+    start, end = validate.time_arg("start", start, now), validate.time_arg("end", end, now)
+    if not start < end:
+        raise InvalidArgument(f"end ({end}) must be after start ({start})")
+    return start, end
 
 
 def select(session, filter):
