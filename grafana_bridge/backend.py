@@ -11,6 +11,7 @@ from twisted.internet.threads import blockingCallFromThread
 from grafana_bridge.errors import BackendUnavailable
 from grafana_bridge.targets import TargetCache
 from sisock.client import ConsumerSession
+from sisock.hub import fanout, reports
 from sisock.wire.errors import NoSuchNode
 
 #: Seconds a request waits for the nodes before it gives up.
@@ -114,6 +115,21 @@ class WampBackend:
             exception a node raised.
         """
         return self._blocking(self._get_data_many, requests)
+
+    def query_nodes(self, q):
+        """Run a query across nodes (`sisock.hub.fanout.query`) for a `sisock.hub.fanout.Query` ``q``.
+
+        Returns
+        -------
+        dict
+            The answer of `sisock.hub.fanout.query`; failing nodes are in its ``errors``.
+        """
+        return self._blocking(fanout.query, self.session, q, self.reactor)
+
+    def faults(self, filter, start, end):
+        """The fault events of the nodes ``filter`` selects in ``[start, end)`` (`sisock.hub.reports.faults`)."""
+        return self._blocking(reports.faults, self.session, filter, start, end, fanout.DEFAULT_CONCURRENCY,
+                              fanout.CALL_TIMEOUT, self.reactor)
 
     def _get_data_many(self, requests):
         d = defer.DeferredList([self._get_one(*req) for req in requests], consumeErrors=True)

@@ -14,6 +14,15 @@ means, so that spikes stay visible: ``{"downsample": "minmax"}`` as its
 ``payload`` (simpod JSON datasource, the query's Payload field) or as its
 ``data`` (SimpleJSON's additional JSON data); ``"min"`` and ``"max"`` work
 too (`sisock.node.downsample.downsample`).
+
+A target whose node part is a registry filter reads every node it selects
+and combines them on one time grid (`sisock.hub.fanout`):
+``fleet.lamp*::power_w`` with ``{"aggregate": "sum", "group_by": "zone"}``
+as its payload gives one series per zone (``aggregate`` one of ``sum``,
+``mean``, ``min``, ``max``, ``count``; ``group_by`` a tag, optional).
+The pseudo-field `FAULTS` (``fleet.*::@faults``, a table target) lists the
+fault events of the nodes a filter selects (`sisock.hub.reports.faults`),
+which ``/annotations`` also serves (`parse_annotation`).
 """
 
 import math
@@ -23,6 +32,7 @@ from dataclasses import field as dc_field
 
 from grafana_bridge.body import expect_object
 from grafana_bridge.errors import BadRequest
+from sisock.hub.fanout import AGGREGATES
 from sisock.node.downsample import HOW
 from sisock.wire import validate
 from sisock.wire.timeutil import iso_to_unix
@@ -33,6 +43,8 @@ TARGET_SEPARATOR = "::"
 DEFAULT_MAX_DATA_POINTS = 1000
 #: The range of a ``/query`` without ``range``: the last hour.
 DEFAULT_RANGE_SECONDS = 3600.0
+#: The pseudo-field of a table target listing fault events.
+FAULTS = "@faults"
 #: Target types: SimpleJSON's ``"timeserie"`` (``"timeseries"`` accepted) and ``"table"``.
 TIMESERIE = "timeserie"
 TABLE = "table"
@@ -58,6 +70,11 @@ class Target:
     downsample : str
         How the nodes reduce each bucket: one of `sisock.node.downsample.HOW`,
         ``"mean"`` unless the target's payload says otherwise.
+    aggregate : str or None
+        One of `sisock.hub.fanout.AGGREGATES` when ``node`` is a filter whose
+        nodes are combined; None for one node.
+    group_by : str or None
+        The tag that groups the nodes of an aggregate.
     """
 
     target: str
@@ -66,6 +83,8 @@ class Target:
     type: str = TIMESERIE
     ref_id: str | None = None
     downsample: str = "mean"
+    aggregate: str | None = None
+    group_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +130,8 @@ class QueryRequest:
         """
         groups = {}
         for t in self.targets:
+            if t.aggregate is not None or t.field == FAULTS:
+                continue
             if downsample is not None and t.downsample != downsample:
                 continue
             fields = groups.setdefault(t.node, [])
@@ -128,7 +149,7 @@ class QueryRequest:
             the stride from :func:`min_stride_for` for that downsampling.
         """
         out = []
-        for how in dict.fromkeys(t.downsample for t in self.targets):
+        for how in dict.fromkeys(t.downsample for t in self.targets if t.aggregate is None and t.field != FAULTS):
             stride = min_stride_for(self.start, self.end, self.max_data_points, self.interval_ms, how) or None
             out += [(node, fields, self.start, self.end, stride, how) for node, fields in self.by_node(how).items()]
         return out
@@ -246,16 +267,24 @@ def _parse_target(item, i):
     ref_id = item.get("refId")
     if ref_id is not None and not isinstance(ref_id, str):
         raise BadRequest(f"{name}.refId must be a string, not {type(ref_id).__name__}")
-    downsample = "mean"
+    options = {"downsample": "mean", "aggregate": None, "group_by": None}
     for key in ("payload", "data"):  # simpod JSON datasource, SimpleJSON
-        options = item.get(key)
-        if isinstance(options, dict) and options.get("downsample") is not None:
-            downsample = options["downsample"]
-            if downsample not in HOW:
-                raise BadRequest(f"{name}.{key}.downsample must be one of {', '.join(map(repr, HOW))}, "
-                                 f"not {downsample!r}")
-    return Target(target=text.strip(), node=node, field=fld, type=_TYPES[kind], ref_id=ref_id,
-                  downsample=downsample)
+        given = item.get(key)
+        if isinstance(given, dict):
+            options.update({k: given[k] for k in options if given.get(k) is not None})
+            _check_options(options, f"{name}.{key}")
+    return Target(target=text.strip(), node=node, field=fld, type=_TYPES[kind], ref_id=ref_id, **options)
+
+
+def _check_options(options, name):
+    """Check a target's ``downsample``, ``aggregate`` and ``group_by`` options; BadRequest naming them."""
+    for key, accepted in (("downsample", HOW), ("aggregate", (None, *AGGREGATES))):
+        if options[key] not in accepted:
+            shown = ", ".join(repr(a) for a in accepted if a)
+            raise BadRequest(f"{name}.{key} must be one of {shown}, not {options[key]!r}")
+    group_by = options["group_by"]
+    if group_by is not None and (not isinstance(group_by, str) or not 0 < len(group_by) <= 64):
+        raise BadRequest(f"{name}.group_by must be a tag name of 1 to 64 characters, not {group_by!r}")
 
 
 def parse_query(body, now=None):
@@ -339,3 +368,35 @@ def min_stride_for(start, end, max_data_points, interval_ms=None, downsample="me
     if interval_ms:
         stride = max(stride, float(interval_ms) / 1000.0)
     return stride
+
+
+def parse_annotation(body, now=None):
+    """The range and node filter of a SimpleJSON ``/annotations`` body.
+
+    Parameters
+    ----------
+    body : dict
+        ``{"range": {...}, "annotation": {"query": FILTER, "name": ...}}``.
+    now : float, optional
+        UNIX seconds, for a body without ``range``.
+
+    Returns
+    -------
+    (float, float, str or None, dict)
+        ``(start, end, filter, annotation)``; ``filter`` is None when the
+        annotation has no query (then there is nothing to show).
+
+    Raises
+    ------
+    BadRequest
+        A malformed ``range``, ``annotation`` or ``annotation.query``.
+    """
+    body = expect_object(body)
+    start, end = parse_range(body, now)
+    annotation = body.get("annotation") or {}
+    if not isinstance(annotation, dict):
+        raise BadRequest(f"annotation must be an object, not {type(annotation).__name__}")
+    text = annotation.get("query")
+    if text is not None and not isinstance(text, str):
+        raise BadRequest(f"annotation.query must be a node filter string, not {type(text).__name__}")
+    return start, end, (text or "").strip() or None, annotation

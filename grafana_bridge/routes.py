@@ -14,6 +14,7 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from grafana_bridge import body, lookup, query, series
+from sisock.hub import fanout
 from sisock.wire.errors import NoSuchNode
 
 #: Key of the backend in ``app.extensions``.
@@ -72,6 +73,35 @@ def _target_result(target, result):
     return series.timeseries(target.target, t, values, ref_id=target.ref_id)
 
 
+def _failed_notice(answer):
+    """A series ``meta`` naming the nodes of a report across nodes that did not answer, or None."""
+    errors = answer["errors"]
+    if not errors:
+        return None
+    name, reason = next(iter(errors.items()))
+    return series.notice(f"{len(errors)} of {len(answer['selected'])} node(s) not answered (first: {name}: {reason})")
+
+
+def _aggregate_results(target, req):
+    """The ``/query`` answers of a target over many nodes: one series (or table) per group."""
+    stride = query.min_stride_for(req.start, req.end, req.max_data_points, req.interval_ms)
+    q = fanout.parse(target.node, target.field, req.start, req.end, stride, target.aggregate, target.group_by,
+                     target.downsample)
+    answer = _backend().query_nodes(q)
+    meta = _failed_notice(answer)
+    if not answer["groups"]:
+        return [series.empty_result(target, meta["message"] if meta else f"no live node matches {target.node}")]
+    out = []
+    for group, entry in answer["groups"].items():
+        label = target.target if target.group_by is None else f"{target.target} {target.group_by}={group}"
+        values = entry["data"][target.field]
+        if target.type == query.TABLE:
+            out.append(series.table(label, answer["t"], values, ref_id=target.ref_id, meta=meta))
+        else:
+            out.append(series.timeseries(label, answer["t"], values, ref_id=target.ref_id, meta=meta))
+    return out
+
+
 @blueprint.route("/", methods=["GET"])
 def health():
     """Grafana JSON datasource "Test connection": 200 ``{"status": "ok"}``."""
@@ -109,19 +139,34 @@ def metric_payload_options():
 
 @blueprint.route("/query", methods=["POST"], endpoint="query")
 def answer_query():
-    """Grafana JSON datasource / SimpleJSON ``/query``: one series or table per target."""
+    """Grafana JSON datasource / SimpleJSON ``/query``: one series or table per target, one per group
+    for a target that aggregates many nodes (`grafana_bridge.query`)."""
     req = query.parse_query(_body(), now=time.time())
     requests = req.fetches()
     keys = [(node, downsample) for node, _, _, _, _, downsample in requests]
     results = dict(zip(keys, _fetch(requests), strict=True)) if requests else {}
-    return jsonify([_target_result(t, results[t.node, t.downsample]) for t in req.targets])
+    out = []
+    for t in req.targets:
+        if t.field == query.FAULTS:
+            report = _backend().faults(t.node, req.start, req.end)
+            out.append(series.events_table(report["events"], t.ref_id, _failed_notice(report)))
+        elif t.aggregate is None:
+            out.append(_target_result(t, results[t.node, t.downsample]))
+        else:
+            out += _aggregate_results(t, req)
+    return jsonify(out)
 
 
 @blueprint.route("/annotations", methods=["POST"])
 def annotations():
-    """SimpleJSON ``/annotations``: sisock has none, ``[]``."""
-    _body()
-    return jsonify([])
+    """SimpleJSON ``/annotations``: the fault events of the nodes the annotation's query selects.
+
+    The query is a node filter (``fleet.*``, ``zone=north``); without one, ``[]``.
+    """
+    start, end, text, annotation = query.parse_annotation(_body(), now=time.time())
+    if text is None:
+        return jsonify([])
+    return jsonify(series.fault_annotations(_backend().faults(text, start, end)["events"], annotation))
 
 
 @blueprint.route("/tag-keys", methods=["POST"])

@@ -149,3 +149,48 @@ def empty_result(target, message):
     if target.type == TABLE:
         return table(target.field, empty, empty, ref_id=target.ref_id, meta=notice(message))
     return timeseries(target.target, empty, empty, ref_id=target.ref_id, meta=notice(message))
+
+
+def fault_annotations(events, annotation):
+    """SimpleJSON ``/annotations`` answer for fault events (`sisock.hub.reports.faults`).
+
+    Parameters
+    ----------
+    events : list of dict
+        ``{"t" (UNIX seconds UTC), "node", "code", "message"}``.
+    annotation : dict
+        The request's ``annotation``, echoed in each item.
+
+    Returns
+    -------
+    list of dict
+        ``[{"annotation", "time": epoch_ms, "title": code, "text": "node: message", "tags": [node, code]}]``.
+    """
+    return [{"annotation": annotation, "time": int(round(e["t"] * 1000)), "title": e["code"],
+             "text": f"{e['node']}: {e['message']}", "tags": [e["node"], e["code"]]} for e in events]
+
+
+def events_table(events, ref_id=None, meta=None):
+    """A ``/query`` table of fault events: columns Time, Node, Code, Message, rows ascending in time.
+
+    Parameters
+    ----------
+    events : list of dict
+        As for `fault_annotations`.
+    ref_id : str, optional
+    meta : dict, optional
+
+    Returns
+    -------
+    dict
+        ``{"type": "table", "columns": [...], "rows": [[epoch_ms, node, code, message], ...]}``.
+    """
+    result = {"type": "table",
+              "columns": [{"text": "Time", "type": "time"}, {"text": "Node", "type": "string"},
+                          {"text": "Code", "type": "string"}, {"text": "Message", "type": "string"}],
+              "rows": [[int(round(e["t"] * 1000)), e["node"], e["code"], e["message"]] for e in events]}
+    if ref_id is not None:
+        result["refId"] = ref_id
+    if meta:
+        result["meta"] = meta
+    return result

@@ -84,7 +84,7 @@ def test_get_api_lists_description_fields_and_commands_with_parameters(consumer)
     assert api["name"] == "fleet.lamp0001" and "lamp" in api["description"].lower()
     assert set(api["fields"]) == {"power_w", "energy_kwh", "faults", "state"}
     commands = {c["name"]: c for c in api["commands"]}
-    assert set(commands) == {"dim", "switch", "reset", "status"}
+    assert set(commands) == {"dim", "switch", "reset", "status", "fail"}
     assert commands["dim"]["parameters"] == [{"name": "level", "type": "float", "required": True, "default": None,
                                               "description": "Percent of rated power, 0 to 100."}]
     assert commands["switch"]["parameters"][0]["required"] is False

@@ -49,6 +49,9 @@ def main(argv=None):
                         help="metres between lamps and between streets (default %(default)s)")
     parser.add_argument("--heartbeat", type=config.positive_number, default=presence.HEARTBEAT_INTERVAL,
                         help="seconds between heartbeats to the hub (default %(default)s)")
+    parser.add_argument("--backfill", type=_positive, default=None, metavar="SECONDS",
+                        help="simulate this many seconds before now at start, so the lamps have a history "
+                             "(e.g. 86400 with --history 90000 for yesterday's faults and energy)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random layout and faults")
     config.add_connection_arguments(parser, default_authid="fleet")
     args = parser.parse_args(argv)
@@ -57,8 +60,11 @@ def main(argv=None):
     except config.SecretsError as exc:
         parser.exit(2, f"{parser.prog}: {exc}\n")
     lamps = build_lamps(args.count, args.authid, args.center, args.spacing, args.interval, args.history, args.seed)
+    simulation = Simulation(lamps, args.interval)
+    if args.backfill:
+        simulation.backfill(args.backfill)
     host = NodeSession(ComponentConfig(args.realm, {"connection": conn}), lamps, args.heartbeat)
-    run(host, args.log_level, on_start=Simulation(lamps, args.interval).start)
+    run(host, args.log_level, on_start=simulation.start)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,18 @@ class Simulation:
         """Start stepping (from the running reactor)."""
         self.loop.start(self.interval, now=True)
 
+    def backfill(self, seconds):
+        """Simulate the ``seconds`` before now at once (before serving), so a fresh fleet has a history.
+
+        One step per ``interval``, recorded as if it had run then; lamps
+        keep what fits their memory (``--history``).
+        """
+        now = time.time()
+        for k in range(int(seconds // self.interval), 0, -1):
+            t = now - k * self.interval
+            for lamp in self.lamps:
+                lamp.record(*lamp.step(t, self.interval))
+
     def tick(self):
         """One step of every lamp, recorded and published."""
         t = time.time()

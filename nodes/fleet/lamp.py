@@ -15,7 +15,8 @@ field           units   meaning
 A lamp is lit from dusk to dawn by local solar time (19:00 to 07:00 at its
 longitude) unless switched by hand, draws its rated power times its dim
 level (with a little noise) when lit and a standby power otherwise, and
-fails now and then; a failed lamp draws nothing until ``reset``.
+fails now and then (reported as a fault event, `sisock.node.faults`, with
+a code of `FAULT_CODES`); a failed lamp draws nothing until ``reset``.
 """
 
 import time
@@ -36,6 +37,8 @@ FIELDS = {
 STANDBY_W = 0.5
 #: Chance per hour of a lamp failing.
 FAULTS_PER_HOUR = 0.02
+#: The fault codes a lamp of each kind reports.
+FAULT_CODES = {"led": ("driver_failure", "led_module_failure"), "sodium": ("lamp_out", "ballast_failure")}
 #: Local solar hours during which lamps on the schedule are lit: [DUSK, 24) and [0, DAWN).
 DUSK, DAWN = 19.0, 7.0
 
@@ -77,6 +80,7 @@ class Lamp(DataNode):
         self.energy_kwh = 0.0
         self.lit_now = False  # as of the last step
         self.declare(TIMELINE, FIELDS, interval=interval, capacity=capacity)
+        self.declare_faults()
 
     def lit(self, t):
         """Whether the lamp is switched on at ``t`` (by hand or by the schedule)."""
@@ -92,9 +96,9 @@ class Lamp(DataNode):
 
     def step(self, t, dt):
         """Advance ``dt`` seconds to UNIX time ``t``; the block to record: ``(timeline, [t], {field: [v]})``."""
-        if not self.failed and self.rng.random() < FAULTS_PER_HOUR * dt / 3600.0:
-            self.failed, self.faults = True, self.faults + 1
         self.lit_now = self.lit(t)
+        if not self.failed and self.rng.random() < FAULTS_PER_HOUR * dt / 3600.0:
+            self._fail(FAULT_CODES[self.tags["kind"]][self.rng.integers(2)], t)
         if self.failed:
             power = 0.0
         elif self.lit_now:
@@ -105,7 +109,27 @@ class Lamp(DataNode):
         return TIMELINE, [t], {"power_w": [power], "energy_kwh": [self.energy_kwh], "faults": [self.faults],
                                "state": [self.state]}
 
+    def _fail(self, code, t):
+        """The lamp fails at ``t``: counted, and reported as a fault event."""
+        self.failed, self.faults = True, self.faults + 1
+        self.report_fault(code, f"{code.replace('_', ' ')} on {self.tags['street']} while "
+                                f"{'lit' if self.lit_now else 'dark'}; dark until reset", t)
+
     # -- commands ------------------------------------------------------------
+    @command
+    def fail(self, code: str = "driver_failure"):
+        """Make the lamp fail now, as in a drill: it goes dark and reports a fault event.
+
+        Parameters
+        ----------
+        code : str
+            The kind of fault to report.
+        """
+        if self.failed:
+            raise InvalidArgument(f"{self.name} has failed already; 'reset' it first")
+        self._fail(code, time.time())
+        return self.status()
+
     @command
     def dim(self, level: float):
         """Set the light level.

@@ -13,8 +13,10 @@ Procedures (original sisock names, see `sisock.wire.uri`):
     `sisock.hub.registry.check_info`.
 ``data_node.subtract(name, session_id) -> None``
     Only the owner may; one ``consumer.data_node_subtracted`` event.
-``consumer.get_data_node() -> [{name, description}, ...]``
-    The live, enabled nodes, sorted by name.
+``consumer.get_data_node(filter=None) -> [{name, description}, ...]``
+    The live, enabled nodes, sorted by name; with a registry ``filter``,
+    those matching it with their tags and location (what queries across
+    nodes select, `sisock.hub.fanout`).
 ``hub.nodes.*``
     Management of the registry, for admins: `sisock.hub.management`.
 
@@ -49,6 +51,7 @@ from sisock import config
 from sisock.connection import SisockSession, run
 from sisock.hub.management import NodesApi
 from sisock.hub.registry import FILE_NAME, Registry, check_info
+from sisock.hub.selection import parse_filter
 from sisock.wire import uri, validate
 from sisock.wire.errors import NoSuchNode, NotAuthorized
 
@@ -199,10 +202,35 @@ class Hub(SisockSession):
         self._depart(name, time.time())
         return self.synced().addCallback(lambda _: None)
 
-    def get_data_node(self):
-        """``consumer.get_data_node``: ``[{name, description}, ...]`` of the live, enabled nodes, by name."""
-        return [{"name": e["name"], "description": e["description"]} for name, e in sorted(self.nodes.items())
-                if self.registry.get(name).enabled]
+    def get_data_node(self, filter=None):
+        """``consumer.get_data_node``: the live, enabled nodes, by name.
+
+        Parameters
+        ----------
+        filter : str, optional
+            A registry filter (`sisock.hub.selection`: ``fleet.lamp*``,
+            ``zone=north kind=led``, ``ALL``). Without it, the original
+            answer.
+
+        Returns
+        -------
+        list of dict
+            ``[{name, description}, ...]``; with ``filter``, the matching
+            nodes as ``[{name, description, tags, location}, ...]``
+            (`sisock.hub.registry.NodeRecord.to_public`), what consumers
+            may read of the registry.
+
+        Raises
+        ------
+        InvalidArgument
+            A malformed ``filter``.
+        """
+        live = [self.registry.get(name) for name in sorted(self.nodes)]
+        live = [r for r in live if r.enabled]
+        if filter is None:
+            return [{"name": r.name, "description": self.nodes[r.name]["description"]} for r in live]
+        accept = parse_filter(filter)
+        return [r.to_public() for r in live if accept(r)]
 
     # -- changes -------------------------------------------------------------
     def synced(self):

@@ -22,11 +22,21 @@ records in `sisock.hub.registry.NodeRecord.to_wire`.
     As ``list``, for nodes whose location is inside ``bbox``
     ``[west, south, east, north]`` (degrees, GeoJSON order).
 
-Every change publishes ``consumer.node_changed`` (see `sisock.hub`).
+``hub.nodes.tag(name, tags)``, ``hub.nodes.untag(name, keys)``, ``hub.nodes.locate(name, lat, lon)``
+    The admin's overrides of a node's tags and location, kept in the
+    registry across restarts and over what the node itself declares
+    (``locate(name, None, None)`` goes back to the node's own location;
+    ``untag`` hides a node's own tag). Each answers the record, whose
+    ``own`` holds the node's values and ``overrides`` the admin's; filters
+    and ``search`` see the result.
+
+Every change publishes ``consumer.node_changed`` (see `sisock.hub`); an
+edit of the attributes has ``change`` ``"edited"``.
 """
 
 from twisted.internet import defer
 
+from sisock.hub.registry import check_info
 from sisock.hub.selection import in_bbox, page, parse_bbox, parse_filter
 from sisock.wire import uri, validate
 from sisock.wire.errors import InvalidArgument, NoSuchNode
@@ -50,7 +60,8 @@ class NodesApi:
     def register(self):
         """Register every procedure on the hub's session; Deferred."""
         procedures = {"list": self.list, "get": self.get, "enable": self.enable, "disable": self.disable,
-                      "forget": self.forget, "search": self.search}
+                      "forget": self.forget, "search": self.search, "tag": self.tag, "untag": self.untag,
+                      "locate": self.locate}
         return defer.gatherResults([self.hub.register(proc, uri.HUB_NODES + name)
                                     for name, proc in procedures.items()], consumeErrors=True)
 
@@ -79,11 +90,7 @@ class NodesApi:
         ------
         NoSuchNode
         """
-        validate.node_name(name)
-        record = self.hub.registry.get(name)
-        if record is None:
-            raise NoSuchNode(f"no node named {name!r} in the registry")
-        return record.to_wire()
+        return self._record(name).to_wire()
 
     def enable(self, filter):
         """``hub.nodes.enable``: enable every node matching ``filter``."""
@@ -109,10 +116,7 @@ class NodesApi:
         InvalidArgument
             The node is connected.
         """
-        validate.node_name(name)
-        record = self.hub.registry.get(name)
-        if record is None:
-            raise NoSuchNode(f"no node named {name!r} in the registry")
+        record = self._record(name)
         if record.connected:
             raise InvalidArgument(f"node {name!r} is connected; only an offline node can be forgotten "
                                   "(stop it first)")
@@ -126,3 +130,53 @@ class NodesApi:
         accept = parse_filter(filter)
         records = self.hub.registry.select(lambda r: in_bbox(r, box) and accept(r))
         return self._page(records, limit, offset)
+
+    def _record(self, name):
+        validate.node_name(name)
+        record = self.hub.registry.get(name)
+        if record is None:
+            raise NoSuchNode(f"no node named {name!r} in the registry")
+        return record
+
+    def _edited(self, record):
+        self.hub.changed(record, "edited")
+        return self.hub.synced().addCallback(lambda _: record.to_wire())
+
+    def tag(self, name, tags):
+        """``hub.nodes.tag``: set the admin's ``tags`` ``{key: str | number | bool}`` on ``name``; the record.
+
+        Raises
+        ------
+        NoSuchNode, InvalidArgument
+        """
+        record = self._record(name)
+        if not tags:
+            raise InvalidArgument("tags must name at least one tag, e.g. {'zone': 'south'}")
+        tags = check_info({"tags": tags})["tags"]
+        return self._edited(self.hub.registry.override(record, tags=tags))
+
+    def untag(self, name, keys):
+        """``hub.nodes.untag``: remove tags ``keys`` (a list of str) from ``name``; the record.
+
+        Raises
+        ------
+        NoSuchNode, InvalidArgument
+        """
+        record = self._record(name)
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+            raise InvalidArgument(f"keys must be a non-empty list of tag names, got {keys!r:.80}")
+        return self._edited(self.hub.registry.override(record, untag=keys))
+
+    def locate(self, name, lat, lon):
+        """``hub.nodes.locate``: place ``name`` at ``lat``, ``lon`` degrees (None, None: its own); the record.
+
+        Raises
+        ------
+        NoSuchNode, InvalidArgument
+        """
+        record = self._record(name)
+        location = None if lat is None and lon is None else {"lat": lat, "lon": lon}
+        checked = check_info({"location": location})
+        if location is not None:
+            location = {"lat": checked["latitude"], "lon": checked["longitude"]}
+        return self._edited(self.hub.registry.override(record, location=location))

@@ -39,12 +39,12 @@ from sisock.wire.errors import InvalidArgument
 
 _log = Logger()
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: File name of the registry inside the hub's data directory.
 FILE_NAME = os.path.join("hub", "registry.sqlite3")
 
 _COLUMNS = ("name", "description", "status", "connected", "first_seen", "last_seen", "authid", "host", "pid",
-            "version", "latitude", "longitude", "tags", "fields")
+            "version", "latitude", "longitude", "tags", "fields", "overrides")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
     name        TEXT PRIMARY KEY,
@@ -60,8 +60,11 @@ CREATE TABLE IF NOT EXISTS nodes (
     latitude    REAL,
     longitude   REAL,
     tags        TEXT NOT NULL DEFAULT '{}',
-    fields      INTEGER
+    fields      INTEGER,
+    overrides   TEXT NOT NULL DEFAULT '{}'
 )"""
+#: Schema 1 -> 2: the admin's overrides of tags and location.
+_MIGRATE_1 = "ALTER TABLE nodes ADD COLUMN overrides TEXT NOT NULL DEFAULT '{}'"
 _UPSERT = f"INSERT OR REPLACE INTO nodes ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 #: Keyword arguments a node may send with ``data_node.add`` (see `check_info`).
@@ -93,6 +96,26 @@ class NodeRecord:
     longitude: float | None = None
     tags: dict = field(default_factory=dict)
     fields: int | None = None
+    overrides: dict = field(default_factory=dict)
+
+    @property
+    def current_tags(self):
+        """The node's own tags with the admin's overrides applied (an override of None removes a tag)."""
+        tags = dict(self.tags)
+        for key, value in self.overrides.get("tags", {}).items():
+            if value is None:
+                tags.pop(key, None)
+            else:
+                tags[key] = value
+        return tags
+
+    @property
+    def current_location(self):
+        """``(lat, lon)`` in degrees: the admin's location if set, else the node's own, else None."""
+        located = self.overrides.get("location")
+        if located is not None:
+            return located["lat"], located["lon"]
+        return None if self.latitude is None else (self.latitude, self.longitude)
 
     @property
     def status(self):
@@ -109,18 +132,32 @@ class NodeRecord:
         dict
             ``{name, description, status, enabled, connected, first_seen,
             last_seen, authid, host, pid, version, location: {lat, lon} or
-            None, tags, fields}``.
+            None, tags, fields, own: {tags, location}, overrides: {tags,
+            location}}``: ``tags`` and ``location`` are current, ``own`` the
+            node's, ``overrides`` the admin's (a tag None: removed).
         """
-        location = None if self.latitude is None else {"lat": self.latitude, "lon": self.longitude}
-        return {"name": self.name, "description": self.description, "status": self.status,
-                "enabled": self.enabled, "connected": self.connected, "first_seen": self.first_seen,
-                "last_seen": self.last_seen, "authid": self.authid, "host": self.host, "pid": self.pid,
-                "version": self.version, "location": location, "tags": dict(self.tags), "fields": self.fields}
+        own = None if self.latitude is None else {"lat": self.latitude, "lon": self.longitude}
+        return dict(self.to_public(), own={"tags": dict(self.tags), "location": own},
+                    overrides={"tags": dict(self.overrides.get("tags", {})),
+                               "location": self.overrides.get("location")},
+                    status=self.status, enabled=self.enabled, connected=self.connected,
+                    first_seen=self.first_seen, last_seen=self.last_seen, authid=self.authid, host=self.host,
+                    pid=self.pid, version=self.version, fields=self.fields)
+
+    def to_public(self):
+        """What consumers may read of the record: ``{name, description, tags, location}``.
+
+        ``tags`` and ``location`` (``{lat, lon}`` in degrees or None) are
+        the current ones, the admin's overrides applied.
+        """
+        location = self.current_location
+        return {"name": self.name, "description": self.description, "tags": self.current_tags,
+                "location": None if location is None else {"lat": location[0], "lon": location[1]}}
 
     def _row(self):
         return (self.name, self.description, self.status, int(self.connected), self.first_seen, self.last_seen,
                 self.authid, self.host, self.pid, self.version, self.latitude, self.longitude,
-                json.dumps(self.tags, sort_keys=True), self.fields)
+                json.dumps(self.tags, sort_keys=True), self.fields, json.dumps(self.overrides, sort_keys=True))
 
 
 def _bad(key, what, value):
@@ -221,6 +258,8 @@ class Registry:
             raise RuntimeError(f"{path} has registry schema {version}, newer than this sisock's {SCHEMA_VERSION}")
         with self._db:
             self._db.execute(_SCHEMA)
+            if version == 1:
+                self._db.execute(_MIGRATE_1)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self.records = {}
         self._dirty = set()
@@ -228,9 +267,9 @@ class Registry:
         self._failed = None  # the first write that failed since the last sync
         for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM nodes"):
             values = dict(zip(_COLUMNS, row, strict=True))
-            status, tags = values.pop("status"), values.pop("tags")
+            status, tags, overrides = values.pop("status"), values.pop("tags"), values.pop("overrides")
             self.records[values["name"]] = NodeRecord(**values, enabled=status != "disabled",
-                                                      tags=json.loads(tags))
+                                                      tags=json.loads(tags), overrides=json.loads(overrides))
         self.disconnect_all()
 
     def _save(self, records):
@@ -316,6 +355,32 @@ class Registry:
             record.enabled = bool(enabled)
         self._save(changed)
         return changed
+
+    def override(self, record, tags=None, untag=(), location=False):
+        """Edit the admin's overrides of ``record`` and queue the write; the record.
+
+        Parameters
+        ----------
+        record : NodeRecord
+        tags : dict, optional
+            ``{key: value}`` set over the node's own tags.
+        untag : iterable of str
+            Keys removed: an admin's tag is dropped, a node's own tag hidden.
+        location : dict or None or False
+            ``{lat, lon}`` degrees set over the node's own location; None
+            goes back to the node's own; False leaves it.
+        """
+        edits = record.overrides.setdefault("tags", {})
+        for key in untag:
+            if key in record.tags:
+                edits[key] = None
+            else:
+                edits.pop(key, None)
+        edits.update(tags or {})
+        if location is not False:
+            record.overrides["location"] = location
+        self._save([record])
+        return record
 
     def forget(self, name):
         """Remove the record of ``name`` from memory and (queued) from the file."""

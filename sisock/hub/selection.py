@@ -84,7 +84,7 @@ def _term(term):
             attribute = key in ATTRIBUTES
 
         def matches(record):
-            value = getattr(record, key) if attribute else record.tags.get(key)
+            value = getattr(record, key) if attribute else record.current_tags.get(key)
             return fnmatch.fnmatchcase(_text(value), pattern)
 
         return matches
@@ -163,14 +163,15 @@ def parse_bbox(value):
 
 def in_bbox(record, bbox):
     """Whether ``record`` has a location inside ``bbox`` (edges included)."""
-    if record.latitude is None or record.longitude is None:
+    location = record.current_location
+    if location is None:
         return False
-    west, south, east, north = bbox
-    if not south <= record.latitude <= north:
+    (lat, lon), (west, south, east, north) = location, bbox
+    if not south <= lat <= north:
         return False
     if west <= east:
-        return west <= record.longitude <= east
-    return record.longitude >= west or record.longitude <= east
+        return west <= lon <= east
+    return lon >= west or lon <= east
 
 
 def page(limit, offset):

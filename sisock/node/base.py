@@ -8,6 +8,8 @@ either
 - a live instrument: ``declare`` its timelines and ``record`` blocks
   (`sisock.node.recording`), from a loop started in ``start()``.
 
+Any node may also report fault events (`sisock.node.faults`).
+
 The node answers the procedures of the wire contract (``get_fields``,
 ``get_data``, ``get_latest``, ``command``, ``get_api``; see
 ``docs/wire.md``) as plain methods: it validates arguments, runs blocking
@@ -32,6 +34,7 @@ from twisted.internet import defer, threads
 
 from sisock.node import commands
 from sisock.node.downsample import HOW, downsample, needs_downsampling
+from sisock.node.faults import Faults
 from sisock.node.recording import Recording
 from sisock.store import Store
 from sisock.wire import chunks, codec, validate
@@ -43,7 +46,7 @@ txaio.use_twisted()  # for `DataNode.log`, whichever sisock module is imported f
 Fields = tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]
 
 
-class DataNode(Recording):
+class DataNode(Recording, Faults):
     """A data node: its identity, its data and its commands.
 
     Parameters
