@@ -49,7 +49,7 @@ def main(argv=None):
                         help="metres between lamps and between streets (default %(default)s)")
     parser.add_argument("--heartbeat", type=config.positive_number, default=presence.HEARTBEAT_INTERVAL,
                         help="seconds between heartbeats to the hub (default %(default)s)")
-    parser.add_argument("--backfill", type=_positive, default=None, metavar="SECONDS",
+    parser.add_argument("--backfill", type=config.positive_number, default=None, metavar="SECONDS",
                         help="simulate this many seconds before now at start, so the lamps have a history "
                              "(e.g. 86400 with --history 90000 for yesterday's faults and energy)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random layout and faults")

@@ -198,7 +198,8 @@ def _text(v):
     return "" if v is None else f"{v:.10g}" if isinstance(v, float) else str(v)
 
 
-def _write_csv(path, t, columns):
+def write_csv(path, t, columns):
+    """Write ``t`` (UNIX seconds UTC) and ``columns`` ({name: values of len(t)}) as CSV to ``path`` ("-": stdout)."""
     out = sys.stdout if path == "-" else open(path, "w", newline="")
     try:
         writer = csv.writer(out)
@@ -210,7 +211,8 @@ def _write_csv(path, t, columns):
             out.close()
 
 
-def _table(t, columns, args):
+def time_table(t, columns, args):
+    """Print ``t`` (UNIX seconds UTC, shown as ISO times) and ``columns`` as a table titled by ``args.node``."""
     from rich.table import Table
     from rich.text import Text
 
@@ -243,11 +245,11 @@ def _get(session, args):
     parts, timeline_of = yield _read(session, args, (yield _edges(args, fields)), fields)
     result = _merge(parts, args.field, timeline_of)
     if args.csv:
-        _write_csv(args.csv, *_wide(result, timeline_of))
+        write_csv(args.csv, *_wide(result, timeline_of))
     if args.json:
         cli.print_json(dict(result, node=args.node, start=args.start, end=args.end))
     elif args.csv != "-":
-        _table(*_wide(result, timeline_of), args)
+        time_table(*_wide(result, timeline_of), args)
     return cli.OK
 
 

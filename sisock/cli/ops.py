@@ -7,7 +7,7 @@ this command's session asks each of them, a bounded number at a time.
 from twisted.internet import defer
 
 from sisock.cli import support as cli
-from sisock.cli.data import _write_csv
+from sisock.cli.data import time_table, write_csv
 from sisock.cli.nodes import FILTER_HELP
 from sisock.hub import fanout
 
@@ -89,12 +89,10 @@ def _query(session, args):
     if args.json:
         cli.print_json(answer)
     elif args.aggregate and args.csv:
-        _write_csv(args.csv, answer["t"], {k: cli.plain(v) for k, v in _columns(answer).items()})
+        write_csv(args.csv, answer["t"], {k: cli.plain(v) for k, v in _columns(answer).items()})
     elif args.aggregate:
-        from sisock.cli.data import _table
-
         args.node = f"{args.aggregate} of {len(answer['selected'])} node(s)"
-        _table(answer["t"], {k: cli.plain(v) for k, v in _columns(answer).items()}, args)
+        time_table(answer["t"], {k: cli.plain(v) for k, v in _columns(answer).items()}, args)
     else:
         _per_node_table(answer)
     _report_errors(answer)

@@ -23,7 +23,8 @@ lists them. A node that declares none answers an empty list.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sisock.node.procedures import procedure
 from sisock.wire import codec, validate
@@ -38,7 +39,15 @@ MAX_CODE, MAX_MESSAGE = 64, 1024
 
 
 class Faults:
-    """Fault events of `sisock.node.base.DataNode` (see the module docstring)."""
+    """Fault events of `sisock.node.base.DataNode` (see the module docstring).
+
+    Uses the node's ``declare`` and ``record`` (`sisock.node.recording.Recording`) and ``_in_thread``.
+    """
+
+    if TYPE_CHECKING:
+        declare: Callable[..., None]
+        record: Callable[..., Any]
+        _in_thread: Callable[..., Any]
 
     def declare_faults(self, capacity: int = 10000) -> None:
         """Declare the fault timeline; ``capacity`` events are kept in memory (older ones in the file)."""
