@@ -31,6 +31,7 @@ from nodes.brewing.api import BrewingApi
 from nodes.brewing.control import ChamberControl
 from nodes.brewing.statedb import StateDb
 from nodes.brewing.thermal import MAX_STEP, SimulatedChamber
+from sisock import config
 from sisock.node import DataNodeServer
 from sisock.node.run import store_options
 
@@ -198,16 +199,9 @@ def _probes(backend, devices):
     return {name: getattr(read, name, None) for name in ("beer", "fridge", "room") if f"{name}_probe" in devices}
 
 
-def _positive(text):
-    value = float(text)
-    if not value > 0:
-        raise ValueError(text)
-    return value
-
-
 def add_arguments(parser):
     """The brewing node's own options: ``--interval`` (seconds) and ``--speed`` (simulated s per s)."""
-    parser.add_argument("--interval", type=_positive, default=1.0,
+    parser.add_argument("--interval", type=config.positive_number, default=1.0,
                         help="seconds between control steps and recorded samples (default %(default)s)")
-    parser.add_argument("--speed", type=_positive, default=1.0,
+    parser.add_argument("--speed", type=config.positive_number, default=1.0,
                         help="simulated seconds per real second of the simulated chambers (default %(default)s)")
