@@ -131,7 +131,7 @@ def test_call_sends_commands_and_shows_the_api(stack):
     assert as_json(stack, "call", "fleet.lamp0004", "dim", "level=30")["level"] == 30
     assert as_json(stack, "call", "fleet.lamp0004", "switch", "on=false")["mode"] == "manual"
     api = as_json(stack, "call", "fleet.lamp0004")
-    assert {c["name"] for c in api["commands"]} == {"dim", "switch", "reset", "status"}
+    assert {c["name"] for c in api["commands"]} == {"dim", "switch", "reset", "status", "fail"}
     shown = sisock(stack, "call", "fleet.lamp0004")
     assert shown.returncode == 0 and "command dim(level)" in shown.stdout
     unknown = sisock(stack, "call", "fleet.lamp0004", "explode")

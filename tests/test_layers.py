@@ -20,7 +20,9 @@ ALLOWED = {
     "sisock.cli": {"sisock", "sisock.client", "sisock.config", "sisock.connection", "sisock.hub", "sisock.node",
                    "sisock.tls", "sisock.wire"},
     "nodes": {"sisock", "sisock.client", "sisock.config", "sisock.connection", "sisock.node", "sisock.wire"},
-    "grafana_bridge": {"sisock.client", "sisock.config", "sisock.connection", "sisock.node", "sisock.wire"},
+    # the bridge runs the fleet queries and reports of sisock.hub.fanout / reports on its own session
+    "grafana_bridge": {"sisock.client", "sisock.config", "sisock.connection", "sisock.hub", "sisock.node",
+                       "sisock.wire"},
 }
 
 
