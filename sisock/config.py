@@ -6,7 +6,7 @@ Every value has an embedded default, can be set in the environment, and
 =======================  ================================  ===========================
 variable                 default                           meaning
 =======================  ================================  ===========================
-``SISOCK_URL``           ``ws://127.0.0.1:8080/ws``        router WebSocket URL
+``SISOCK_URL``           ``ws://127.0.0.1:8080/ws``        router URL (see `Connection`)
 ``SISOCK_REALM``         ``sisock``                        WAMP realm
 ``SISOCK_HOME``          ``./.sisock``                     state: secrets, data, logs
 ``SISOCK_SECRETS_FILE``  ``$SISOCK_HOME/secrets.json``     generated secrets (mode 0600)
@@ -168,7 +168,10 @@ class Connection:
     Attributes
     ----------
     url : str
-        Router WebSocket URL (``ws://`` or ``wss://``).
+        Router URL: WebSocket ``ws://host:port/ws`` or ``wss://...``;
+        RawSocket ``rs://host:port``, ``rss://host:port`` (TLS), or on a
+        Unix socket ``unix:///path/to.sock`` (also Autobahn's
+        ``rs://unix:/path/to.sock``); see `sisock.connection.parse_router_url`.
     realm : str
         WAMP realm.
     authid : str or None
@@ -191,7 +194,8 @@ def add_connection_arguments(parser, *, default_authid=None):
     """
     group = parser.add_argument_group("connection")
     group.add_argument("--url", default=env("URL", DEFAULT_URL),
-                       help="router WebSocket URL (env SISOCK_URL; default %(default)s)")
+                       help="router URL: ws://, wss://, rs://host:port, rss://host:port or unix:///path "
+                            "(env SISOCK_URL; default %(default)s)")
     group.add_argument("--realm", default=env("REALM", DEFAULT_REALM),
                        help="WAMP realm (env SISOCK_REALM; default %(default)s)")
     group.add_argument("--authid", default=default_authid,

@@ -31,7 +31,20 @@ CONFIG_FILE = PROJECT_DIR / ".crossbar" / "config.json"
 WEB_DIR = PROJECT_DIR / "web"
 
 
-def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None):
+#: The router's Unix socket (RawSocket), in its router directory.
+SOCKET_NAME = "sisock.sock"
+#: Longest Unix socket path the kernel takes (``sun_path`` holds 108 bytes with the final NUL).
+SOCKET_PATH_MAX = 107
+
+
+def socket_path(cbdir):
+    """Absolute path of the router's Unix socket in router directory ``cbdir``, or None if too long for one."""
+    path = os.path.join(os.path.abspath(cbdir), SOCKET_NAME)
+    return path if len(os.fsencode(path)) <= SOCKET_PATH_MAX else None
+
+
+def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None, rawsocket_port=None,
+                  unix_socket=True):
     """The router configuration with its listening port and paths made absolute.
 
     Parameters
@@ -44,7 +57,12 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None):
         Directory of the web client's static files.
     tls : tuple of str, optional
         ``(key_path, cert_path)`` (PEM, see `sisock.tls.make_certificate`):
-        the transport then speaks only TLS (``wss://``, ``https://``).
+        the TCP transports then speak only TLS (``wss://``, ``https://``, ``rss://``).
+    rawsocket_port : int, optional
+        TCP port of the RawSocket transport (``rs://``); None: no such transport.
+    unix_socket : bool
+        Keep the RawSocket transport on the Unix socket `SOCKET_NAME` in the
+        router directory (``unix://``).
 
     Returns
     -------
@@ -57,17 +75,30 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None):
     transport = worker["transports"][0]
     transport["endpoint"].update(port=int(port), interface=interface)
     transport["paths"]["/"]["directory"] = str(Path(web_dir).resolve())
+    tls_section = None
     if tls is not None:
         key, cert = (str(Path(p).resolve()) for p in tls)
-        transport["endpoint"]["tls"] = {"key": key, "certificate": cert}
+        tls_section = transport["endpoint"]["tls"] = {"key": key, "certificate": cert}
+    kept = {"tcp": rawsocket_port is not None, "unix": unix_socket}
+    worker["transports"] = [t for t in worker["transports"] if t["type"] != "rawsocket" or kept[t["endpoint"]["type"]]]
+    for t in worker["transports"]:
+        if t["type"] == "rawsocket" and t["endpoint"]["type"] == "tcp":
+            t["endpoint"].update(port=int(rawsocket_port), interface=interface)
+            if tls_section:
+                t["endpoint"]["tls"] = tls_section
     return cfg
 
 
-def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None):
-    """Write a router directory for ``crossbar start --cbdir`` and return its path (see `router_config`)."""
+def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None, rawsocket_port=None):
+    """Write a router directory for ``crossbar start --cbdir`` and return its path (see `router_config`).
+
+    The router listens on the Unix socket `socket_path` ``(cbdir)`` too, unless that path is too long.
+    """
     os.makedirs(cbdir, exist_ok=True)
     path = Path(cbdir) / "config.json"
-    path.write_text(json.dumps(router_config(port, interface, tls=tls), indent=2))
+    cfg = router_config(port, interface, tls=tls, rawsocket_port=rawsocket_port,
+                        unix_socket=socket_path(cbdir) is not None)
+    path.write_text(json.dumps(cfg, indent=2))
     return str(cbdir)
 
 
@@ -128,6 +159,11 @@ class Launcher:
         ``data/``, ``logs/<part>.log``.
     port : int
         Router port (WebSocket ``/ws``, web client ``/``), on 127.0.0.1.
+    rawsocket_port : int, optional
+        Router RawSocket port (``rs://``) on 127.0.0.1; None: none. The
+        stack's own parts connect through the router's Unix socket in
+        ``<home>/router/`` (RawSocket, the fastest); if that path is too
+        long for a Unix socket, through this port, else the WebSocket.
     bridge_port : int
         Grafana bridge HTTP port, on 127.0.0.1.
     weather, sensors : bool
@@ -143,7 +179,7 @@ class Launcher:
     """
 
     def __init__(self, home, port=8080, bridge_port=8081, weather=True, sensors=True, verbose=False,
-                 ready_timeout=READY_TIMEOUT, reactor=None, tls=False):
+                 ready_timeout=READY_TIMEOUT, reactor=None, tls=False, rawsocket_port=None):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
@@ -152,6 +188,10 @@ class Launcher:
         self.port, self.bridge_port = int(port), int(bridge_port)
         self.tls = (os.path.join(self.home, "tls", "key.pem"), os.path.join(self.home, "tls", "cert.pem")) if tls else None
         self.url = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}/ws"
+        self.rawsocket_port = None if rawsocket_port is None else int(rawsocket_port)
+        self.socket = socket_path(os.path.join(self.home, "router"))
+        self.local_url = (f"unix://{self.socket}" if self.socket else self.url if self.rawsocket_port is None
+                          else f"{'rss' if tls else 'rs'}://127.0.0.1:{self.rawsocket_port}")
         self.parts = stack_parts(self.home, self.bridge_port, weather, sensors)
         self.verbose, self.ready_timeout = verbose, ready_timeout
         self.children = []
@@ -176,9 +216,11 @@ class Launcher:
         found = []
         if not os.access(CROSSBAR, os.X_OK):
             found.append(f"no crossbar script at {CROSSBAR}; install sisock with its dependencies")
-        if self.port == self.bridge_port:
-            found.append(f"--port and --bridge-port are both {self.port}")
-        for port, option in ((self.port, "--port"), (self.bridge_port, "--bridge-port")):
+        ports = {"--port": self.port, "--rawsocket-port": self.rawsocket_port, "--bridge-port": self.bridge_port}
+        ports = {option: port for option, port in ports.items() if port is not None}
+        if len(set(ports.values())) < len(ports):
+            found.append(f"--port, --rawsocket-port and --bridge-port must differ: {ports}")
+        for option, port in ports.items():
             problem = port_problem(port, option)
             if problem:
                 found.append(problem)
@@ -206,15 +248,15 @@ class Launcher:
         if self.tls and not all(os.path.exists(p) for p in self.tls):
             self.tls = make_certificate(os.path.dirname(self.tls[0]))
             self.say(f"generated a self-signed certificate {self.tls[1]} (key mode 0600)")
-        prepare_cbdir(os.path.join(self.home, "router"), self.port, tls=self.tls)
+        prepare_cbdir(os.path.join(self.home, "router"), self.port, tls=self.tls, rawsocket_port=self.rawsocket_port)
         self.reactor.callWhenRunning(self._start_all)
         self.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
         self.reactor.run()
         return self.exit_code
 
     def env(self):
-        """Environment of every child."""
-        env = dict(os.environ, SISOCK_URL=self.url, SISOCK_HOME=self.home, PYTHONUNBUFFERED="1")
+        """Environment of every child: its router URL is `local_url`."""
+        env = dict(os.environ, SISOCK_URL=self.local_url, SISOCK_HOME=self.home, PYTHONUNBUFFERED="1")
         if self.tls:
             env["SISOCK_CA_FILE"] = self.tls[1]
         return env
@@ -243,6 +285,10 @@ class Launcher:
         if self.stopping:
             return
         self.say(f"router WebSocket  {self.url}")
+        if self.rawsocket_port is not None:
+            self.say(f"router RawSocket  {'rss' if self.tls else 'rs'}://127.0.0.1:{self.rawsocket_port}")
+        if self.socket:
+            self.say(f"router socket     unix://{self.socket} (the stack's own parts)")
         self.say(f"web client        {'https' if self.tls else 'http'}://127.0.0.1:{self.port}/")
         self.say(f"Grafana bridge    http://127.0.0.1:{self.bridge_port}/")
         for child in self.children:
@@ -323,6 +369,9 @@ def add_arguments(parser):
     parser.description, parser.epilog = UP_DESCRIPTION, UP_EPILOG
     parser.add_argument("--port", type=int, default=8080,
                         help="router port on 127.0.0.1: WebSocket /ws and web client / (default %(default)s)")
+    parser.add_argument("--rawsocket-port", type=int, default=None,
+                        help="also serve RawSocket (rs:// URLs) on this port on 127.0.0.1 (default: only the "
+                             "Unix socket $HOME/router/sisock.sock, which the stack's own parts use)")
     parser.add_argument("--bridge-port", type=int, default=8081,
                         help="Grafana bridge HTTP port on 127.0.0.1 (default %(default)s)")
     parser.add_argument("--home", default=None,
@@ -339,5 +388,5 @@ def run_up(args):
     """Run ``sisock up`` with parsed `add_arguments` options; return the exit status."""
     launcher = Launcher(args.home or config.home_dir(), args.port, args.bridge_port,
                         weather=not args.no_weather, sensors=not args.no_sensors, verbose=args.verbose,
-                        tls=args.tls)
+                        tls=args.tls, rawsocket_port=args.rawsocket_port)
     return launcher.run()
