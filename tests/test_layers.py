@@ -17,7 +17,7 @@ ALLOWED = {
     "sisock.hub": {"sisock.config", "sisock.connection", "sisock.wire"},
     "sisock": {"sisock.client", "sisock.node", "sisock.wire"},
     "sisock.cli": {"sisock", "sisock.client", "sisock.config", "sisock.connection", "sisock.hub", "sisock.node",
-                   "sisock.tls", "sisock.wire"},
+                   "sisock.router", "sisock.tls", "sisock.wire"},
     "nodes": {"sisock", "sisock.config", "sisock.connection", "sisock.node", "sisock.wire"},
     "grafana_bridge": {"sisock.client", "sisock.config", "sisock.connection", "sisock.node", "sisock.wire"},
 }

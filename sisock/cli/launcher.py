@@ -23,6 +23,7 @@ from twisted.internet import defer
 
 from sisock import config
 from sisock.cli.supervisor import Child, Part, PartExited
+from sisock.router.proxies import add_proxies
 from sisock.tls import make_certificate
 
 #: The project folder: the one holding ``sisock/``, ``.crossbar/``, ``web/``.
@@ -89,15 +90,19 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None, r
     return cfg
 
 
-def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None, rawsocket_port=None):
+def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None, rawsocket_port=None, proxies=0):
     """Write a router directory for ``crossbar start --cbdir`` and return its path (see `router_config`).
 
     The router listens on the Unix socket `socket_path` ``(cbdir)`` too, unless that path is too long.
+    With ``proxies`` > 0, that many Crossbar proxy workers serve the web port
+    (`sisock.router.proxies.add_proxies`).
     """
     os.makedirs(cbdir, exist_ok=True)
     path = Path(cbdir) / "config.json"
     cfg = router_config(port, interface, tls=tls, rawsocket_port=rawsocket_port,
                         unix_socket=socket_path(cbdir) is not None)
+    if proxies:
+        add_proxies(cfg, proxies, cbdir)
     path.write_text(json.dumps(cfg, indent=2))
     return str(cbdir)
 
@@ -166,6 +171,8 @@ class Launcher:
         long for a Unix socket, through this port, else the WebSocket.
     bridge_port : int
         Grafana bridge HTTP port, on 127.0.0.1.
+    proxies : int
+        Crossbar proxy workers serving the router port (0: the router worker serves it).
     weather, sensors : bool
         Start the weather / sensors node.
     verbose : bool
@@ -179,7 +186,7 @@ class Launcher:
     """
 
     def __init__(self, home, port=8080, bridge_port=8081, weather=True, sensors=True, verbose=False,
-                 ready_timeout=READY_TIMEOUT, reactor=None, tls=False, rawsocket_port=None):
+                 ready_timeout=READY_TIMEOUT, reactor=None, tls=False, rawsocket_port=None, proxies=0):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
@@ -189,6 +196,7 @@ class Launcher:
         self.tls = (os.path.join(self.home, "tls", "key.pem"), os.path.join(self.home, "tls", "cert.pem")) if tls else None
         self.url = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}/ws"
         self.rawsocket_port = None if rawsocket_port is None else int(rawsocket_port)
+        self.proxies = int(proxies)
         self.socket = socket_path(os.path.join(self.home, "router"))
         self.local_url = (f"unix://{self.socket}" if self.socket else self.url if self.rawsocket_port is None
                           else f"{'rss' if tls else 'rs'}://127.0.0.1:{self.rawsocket_port}")
@@ -216,6 +224,8 @@ class Launcher:
         found = []
         if not os.access(CROSSBAR, os.X_OK):
             found.append(f"no crossbar script at {CROSSBAR}; install sisock with its dependencies")
+        if self.proxies < 0:
+            found.append(f"--proxies must be 0 or more, got {self.proxies}")
         ports = {"--port": self.port, "--rawsocket-port": self.rawsocket_port, "--bridge-port": self.bridge_port}
         ports = {option: port for option, port in ports.items() if port is not None}
         if len(set(ports.values())) < len(ports):
@@ -248,7 +258,8 @@ class Launcher:
         if self.tls and not all(os.path.exists(p) for p in self.tls):
             self.tls = make_certificate(os.path.dirname(self.tls[0]))
             self.say(f"generated a self-signed certificate {self.tls[1]} (key mode 0600)")
-        prepare_cbdir(os.path.join(self.home, "router"), self.port, tls=self.tls, rawsocket_port=self.rawsocket_port)
+        prepare_cbdir(os.path.join(self.home, "router"), self.port, tls=self.tls, rawsocket_port=self.rawsocket_port,
+                      proxies=self.proxies)
         self.reactor.callWhenRunning(self._start_all)
         self.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
         self.reactor.run()
@@ -377,6 +388,9 @@ def add_arguments(parser):
     parser.add_argument("--home", default=None,
                         help="state directory: secrets, router config, data, logs "
                              "(env SISOCK_HOME; default ./.sisock)")
+    parser.add_argument("--proxies", type=int, default=0, metavar="N",
+                        help="N Crossbar proxy workers serve the router port, taking WebSocket and serialization "
+                             "off the router worker (default %(default)s: the router worker serves it)")
     parser.add_argument("--no-sensors", action="store_true", help="do not start the sensors node")
     parser.add_argument("--no-weather", action="store_true", help="do not start the weather node")
     parser.add_argument("--verbose", action="store_true", help="echo every child output line, prefixed [part]")
@@ -388,5 +402,5 @@ def run_up(args):
     """Run ``sisock up`` with parsed `add_arguments` options; return the exit status."""
     launcher = Launcher(args.home or config.home_dir(), args.port, args.bridge_port,
                         weather=not args.no_weather, sensors=not args.no_sensors, verbose=args.verbose,
-                        tls=args.tls, rawsocket_port=args.rawsocket_port)
+                        tls=args.tls, rawsocket_port=args.rawsocket_port, proxies=args.proxies)
     return launcher.run()
