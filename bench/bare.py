@@ -3,7 +3,8 @@
 One plain ``ApplicationSession`` run by Autobahn's ``ApplicationRunner``
 (its defaults, except MessagePack and no message size or fragmenting limit
 of its own; joined as node ``barepub`` so that it may register and
-publish) offers:
+publish, or with ``--anonymous`` on the bare baseline router of
+`bench.stack`, which has no sisock at all) offers:
 
 ``consumer.barepub.raw(n)``
     the same samples as the benchmark node's ``get_data`` of ``n`` samples
@@ -38,7 +39,10 @@ class Bare(ApplicationSession):
     """Raw-bytes RPC and bare publisher."""
 
     def onConnect(self):
-        self.join(self.config.realm, ["wampcra"], NAME)
+        if self.config.extra["secret"] is None:
+            self.join(self.config.realm, ["anonymous"])
+        else:
+            self.join(self.config.realm, ["wampcra"], NAME)
 
     def onChallenge(self, challenge):
         return auth.compute_wcs(self.config.extra["secret"], challenge.extra["challenge"])
@@ -81,9 +85,10 @@ def main(argv=None):
     parser.add_argument("--chunk-bytes", type=int, required=True)
     parser.add_argument("--url", default=config.env("URL", config.DEFAULT_URL))
     parser.add_argument("--realm", default=config.env("REALM", config.DEFAULT_REALM))
+    parser.add_argument("--anonymous", action="store_true", help="join anonymously (the bare baseline router)")
     args = parser.parse_args(argv)
     i = np.arange(args.samples)
-    extra = {"secret": config.load_secret("node"), "chunk_bytes": args.chunk_bytes,
+    extra = {"secret": None if args.anonymous else config.load_secret("node"), "chunk_bytes": args.chunk_bytes,
              "t": (T0 + i * DT).tobytes(), "x": np.sin(i * 1e-3).tobytes()}
     sizes = {"maxMessagePayloadSize": 0, "maxFramePayloadSize": 0, "autoFragmentSize": 0}  # the router limits
     ApplicationRunner(args.url, args.realm, extra=extra, serializers=[MsgPackSerializer()],

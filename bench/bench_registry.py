@@ -81,8 +81,8 @@ def bring_up(stack, nodes, per_session, secret, heartbeat):
             i = s * per_session + k
             name = f"{authids[s]}.n{i:04d}"
             names.append(name)
-            adds.append(lambda n=name, se=session, i=i: se.call(uri.DATA_NODE_ADD, n, f"bench node {i}",
-                                                                  se._session_id, **info(i, 1.0 if heartbeat else None)))
+            adds.append(lambda n=name, se=session, i=i: se.call(
+                uri.DATA_NODE_ADD, n, f"bench node {i}", se._session_id, **info(i, 1.0 if heartbeat else None)))
     start = time.perf_counter()
     answers = yield _bounded(adds, ADD_CONCURRENCY)
     added = time.perf_counter() - start

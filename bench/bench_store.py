@@ -87,8 +87,8 @@ def main(argv=None):
 
         for block, n_fields, blocks in ((1000, 1, args.blocks), (1000, 4, args.blocks // 4), (1, 30, 5000)):
             samples = blocks * block
-            mem = median(lambda: record(None, blocks, block, n_fields), args.repeats)
-            disk = median(lambda: record(fresh(), blocks, block, n_fields), args.repeats)
+            mem = median(lambda b=blocks, k=block, f=n_fields: record(None, b, k, f), args.repeats)
+            disk = median(lambda b=blocks, k=block, f=n_fields: record(fresh(), b, k, f), args.repeats)
             rows.append((f"record {blocks} blocks x {block} samples x {n_fields} fields", "samples/s",
                          samples / mem, samples / disk))
         path = os.path.join(tmp, "read.sqlite")

@@ -8,7 +8,12 @@ Autobahn baseline (`bench.bare`) and the Grafana bridge; measures
   field) through the sisock client (raw arrays, chunks), as MessagePack
   lists, as JSON lists, and the bare raw-bytes RPC (the ceiling);
 - live events/s and samples/s node -> router -> subscriber versus a bare
-  Autobahn publisher, and p50/p99 latency at 1,000 events/s;
+  Autobahn publisher on the same router and on the baseline, a bare
+  Crossbar router with static permissions and no sisock in it (started in
+  the same run, `bench.stack.bare_router_config`), and p50/p99 latency at
+  1,000 events/s;
+- the p50 of a 1-sample ``get_data`` through the sisock stack versus a bare
+  call of the same answer through the baseline router;
 - the bridge's ``/query`` of all samples down to 1,000 points (mean and
   min/max envelope);
 - the node's RSS per recorded sample;
@@ -80,29 +85,50 @@ def bench_get_data(sessions, args):
     return out
 
 
-def bench_live(session, args):
-    """Rates and latencies of the sisock node and the bare publisher, medians of interleaved repeats.
+#: Rows of the live table: label -> (session key, publisher).
+LIVE = {"sisock node": ("binary", NAME), "bare on sisock": ("binary", BARE), "bare Crossbar": ("baseline", BARE)}
+
+
+def bench_live(sessions, args):
+    """Rates and latencies of each `LIVE` row, medians of interleaved repeats.
 
     Runs on a quiet router (before the get_data runs, whose garbage the
     router would still be collecting).
     """
     runs = {"small": (args.events, 1, 0), "blocks": (args.events // 5, 1000, 0), "paced": (3000, 1, 1000)}
-    samples = {who: {kind: [] for kind in runs} for who in (NAME, BARE)}
+    samples = {label: {kind: [] for kind in runs} for label in LIVE}
     for _ in range(args.live_repeats):
         for kind, (n, block, rate) in runs.items():
-            for who in (BARE, NAME):
-                samples[who][kind].append(blocking(measure.live, session, who, n, block, rate))
+            for label, (key, who) in LIVE.items():
+                samples[label][kind].append(blocking(measure.live, sessions[key], who, n, block, rate))
     out = {}
-    for who, kinds in samples.items():
-        out[who] = {kind: {key: statistics.median(r[key] for r in results) for key in results[0]}
-                    for kind, results in kinds.items()}
-        log(f"live {who}: " + ", ".join(f"{kind} {r['events_per_s']:.0f} ev/s" for kind, r in out[who].items()))
+    for label, kinds in samples.items():
+        out[label] = {kind: {key: statistics.median(r[key] for r in results) for key in results[0]}
+                      for kind, results in kinds.items()}
+        log(f"live {label}: " + ", ".join(f"{kind} {r['events_per_s']:.0f} ev/s" for kind, r in out[label].items()))
+    return out
+
+
+def bench_rpc(sessions, args):
+    """Median seconds of a 1-sample ``get_data`` through sisock and of the bare call (both routers),
+    over ``args.calls`` interleaved calls each."""
+    calls = {"sisock get_data": (measure.sisock_get_data, "binary"), "bare on sisock": (measure.bare_get_raw, "binary"),
+             "bare Crossbar": (measure.bare_get_raw, "baseline")}
+    times = {label: [] for label in calls}
+    for _ in range(args.calls):
+        for label, (func, key) in calls.items():
+            times[label].append(blocking(func, sessions[key], 1)[0])
+    out = {label: statistics.median(ts) for label, ts in times.items()}
+    log("1-sample call p50: " + ", ".join(f"{label} {s * 1e3:.2f} ms" for label, s in out.items()))
     return out
 
 
 def query(bridge_url, n, how=None):
     """Seconds of one bridge ``/query`` of ``n`` samples down to 1,000 points."""
-    iso = lambda t: datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+    def iso(t):
+        return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
     target = {"target": f"{NAME}::x", "refId": "A"}
     if how:
         target["payload"] = {"downsample": how}
@@ -155,39 +181,52 @@ def targets(results, args):
     if 10_000_000 in results["get_data"]:
         rows.append(("1e7 samples complete through chunks, no connection dropped",
                      f"{results['connections_intact']}", results["connections_intact"]))
-    s, b = results["live"][NAME], results["live"][BARE]
+    s, b = results["live"]["sisock node"], results["live"]["bare Crossbar"]
     ratio = s["small"]["events_per_s"] / b["small"]["events_per_s"]
-    rows.append(("live events/s >= 90 % of bare publisher", f"{100 * ratio:.0f} %", ratio >= 0.9))
+    rows.append(("live events/s >= 90 % of a bare Crossbar router", f"{100 * ratio:.0f} %", ratio >= 0.9))
+    rpc = results["rpc"]
+    ratio = rpc["sisock get_data"] / rpc["bare Crossbar"]
+    rows.append(("get_data of 1 sample p50 within 1.2x of a bare call on a bare Crossbar router", f"{ratio:.2f}x",
+                 ratio <= 1.2))
     rows.append(("live >= 1e6 samples/s with blocks of 1,000", f"{s['blocks']['samples_per_s']:.3g}/s",
                  s["blocks"]["samples_per_s"] >= 1e6))
     rows.append(("live p99 < 5 ms at 1,000 events/s", f"{s['paced']['p99_ms']:.2f} ms", s["paced"]["p99_ms"] < 5))
     q = results["bridge"]["mean"]
     rows.append((f"bridge /query {args.samples:.0e} -> 1,000 points < 250 ms", f"{q * 1e3:.0f} ms", q < 0.25))
     m = results["memory"]
-    rows.append(("node memory < 20 B per recorded sample", f"{m['bytes_per_sample']:.1f} B", m["bytes_per_sample"] < 20))
+    rows.append(("node memory < 20 B per recorded sample", f"{m['bytes_per_sample']:.1f} B",
+                 m["bytes_per_sample"] < 20))
     return rows
 
 
 def table(results, args):
     """The report as text."""
     lines = [f"sisock bench  {results['when']}  router 127.0.0.1:{results['port']}  "
-             f"chunk {args.chunk_bytes / 2**20:g} MiB  {os.cpu_count()} CPUs", "",
+             f"chunk {args.chunk_bytes / 2**20:g} MiB  {os.cpu_count()} CPUs  load average "
+             f"{results['load'][0]:.1f} at the start, {results['load'][1]:.1f} at the end", "",
              "get_data (float64 t + one float64 field), median seconds",
              f"{'samples':>10} {'sisock':>9} {'msgp.lists':>10} {'JSON lists':>10} {'bare raw':>9} "
              f"{'sis/bare':>8} {'msgp/sis':>8} {'JSON/sis':>8}"]
-    fmt = lambda v: f"{v:.3f}" if v else "skipped"
-    ratio = lambda a, b: f"{a / b:.1f}x" if a and b else "-"
+
+    def fmt(v):
+        return f"{v:.3f}" if v else "skipped"
+
+    def ratio(a, b):
+        return f"{a / b:.1f}x" if a and b else "-"
+
     for n, g in results["get_data"].items():
         lines.append(f"{n:>10.0e} {fmt(g['sisock']):>9} {fmt(g['msgpack_lists']):>10} {fmt(g['json_lists']):>10} "
                      f"{fmt(g['bare_raw']):>9} {ratio(g['sisock'], g['bare_raw']):>8} "
                      f"{ratio(g['msgpack_lists'], g['sisock']):>8} {ratio(g['json_lists'], g['sisock']):>8}")
     lines += ["", f"live, node -> router -> subscriber, median of {args.live_repeats} ({args.events} events of "
                   f"1 sample as fast as possible; {args.events // 5} of 1,000 samples; latency: 3,000 at 1,000/s)",
-              f"{'publisher':>12} {'events/s':>10} {'samples/s':>12} {'p50 ms':>8} {'p99 ms':>8}"]
-    for who, label in ((NAME, "sisock node"), (BARE, "bare autobahn")):
-        r = results["live"][who]
-        lines.append(f"{label:>12} {r['small']['events_per_s']:>10.0f} {r['blocks']['samples_per_s']:>12.3g} "
+              f"{'publisher':>14} {'events/s':>10} {'samples/s':>12} {'p50 ms':>8} {'p99 ms':>8}"]
+    for label in LIVE:
+        r = results["live"][label]
+        lines.append(f"{label:>14} {r['small']['events_per_s']:>10.0f} {r['blocks']['samples_per_s']:>12.3g} "
                      f"{r['paced']['p50_ms']:>8.2f} {r['paced']['p99_ms']:>8.2f}")
+    lines += ["", f"1-sample call, median of {args.calls}: " + ", ".join(
+        f"{label} {seconds * 1e3:.2f} ms" for label, seconds in results["rpc"].items())]
     b, m = results["bridge"], results["memory"]
     lines += ["", f"bridge /query {args.samples:.0e} samples -> 1,000 points: mean {b['mean'] * 1e3:.0f} ms, "
                   f"min/max envelope {b['minmax'] * 1e3:.0f} ms",
@@ -208,6 +247,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the quick measurements (median)")
     parser.add_argument("--events", type=int, default=5_000, help="events of the small-event rate test")
     parser.add_argument("--live-repeats", type=int, default=3, help="repeats of each live measurement (median)")
+    parser.add_argument("--calls", type=int, default=300, help="1-sample calls of each kind (median)")
     parser.add_argument("--chunk-bytes", type=int, default=chunks.CHUNK_BYTES, help="SISOCK_CHUNK_BYTES")
     parser.add_argument("--full", action="store_true", help="also JSON lists at 1e7 (about a minute)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
@@ -223,20 +263,27 @@ def main(argv=None):
         stack.python("bare", "bench.bare", "--samples", args.samples, "--chunk-bytes", args.chunk_bytes)
         bridge_port = free_port()
         stack.python("bridge", "grafana_bridge", "--port", bridge_port)
+        stack.start_bare_router()
+        stack.python("bare_base", "bench.bare", "--samples", args.samples, "--chunk-bytes", args.chunk_bytes,
+                     "--anonymous", "--url", stack.bare_url)
         sessions = {"binary": blocking(client.connect, stack.url),
-                    "json": blocking(lambda: client.connect(stack.url, binary=False))}
+                    "json": blocking(lambda: client.connect(stack.url, binary=False)),
+                    "baseline": blocking(client.connect, stack.bare_url)}
         for session in sessions.values():
             session.first_session_id = session.session_id
-        results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "port": stack.port}
+        results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "port": stack.port,
+                   "load": [os.getloadavg()[0]]}
         memory = blocking(sessions["binary"].call, uri.node_uri(NAME, "memory"))
         memory["bytes_per_sample"] = (memory["rss_after"] - memory["rss_before"]) / memory["samples"]
         memory["rss_per_sample"] = memory["rss_after"] / memory["samples"]
         results["memory"] = memory
-        results["live"] = bench_live(sessions["binary"], args)
+        results["live"] = bench_live(sessions, args)
+        results["rpc"] = bench_rpc(sessions, args)
         results["get_data"] = bench_get_data(sessions, args)
         blocking(measure.sisock_get_data, sessions["binary"], 10)  # the node still answers
         results["connections_intact"] = connections_intact(stack, sessions)
         results["bridge"] = bench_bridge(f"http://127.0.0.1:{bridge_port}", args)
+        results["load"].append(os.getloadavg()[0])
         results["targets"] = targets(results, args)
         for session in sessions.values():
             blocking(session.close)

@@ -109,7 +109,10 @@ def kind_rows(processes):
 def table(r):
     """The report as text."""
     a, rate, e = r["args"], r["rate"], r["events"]
-    ms = lambda v: f"{v:.1f}" if v is not None else "-"
+
+    def ms(v):
+        return f"{v:.1f}" if v is not None else "-"
+
     followed = a["follow"] * a["rate"]
     seen = (f"recording: target {rate['target']:.0f} blocks/s; {rate['seen']:.0f} blocks/s "
             f"({rate['seen'] / followed:.1%} of their target) seen live from the {rate['seen_nodes']} of "

@@ -1,11 +1,12 @@
 """A throwaway stack for the benchmark: a Crossbar router on a free loopback port and child processes.
 
 Everything lives in a temporary ``SISOCK_HOME`` (router directory made by
-`sisock.cli.launcher.prepare_cbdir`, generated secrets, logs) and is stopped by
+`sisock.router.directory.prepare_cbdir`, generated secrets, logs) and is stopped by
 the PIDs started here; the directory is removed after a run that went
 well and kept (with every process's log) after one that failed.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -14,8 +15,9 @@ import sys
 import tempfile
 import time
 
-from sisock.cli.launcher import CROSSBAR, PROJECT_DIR, prepare_cbdir
+from sisock.cli.launcher import CROSSBAR
 from sisock.config import ensure_secrets
+from sisock.router.directory import CONFIG_FILE, PROJECT_DIR, prepare_cbdir
 
 
 def free_port():
@@ -66,6 +68,16 @@ class Stack:
         cbdir = prepare_cbdir(os.path.join(self.dir, "router"), self.port)
         return self.spawn("router", [CROSSBAR, "start", "--cbdir", cbdir], ready="NODE_BOOT_COMPLETE")
 
+    def start_bare_router(self):
+        """Start the baseline: a bare Crossbar router on `bare_url`, see `bare_router_config`."""
+        self.bare_port = free_port()
+        self.bare_url = f"ws://127.0.0.1:{self.bare_port}/ws"
+        cbdir = os.path.join(self.dir, "bare_router")
+        os.makedirs(cbdir)
+        with open(os.path.join(cbdir, "config.json"), "w") as fp:
+            json.dump(bare_router_config(self.bare_port), fp, indent=2)
+        return self.spawn("bare_router", [CROSSBAR, "start", "--cbdir", cbdir], ready="NODE_BOOT_COMPLETE")
+
     def python(self, name, module, *args, **kwargs):
         """Start ``python -m module *args`` (a sisock process) and wait for its READY line."""
         return self.spawn(name, [sys.executable, "-m", module, *map(str, args)], **kwargs)
@@ -84,3 +96,25 @@ class Stack:
     def remove(self):
         """Delete the temporary directory (after `stop`)."""
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def bare_router_config(port):
+    """Crossbar config of the baseline router: realm ``sisock``, anonymous sessions, static permissions.
+
+    One role (``anonymous``) may do anything, decided by Crossbar's static
+    permissions and cached; no authenticator, no authorizer, no sisock
+    component. Its WebSocket transport has the options of the sisock
+    router's (serializers, message size, pings), on ``127.0.0.1:port``.
+    """
+    sisock_ws = json.loads(CONFIG_FILE.read_text())["workers"][0]["transports"][0]["paths"]["ws"]
+    everything = {"uri": "", "match": "prefix", "allow": {"call": True, "register": True, "publish": True,
+                                                            "subscribe": True},
+                  "disclose": {"caller": True, "publisher": True}, "cache": True}
+    websocket = dict(sisock_ws, auth={"anonymous": {"type": "static", "role": "anonymous"}})
+    return {"version": 2, "controller": {}, "workers": [{
+        "type": "router",
+        "realms": [{"name": "sisock", "roles": [{"name": "anonymous", "permissions": [everything]}]}],
+        "transports": [{"type": "websocket", "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": port},
+                        "serializers": websocket["serializers"], "options": websocket["options"],
+                        "auth": websocket["auth"]}],
+    }]}

@@ -2,7 +2,7 @@
 """``sisock-router``: the Crossbar router of the sisock image, listening on the container's network.
 
 Writes the router directory from the installed package's template
-(`sisock.cli.launcher.prepare_cbdir`: realm, roles, the authenticator
+(`sisock.router.directory.prepare_cbdir`: realm, roles, the authenticator
 component, the web client from the package) with the given interface and
 port, then replaces itself with ``crossbar start``. The WAMP-CRA secrets of
 the hub, node and admin roles come from ``SISOCK_HUB_SECRET``,
@@ -19,7 +19,7 @@ import shutil
 import sys
 
 from sisock import config
-from sisock.cli.launcher import prepare_cbdir
+from sisock.router.directory import prepare_cbdir
 
 
 def publisher_secrets(cbdir, secret):

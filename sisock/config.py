@@ -6,7 +6,7 @@ Every value has an embedded default, can be set in the environment, and
 =======================  ================================  ===========================
 variable                 default                           meaning
 =======================  ================================  ===========================
-``SISOCK_URL``           ``ws://127.0.0.1:8080/ws``        router WebSocket URL
+``SISOCK_URL``           ``ws://127.0.0.1:8080/ws``        router URL (see `Connection`)
 ``SISOCK_REALM``         ``sisock``                        WAMP realm
 ``SISOCK_HOME``          ``./.sisock``                     state: secrets, data, logs
 ``SISOCK_SECRETS_FILE``  ``$SISOCK_HOME/secrets.json``     generated secrets (mode 0600)
@@ -155,12 +155,42 @@ def add_node_secret(name, path=None):
     ensure_secrets(path)
     secrets = read_secrets(path)
     value = secrets.setdefault("nodes", {})[name] = _secrets.token_urlsafe(32)
+    _write_secrets(path, secrets)
+    return value
+
+
+def ensure_http_publisher_secret(path=None):
+    """Add an ``http_publisher`` entry ``{key, secret}`` to the secrets file if it has none; return it.
+
+    The router's HTTP publisher (``/publish``, `sisock.router.directory.router_config`)
+    accepts only requests signed with it.
+
+    Parameters
+    ----------
+    path : str, optional
+        Secrets file (created if missing); `secrets_file` by default.
+
+    Returns
+    -------
+    dict
+        ``{"key": "http_publisher", "secret": str}``.
+    """
+    path = path or secrets_file()
+    ensure_secrets(path)
+    secrets = read_secrets(path)
+    if "http_publisher" not in secrets:
+        secrets["http_publisher"] = {"key": "http_publisher", "secret": _secrets.token_urlsafe(32)}
+        _write_secrets(path, secrets)
+    return secrets["http_publisher"]
+
+
+def _write_secrets(path, secrets):
+    """Replace the secrets file with ``secrets`` atomically, mode 0600."""
     tmp = f"{path}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fp:
         json.dump(secrets, fp, indent=2)
     os.replace(tmp, path)
-    return value
 
 
 @dataclass(frozen=True)
@@ -170,7 +200,10 @@ class Connection:
     Attributes
     ----------
     url : str
-        Router WebSocket URL (``ws://`` or ``wss://``).
+        Router URL: WebSocket ``ws://host:port/ws`` or ``wss://...``;
+        RawSocket ``rs://host:port``, ``rss://host:port`` (TLS), or on a
+        Unix socket ``unix:///path/to.sock`` (also Autobahn's
+        ``rs://unix:/path/to.sock``); see `sisock.connection.parse_router_url`.
     realm : str
         WAMP realm.
     authid : str or None
@@ -210,7 +243,8 @@ def add_connection_arguments(parser, *, default_authid=None):
     """
     group = parser.add_argument_group("connection")
     group.add_argument("--url", default=env("URL", DEFAULT_URL),
-                       help="router WebSocket URL (env SISOCK_URL; default %(default)s)")
+                       help="router URL: ws://, wss://, rs://host:port, rss://host:port or unix:///path "
+                            "(env SISOCK_URL; default %(default)s)")
     group.add_argument("--realm", default=env("REALM", DEFAULT_REALM),
                        help="WAMP realm (env SISOCK_REALM; default %(default)s)")
     group.add_argument("--authid", default=default_authid,

@@ -11,13 +11,15 @@ across reconnects and `onJoin` registers everything again.
 
 from urllib.parse import urlparse
 
+from autobahn.rawsocket.util import parse_url as parse_rawsocket_url
+from autobahn.twisted.rawsocket import WampRawSocketClientFactory, WampRawSocketClientProtocol
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.twisted.websocket import WampWebSocketClientFactory, WampWebSocketClientProtocol
 from autobahn.wamp import auth
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet import defer
-from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
+from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint, UNIXClientEndpoint
 
 from sisock.config import Connection
 from sisock.wire import validate
@@ -49,6 +51,84 @@ class WebSocketClientProtocol(WampWebSocketClientProtocol):
     def connectionMade(self):
         self.tcpNoDelay = self.factory.tcpNoDelay
         super().connectionMade()
+
+
+class RawSocketClientProtocol(WampRawSocketClientProtocol):
+    """Autobahn's WAMP RawSocket client protocol with TCP_NODELAY set on TCP connections.
+
+    Autobahn leaves Nagle's algorithm on for RawSocket, which holds small
+    events back for up to ~40 ms; a Unix socket has no such option.
+    """
+
+    def connectionMade(self):
+        if hasattr(self.transport, "setTcpNoDelay"):
+            self.transport.setTcpNoDelay(True)
+        super().connectionMade()
+
+
+def parse_router_url(url):
+    """Split a router URL into what `start` connects to.
+
+    Parameters
+    ----------
+    url : str
+        ``ws://host:port/path`` or ``wss://...`` (WebSocket),
+        ``rs://host:port`` or ``rss://host:port`` (RawSocket over TCP, plain or
+        TLS), ``rs://unix:/path/to.sock`` (Autobahn's form) or
+        ``unix:///path/to.sock`` (RawSocket over a Unix socket).
+
+    Returns
+    -------
+    tuple
+        ``(kind, tls, host, port_or_path)``: ``kind`` is ``"websocket"``,
+        ``"tcp"`` (RawSocket) or ``"unix"``; ``tls`` a bool; for ``"unix"``,
+        ``host`` is None and the last item is the socket's path.
+
+    Raises
+    ------
+    ValueError
+        For any other form, with the accepted ones in the message.
+    """
+    parsed = urlparse(url)
+    problem = ValueError(f"router url must look like ws://host:port/path, wss://..., rs://host:port, rss://..., "
+                         f"rs://unix:/path or unix:///path, got {url!r}")
+    if parsed.scheme in ("ws", "wss") and parsed.hostname:
+        return "websocket", parsed.scheme == "wss", parsed.hostname, parsed.port or (
+            443 if parsed.scheme == "wss" else 80)
+    if parsed.scheme == "unix" and parsed.path and not parsed.netloc:
+        return "unix", False, None, parsed.path
+    if parsed.scheme in ("rs", "rss"):
+        try:
+            tls, host, where = parse_rawsocket_url(url)
+        except Exception as exc:  # autobahn raises a bare Exception for a malformed URL
+            raise problem from exc
+        if host == "unix":
+            if not where or tls:
+                raise problem
+            return "unix", False, None, where
+        return "tcp", tls, host, where
+    raise problem
+
+
+def _transport(session, reactor, binary):
+    """The Twisted client endpoint and WAMP transport factory for ``session.connection.url``."""
+    kind, tls, host, where = parse_router_url(session.connection.url)
+    if kind == "websocket":
+        factory = WampWebSocketClientFactory(session.fresh, url=session.connection.url,
+                                             serializers=serializers(binary))
+        factory.setProtocolOptions(**PROTOCOL_OPTIONS)
+        factory.protocol = WebSocketClientProtocol
+    else:
+        factory = WampRawSocketClientFactory(session.fresh, serializer=serializers(binary)[0])
+        factory.protocol = RawSocketClientProtocol
+    factory.noisy = False
+    if kind == "unix":
+        return UNIXClientEndpoint(reactor, where, timeout=5), factory
+    if tls:
+        from sisock.tls import client_options
+
+        return SSL4ClientEndpoint(reactor, host, where, client_options(host), timeout=5), factory
+    return TCP4ClientEndpoint(reactor, host, where, timeout=5), factory
 
 
 def serializers(binary=True):
@@ -178,30 +258,22 @@ def start(session, reactor=None, binary=True):
         The process's session object; reused for every connection.
     reactor : twisted reactor, optional
     binary : bool
-        Offer MsgPack and CBOR before JSON (default) or JSON only.
+        Offer MsgPack and CBOR before JSON (default) or JSON only; RawSocket
+        carries one serializer: MsgPack, or JSON.
 
     Returns
     -------
     twisted.application.internet.ClientService
         Already started; ``stopService()`` disconnects for good.
+
+    Raises
+    ------
+    ValueError
+        If ``session.connection.url`` is none of the forms of `parse_router_url`.
     """
     if reactor is None:
         from twisted.internet import reactor
-    url = session.connection.url
-    parsed = urlparse(url)
-    if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
-        raise ValueError(f"router url must look like ws://host:port/path, got {url!r}")
-    factory = WampWebSocketClientFactory(session.fresh, url=url, serializers=serializers(binary))
-    factory.setProtocolOptions(**PROTOCOL_OPTIONS)
-    factory.protocol = WebSocketClientProtocol
-    factory.noisy = False
-    port = parsed.port or (443 if parsed.scheme == "wss" else 80)
-    if parsed.scheme == "wss":
-        from sisock.tls import client_options
-
-        endpoint = SSL4ClientEndpoint(reactor, parsed.hostname, port, client_options(parsed.hostname), timeout=5)
-    else:
-        endpoint = TCP4ClientEndpoint(reactor, parsed.hostname, port, timeout=5)
+    endpoint, factory = _transport(session, reactor, binary)
     service = ClientService(endpoint, factory, retryPolicy=RETRY_POLICY)
     service.startService()
     session.service = service

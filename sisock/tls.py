@@ -2,7 +2,7 @@
 
 `make_certificate` writes a key and a self-signed certificate (what
 ``sisock cert`` does); the router config takes them in its endpoint's
-``tls`` section (`sisock.cli.launcher.router_config`), and clients trust that
+``tls`` section (`sisock.router.directory.router_config`), and clients trust that
 certificate through ``SISOCK_CA_FILE`` (`client_options`).
 """
 

@@ -21,7 +21,7 @@ from autobahn.wamp.exception import ApplicationError, TransportLost
 from twisted.internet import defer, reactor, task
 
 from sisock import client, config
-from sisock.cli.launcher import prepare_cbdir
+from sisock.router.directory import prepare_cbdir
 from sisock.tls import make_certificate
 
 #: The checkout the tests run from.

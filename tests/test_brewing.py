@@ -17,7 +17,8 @@ import pytest_twisted
 import requests
 from twisted.internet import threads
 
-from sisock.cli.launcher import PROJECT_DIR, ensure_http_publisher_secret, prepare_cbdir
+from sisock.config import ensure_http_publisher_secret
+from sisock.router.directory import PROJECT_DIR, prepare_cbdir
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NotAuthorized
 from tests.conftest import Events, Stack

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from sisock.cli.launcher import PROJECT_DIR
+from sisock.router.directory import PROJECT_DIR
 
 
 def test_every_rpc_answers_bad_input_with_a_sisock_error_or_a_valid_answer(stack):

@@ -18,7 +18,7 @@ ALLOWED = {
     "sisock.base": {"sisock.config", "sisock.node", "sisock.wire"},
     "sisock": {"sisock.base", "sisock.client", "sisock.node", "sisock.wire"},
     "sisock.cli": {"sisock", "sisock.client", "sisock.config", "sisock.connection", "sisock.hub", "sisock.node",
-                   "sisock.tls", "sisock.wire"},
+                   "sisock.router", "sisock.tls", "sisock.wire"},
     "nodes": {"sisock", "sisock.client", "sisock.config", "sisock.connection", "sisock.node", "sisock.wire"},
     # the bridge runs the fleet queries and reports of sisock.hub.fanout / reports on its own session
     "grafana_bridge": {"sisock.client", "sisock.config", "sisock.connection", "sisock.hub", "sisock.node",

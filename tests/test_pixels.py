@@ -16,7 +16,7 @@ from autobahn.wamp.types import PublishOptions
 from PIL import Image
 from twisted.internet import defer, threads
 
-from sisock.cli.launcher import PROJECT_DIR
+from sisock.router.directory import PROJECT_DIR
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NotAuthorized
 from tests.registry_support import close, connect_admin, connect_node, start_stack, until

@@ -5,7 +5,7 @@ import sys
 
 import pytest_twisted
 
-from sisock.cli.launcher import PROJECT_DIR
+from sisock.router.directory import PROJECT_DIR
 from tests.conftest import Proc, until
 
 README = (PROJECT_DIR / "README.md").read_text()

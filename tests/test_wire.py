@@ -17,7 +17,7 @@ import requests
 from autobahn.wamp.types import CallOptions
 
 from sisock import client
-from sisock.cli.launcher import CONFIG_FILE
+from sisock.router.directory import CONFIG_FILE
 from sisock.wire import chunks, uri
 from sisock.wire.errors import InvalidArgument, TooLarge
 from tests.conftest import Proc

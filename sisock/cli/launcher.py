@@ -1,10 +1,7 @@
 """Start the parts of a sisock stack as child processes (``sisock up``).
 
-`router_config` and `prepare_cbdir` turn the router config template
-(``sisock/router/config.json``, package data like the web client in
-``sisock/web/``) into a runnable router directory with another port and
-absolute paths (the test fixture and `sisock up --port` use them), so the
-stack runs from an installed package as from a checkout.
+The router directory it starts Crossbar in is written by
+`sisock.router.directory.prepare_cbdir`.
 
 `Launcher` runs the whole stack under one Twisted reactor: router, hub,
 weather and sensors nodes, Grafana bridge, started in that order, each
@@ -15,95 +12,16 @@ with exponential backoff; the others reconnect to a restarted router by
 themselves. SIGINT/SIGTERM stops the children in reverse order.
 """
 
-import json
 import os
 import socket
 import sys
-from pathlib import Path
-from secrets import token_urlsafe
 
 from twisted.internet import defer
 
 from sisock import config
 from sisock.cli.supervisor import Child, Part, PartExited
+from sisock.router.directory import WEB_DIR, prepare_cbdir, socket_path
 from sisock.tls import make_certificate
-
-#: The folder holding the ``sisock`` package (and ``nodes``, ``grafana_bridge``):
-#: the project folder of a checkout, ``site-packages`` once installed. The
-#: router worker imports `sisock.router.auth` from it.
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-#: The router config template (a checkout's ``.crossbar/config.json`` links to it).
-CONFIG_FILE = PROJECT_DIR / "sisock" / "router" / "config.json"
-#: The web client's static files, served by the router at ``/``.
-WEB_DIR = PROJECT_DIR / "sisock" / "web"
-
-
-def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None, secrets=None):
-    """The router configuration with its listening port and paths made absolute.
-
-    Parameters
-    ----------
-    port : int
-        TCP port of the web transport (WebSocket at ``/ws``, files at ``/``).
-    interface : str
-        Address to listen on.
-    web_dir : path-like
-        Directory of the web client's static files.
-    tls : tuple of str, optional
-        ``(key_path, cert_path)`` (PEM, see `sisock.tls.make_certificate`):
-        the transport then speaks only TLS (``wss://``, ``https://``).
-    secrets : path-like, optional
-        Secrets file (`sisock.config.secrets_file` by default) whose
-        ``http_publisher`` entry ``{key, secret}`` signs requests to the
-        HTTP publisher at ``/publish``; without one, there is no ``/publish``.
-
-    Returns
-    -------
-    dict
-        Crossbar configuration (`CONFIG_FILE` with changes).
-    """
-    cfg = json.loads(CONFIG_FILE.read_text())
-    worker = cfg["workers"][0]
-    worker.setdefault("options", {})["pythonpath"] = [str(PROJECT_DIR)]
-    transport = worker["transports"][0]
-    transport["endpoint"].update(port=int(port), interface=interface)
-    transport["paths"]["/"]["directory"] = str(Path(web_dir).resolve())
-    http = config.read_secrets(secrets).get("http_publisher")
-    if http:
-        transport["paths"]["publish"]["options"].update(key=http["key"], secret=http["secret"])
-    else:
-        del transport["paths"]["publish"]
-    if tls is not None:
-        key, cert = (str(Path(p).resolve()) for p in tls)
-        transport["endpoint"]["tls"] = {"key": key, "certificate": cert}
-    return cfg
-
-
-def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None, secrets=None):
-    """Write a router directory for ``crossbar start --cbdir`` and return its path (see `router_config`)."""
-    os.makedirs(cbdir, exist_ok=True)
-    path = Path(cbdir) / "config.json"
-    path.write_text(json.dumps(router_config(port, interface, tls=tls, secrets=secrets), indent=2))
-    return str(cbdir)
-
-
-def ensure_http_publisher_secret(path=None):
-    """Add an ``http_publisher`` entry ``{key, secret}`` to the secrets file if it has none; return it.
-
-    The router's HTTP publisher (``/publish``) accepts only requests signed
-    with it. The file is rewritten atomically with mode 0600.
-    """
-    path = path or config.secrets_file()
-    config.ensure_secrets(path)
-    secrets = config.read_secrets(path)
-    if "http_publisher" not in secrets:
-        secrets["http_publisher"] = {"key": "http_publisher", "secret": token_urlsafe(32)}
-        tmp = f"{path}.tmp"
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fp:
-            json.dump(secrets, fp, indent=2)
-        os.replace(tmp, path)
-    return secrets["http_publisher"]
-
 
 # -- the stack ---------------------------------------------------------------
 
@@ -170,8 +88,15 @@ class Launcher:
         ``data/``, ``logs/<part>.log``.
     port : int
         Router port (WebSocket ``/ws``, web client ``/``), on 127.0.0.1.
+    rawsocket_port : int, optional
+        Router RawSocket port (``rs://``) on 127.0.0.1; None: none. The
+        stack's own parts connect through the router's Unix socket in
+        ``<home>/router/`` (RawSocket, the fastest); if that path is too
+        long for a Unix socket, through this port, else the WebSocket.
     bridge_port : int
         Grafana bridge HTTP port, on 127.0.0.1.
+    proxies : int
+        Crossbar proxy workers serving the router port (0: the router worker serves it).
     weather, sensors : bool
         Start the weather / sensors node.
     demo : bool
@@ -187,7 +112,7 @@ class Launcher:
     """
 
     def __init__(self, home, port=8080, bridge_port=8081, weather=True, sensors=True, verbose=False,
-                 ready_timeout=READY_TIMEOUT, reactor=None, tls=False, demo=False):
+                 ready_timeout=READY_TIMEOUT, reactor=None, tls=False, rawsocket_port=None, proxies=0, demo=False):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
@@ -197,6 +122,11 @@ class Launcher:
         tls_dir = os.path.join(self.home, "tls")
         self.tls = (os.path.join(tls_dir, "key.pem"), os.path.join(tls_dir, "cert.pem")) if tls else None
         self.url = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}/ws"
+        self.rawsocket_port = None if rawsocket_port is None else int(rawsocket_port)
+        self.proxies = int(proxies)
+        self.socket = socket_path(os.path.join(self.home, "router"))
+        self.local_url = (f"unix://{self.socket}" if self.socket else self.url if self.rawsocket_port is None
+                          else f"{'rss' if tls else 'rs'}://127.0.0.1:{self.rawsocket_port}")
         self.parts = stack_parts(self.home, self.bridge_port, weather, sensors, demo)
         self.verbose, self.ready_timeout = verbose, ready_timeout
         self.children = []
@@ -221,9 +151,13 @@ class Launcher:
         found = []
         if not os.access(CROSSBAR, os.X_OK):
             found.append(f"no crossbar script at {CROSSBAR}; install sisock with its dependencies")
-        if self.port == self.bridge_port:
-            found.append(f"--port and --bridge-port are both {self.port}")
-        for port, option in ((self.port, "--port"), (self.bridge_port, "--bridge-port")):
+        if self.proxies < 0:
+            found.append(f"--proxies must be 0 or more, got {self.proxies}")
+        ports = {"--port": self.port, "--rawsocket-port": self.rawsocket_port, "--bridge-port": self.bridge_port}
+        ports = {option: port for option, port in ports.items() if port is not None}
+        if len(set(ports.values())) < len(ports):
+            found.append(f"--port, --rawsocket-port and --bridge-port must differ: {ports}")
+        for option, port in ports.items():
             problem = port_problem(port, option)
             if problem:
                 found.append(problem)
@@ -248,11 +182,12 @@ class Launcher:
         os.environ["SISOCK_HOME"] = self.home
         if config.ensure_secrets():
             self.say(f"generated new secrets in {config.secrets_file()} (mode 0600)")
-        ensure_http_publisher_secret()
+        config.ensure_http_publisher_secret()
         if self.tls and not all(os.path.exists(p) for p in self.tls):
             self.tls = make_certificate(os.path.dirname(self.tls[0]))
             self.say(f"generated a self-signed certificate {self.tls[1]} (key mode 0600)")
-        prepare_cbdir(os.path.join(self.home, "router"), self.port, tls=self.tls)
+        prepare_cbdir(os.path.join(self.home, "router"), self.port, tls=self.tls, rawsocket_port=self.rawsocket_port,
+                      proxies=self.proxies)
         if not (WEB_DIR / "vendor" / "autobahn.min.js").is_file():
             self.say(f"warning: the web client's libraries are missing from {WEB_DIR / 'vendor'}: run "
                      "`npm ci && node web/build.mjs` in the checkout (then install it again)")
@@ -262,8 +197,8 @@ class Launcher:
         return self.exit_code
 
     def env(self):
-        """Environment of every child."""
-        env = dict(os.environ, SISOCK_URL=self.url, SISOCK_HOME=self.home, PYTHONUNBUFFERED="1")
+        """Environment of every child: its router URL is `local_url`."""
+        env = dict(os.environ, SISOCK_URL=self.local_url, SISOCK_HOME=self.home, PYTHONUNBUFFERED="1")
         if self.tls:
             env["SISOCK_CA_FILE"] = self.tls[1]
         return env
@@ -292,6 +227,10 @@ class Launcher:
         if self.stopping:
             return
         self.say(f"router WebSocket  {self.url}")
+        if self.rawsocket_port is not None:
+            self.say(f"router RawSocket  {'rss' if self.tls else 'rs'}://127.0.0.1:{self.rawsocket_port}")
+        if self.socket:
+            self.say(f"router socket     unix://{self.socket} (the stack's own parts)")
         self.say(f"web client        {'https' if self.tls else 'http'}://127.0.0.1:{self.port}/")
         self.say(f"Grafana bridge    http://127.0.0.1:{self.bridge_port}/")
         for child in self.children:
@@ -372,11 +311,17 @@ def add_arguments(parser):
     parser.description, parser.epilog = UP_DESCRIPTION, UP_EPILOG
     parser.add_argument("--port", type=int, default=8080,
                         help="router port on 127.0.0.1: WebSocket /ws and web client / (default %(default)s)")
+    parser.add_argument("--rawsocket-port", type=int, default=None,
+                        help="also serve RawSocket (rs:// URLs) on this port on 127.0.0.1 (default: only the "
+                             "Unix socket $HOME/router/sisock.sock, which the stack's own parts use)")
     parser.add_argument("--bridge-port", type=int, default=8081,
                         help="Grafana bridge HTTP port on 127.0.0.1 (default %(default)s)")
     parser.add_argument("--home", default=None,
                         help="state directory: secrets, router config, data, logs "
                              "(env SISOCK_HOME; default ./.sisock)")
+    parser.add_argument("--proxies", type=int, default=0, metavar="N",
+                        help="N Crossbar proxy workers serve the router port, taking WebSocket and serialization "
+                             "off the router worker (default %(default)s: the router worker serves it)")
     parser.add_argument("--no-sensors", action="store_true", help="do not start the sensors node")
     parser.add_argument("--no-weather", action="store_true", help="do not start the weather node")
     parser.add_argument("--verbose", action="store_true", help="echo every child output line, prefixed [part]")
@@ -389,5 +334,5 @@ def run_up(args):
     """Run ``sisock up`` with parsed `add_arguments` options; return the exit status."""
     launcher = Launcher(args.home or config.home_dir(), args.port, args.bridge_port,
                         weather=not args.no_weather, sensors=not args.no_sensors, verbose=args.verbose,
-                        tls=args.tls, demo=args.demo)
+                        tls=args.tls, rawsocket_port=args.rawsocket_port, proxies=args.proxies, demo=args.demo)
     return launcher.run()

@@ -2,7 +2,10 @@
 
 Crossbar runs :class:`RouterAuth` embedded in its router worker (see
 ``.crossbar/config.json``). It registers the dynamic WAMP-CRA authenticator
-and the dynamic authorizer used by every role, so the role table lives
+(one WAMP call per session that joins) and gives each role of the realm its
+rules from :func:`authorize`, decided in the router worker's own process: a
+publish or a call costs one Python function call, answered from a memo after
+the first time, and never a WAMP call to an authorizer. The role table lives
 here, in one place, built on `sisock.wire.uri` (``docs/roles.md`` explains it).
 
 ========  ==============================================================
@@ -23,8 +26,11 @@ admin     what a consumer may, and call ``consumer.NAME.command``,
 ========  ==============================================================
 """
 
+import functools
+
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
+from crossbar.router.role import RouterRole
 from twisted.internet import threads
 from twisted.internet.defer import inlineCallbacks
 
@@ -36,6 +42,11 @@ def _under(name, prefix):
     return name.startswith(prefix)
 
 
+#: The roles of the realm whose rules `authorize` gives (declared without rules in the router config).
+ROLES = ("hub", "node", "consumer", "admin")
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def authorize(authrole, authid, name, action):
     """Decide whether a session may perform ``action`` on URI ``name``.
 
@@ -54,7 +65,9 @@ def authorize(authrole, authid, name, action):
         Crossbar authorization: ``allow``, ``disclose`` (the caller or
         publisher is disclosed, so the hub learns who calls it), and
         ``cache`` (true only where the answer does not depend on the authid,
-        since Crossbar caches per role, not per authid).
+        since Crossbar caches per role, not per authid). The answer of each
+        ``(authrole, authid, name, action)`` is remembered (it never changes);
+        callers must not modify it.
     """
     consumer = uri.uri("consumer.")
     reads = (action == "call" and _under(name, consumer) and not name.endswith(".command")) or (
@@ -84,17 +97,57 @@ def authorize(authrole, authid, name, action):
     return {"allow": allow, "disclose": True, "cache": cache}
 
 
+class SisockRole(RouterRole):
+    """A role of the realm whose every decision is `authorize`, in the router worker's process.
+
+    Crossbar asks a role's ``authorize`` for each action it has not cached;
+    this answers at once from :func:`authorize` (no WAMP call, no Deferred).
+    """
+
+    def authorize(self, session, uri, action, options):
+        return authorize(self.uri, session._authid, uri, action)
+
+
+def install_roles(router):
+    """Give the roles `ROLES` of Crossbar router ``router`` (one realm) their rules from `authorize`.
+
+    Parameters
+    ----------
+    router : crossbar.router.router.Router
+        The realm's router in this worker.
+
+    Raises
+    ------
+    RuntimeError
+        If the router config does not declare one of `ROLES` on the realm
+        (sessions could then not authenticate with it).
+    """
+    missing = [name for name in ROLES if not router.has_role(name)]
+    if missing:
+        raise RuntimeError(f"the router config declares no role {', '.join(missing)} on realm {router._realm}")
+    for name in ROLES:
+        router.add_role(SisockRole(router, name))
+
+
 class RouterAuth(ApplicationSession):
-    """Router-embedded session providing the authenticator and authorizer."""
+    """Router-embedded session: the authenticator, and the roles' rules (see `install_roles`).
+
+    Raises in ``onJoin`` (so the router does not start) if it cannot reach
+    the router it is embedded in: the roles would then refuse everything.
+    """
 
     @inlineCallbacks
     def onJoin(self, details):
         created = config.ensure_secrets()
         if created:
             self.log.info("sisock: generated new secrets into {path}", path=config.secrets_file())
+        router = getattr(self._transport, "_router", None)  # crossbar.router.session.RouterApplicationSession
+        if router is None:
+            raise RuntimeError("sisock.router.auth.RouterAuth must run embedded in a Crossbar router worker")
+        install_roles(router)
+        self.log.info("sisock: roles {roles} are authorized in the router worker", roles=", ".join(ROLES))
         yield self.register(self.authenticate, uri.AUTHENTICATE)
-        yield self.register(self.authorize, uri.AUTHORIZE)
-        self.log.info("sisock: router authenticator and authorizer ready")
+        self.log.info("sisock: router authenticator ready")
 
     def authenticate(self, realm, authid, details):
         """Dynamic WAMP-CRA authenticator registered with the router; see `_authenticate`.
@@ -121,7 +174,3 @@ class RouterAuth(ApplicationSession):
         except config.SecretsError as exc:
             raise ApplicationError("wamp.error.not_authorized", str(exc)) from exc
         return {"secret": secret, "role": role}
-
-    def authorize(self, session, name, action, options=None):
-        """Dynamic authorizer called by Crossbar; see :func:`authorize`."""
-        return authorize(session.get("authrole"), session.get("authid"), name, action)

@@ -97,6 +97,5 @@ HUB_NODES = uri("hub.nodes.")
 #: Router meta events the hub follows to notice sessions that leave.
 SESSION_ON_LEAVE = "wamp.session.on_leave"
 
-#: Procedures that the router-side auth component registers.
+#: Procedure that the router-side auth component registers.
 AUTHENTICATE = uri("auth.authenticate")
-AUTHORIZE = uri("auth.authorize")
