@@ -13,7 +13,7 @@ from twisted.internet import defer, threads
 from nodes.brewing.api import change, who
 from sisock.wire.errors import InvalidArgument
 
-#: Role of the router's HTTP bridge session (``.crossbar/config.json``).
+#: Role of the router's HTTP bridge session (``sisock/router/config.json``).
 HTTP_ROLE = "http_publisher"
 LEVELS = ("debug", "info", "warning", "error")
 

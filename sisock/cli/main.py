@@ -191,7 +191,7 @@ def cert_arguments(parser):
     parser.epilog = """examples:
   sisock cert                                  ./.sisock/tls/{key,cert}.pem for localhost and 127.0.0.1
   sisock cert --dir /etc/sisock --host daq.lab.example --host 10.0.0.5
-then, in .crossbar/config.json, the transport's endpoint:
+then, in your router's config.json (a copy of sisock/router/config.json), the transport's endpoint:
   "tls": {"key": "/etc/sisock/key.pem", "certificate": "/etc/sisock/cert.pem"}
 and on every client: SISOCK_URL=wss://HOST:8080/ws SISOCK_CA_FILE=/etc/sisock/cert.pem
 """

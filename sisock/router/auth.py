@@ -1,7 +1,7 @@
 """Authentication and authorization inside the router.
 
 Crossbar runs :class:`RouterAuth` embedded in its router worker (see
-``.crossbar/config.json``). It registers the dynamic WAMP-CRA authenticator
+``sisock/router/config.json``). It registers the dynamic WAMP-CRA authenticator
 (one WAMP call per session that joins) and gives each role of the realm its
 rules from :func:`authorize`, decided in the router worker's own process: a
 publish or a call costs one Python function call, answered from a memo after

@@ -1,7 +1,7 @@
 """Large get_data results in chunks: WAMP progressive call results, split and reassembled.
 
 The router drops the connection of a session that sends a message over its
-``max_message_size`` (16 MiB in ``.crossbar/config.json``), so a node never
+``max_message_size`` (16 MiB in the router config, ``sisock/router/config.json``), so a node never
 sends a result whose estimated size on the wire is over `MAX_MESSAGE_BYTES`
 (8 MiB; ``SISOCK_MAX_MESSAGE_BYTES`` or ``DataNodeServer.max_message_bytes``)
 in one message. A caller that asked for progressive results
