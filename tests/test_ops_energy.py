@@ -159,6 +159,10 @@ def test_sisock_energy_by_zone_with_a_tariff_as_csv_and_json(fleet, meter_reset,
     assert int(rows[2]["resets"]) == 1
     run = yield _sisock(fleet, *common, "--json")
     assert json.loads(run.stdout)["tariff"]["currency"] == "CHF"
+    run = yield _sisock(fleet, *common)  # the table for people: kWh to the Wh, cost to the cent
+    lines = run.stdout.splitlines()
+    assert lines[0].split() == ["ZONE", "NODES", "KWH", "DAY", "KWH", "NIGHT", "KWH", "RESETS", "COST", "CHF"]
+    assert lines[3].split()[0] == "TOTAL" and lines[3].split()[-1] == f"{direct['total']['cost']:.2f}"
     run = yield _sisock(fleet, "--month", "2026-11", "--json")
     month = json.loads(run.stdout)
     assert (month["start"], month["end"]) == (dt.datetime(2026, 11, 1, tzinfo=dt.UTC).timestamp(),
