@@ -64,9 +64,9 @@ export class RegistryPanel {
     this.table = el("table", { class: "registry-table", "data-testid": "registry-table" }, el("thead", {}, head), this.rows);
     this.map = new NodeMap((name) => this.select(name));
     this.detailBox = el("div", { class: "registry-detail" });
-    this.login = loginBox(admin);
-    this.element = el("section", { class: "registry", "data-testid": "registry-panel", hidden: "" },
-      el("header", { class: "registry-head" }, el("h2", { text: "Registry" }), this.login.element),
+    this.login = null; // the login form, there while the panel is shown (one form on the page at a time)
+    this.head = el("header", { class: "registry-head" }, el("h2", { text: "Registry" }));
+    this.element = el("section", { class: "registry", "data-testid": "registry-panel", hidden: "" }, this.head,
       el("div", { class: "registry-bar" }, filterForm, this.prev, this.count, this.next, this.enableButton,
         this.disableButton),
       this.confirm, this.message,
@@ -87,11 +87,20 @@ export class RegistryPanel {
 
   show() {
     this.element.hidden = false;
+    if (!this.login) {
+      this.login = loginBox(this.admin);
+      this.head.append(this.login.element);
+    }
     this.refresh();
   }
 
   hide() {
     this.element.hidden = true;
+    if (this.login) {
+      this.login.close();
+      this.login.element.remove();
+      this.login = null;
+    }
   }
 
   /** Show the first page of the nodes ``filter`` selects, and all of them on the map. */
