@@ -125,6 +125,8 @@ def energy(session, filter, start, end, tariff=tariffs.UNPRICED, group_by=None, 
     answers, errors = yield fanout.each(
         selected, lambda name: session.call(uri.node_uri(name, "get_increase"), field, edges),
         concurrency, timeout, reactor)
+    for name in [n for n, a in answers.items() if len(a.get("increase", ())) != len(names)]:
+        errors[name] = f"answered {len(answers.pop(name).get('increase', ()))} intervals for {len(names)}"
     tags = {n["name"]: n.get("tags") or {} for n in nodes}
     report = {"start": start, "end": end, "field": field, "group_by": group_by, "tariff": tariff.describe(),
               "selected": selected, "errors": errors,
