@@ -15,6 +15,8 @@ from grafana_bridge.app import create_app
 from grafana_bridge.backend import BridgeSession, WampBackend
 from sisock import config
 from sisock.connection import announce_ready, run
+from sisock.hub import tariff
+from sisock.wire.errors import InvalidArgument
 
 #: Most HTTP requests served at once (threads of the reactor's pool).
 THREADS = 20
@@ -31,11 +33,18 @@ def main(argv=None):
                         help="address to listen on (env SISOCK_BRIDGE_HOST; default %(default)s)")
     parser.add_argument("--port", type=int, default=int(config.env("BRIDGE_PORT", "8081")),
                         help="HTTP port (env SISOCK_BRIDGE_PORT; default %(default)s)")
+    parser.add_argument("--tariff", metavar="FILE", default=config.env("BRIDGE_TARIFF"),
+                        help="prices per kWh of the FILTER::@energy table target, a TOML file "
+                             "(env SISOCK_BRIDGE_TARIFF; see sisock energy --help); kWh only without")
     config.add_connection_arguments(parser)
     args = parser.parse_args(argv)
+    try:
+        prices = tariff.load(args.tariff) if args.tariff else tariff.UNPRICED
+    except InvalidArgument as exc:
+        parser.exit(2, f"{parser.prog}: --tariff: {exc.message}\n")
     connection = config.connection_from_args(args, None)
     session = BridgeSession(ComponentConfig(args.realm, {"connection": connection}), reactor)
-    app = create_app(WampBackend(session, reactor), token=config.env("BRIDGE_TOKEN"),
+    app = create_app(WampBackend(session, reactor, prices), token=config.env("BRIDGE_TOKEN"),
                      user=config.env("BRIDGE_USER"), password=config.env("BRIDGE_PASSWORD"))
     resource = WSGIResource(reactor, reactor.getThreadPool(), app)
 

@@ -12,6 +12,7 @@ from grafana_bridge.errors import BackendUnavailable
 from grafana_bridge.targets import TargetCache
 from sisock.client import ConsumerSession
 from sisock.hub import fanout, reports
+from sisock.hub import tariff as tariffs
 from sisock.wire.errors import NoSuchNode
 
 #: Seconds a request waits for the nodes before it gives up.
@@ -78,11 +79,14 @@ class WampBackend:
     session : BridgeSession
         Connected (and reconnecting) by the caller.
     reactor : twisted reactor
+    tariff : sisock.hub.tariff.Tariff, optional
+        Prices of the ``@energy`` table target; energy only without.
     """
 
-    def __init__(self, session, reactor):
+    def __init__(self, session, reactor, tariff=tariffs.UNPRICED):
         self.session = session
         self.reactor = reactor
+        self.tariff = tariff
 
     def _blocking(self, func, *args):
         if not self.session.is_attached():
@@ -130,6 +134,12 @@ class WampBackend:
         """The fault events of the nodes ``filter`` selects in ``[start, end)`` (`sisock.hub.reports.faults`)."""
         return self._blocking(reports.faults, self.session, filter, start, end, fanout.DEFAULT_CONCURRENCY,
                               fanout.CALL_TIMEOUT, self.reactor)
+
+    def energy(self, filter, start, end, group_by=None):
+        """The energy report of the nodes ``filter`` selects in ``[start, end)``, priced by the bridge's
+        tariff (`sisock.hub.reports.energy`)."""
+        return self._blocking(reports.energy, self.session, filter, start, end, self.tariff, group_by,
+                              reports.ENERGY_FIELD, fanout.DEFAULT_CONCURRENCY, fanout.CALL_TIMEOUT, self.reactor)
 
     def _get_data_many(self, requests):
         d = defer.DeferredList([self._get_one(*req) for req in requests], consumeErrors=True)

@@ -22,7 +22,10 @@ as its payload gives one series per zone (``aggregate`` one of ``sum``,
 ``mean``, ``min``, ``max``, ``count``; ``group_by`` a tag, optional).
 The pseudo-field `FAULTS` (``fleet.*::@faults``, a table target) lists the
 fault events of the nodes a filter selects (`sisock.hub.reports.faults`),
-which ``/annotations`` also serves (`parse_annotation`).
+which ``/annotations`` also serves (`parse_annotation`). The pseudo-field
+`ENERGY` (``fleet.*::@energy``, a table target, ``group_by`` in the payload
+optional) is the energy report of those nodes over the range, priced by
+the bridge's tariff (`sisock.hub.reports.energy`).
 """
 
 import math
@@ -45,6 +48,10 @@ DEFAULT_MAX_DATA_POINTS = 1000
 DEFAULT_RANGE_SECONDS = 3600.0
 #: The pseudo-field of a table target listing fault events.
 FAULTS = "@faults"
+#: The pseudo-field of a table target reporting energy and its cost.
+ENERGY = "@energy"
+#: Pseudo-fields answered by a report across nodes, not by reading a field.
+REPORTS = (FAULTS, ENERGY)
 #: Target types: SimpleJSON's ``"timeserie"`` (``"timeseries"`` accepted) and ``"table"``.
 TIMESERIE = "timeserie"
 TABLE = "table"
@@ -130,7 +137,7 @@ class QueryRequest:
         """
         groups = {}
         for t in self.targets:
-            if t.aggregate is not None or t.field == FAULTS:
+            if t.aggregate is not None or t.field in REPORTS:
                 continue
             if downsample is not None and t.downsample != downsample:
                 continue

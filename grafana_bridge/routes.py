@@ -14,7 +14,7 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from grafana_bridge import body, lookup, query, series
-from sisock.hub import fanout
+from sisock.hub import fanout, reports
 from sisock.wire.errors import NoSuchNode
 
 #: Key of the backend in ``app.extensions``.
@@ -150,6 +150,9 @@ def answer_query():
         if t.field == query.FAULTS:
             report = _backend().faults(t.node, req.start, req.end)
             out.append(series.events_table(report["events"], t.ref_id, _failed_notice(report)))
+        elif t.field == query.ENERGY:
+            report = _backend().energy(t.node, req.start, req.end, t.group_by)
+            out.append(series.rows_table(*reports.energy_rows(report), t.ref_id, _failed_notice(report)))
         elif t.aggregate is None:
             out.append(_target_result(t, results[t.node, t.downsample]))
         else:

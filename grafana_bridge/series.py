@@ -194,3 +194,29 @@ def events_table(events, ref_id=None, meta=None):
     if meta:
         result["meta"] = meta
     return result
+
+
+def rows_table(header, rows, ref_id=None, meta=None):
+    """A ``/query`` table of named rows (an energy report, `sisock.hub.reports.energy_rows`).
+
+    Parameters
+    ----------
+    header : list of str
+        Column names; the first column is text, the others numbers.
+    rows : list of list
+        Values; None (a cost without prices) stays null.
+    ref_id : str, optional
+    meta : dict, optional
+
+    Returns
+    -------
+    dict
+        ``{"type": "table", "columns": [{"text", "type"}, ...], "rows": rows}``.
+    """
+    columns = [{"text": h, "type": "string" if i == 0 else "number"} for i, h in enumerate(header)]
+    result = {"type": "table", "columns": columns, "rows": rows}
+    if ref_id is not None:
+        result["refId"] = ref_id
+    if meta:
+        result["meta"] = meta
+    return result

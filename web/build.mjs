@@ -22,6 +22,9 @@ const FILES = [
   ["uplot", "dist/uPlot.iife.min.js", "uPlot.iife.min.js"],
   ["uplot", "dist/uPlot.min.css", "uPlot.min.css"],
   ["uplot", "LICENSE", "uPlot.LICENSE"],
+  ["leaflet", "dist/leaflet.js", "leaflet.js"],
+  ["leaflet", "dist/leaflet.css", "leaflet.css"],
+  ["leaflet", "LICENSE", "leaflet.LICENSE"],
 ];
 
 mkdirSync(VENDOR, { recursive: true });

@@ -7,7 +7,7 @@ Fields (timeline ``lamp``, one sample per simulation step):
 field           units   meaning
 ==============  ======  ==================================================
 ``power_w``     W       electrical power drawn now
-``energy_kwh``  kWh     energy drawn since the process started
+``energy_kwh``  kWh     energy drawn since the process started or the meter was reset
 ``faults``              faults since the process started
 ``state``               ``on``, ``off`` or ``fault`` (a string field)
 ==============  ======  ==================================================
@@ -29,7 +29,7 @@ from sisock.wire.errors import InvalidArgument
 TIMELINE = "lamp"
 FIELDS = {
     "power_w": {"units": "W", "description": "electrical power drawn"},
-    "energy_kwh": {"units": "kWh", "description": "energy drawn since the process started"},
+    "energy_kwh": {"units": "kWh", "description": "energy drawn since the process started or the meter was reset"},
     "faults": {"units": None, "description": "faults since the process started"},
     "state": {"type": "string", "units": None, "description": "on, off or fault"},
 }
@@ -159,9 +159,19 @@ class Lamp(DataNode):
         return self.status()
 
     @command
-    def reset(self):
-        """Repair a failed lamp (the fault count stays)."""
+    def reset(self, meter: bool = False):
+        """Repair a failed lamp (the fault count stays).
+
+        Parameters
+        ----------
+        meter : bool
+            Also start the energy meter again from zero, as when it is exchanged.
+        """
+        if not isinstance(meter, bool):
+            raise InvalidArgument(f"meter must be true or false, got {meter!r:.40}")
         self.failed = False
+        if meter:
+            self.energy_kwh = 0.0
         return self.status()
 
     @command

@@ -58,6 +58,8 @@ COMMANDS = {
               "sisock.cli.ops:query_arguments", "sisock.cli.ops:query"),
     "faults": ("what went wrong: fault events per node and code, for a day or a range",
                "sisock.cli.ops:faults_arguments", "sisock.cli.ops:faults"),
+    "energy": ("energy used and its cost, per node or tag group, for a month or a range",
+               "sisock.cli.ops:energy_arguments", "sisock.cli.ops:energy"),
     "legacy-node": ("run a node file written for the original sisock, unmodified",
                     "sisock.cli.legacy:add_arguments", "sisock.cli.legacy:run"),
     "grafana": ("write provisioning files: the sisock data source and dashboards for a Grafana",

@@ -1,4 +1,4 @@
-"""``sisock query``: one read across every node a filter selects (`sisock.hub.fanout`).
+"""``sisock query``, ``sisock faults`` and ``sisock energy``: reading every node a filter selects (`sisock.hub`).
 
 Runs as an anonymous consumer: the hub selects the live, enabled nodes and
 this command's session asks each of them, a bounded number at a time.
@@ -196,3 +196,135 @@ def _faults(session, args):
 def faults(args):
     """Run ``sisock faults``."""
     return cli.run_command(args, _faults)
+
+
+# -- sisock energy -----------------------------------------------------------------
+
+def _month(text):
+    """``--month``: ``YYYY-MM`` (or ``this``, ``last``) as ``(start, end)`` UNIX seconds, a UTC month."""
+    import argparse
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date().replace(day=1)
+    try:
+        first = {"this": today, "last": (today - dt.timedelta(days=1)).replace(day=1)}.get(text) or \
+            dt.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be YYYY-MM, this or last, got {text!r}") from None
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return tuple(dt.datetime.combine(d, dt.time(), dt.UTC).timestamp() for d in (first, following))
+
+
+def _tariff(path):
+    """``--tariff``: a checked tariff file (`sisock.hub.tariff.load`)."""
+    import argparse
+
+    from sisock.hub import tariff
+    from sisock.wire.errors import InvalidArgument
+
+    try:
+        return tariff.load(path)
+    except InvalidArgument as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def energy_arguments(parser):
+    """Options of ``sisock energy``."""
+    from sisock.hub.reports import ENERGY_FIELD
+
+    parser.description = ("Energy used by every live node FILTER selects (default ALL) over a UTC month or a "
+                          "time range, from each node's recorded counter (resets handled), per node or per tag "
+                          "group, priced by a tariff file (flat or by time of day).")
+    parser.epilog = f"""\
+examples:
+  sisock energy --month 2026-11 --by zone --tariff tariff.toml
+  sisock energy 'fleet.*' --start=-1d --csv energy.csv
+  sisock energy zone=north --month last --json
+
+a flat tariff file (TOML):         a day/night tariff:
+  currency = "CHF"                   currency = "CHF"
+  price = 0.25   # per kWh           timezone = "Europe/Zurich"
+                                     [periods.day]
+                                     start = "07:00"
+                                     price = 0.30
+                                     [periods.night]
+                                     start = "22:00"
+                                     price = 0.18
+
+{FILTER_HELP}"""
+    parser.add_argument("filter", nargs="*", metavar="FILTER", help="nodes to ask (default: ALL)")
+    parser.add_argument("--month", type=_month, metavar="YYYY-MM", help="a UTC month (default: this month)")
+    parser.add_argument("--start", type=cli.parse_time, help="start of a range instead of --month")
+    parser.add_argument("--end", type=cli.parse_time, default=0.0, help="end of that range (default: now)")
+    parser.add_argument("--by", dest="group_by", metavar="TAG", help="one line per value of this tag")
+    parser.add_argument("--tariff", type=_tariff, metavar="FILE", help="prices per kWh (TOML); kWh only without")
+    parser.add_argument("--field", default=ENERGY_FIELD, help="the energy counter, kWh (default %(default)s)")
+    parser.add_argument("--csv", metavar="FILE", help="write the lines as CSV to FILE (- for stdout)")
+    cli.add_arguments(parser)
+
+
+def _text_rows(report):
+    """The energy table (`sisock.hub.reports.energy_rows`) as text: kWh to the Wh, cost to the cent."""
+    from sisock.hub.reports import energy_rows
+
+    header, rows = energy_rows(report)
+    header = [h.upper().replace("_", " ") for h in header]
+    header[-1] = f"COST {report['tariff']['currency'] or ''}".strip()
+    return header, [[r[0], str(r[1]), *(f"{v:.3f}" for v in r[2:-2]), str(r[-2]), "" if r[-1] is None else
+                     f"{r[-1]:.2f}"] for r in rows]
+
+
+def _energy_table(report):
+    from rich.table import Table
+    from rich.text import Text
+
+    header, rows = _text_rows(report)
+    table = Table(box=None, pad_edge=False)
+    for i, column in enumerate(header):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for r in rows:
+        table.add_row(Text(r[0]), *r[1:], style="bold" if r[0] == "TOTAL" else None)
+    out = cli.console()
+    out.print(table)
+    out.print(f"{report['field']} in [{cli.fmt_time(report['start'])}, {cli.fmt_time(report['end'])}) on "
+              f"{report['total']['nodes']} of {len(report['selected'])} node(s)"
+              + (f"; no data: {len(report['no_data'])}" if report["no_data"] else ""), style="dim")
+
+
+def _write_rows(path, header, rows):
+    import csv
+    import sys
+
+    out = sys.stdout if path == "-" else open(path, "w", newline="")
+    try:
+        csv.writer(out).writerows([header, *([("" if v is None else v) for v in r] for r in rows)])
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+@defer.inlineCallbacks
+def _energy(session, args):
+    from sisock.hub import reports, tariff
+
+    if args.start is not None and args.month:
+        raise cli.Failed(cli.USAGE, "give either --month or --start/--end, not both")
+    start, end = (args.start, args.end) if args.start is not None else args.month or _month("this")
+    report = yield reports.energy(session, " ".join(args.filter) or "ALL", start, end, args.tariff or tariff.UNPRICED,
+                                  args.group_by, args.field, timeout=args.timeout)
+    if args.json:
+        cli.print_json(report)
+    elif args.csv:
+        _write_rows(args.csv, *reports.energy_rows(report))
+    else:
+        _energy_table(report)
+    _report_errors(report)
+    if not report["selected"]:
+        cli.console(stderr=True).print("no live node matched the filter")
+        return cli.NOT_FOUND
+    return cli.ERROR if report["errors"] else cli.OK
+
+
+def energy(args):
+    """Run ``sisock energy``."""
+    return cli.run_command(args, _energy)

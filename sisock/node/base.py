@@ -33,6 +33,7 @@ import txaio
 from twisted.internet import defer, threads
 
 from sisock.node import commands
+from sisock.node.counters import Counters
 from sisock.node.downsample import HOW, downsample, needs_downsampling
 from sisock.node.faults import Faults
 from sisock.node.recording import Recording
@@ -46,7 +47,7 @@ txaio.use_twisted()  # for `DataNode.log`, whichever sisock module is imported f
 Fields = tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]
 
 
-class DataNode(Recording, Faults):
+class DataNode(Recording, Faults, Counters):
     """A data node: its identity, its data and its commands.
 
     Parameters

@@ -4,7 +4,8 @@
 //   node tests/browser/scenario.mjs SCENARIO URL [--node NAME] [--hash H] [--artifacts DIR]
 //
 // Scenarios: lists, sensors-live, node-leaves, apex-day, bookmark (opens
-// URL#H), reconnect (see below), and brewing (brewing.mjs, with --secret). Prints one JSON object per line on stdout:
+// URL#H), reconnect (see below), brewing (brewing.mjs, with --secret) and registry (registry.mjs,
+// with --secret, --node and --group). Prints one JSON object per line on stdout:
 // progress lines {"step": ...} and, last, {"result": {...}} or
 // {"error": "...", "partial": {...}} (exit status 1).
 // node-leaves prints {"step": "listed"} once NAME is shown and then waits for
@@ -21,6 +22,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { scenarios as brewing } from "./brewing.mjs";
+import { scenarios as registry } from "./registry.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CHROMIUM = process.env.SISOCK_CHROMIUM || "/usr/bin/chromium";
@@ -316,6 +318,7 @@ const scenarios = {
   },
 
   ...brewing,
+  ...registry,
 };
 
 async function main() {

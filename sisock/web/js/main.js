@@ -4,7 +4,8 @@
 // &realm=sisock, &base=org.simonsobservatory.
 // The hash keeps what is shown, so a reload or a bookmark comes back to it:
 // #node=sensors&range=15m&fields=cpu_percent,mem_percent
-// (range: 15m, 1h, 24h, 7d, <n>s, day:YYYY-MM-DD, <start>-<end> in UNIX seconds).
+// (range: 15m, 1h, 24h, 7d, <n>s, day:YYYY-MM-DD, <start>-<end> in UNIX seconds),
+// or #registry for the registry panel (registry.js).
 
 import { AdminLogin } from "./admin.js";
 import { BREWING_NODE, BrewingPanel } from "./brewing.js";
@@ -12,6 +13,7 @@ import { utc } from "./format.js";
 import { ActivityLog, NodeList } from "./nodes.js";
 import { NodeView } from "./nodeview.js";
 import { PixelDisplay } from "./pixels.js";
+import { RegistryPanel } from "./registry.js";
 import { decode, day, encode, relative } from "./timerange.js";
 import { errorText, routerUrl, Sisock } from "./wamp.js";
 
@@ -33,6 +35,20 @@ const log = new ActivityLog($("activity"));
 const nodes = new NodeList($("node-list"), $("node-count"), $("node-message"), select);
 const remembered = new Map(); // node -> {range, charted}
 let view = null;
+const registry = new RegistryPanel(sisock, admin, { onOpen: (name) => select(name) });
+$("main").append(registry.element);
+$("open-registry").addEventListener("click", () => showRegistry(!registry.shown));
+
+/** Show the registry panel in place of the node's view (``on``), or the view again. */
+function showRegistry(on) {
+  if (on) registry.show();
+  else registry.hide();
+  $("open-registry").setAttribute("aria-pressed", String(on));
+  if (view) view.element.hidden = on;
+  $("placeholder").hidden = on || view !== null;
+  if (on) history.replaceState(null, "", "#registry");
+  else writeHash();
+}
 
 // -- connection state ---------------------------------------------------------
 let retryAt = null;
@@ -109,6 +125,7 @@ sisock.onNodesChanged({
 });
 
 sisock.onJoin(async () => {
+  if (registry.shown) registry.refresh();
   await refreshNodes();
   if (!view) return;
   view.setOnline(nodes.has(view.name));
@@ -117,6 +134,7 @@ sisock.onJoin(async () => {
 
 // -- the selected node ------------------------------------------------------------
 function select(name, state = null) {
+  if (registry.shown) showRegistry(false);
   if (view && view.name === name) return;
   if (view) view.close();
   const saved = state || remembered.get(name) || {};
@@ -149,6 +167,10 @@ function writeHash() {
 }
 
 function readHash() {
+  if (window.location.hash === "#registry") {
+    showRegistry(true);
+    return;
+  }
   const hash = new URLSearchParams(window.location.hash.slice(1));
   const name = hash.get("node");
   if (!name) return;

@@ -1,0 +1,69 @@
+"""The web admin panel (issue 14, part 5) in headless Chromium against a router, a hub and 1,000 lamps:
+read-only for consumers; as admin, page through the registry, filter, disable 10 lamps after a confirmation,
+see them disabled, and dim a lamp with the form built from its API until its power drops."""
+
+import pytest
+import pytest_twisted
+from twisted.internet import threads
+
+from sisock.wire import uri
+from tests.registry_support import connect_admin, joined, start_stack
+from tests.test_web import Scenario, browser  # noqa: F401 (browser: the fixture)
+
+COUNT = 1000
+LAMP, GROUP = "fleet.lamp0020", "fleet.lamp001*"
+IN_GROUP = [f"fleet.lamp{i:04d}" for i in range(10, 20)]
+
+
+@pytest.fixture(scope="module")
+def fleet1000(tmp_path_factory):
+    """A router serving the web client, a hub and 1,000 lamps sampling every 2 s."""
+    stack = start_stack(tmp_path_factory.mktemp("ops_admin_web"), fleet_args=["--count", str(COUNT), "--interval", "2"])
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(fleet1000):
+    yield from joined(connect_admin(fleet1000))
+
+
+@pytest_twisted.inlineCallbacks
+def test_admin_panel_pages_filters_disables_ten_lamps_and_dims_one(browser, fleet1000, admin):  # noqa: F811
+    scenario = Scenario(browser, "registry", f"http://127.0.0.1:{fleet1000.port}/", "--secret",
+                        fleet1000.secret("admin"), "--node", LAMP, "--group", GROUP)
+    try:
+        yield threads.deferToThread(scenario.step, "dimmed")
+        status = yield admin.call(uri.node_uri(LAMP, "command"), "status")
+        listed = yield admin.call(uri.HUB_NODES + "list", GROUP)
+        power = yield admin.get_data(LAMP, ["power_w"], -30, 0)
+        scenario.go()
+        result = yield threads.deferToThread(scenario.result)
+    finally:
+        scenario.kill()
+    # what the page did, seen in the node and the registry
+    assert status["level"] == 10 and status["mode"] == "manual" and status["state"] == "on"
+    assert listed["total"] == 10 and [n["name"] for n in listed["nodes"]] == IN_GROUP
+    assert not any(n["enabled"] for n in listed["nodes"])
+    watts = power["data"]["power_w"].tolist()
+    assert max(watts) > 2 * watts[-1], "the recorded power dropped after the dim"
+    # a consumer: the live nodes, and nothing it may change
+    assert result["hash"] == "#registry"
+    assert result["consumerCount"] == f"1–50 of {COUNT}" and result["consumerStatus"] == "live"
+    assert result["consumerButtons"] == {"registry-enable": True, "registry-disable": True, "command-send-dim": True}
+    assert result["consumerChanges"] == []
+    # the admin pages through the whole registry, 50 rows at a time
+    assert result["adminCount"] == f"1–50 of {COUNT}"
+    assert result["rowsShown"] == [50] * (COUNT // 50)
+    assert result["lastCount"] == f"951–1000 of {COUNT}"
+    assert result["lastNames"] == [f"fleet.lamp{i:04d}" for i in range(951, 1001)]
+    # disables a group after a confirmation that says how many
+    assert result["groupCount"] == "1–10 of 10"
+    assert result["confirm"] == f'Disable 10 nodes matching "{GROUP}"?'
+    assert result["disabledRows"] == IN_GROUP and result["mapDisabled"] == 10
+    assert result["message"].startswith("disabled 10 node(s)")
+    assert result["markers"] == COUNT
+    # and dims a lamp: its power drops in the page
+    assert result["powerDimmed"] < result["powerOn"] / 2
+    assert [(c["procedure"].rsplit(".", 2)[-2:], c["args"]) for c in result["changes"]] == [
+        (["nodes", "disable"], [GROUP]), (["lamp0020", "command"], ["switch"]), (["lamp0020", "command"], ["dim"])]
