@@ -34,7 +34,8 @@ from twisted.internet import defer, task, threads
 
 from bench.stack import Stack
 from sisock import client, config
-from sisock.hub.registry import Registry, check_info
+from sisock.hub.info import check_info
+from sisock.hub.registry import Registry
 from sisock.node import presence
 from sisock.wire import uri
 

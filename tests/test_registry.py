@@ -12,7 +12,8 @@ from twisted.internet import threads
 
 import sisock
 from nodes.fleet.fleet import grid_location
-from sisock.hub.registry import NodeRecord, Registry, check_info
+from sisock.hub.info import check_info
+from sisock.hub.registry import NodeRecord, Registry
 from sisock.hub.selection import in_bbox, parse_bbox, parse_filter
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NodeDisabled, NoSuchNode

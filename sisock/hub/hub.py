@@ -10,7 +10,7 @@ Procedures (original sisock names, see `sisock.wire.uri`):
     the registry: ``host``, ``pid``, ``version``, ``location``
     (``{lat, lon}``), ``tags``, ``fields`` (count) and ``heartbeat``
     (seconds between the node's heartbeats); see
-    `sisock.hub.registry.check_info`.
+    `sisock.hub.info.check_info`.
 ``data_node.subtract(name, session_id) -> None``
     Only the owner may; one ``consumer.data_node_subtracted`` event.
 ``consumer.get_data_node(filter=None) -> [{name, description}, ...]``
@@ -49,8 +49,9 @@ from twisted.internet import defer, task
 
 from sisock import config
 from sisock.connection import SisockSession, run
+from sisock.hub.info import check_info
 from sisock.hub.management import NodesApi
-from sisock.hub.registry import FILE_NAME, Registry, check_info
+from sisock.hub.registry import FILE_NAME, Registry
 from sisock.hub.selection import parse_filter
 from sisock.wire import uri, validate
 from sisock.wire.errors import NoSuchNode, NotAuthorized

@@ -36,7 +36,7 @@ edit of the attributes has ``change`` ``"edited"``.
 
 from twisted.internet import defer
 
-from sisock.hub.registry import check_info
+from sisock.hub.info import check_info
 from sisock.hub.selection import in_bbox, page, parse_bbox, parse_filter
 from sisock.wire import uri, validate
 from sisock.wire.errors import InvalidArgument, NoSuchNode

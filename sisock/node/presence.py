@@ -38,7 +38,7 @@ def _version():
 
 @defer.inlineCallbacks
 def describe(node, heartbeat=HEARTBEAT_INTERVAL):
-    """Deferred keyword arguments of ``data_node.add`` for ``node`` (see `sisock.hub.registry.check_info`).
+    """Deferred keyword arguments of ``data_node.add`` for ``node`` (see `sisock.hub.info.check_info`).
 
     The count of fields is that of ``node._get_fields_blocking(1, now)``,
     run in a thread; None if it fails.
