@@ -2,14 +2,15 @@
 
 ``/metrics`` and ``/search`` (the target list), ``/variable`` (dashboard
 variables), ``/tag-keys`` and ``/tag-values`` (ad hoc filters) of the
-Grafana JSON datasource (simpod) and SimpleJSON contracts.
+Grafana JSON datasource (simpod) and SimpleJSON contracts, and
+``/annotations`` (SimpleJSON; fault events as annotations).
 `grafana_bridge.query` has ``/query``; malformed input raises
 `grafana_bridge.errors.BadRequest` naming the field.
 """
 
 from grafana_bridge.body import expect_object, optional_string
 from grafana_bridge.errors import BadRequest
-from grafana_bridge.query import TARGET_SEPARATOR
+from grafana_bridge.query import TARGET_SEPARATOR, parse_range
 
 
 def parse_search(body):
@@ -108,3 +109,35 @@ def variable_options(names):
 def metric_options(names):
     """``/metrics`` response (simpod JSON datasource): ``[{"label": n, "value": n}, ...]``."""
     return [{"label": n, "value": n} for n in names]
+
+
+def parse_annotation(body, now=None):
+    """The range and node filter of a SimpleJSON ``/annotations`` body.
+
+    Parameters
+    ----------
+    body : dict
+        ``{"range": {...}, "annotation": {"query": FILTER, "name": ...}}``.
+    now : float, optional
+        UNIX seconds, for a body without ``range``.
+
+    Returns
+    -------
+    (float, float, str or None, dict)
+        ``(start, end, filter, annotation)``; ``filter`` is None when the
+        annotation has no query (then there is nothing to show).
+
+    Raises
+    ------
+    BadRequest
+        A malformed ``range``, ``annotation`` or ``annotation.query``.
+    """
+    body = expect_object(body)
+    start, end = parse_range(body, now)
+    annotation = body.get("annotation") or {}
+    if not isinstance(annotation, dict):
+        raise BadRequest(f"annotation must be an object, not {type(annotation).__name__}")
+    text = annotation.get("query")
+    if text is not None and not isinstance(text, str):
+        raise BadRequest(f"annotation.query must be a node filter string, not {type(text).__name__}")
+    return start, end, (text or "").strip() or None, annotation

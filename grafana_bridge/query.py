@@ -22,7 +22,7 @@ as its payload gives one series per zone (``aggregate`` one of ``sum``,
 ``mean``, ``min``, ``max``, ``count``; ``group_by`` a tag, optional).
 The pseudo-field `FAULTS` (``fleet.*::@faults``, a table target) lists the
 fault events of the nodes a filter selects (`sisock.hub.reports.faults`),
-which ``/annotations`` also serves (`parse_annotation`). The pseudo-field
+which ``/annotations`` also serves (`grafana_bridge.lookup.parse_annotation`). The pseudo-field
 `ENERGY` (``fleet.*::@energy``, a table target, ``group_by`` in the payload
 optional) is the energy report of those nodes over the range, priced by
 the bridge's tariff (`sisock.hub.reports.energy`).
@@ -375,35 +375,3 @@ def min_stride_for(start, end, max_data_points, interval_ms=None, downsample="me
     if interval_ms:
         stride = max(stride, float(interval_ms) / 1000.0)
     return stride
-
-
-def parse_annotation(body, now=None):
-    """The range and node filter of a SimpleJSON ``/annotations`` body.
-
-    Parameters
-    ----------
-    body : dict
-        ``{"range": {...}, "annotation": {"query": FILTER, "name": ...}}``.
-    now : float, optional
-        UNIX seconds, for a body without ``range``.
-
-    Returns
-    -------
-    (float, float, str or None, dict)
-        ``(start, end, filter, annotation)``; ``filter`` is None when the
-        annotation has no query (then there is nothing to show).
-
-    Raises
-    ------
-    BadRequest
-        A malformed ``range``, ``annotation`` or ``annotation.query``.
-    """
-    body = expect_object(body)
-    start, end = parse_range(body, now)
-    annotation = body.get("annotation") or {}
-    if not isinstance(annotation, dict):
-        raise BadRequest(f"annotation must be an object, not {type(annotation).__name__}")
-    text = annotation.get("query")
-    if text is not None and not isinstance(text, str):
-        raise BadRequest(f"annotation.query must be a node filter string, not {type(text).__name__}")
-    return start, end, (text or "").strip() or None, annotation

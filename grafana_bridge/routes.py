@@ -166,7 +166,7 @@ def annotations():
 
     The query is a node filter (``fleet.*``, ``zone=north``); without one, ``[]``.
     """
-    start, end, text, annotation = query.parse_annotation(_body(), now=time.time())
+    start, end, text, annotation = lookup.parse_annotation(_body(), now=time.time())
     if text is None:
         return jsonify([])
     return jsonify(series.fault_annotations(_backend().faults(text, start, end)["events"], annotation))
