@@ -55,7 +55,7 @@ def linked(tmp_path_factory):
     a, b = Stack(base / "a"), Stack(base / "b")
     cable = Cable(a.port)
     cable.plug()
-    prepare_cbdir(b.cbdir, b.port, link=f"ws://127.0.0.1:{cable.port}/ws")
+    prepare_cbdir(b.cbdir, b.port, link=a.url)
     prepare_cbdir(a.cbdir, a.port, link_keys={"b": node_public_key(b.cbdir)})
     a.cable = cable
     try:

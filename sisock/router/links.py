@@ -21,7 +21,8 @@ router discloses ``forward_for[0]`` (the node's session on the site router,
 its authid and role) as caller or publisher. Only `LINK_ROLE` may send
 ``forward_for`` (`sisock.router.auth.authorize`), and
 `fix_forwarded_authid` mends Crossbar 26.10.1's link, which forwards a
-caller's authrole in the place of its authid.
+caller's authrole in the place of its authid and loses a node's prefix
+registration.
 """
 
 import os
@@ -109,33 +110,55 @@ def accept_links(cfg, keys):
 
 
 def fix_forwarded_authid():
-    """Make Crossbar's router links forward a caller's authid, not its authrole (in this process).
+    """Mend two faults of Crossbar 26.10.1's router links in this process (idempotent).
 
-    Crossbar 26.10.1's link (``crossbar.worker.rlink.BridgeSession``) builds
-    the ``forward_for`` entry of a call it forwards as ``{"session": caller,
-    "authid": caller_authrole, ...}``, so the other router would disclose
-    the role name as the caller's authid. This remembers the authid of the
-    invocation the link is handling and puts it back into that entry. The
-    link's ``on_call`` runs synchronously from ``onMessage`` up to its
-    ``call``, so the remembered invocation is the one being forwarded.
-    Idempotent; a Crossbar that forwards the authid is left as it is.
+    ``crossbar.worker.rlink.BridgeSession``:
+
+    - builds the ``forward_for`` entry of a call it forwards as
+      ``{"session": caller, "authid": caller_authrole, ...}``, so the other
+      router would disclose the role name as the caller's authid;
+    - registers a pattern-based registration (a node's prefix
+      ``consumer.NAME.``) on the other router without its ``match``, which
+      that router refuses as an invalid URI (dropping the link), and
+      forwards a call to the registration's URI instead of the procedure
+      called.
+
+    This remembers the invocation one leg of the link receives (caller,
+    authid, procedure) and puts them back into the call the other leg makes
+    for it: the link's ``on_call`` runs synchronously from ``onMessage`` up
+    to that ``call``, so the remembered invocation is the one forwarded. A
+    registration whose URI ends in ``.`` is registered with match
+    ``prefix``, one with an empty component with match ``wildcard`` (an
+    exact URI has neither).
     """
     bridge = rlink.BridgeSession
     if getattr(bridge, "_sisock_fixed", False):
         return
-    on_message, call = bridge.onMessage, bridge.call
+    on_message, call, register = bridge.onMessage, bridge.call, bridge.register
+    current = {}  # the invocation being forwarded: one leg receives it, the other leg calls
 
     def onMessage(self, msg):
         if isinstance(msg, Invocation):
             caller = msg._router_internal or (msg.caller, msg.caller_authid, msg.caller_authrole)
-            self._sisock_caller = caller[:2]
+            current["invocation"] = (caller[0], caller[1], msg.procedure)
         return on_message(self, msg)
 
     def fixed_call(self, procedure, *args, options=None, **kwargs):
-        known = getattr(self, "_sisock_caller", None)
+        session, authid, called = current.pop("invocation", (None, None, None))
         forward = getattr(options, "forward_for", None)
-        if known and forward and forward[-1]["session"] == known[0] and known[1] is not None:
-            forward[-1]["authid"] = known[1]
+        if forward and forward[-1]["session"] == session:
+            if authid is not None:
+                forward[-1]["authid"] = authid
+            procedure = called or procedure
         return call(self, procedure, *args, options=options, **kwargs)
 
-    bridge.onMessage, bridge.call, bridge._sisock_fixed = onMessage, fixed_call, True
+    def fixed_register(self, endpoint, procedure=None, options=None, **kwargs):
+        if isinstance(procedure, str) and options is not None and options.match is None:
+            if procedure.endswith("."):
+                options.match = "prefix"
+            elif ".." in procedure or procedure.startswith("."):
+                options.match = "wildcard"
+        return register(self, endpoint, procedure, options=options, **kwargs)
+
+    bridge.onMessage, bridge.call, bridge.register = onMessage, fixed_call, fixed_register
+    bridge._sisock_fixed = True
