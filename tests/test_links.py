@@ -30,7 +30,7 @@ class Cable(portforward.ProxyFactory):
 
     def __init__(self, port):
         super().__init__("127.0.0.1", port)
-        self.port, self.listener, self.open = free_port(), None, []
+        self.listen_port, self.listener, self.open = free_port(), None, []
 
     def buildProtocol(self, addr):
         proto = super().buildProtocol(addr)
@@ -38,7 +38,7 @@ class Cable(portforward.ProxyFactory):
         return proto
 
     def plug(self):
-        self.listener = reactor.listenTCP(self.port, self, interface="127.0.0.1")
+        self.listener = reactor.listenTCP(self.listen_port, self, interface="127.0.0.1")
 
     def cut(self):
         d = self.listener.stopListening()
@@ -55,7 +55,7 @@ def linked(tmp_path_factory):
     a, b = Stack(base / "a"), Stack(base / "b")
     cable = Cable(a.port)
     cable.plug()
-    prepare_cbdir(b.cbdir, b.port, link=a.url)
+    prepare_cbdir(b.cbdir, b.port, link=f"ws://127.0.0.1:{cable.listen_port}/ws")
     prepare_cbdir(a.cbdir, a.port, link_keys={"b": node_public_key(b.cbdir)})
     a.cable = cable
     try:
