@@ -68,6 +68,7 @@ class LiveSession:
 
     names: set = field(default_factory=set)
     heartbeat: float | None = None  # seconds between its heartbeats, if it sends them
+    route: int | None = None  # the router link's session it reaches us through, if behind a link
     last: float = field(default_factory=time.monotonic)  # monotonic time of its last sign of life
 
 
@@ -99,7 +100,7 @@ class Hub(SisockSession):
         self.heartbeat_timeout = heartbeat_timeout
         self.nodes = {}
         self.sessions = {}
-        self._expired = set()  # sessions dropped for silence that may come back
+        self._expired = {}  # {session_id: route} of sessions dropped for silence that may come back
         self.api = NodesApi(self)
         self._loops = []
 
@@ -134,6 +135,22 @@ class Hub(SisockSession):
             raise NotAuthorized("the router did not disclose the caller; check the role's disclose setting")
         return details.caller
 
+    @staticmethod
+    def _route(details):
+        """The router link's session a call or event came through (the last ``forward_for``), or None.
+
+        The router lets only a link's session send ``forward_for``
+        (`sisock.router.auth`), and appends that session itself, so the
+        disclosed caller is then the node's session on the other router.
+        """
+        forward = getattr(details, "forward_for", None)
+        return forward[-1]["session"] if forward else None
+
+    def _address(self, session_id):
+        """The session to name in ``eligible`` to reach ``session_id`` (its link's, behind a link)."""
+        live = self.sessions.get(session_id)
+        return live.route if live is not None and live.route else session_id
+
     @defer.inlineCallbacks
     def add(self, name, description, session_id=None, details=None, **info):
         """``data_node.add``; see the module docstring.
@@ -163,14 +180,14 @@ class Hub(SisockSession):
         if entry is not None and entry["session"] != caller:
             return False  # another session took the name while we asked the router
         record, created = self.registry.seen(name, description, info, authid, time.time())
-        live = self.sessions.setdefault(caller, LiveSession())
+        live = self.sessions.setdefault(caller, LiveSession(route=self._route(details)))
         live.names.add(name)
         live.last = time.monotonic()
         if info.get("heartbeat"):
             live.heartbeat = info["heartbeat"]
-        self._expired.discard(caller)
+        self._expired.pop(caller, None)
         self.publish(uri.NODE_STATE, {"name": name, "enabled": record.enabled},
-                     options=PublishOptions(eligible=[caller]))
+                     options=PublishOptions(eligible=[self._address(caller)]))
         if entry is not None:
             entry["description"] = description
             yield self.synced()
@@ -272,7 +289,7 @@ class Hub(SisockSession):
                 topic = uri.DATA_NODE_ADDED if enabled else uri.DATA_NODE_SUBTRACTED
                 self.publish(topic, {"name": record.name, "description": entry["description"]})
                 self.publish(uri.NODE_STATE, {"name": record.name, "enabled": bool(enabled)},
-                             options=PublishOptions(eligible=[entry["session"]]))
+                             options=PublishOptions(eligible=[self._address(entry["session"])]))
             self.changed(record, "enabled" if enabled else "disabled")
         return changed
 
@@ -292,10 +309,21 @@ class Hub(SisockSession):
 
     # -- liveness ------------------------------------------------------------
     def _on_session_leave(self, session_id, *args, **kwargs):
-        self._expired.discard(session_id)
-        live = self.sessions.get(session_id)
-        for name in sorted(live.names if live else ()):
-            self._depart(name, time.time())
+        """A session left this router; if it was a router link, the sessions behind it are gone too.
+
+        Crossbar does not forward ``wamp.session.on_leave`` over a link: a
+        node leaving the other router is noticed by its heartbeats, and
+        all of them at once when the link itself leaves (those sessions
+        may come back with the link: they are remembered as expired).
+        """
+        self._expired.pop(session_id, None)
+        behind = [s for s, live in self.sessions.items() if live.route == session_id]
+        for gone in [session_id, *behind]:
+            live = self.sessions.get(gone)
+            if gone != session_id and live is not None:
+                self._expired[gone] = live.route
+            for name in sorted(live.names if live else ()):
+                self._depart(name, time.time())
 
     def _on_heartbeat(self, *args, details=None, **kwargs):
         session_id = details.publisher
@@ -304,9 +332,10 @@ class Hub(SisockSession):
             live.last = time.monotonic()
             self.registry.touch(live.names, time.time())
         elif session_id in self._expired:
-            self._expired.discard(session_id)
+            self._expired.pop(session_id)
             self.log.info("sisock: session {s} heartbeats again; asking it to add its nodes", s=session_id)
-            self.publish(uri.HUB_ONLINE, options=PublishOptions(eligible=[session_id]))
+            address = self._route(details) or session_id
+            self.publish(uri.HUB_ONLINE, options=PublishOptions(eligible=[address]))
 
     def _expire(self):
         """Take offline the nodes of heartbeating sessions silent for ``heartbeat_timeout`` seconds."""
@@ -318,12 +347,16 @@ class Hub(SisockSession):
             if live.heartbeat and silent > self.heartbeat_timeout:
                 self.log.warn("sisock: no heartbeat from session {s} for {t:.1f} s; {n} node(s) offline",
                               s=session_id, t=silent, n=len(live.names))
-                self._expired.add(session_id)
+                self._expired[session_id] = live.route
                 for name in sorted(live.names):
                     self._depart(name, wall - silent)
 
     @defer.inlineCallbacks
     def _session_alive(self, session_id):
+        live = self.sessions.get(session_id)
+        if live is not None and live.route:
+            # behind a link, the router here does not know the session: its heartbeats tell
+            return time.monotonic() - live.last <= self.heartbeat_timeout
         try:
             yield self.call("wamp.session.get", session_id)
         except ApplicationError as exc:

@@ -24,6 +24,14 @@ consumer  call (except ``consumer.NAME.command``) and subscribe under
 admin     what a consumer may, and call ``consumer.NAME.command``,
           ``hub.*`` (``hub.nodes.*``: the registry) and ``data_node.*``
 ========  ==============================================================
+
+Only a router link's session (role ``rlink``, `sisock.router.links`) may
+send a call or a publication carrying ``forward_for``: Crossbar (26.10.1)
+discloses ``forward_for[0]`` to the callee or subscriber as the caller or
+publisher, whoever sent it, so from any other role it would be an
+impersonation. `SisockRole` refuses such messages, and `authorize` never
+lets Crossbar cache a call or publication whose receiver takes the
+disclosed identity as proof (`IDENTIFIED`), so each one is checked.
 """
 
 import functools
@@ -35,6 +43,7 @@ from twisted.internet import threads
 from twisted.internet.defer import inlineCallbacks
 
 from sisock import config
+from sisock.router.links import fix_forwarded_authid
 from sisock.wire import uri
 
 
@@ -44,6 +53,12 @@ def _under(name, prefix):
 
 #: The roles of the realm whose rules `authorize` gives (declared without rules in the router config).
 ROLES = ("hub", "node", "consumer", "admin")
+#: URI prefixes whose callee or subscriber acts on the disclosed caller or publisher (and node commands).
+IDENTIFIED = (uri.uri("data_node."), uri.uri("hub."))
+
+
+def _identified(name):
+    return name.startswith(IDENTIFIED) or name.endswith(".command")
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -94,6 +109,8 @@ def authorize(authrole, authid, name, action):
     elif authrole == "admin":
         allow = reads or (action == "call" and (
             _under(name, consumer) or _under(name, uri.uri("hub.")) or _under(name, uri.uri("data_node."))))
+    if action in ("call", "publish") and _identified(name):
+        cache = False  # forward_for must be refused on every message (SisockRole.authorize)
     return {"allow": allow, "disclose": True, "cache": cache}
 
 
@@ -102,10 +119,18 @@ class SisockRole(RouterRole):
 
     Crossbar asks a role's ``authorize`` for each action it has not cached;
     this answers at once from :func:`authorize` (no WAMP call, no Deferred).
+    A call or publication carrying ``forward_for`` is refused: only a router
+    link may speak for another session.
     """
 
     def authorize(self, session, uri, action, options):
+        if options and options.get("forward_for"):
+            return FORWARD_REFUSED
         return authorize(self.uri, session._authid, uri, action)
+
+
+#: The answer to a message carrying ``forward_for`` from a role that is not a router link.
+FORWARD_REFUSED = {"allow": False, "disclose": False, "cache": False}
 
 
 def install_roles(router):
@@ -145,6 +170,7 @@ class RouterAuth(ApplicationSession):
         if router is None:
             raise RuntimeError("sisock.router.auth.RouterAuth must run embedded in a Crossbar router worker")
         install_roles(router)
+        fix_forwarded_authid()
         self.log.info("sisock: roles {roles} are authorized in the router worker", roles=", ".join(ROLES))
         yield self.register(self.authenticate, uri.AUTHENTICATE)
         self.log.info("sisock: router authenticator ready")

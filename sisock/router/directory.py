@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from sisock import config
+from sisock.router.links import accept_links, link_to, node_public_key
 from sisock.router.proxies import add_proxies
 
 #: The folder holding the ``sisock`` package (and ``nodes``, ``grafana_bridge``):
@@ -93,17 +94,26 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None, r
     return cfg
 
 
-def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None, rawsocket_port=None, proxies=0, secrets=None):
+def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None, rawsocket_port=None, proxies=0, secrets=None,
+                  link=None, link_keys=None):
     """Write a router directory for ``crossbar start --cbdir`` and return its path (see `router_config`).
 
     The router listens on the Unix socket `socket_path` ``(cbdir)`` too, unless that path is too long.
     With ``proxies`` > 0, that many Crossbar proxy workers serve the web port
-    (`sisock.router.proxies.add_proxies`).
+    (`sisock.router.proxies.add_proxies`). With ``link`` (the central
+    router's ``ws://`` URL), this is a site router linked to it; with
+    ``link_keys`` (``{site: public key hex}``), a central router that
+    accepts those sites' links (`sisock.router.links`).
     """
     os.makedirs(cbdir, exist_ok=True)
     path = Path(cbdir) / "config.json"
     cfg = router_config(port, interface, tls=tls, rawsocket_port=rawsocket_port,
                         unix_socket=socket_path(cbdir) is not None, secrets=secrets)
+    if link:
+        node_public_key(cbdir)
+        link_to(cfg, link)
+    if link_keys:
+        accept_links(cfg, link_keys)
     if proxies:
         add_proxies(cfg, proxies, cbdir)
     path.write_text(json.dumps(cfg, indent=2))
