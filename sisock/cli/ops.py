@@ -52,14 +52,23 @@ def _columns(answer):
             for g, entry in answer["groups"].items() for f, values in entry["data"].items()}
 
 
-def _report_errors(answer):
+def _status(answer):
+    """Say which nodes failed (the first 10) or that none matched, on stderr; the exit status.
+
+    ``answer`` has ``"selected"`` (names) and ``"errors"`` ({name: reason}), as every
+    fleet query and report does: 0 when every selected node answered, 1 when one
+    failed, 3 when none matched.
+    """
     errors = answer["errors"]
-    if errors:
-        out = cli.console(stderr=True)
-        for name, reason in list(errors.items())[:10]:
-            out.print(f"{name}: {reason}", style="red")
-        if len(errors) > 10:
-            out.print(f"... and {len(errors) - 10} more node(s) failed", style="red")
+    out = cli.console(stderr=True)
+    for name, reason in list(errors.items())[:10]:
+        out.print(f"{name}: {reason}", style="red")
+    if len(errors) > 10:
+        out.print(f"... and {len(errors) - 10} more node(s) failed", style="red")
+    if not answer["selected"]:
+        out.print("no live node matched the filter")
+        return cli.NOT_FOUND
+    return cli.ERROR if errors else cli.OK
 
 
 def _per_node_table(answer):
@@ -95,11 +104,7 @@ def _query(session, args):
         time_table(answer["t"], {k: cli.plain(v) for k, v in _columns(answer).items()}, args)
     else:
         _per_node_table(answer)
-    _report_errors(answer)
-    if not answer["selected"]:
-        cli.console(stderr=True).print("no live node matched the filter")
-        return cli.NOT_FOUND
-    return cli.ERROR if answer["errors"] else cli.OK
+    return _status(answer)
 
 
 def query(args):
@@ -186,11 +191,7 @@ def _faults(session, args):
         cli.print_json(report)
     else:
         _faults_table(report, args.events)
-    _report_errors(report)
-    if not report["selected"]:
-        cli.console(stderr=True).print("no live node matched the filter")
-        return cli.NOT_FOUND
-    return cli.ERROR if report["errors"] else cli.OK
+    return _status(report)
 
 
 def faults(args):
@@ -318,11 +319,7 @@ def _energy(session, args):
         _write_rows(args.csv, *reports.energy_rows(report))
     else:
         _energy_table(report)
-    _report_errors(report)
-    if not report["selected"]:
-        cli.console(stderr=True).print("no live node matched the filter")
-        return cli.NOT_FOUND
-    return cli.ERROR if report["errors"] else cli.OK
+    return _status(report)
 
 
 def energy(args):
