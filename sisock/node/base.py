@@ -43,6 +43,9 @@ from sisock.wire.errors import NodeDisabled, NodeError, SisockError
 
 txaio.use_twisted()  # for `DataNode.log`, whichever sisock module is imported first
 
+#: Most samples of a get_data answered from memory in the reactor thread instead of a pool thread
+#: (a thread hop costs more than reading and encoding this few).
+INLINE_SAMPLES = 1000
 #: ``(field, timeline)`` as ``get_fields`` answers it (see ``docs/wire.md``).
 Fields = tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]
 
@@ -205,11 +208,15 @@ class DataNode(Recording, Faults, Counters):
         min_stride = validate.min_stride_arg(min_stride)
         encoding = validate.choice("encoding", encoding, codec.ENCODINGS)
         how = validate.choice("downsample", downsample, HOW)
+        progress = details.progress if details is not None else None
+        if self._from_memory(field, start, end):  # nothing to wait for: answer in the reactor, no thread hop
+            return self._guarded("get_data", defer.maybeDeferred(
+                self._answer_data, field, start, end, min_stride, how, encoding, progress))
         send = None
-        if details is not None and details.progress is not None:
+        if progress is not None:
             from twisted.internet import reactor
 
-            send = functools.partial(threads.blockingCallFromThread, reactor, details.progress)
+            send = functools.partial(threads.blockingCallFromThread, reactor, progress)
         return self._in_thread("get_data", self._answer_data, field, start, end, min_stride, how, encoding, send)
 
     def run_command(self, *args: Any, details: Any = None, **kwargs: Any) -> defer.Deferred:
@@ -235,13 +242,25 @@ class DataNode(Recording, Faults, Counters):
 
     # -- inside ----------------------------------------------------------------
     def _in_thread(self, what: str, func: Callable[..., Any], *args: Any) -> defer.Deferred:
+        """``func(*args)`` in the reactor's thread pool; a failure that is not a sisock error is a `NodeError`."""
+        return self._guarded(what, threads.deferToThread(func, *args))
+
+    def _guarded(self, what: str, d: defer.Deferred) -> defer.Deferred:
         def failed(failure):
             if failure.check(SisockError):
                 return failure
             self.log.failure("sisock: {what} failed", failure=failure, what=what)
             raise NodeError(f"node {self.name} failed in {what}: {failure.type.__name__}: {failure.getErrorMessage()}")
 
-        return threads.deferToThread(func, *args).addErrback(failed)
+        return d.addErrback(failed)
+
+    def _from_memory(self, field: list[str], start: float, end: float) -> bool:
+        """Whether a get_data is a small read of the store's memory (the default reader, at most
+        `INLINE_SAMPLES` samples, no file): quick enough to answer in the reactor thread."""
+        if type(self)._get_data_blocking is not DataNode._get_data_blocking:
+            return False
+        held = self.store.held(field, start, end)
+        return held is not None and held <= INLINE_SAMPLES
 
     def _answer_data(self, field, start, end, min_stride, how, encoding, send):
         """Read, complete, downsample and deliver a get_data answer (in a thread; `sisock.wire.chunks.answer`)."""

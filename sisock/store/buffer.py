@@ -127,6 +127,21 @@ class TimelineBuffer:
             last = (self._start + self._n - 1) % self._capacity
             return (float(self._t[self._start]), float(self._t[last]))
 
+    def held(self, start, end):
+        """How many samples with ``start <= t < end`` (UNIX seconds UTC) are held, if all of them are.
+
+        Returns
+        -------
+        int or None
+            The count when the buffer holds the whole range (its oldest sample
+            is at or before ``start``); None when older samples of the range
+            may have been dropped from memory, or the buffer is empty. O(log N).
+        """
+        with self._lock:
+            if self._n == 0 or self._t[self._start] > start:
+                return None
+            return max(0, self._search(end) - self._search(start))
+
     # -- writing ----------------------------------------------------------
 
     def append(self, t, data):

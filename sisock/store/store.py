@@ -224,6 +224,27 @@ class Store:
                 field.update(meta)
         return field, timeline
 
+    def held(self, fields, start, end):
+        """How many samples of ``fields`` in ``[start, end)`` memory holds, if it answers them all.
+
+        `get_data` then reads no file (and can run in the reactor thread).
+
+        Returns
+        -------
+        int or None
+            The samples of every timeline of the known ``fields`` in the range
+            (UNIX seconds UTC), or None when part of the range would be read
+            from the file.
+        """
+        total = 0
+        for tl in {self.timeline_of(f) for f in fields} - {None}:
+            buffer = self._timelines[tl][0]
+            count = buffer.held(start, end)
+            if count is None and self._log is not None:
+                return None
+            total += len(buffer) if count is None else count  # no file: memory is all there is
+        return total
+
     def get_data(self, fields, start, end):
         """Recorded samples of ``fields`` in ``[start, end)`` (UNIX seconds UTC).
 
