@@ -34,7 +34,6 @@ everybody else's). Loopback only; every wait has a timeout.
 """
 
 import argparse
-import json
 import os
 import statistics
 import struct
@@ -52,7 +51,7 @@ from twisted.internet import defer
 
 from bench.node import publish_loop
 from bench.run import blocking, log
-from bench.stack import Stack
+from bench.stack import Stack, run_and_report
 from sisock import client, config
 from sisock.wire import chunks, uri
 
@@ -337,7 +336,7 @@ def main(argv=None):
         return 0
     stack = Stack(chunks.CHUNK_BYTES)
     crochet.setup()
-    try:
+    def measure():
         log(f"starting router, hub, display {DISPLAY} and bare sink {SINK} in {stack.dir}")
         sessions = start(stack)
         load = Load()
@@ -347,18 +346,9 @@ def main(argv=None):
         results["targets"] = targets(results["results"])
         for session in sessions.values():
             blocking(session.close)
-    except BaseException:
-        stack.stop()
-        log(f"benchmark failed; logs of every process in {stack.dir}")
-        raise
-    stack.stop()
-    stack.remove()
-    if args.json:
-        results["targets"] = [{"target": n, "measured": v, "met": ok} for n, v, ok in results["targets"]]
-        print(json.dumps(results, indent=2, default=str))
-    else:
-        print(table(results, args))
-    return 0
+        return results
+
+    return run_and_report(stack, measure, table, args)
 
 
 if __name__ == "__main__":

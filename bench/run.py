@@ -36,7 +36,7 @@ import crochet
 from bench import measure
 from bench.bare import NAME as BARE
 from bench.node import DT, NAME, T0
-from bench.stack import Stack, free_port
+from bench.stack import Stack, free_port, run_and_report
 from sisock import client
 from sisock.wire import chunks, uri
 
@@ -255,7 +255,7 @@ def main(argv=None):
 
     stack = Stack(args.chunk_bytes)
     crochet.setup()
-    try:
+    def measure():
         log(f"starting router, hub, node ({args.samples:.0e} samples), bare baseline, bridge in {stack.dir}")
         stack.start_router()
         stack.python("hub", "sisock.hub")
@@ -287,15 +287,6 @@ def main(argv=None):
         results["targets"] = targets(results, args)
         for session in sessions.values():
             blocking(session.close)
-    except BaseException:
-        stack.stop()
-        log(f"benchmark failed; logs of every process in {stack.dir}")
-        raise
-    stack.stop()
-    stack.remove()
-    if args.json:
-        results["targets"] = [{"target": n, "measured": v, "met": ok} for n, v, ok in results["targets"]]
-        print(json.dumps(results, indent=2, default=str))
-    else:
-        print(table(results, args))
-    return 0
+        return results
+
+    return run_and_report(stack, measure, table, args)

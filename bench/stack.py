@@ -118,3 +118,41 @@ def bare_router_config(port):
                         "serializers": websocket["serializers"], "options": websocket["options"],
                         "auth": websocket["auth"]}],
     }]}
+
+
+def run_and_report(stack, measure, table, args):
+    """Run a benchmark on ``stack`` and print what it found; the shared end of every ``bench`` script.
+
+    Parameters
+    ----------
+    stack : Stack
+        Stopped (by the PIDs it started) in every case; its directory is
+        removed after a run that went well and kept, with every process's
+        log, after one that failed.
+    measure : callable
+        ``measure()`` runs the benchmark and returns its results: a dict
+        with ``"targets"``, a list of ``(name, measured, met)``.
+    table : callable
+        ``table(results, args)``: the text printed without ``--json``.
+    args : argparse.Namespace
+        ``args.json``: print the results as JSON instead.
+
+    Returns
+    -------
+    int
+        0, the process's exit status.
+    """
+    try:
+        results = measure()
+    except BaseException:
+        stack.stop()
+        print(f"benchmark failed; logs of every process in {stack.dir}", file=sys.stderr, flush=True)
+        raise
+    stack.stop()
+    stack.remove()
+    if args.json:
+        results["targets"] = [{"target": n, "measured": v, "met": ok} for n, v, ok in results["targets"]]
+        print(json.dumps(results, indent=2, default=str))
+    else:
+        print(table(results, args))
+    return 0
