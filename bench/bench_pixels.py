@@ -336,7 +336,7 @@ def main(argv=None):
         return 0
     stack = Stack(chunks.CHUNK_BYTES)
     crochet.setup()
-    def measure():
+    def run():
         log(f"starting router, hub, display {DISPLAY} and bare sink {SINK} in {stack.dir}")
         sessions = start(stack)
         load = Load()
@@ -348,7 +348,7 @@ def main(argv=None):
             blocking(session.close)
         return results
 
-    return run_and_report(stack, measure, table, args)
+    return run_and_report(stack, run, table, args)
 
 
 if __name__ == "__main__":

@@ -255,7 +255,7 @@ def main(argv=None):
 
     stack = Stack(args.chunk_bytes)
     crochet.setup()
-    def measure():
+    def run():
         log(f"starting router, hub, node ({args.samples:.0e} samples), bare baseline, bridge in {stack.dir}")
         stack.start_router()
         stack.python("hub", "sisock.hub")
@@ -289,4 +289,4 @@ def main(argv=None):
             blocking(session.close)
         return results
 
-    return run_and_report(stack, measure, table, args)
+    return run_and_report(stack, run, table, args)
