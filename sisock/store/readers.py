@@ -78,6 +78,7 @@ class _Reader:
         self.db, self.lock = db, threading.Lock()
 
     def close(self):
+        """Close the connection once (waiting for a read in progress); later reads fail with `StoreError`."""
         with self.lock:
             if self.db is not None:
                 self.db.close()
