@@ -95,13 +95,14 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None, r
 
 
 def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None, rawsocket_port=None, proxies=0, secrets=None,
-                  link=None, link_keys=None):
+                  link=None, link_keys=None, link_ca=None):
     """Write a router directory for ``crossbar start --cbdir`` and return its path (see `router_config`).
 
     The router listens on the Unix socket `socket_path` ``(cbdir)`` too, unless that path is too long.
     With ``proxies`` > 0, that many Crossbar proxy workers serve the web port
     (`sisock.router.proxies.add_proxies`). With ``link`` (the central
-    router's ``ws://`` URL), this is a site router linked to it; with
+    router's ``ws://`` or ``wss://`` URL; ``link_ca``: the certificate to
+    trust for ``wss://``), this is a site router linked to it; with
     ``link_keys`` (``{site: public key hex}``), a central router that
     accepts those sites' links (`sisock.router.links`).
     """
@@ -111,7 +112,7 @@ def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None, rawsocket_p
                         unix_socket=socket_path(cbdir) is not None, secrets=secrets)
     if link:
         node_public_key(cbdir)
-        link_to(cfg, link)
+        link_to(cfg, link, ca_file=link_ca)
     if link_keys:
         accept_links(cfg, link_keys)
     if proxies:

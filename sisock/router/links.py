@@ -26,6 +26,7 @@ registration.
 """
 
 import os
+from urllib.parse import urlsplit
 
 from autobahn.wamp.message import Invocation
 from crossbar.common.key import _maybe_generate_node_key, _read_node_key
@@ -47,7 +48,44 @@ def node_public_key(cbdir):
     return _read_node_key(cbdir)["hex"]
 
 
-def link_to(cfg, url, realm="sisock"):
+def link_transport(url, ca_file=None):
+    """The Crossbar client transport of a router link to the central router at ``url``.
+
+    Parameters
+    ----------
+    url : str
+        The central router's WebSocket URL, ``ws://host:port/path`` or
+        ``wss://host:port/path`` (TLS).
+    ca_file : str, optional
+        PEM certificate(s) to trust for ``wss://`` (the central router's
+        self-signed certificate, say); None: the system's trusted CAs.
+
+    Returns
+    -------
+    dict
+        A ``transport`` of Crossbar's ``rlinks`` configuration (MessagePack).
+
+    Raises
+    ------
+    ValueError
+        If ``url`` is not a ``ws://`` or ``wss://`` URL with a host and a port.
+    """
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname or not port:
+        raise ValueError(f"the link URL must be ws://HOST:PORT/ws or wss://HOST:PORT/ws, got {url!r}")
+    endpoint = {"type": "tcp", "host": parts.hostname, "port": port}
+    if parts.scheme == "wss":
+        endpoint["tls"] = {"hostname": parts.hostname}
+        if ca_file:
+            endpoint["tls"]["ca_certificates"] = [os.path.abspath(ca_file)]
+    return {"type": "websocket", "url": url, "serializers": ["msgpack"], "endpoint": endpoint}
+
+
+def link_to(cfg, url, realm="sisock", ca_file=None):
     """Give the realm of ``cfg`` (in place) an rlink to the central router at WebSocket ``url``.
 
     Parameters
@@ -55,9 +93,11 @@ def link_to(cfg, url, realm="sisock"):
     cfg : dict
         Crossbar configuration whose first worker is the sisock router.
     url : str
-        The central router's WebSocket URL, ``ws://host:port/ws``.
+        The central router's WebSocket URL (see `link_transport`).
     realm : str
         The realm on the central router.
+    ca_file : str, optional
+        Certificate(s) to trust for a ``wss://`` URL (see `link_transport`).
 
     Returns
     -------
@@ -67,17 +107,10 @@ def link_to(cfg, url, realm="sisock"):
     Raises
     ------
     ValueError
-        If ``url`` is not a ``ws://`` URL with a host and a port.
+        If ``url`` is not a ``ws://`` or ``wss://`` URL with a host and a port.
     """
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme != "ws" or not parts.hostname or not parts.port:
-        raise ValueError(f"link URL must be ws://host:port/path, got {url!r}")
-    transport = {"type": "websocket", "url": url, "serializers": ["msgpack"],
-                 "endpoint": {"type": "tcp", "host": parts.hostname, "port": parts.port}}
     cfg["workers"][0]["realms"][0]["rlinks"] = [{
-        "id": "central", "realm": realm, "transport": transport,
+        "id": "central", "realm": realm, "transport": link_transport(url, ca_file),
         "forward_local_events": True, "forward_remote_events": True,
         "forward_local_invocations": True, "forward_remote_invocations": True}]
     return cfg
@@ -110,7 +143,7 @@ def accept_links(cfg, keys):
 
 
 def fix_forwarded_authid():
-    """Mend two faults of Crossbar 26.10.1's router links in this process (idempotent).
+    """Mend three faults of Crossbar 26.10.1's router links in this process (idempotent).
 
     ``crossbar.worker.rlink.BridgeSession``:
 
@@ -121,7 +154,11 @@ def fix_forwarded_authid():
       ``consumer.NAME.``) on the other router without its ``match``, which
       that router refuses as an invalid URI (dropping the link), and
       forwards a call to the registration's URI instead of the procedure
-      called.
+      called;
+    - when the link comes up, forwards only the *exact* registrations that
+      exist (``wamp.registration.list``'s ``"exact"``), so the prefix of a
+      node that registered before the link is never reachable from the
+      other router.
 
     This remembers the invocation one leg of the link receives (caller,
     authid, procedure) and puts them back into the call the other leg makes
@@ -129,7 +166,8 @@ def fix_forwarded_authid():
     to that ``call``, so the remembered invocation is the one forwarded. A
     registration whose URI ends in ``.`` is registered with match
     ``prefix``, one with an empty component with match ``wildcard`` (an
-    exact URI has neither).
+    exact URI has neither). The link's ``wamp.registration.list`` answer
+    lists the prefix and wildcard registrations under ``"exact"`` too.
     """
     bridge = rlink.BridgeSession
     if getattr(bridge, "_sisock_fixed", False):
@@ -144,6 +182,8 @@ def fix_forwarded_authid():
         return on_message(self, msg)
 
     def fixed_call(self, procedure, *args, options=None, **kwargs):
+        if procedure == "wamp.registration.list":
+            return call(self, procedure, *args, options=options, **kwargs).addCallback(every_registration)
         session, authid, called = current.pop("invocation", (None, None, None))
         forward = getattr(options, "forward_for", None)
         if forward and forward[-1]["session"] == session:
@@ -151,6 +191,9 @@ def fix_forwarded_authid():
                 forward[-1]["authid"] = authid
             procedure = called or procedure
         return call(self, procedure, *args, options=options, **kwargs)
+
+    def every_registration(listed):
+        return dict(listed, exact=[*listed["exact"], *listed.get("prefix", ()), *listed.get("wildcard", ())])
 
     def fixed_register(self, endpoint, procedure=None, options=None, **kwargs):
         if isinstance(procedure, str) and options is not None and options.match is None:
