@@ -19,8 +19,10 @@ import sys
 from twisted.internet import defer
 
 from sisock import config
+from sisock.cli.links import accepted_link, link_problems, router_dir
 from sisock.cli.supervisor import Child, Part, PartExited
 from sisock.router.directory import WEB_DIR, prepare_cbdir, socket_path
+from sisock.router.links import node_public_key
 from sisock.tls import make_certificate
 
 # -- the stack ---------------------------------------------------------------
@@ -32,7 +34,7 @@ PYTHON = sys.executable
 CROSSBAR = os.path.join(os.path.dirname(PYTHON), "crossbar")
 
 
-def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False):
+def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False, router_only=False):
     """The parts `sisock up` starts, in start order.
 
     Parameters
@@ -45,14 +47,18 @@ def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False):
         Include the weather and the sensors node.
     demo : bool
         Include the pixel demos: the status board on ``pixels``, the race on a 64-pixel strip ``race``.
+    router_only : bool
+        Only the router (the other arguments but ``home`` are then ignored).
 
     Returns
     -------
     list of Part
     """
     ready = "READY "  # sisock.connection.announce_ready
-    parts = [Part("router", (CROSSBAR, "start", "--cbdir", os.path.join(home, "router")), "NODE_BOOT_COMPLETE"),
-             Part("hub", (PYTHON, "-m", "sisock.hub"), ready)]
+    parts = [Part("router", (CROSSBAR, "start", "--cbdir", router_dir(home)), "NODE_BOOT_COMPLETE")]
+    if router_only:
+        return parts
+    parts.append(Part("hub", (PYTHON, "-m", "sisock.hub"), ready))
     if weather:
         parts.append(Part("weather", (PYTHON, "-m", "nodes.weather"), ready))
     if sensors:
@@ -109,10 +115,22 @@ class Launcher:
         Serve ``wss://`` and ``https://`` with the certificate in
         ``<home>/tls/`` (a self-signed one is made there if missing); the
         children trust it through ``SISOCK_CA_FILE``.
+    router_only : bool
+        Start the router alone (nodes connect to it by themselves).
+    link : str, optional
+        This is a site router: its realm joins the central router at this
+        ``ws://`` or ``wss://`` URL through a Crossbar router link
+        (`sisock.router.links`); implies ``router_only`` (the hub runs
+        once, there). A ``wss://`` central router is trusted through
+        ``SISOCK_CA_FILE`` if set, else the system's CAs.
+    link_keys : dict, optional
+        This is a central router: ``{site_name: public_key_hex}`` of the
+        site routers whose links it accepts (``sisock link-key`` on each site).
     """
 
     def __init__(self, home, port=8080, bridge_port=8081, weather=True, sensors=True, verbose=False,
-                 ready_timeout=READY_TIMEOUT, reactor=None, tls=False, rawsocket_port=None, proxies=0, demo=False):
+                 ready_timeout=READY_TIMEOUT, reactor=None, tls=False, rawsocket_port=None, proxies=0, demo=False,
+                 router_only=False, link=None, link_keys=None):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
@@ -124,10 +142,13 @@ class Launcher:
         self.url = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}/ws"
         self.rawsocket_port = None if rawsocket_port is None else int(rawsocket_port)
         self.proxies = int(proxies)
-        self.socket = socket_path(os.path.join(self.home, "router"))
+        self.router_dir = router_dir(self.home)
+        self.socket = socket_path(self.router_dir)
         self.local_url = (f"unix://{self.socket}" if self.socket else self.url if self.rawsocket_port is None
                           else f"{'rss' if tls else 'rs'}://127.0.0.1:{self.rawsocket_port}")
-        self.parts = stack_parts(self.home, self.bridge_port, weather, sensors, demo)
+        self.link, self.link_keys = link, dict(link_keys or {})
+        self.router_only = bool(router_only or link)
+        self.parts = stack_parts(self.home, self.bridge_port, weather, sensors, demo, self.router_only)
         self.verbose, self.ready_timeout = verbose, ready_timeout
         self.children = []
         self.exit_code = 0
@@ -153,7 +174,9 @@ class Launcher:
             found.append(f"no crossbar script at {CROSSBAR}; install sisock with its dependencies")
         if self.proxies < 0:
             found.append(f"--proxies must be 0 or more, got {self.proxies}")
-        ports = {"--port": self.port, "--rawsocket-port": self.rawsocket_port, "--bridge-port": self.bridge_port}
+        found += link_problems(self.link, self.link_keys, self.proxies)
+        ports = {"--port": self.port, "--rawsocket-port": self.rawsocket_port,
+                 "--bridge-port": None if self.router_only else self.bridge_port}
         ports = {option: port for option, port in ports.items() if port is not None}
         if len(set(ports.values())) < len(ports):
             found.append(f"--port, --rawsocket-port and --bridge-port must differ: {ports}")
@@ -186,8 +209,9 @@ class Launcher:
         if self.tls and not all(os.path.exists(p) for p in self.tls):
             self.tls = make_certificate(os.path.dirname(self.tls[0]))
             self.say(f"generated a self-signed certificate {self.tls[1]} (key mode 0600)")
-        prepare_cbdir(os.path.join(self.home, "router"), self.port, tls=self.tls, rawsocket_port=self.rawsocket_port,
-                      proxies=self.proxies)
+        prepare_cbdir(self.router_dir, self.port, tls=self.tls, rawsocket_port=self.rawsocket_port,
+                      proxies=self.proxies, link=self.link, link_keys=self.link_keys,
+                      link_ca=config.env("CA_FILE"))
         if not (WEB_DIR / "vendor" / "autobahn.min.js").is_file():
             self.say(f"warning: the web client's libraries are missing from {WEB_DIR / 'vendor'}: run "
                      "`npm ci && node web/build.mjs` in the checkout (then install it again)")
@@ -232,10 +256,23 @@ class Launcher:
         if self.socket:
             self.say(f"router socket     unix://{self.socket} (the stack's own parts)")
         self.say(f"web client        {'https' if self.tls else 'http'}://127.0.0.1:{self.port}/")
-        self.say(f"Grafana bridge    http://127.0.0.1:{self.bridge_port}/")
+        if self.router_only:
+            self.say_router_only()
+        else:
+            self.say(f"Grafana bridge    http://127.0.0.1:{self.bridge_port}/")
+        if self.link_keys:
+            self.say(f"accepting router links from {', '.join(sorted(self.link_keys))}")
         for child in self.children:
             self.status(child)
         self.say("stack ready")
+
+    def say_router_only(self):
+        """Say how this router's nodes connect, and for a site router where it links to, with which key."""
+        self.say(f"nodes connect with SISOCK_URL={self.local_url} SISOCK_HOME={self.home}")
+        if self.link:
+            self.say(f"linked to         {self.link} (the central router; the hub runs there)")
+            self.say(f"link key          {node_public_key(self.router_dir)} "
+                     "(the central router accepts it: sisock up --accept-link NAME=KEY)")
 
     def fail(self, message, child=None):
         """Report that the stack cannot start, stop everything, exit with status 1."""
@@ -303,6 +340,10 @@ examples:
   sisock up --port 9000 --bridge-port 9001 --home /var/lib/sisock
   sisock up --no-weather --verbose       live sensors only, child output echoed
   sisock up --tls                        wss:// and https:// with a self-signed certificate
+  sisock up --accept-link site1=KEY      a central router: accept the link of site router site1
+  sisock up --link-to ws://central:8080/ws
+                                         a site router linked to the central one (router only; its key:
+                                         sisock link-key)
 """
 
 
@@ -328,11 +369,21 @@ def add_arguments(parser):
     parser.add_argument("--demo", action="store_true", help="also run the pixel display demos (status board, race)")
     parser.add_argument("--tls", action="store_true",
                         help="serve wss:// and https:// with $HOME/tls/{key,cert}.pem (self-signed, made if missing)")
+    parser.add_argument("--router-only", action="store_true",
+                        help="start only the router; nodes and the hub connect to it by themselves")
+    parser.add_argument("--link-to", metavar="URL", default=None,
+                        help="a site router: join the realm of the central router at URL (ws:// or wss://) through "
+                             "a Crossbar router link, authenticated by this home's link key (sisock link-key); "
+                             "implies --router-only, as the hub runs on the central router")
+    parser.add_argument("--accept-link", metavar="NAME=KEY", action="append", type=accepted_link, default=[],
+                        help="a central router: accept the router link of site NAME holding public key KEY "
+                             "(repeatable)")
 
 
 def run_up(args):
     """Run ``sisock up`` with parsed `add_arguments` options; return the exit status."""
     launcher = Launcher(args.home or config.home_dir(), args.port, args.bridge_port,
                         weather=not args.no_weather, sensors=not args.no_sensors, verbose=args.verbose,
-                        tls=args.tls, rawsocket_port=args.rawsocket_port, proxies=args.proxies, demo=args.demo)
+                        tls=args.tls, rawsocket_port=args.rawsocket_port, proxies=args.proxies, demo=args.demo,
+                        router_only=args.router_only, link=args.link_to, link_keys=dict(args.accept_link))
     return launcher.run()

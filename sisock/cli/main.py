@@ -34,6 +34,8 @@ COMMANDS = {
                 "sisock.cli.main:secrets_arguments", "sisock.cli.main:secrets"),
     "cert": ("make a key and a self-signed certificate for wss:// and https://",
              "sisock.cli.main:cert_arguments", "sisock.cli.main:cert"),
+    "link-key": ("print the key a site router links to a central router with (sisock up --link-to)",
+                 "sisock.cli.links:link_key_arguments", "sisock.cli.links:link_key"),
     "nodes": ("list the nodes the hub knows: status, host, last seen, fields (admin)",
               "sisock.cli.nodes:nodes_arguments", "sisock.cli.nodes:nodes"),
     "enable": ("enable nodes by name, glob or attribute=value (admin)",
