@@ -37,6 +37,8 @@ the caller: a slow link or a slow decoder (JSON in Python decodes about
 15 MB/s) bounds the result one call should ask for.
 """
 
+import math
+
 import numpy as np
 
 from sisock import config
@@ -91,7 +93,7 @@ def limits(chunk_bytes=None, max_message_bytes=None):
 
 def _costs(a, encoding):
     """Estimated wire bytes of each row of ``a``: one int for all rows alike, else an int64 array (N,)."""
-    row = int(np.prod(a.shape[1:], dtype=np.int64))
+    row = math.prod(a.shape[1:])
     if codec.is_raw(a, encoding):
         return a.dtype.itemsize * row
     kind = a.dtype.kind

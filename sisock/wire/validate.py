@@ -184,13 +184,17 @@ def call(func, args, kwargs, name=None):
         Too many or too few positional arguments, or an unknown keyword;
         the message gives the expected signature.
     """
-    underlying = getattr(func, "__func__", None)
-    signature, shown = _signature(underlying or func, underlying is not None)
     try:
-        signature.bind(*args, **kwargs)
+        return func(*args, **kwargs)
     except TypeError as exc:
-        raise InvalidArgument(f"{name or func.__name__} takes {shown}: {exc}") from None
-    return func(*args, **kwargs)
+        # Arguments that do not fit are refused before the body runs: only then is the signature read.
+        underlying = getattr(func, "__func__", None)
+        signature, shown = _signature(underlying or func, underlying is not None)
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as misfit:
+            raise InvalidArgument(f"{name or func.__name__} takes {shown}: {misfit}") from None
+        raise
 
 
 def rpc(func):
@@ -206,7 +210,12 @@ def rpc(func):
     func : callable
         The procedure (a bound method); a ``details`` keyword added by
         autobahn (``RegisterOptions(details_arg=...)``) is passed through.
+        One taking ``*args`` and ``**kwargs`` is returned as it is.
     """
+
+    kinds = {p.kind for p in inspect.signature(func).parameters.values()}
+    if {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD} <= kinds:
+        return func  # takes any arguments: nothing to check
 
     @functools.wraps(func)
     def checked(*args, **kwargs):
