@@ -186,7 +186,7 @@ def call(func, args, kwargs, name=None):
     """
     try:
         return func(*args, **kwargs)
-    except TypeError as exc:
+    except TypeError:
         # Arguments that do not fit are refused before the body runs: only then is the signature read.
         underlying = getattr(func, "__func__", None)
         signature, shown = _signature(underlying or func, underlying is not None)
