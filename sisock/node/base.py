@@ -209,9 +209,11 @@ class DataNode(Recording, Faults, Counters):
         encoding = validate.choice("encoding", encoding, codec.ENCODINGS)
         how = validate.choice("downsample", downsample, HOW)
         progress = details.progress if details is not None else None
-        if self._from_memory(field, start, end):  # nothing to wait for: answer in the reactor, no thread hop
-            return self._guarded("get_data", defer.maybeDeferred(
-                self._answer_data, field, start, end, min_stride, how, encoding, progress))
+        if type(self)._get_data_blocking is DataNode._get_data_blocking:  # the store answers
+            held = self.store.get_data(field, start, end, most=INLINE_SAMPLES)
+            if held is not None:  # a few samples in memory: answer in the reactor, no thread hop
+                return self._guarded("get_data", defer.maybeDeferred(
+                    self._answer, held, field, start, end, min_stride, how, encoding, progress))
         send = None
         if progress is not None:
             from twisted.internet import reactor
@@ -254,17 +256,13 @@ class DataNode(Recording, Faults, Counters):
 
         return d.addErrback(failed)
 
-    def _from_memory(self, field: list[str], start: float, end: float) -> bool:
-        """Whether a get_data is a small read of the store's memory (the default reader, at most
-        `INLINE_SAMPLES` samples, no file): quick enough to answer in the reactor thread."""
-        if type(self)._get_data_blocking is not DataNode._get_data_blocking:
-            return False
-        held = self.store.held(field, start, end)
-        return held is not None and held <= INLINE_SAMPLES
-
     def _answer_data(self, field, start, end, min_stride, how, encoding, send):
-        """Read, complete, downsample and deliver a get_data answer (in a thread; `sisock.wire.chunks.answer`)."""
+        """Read (in a thread) and deliver a get_data answer (`_answer`)."""
         result = self._get_data_blocking(field, start, end, min_stride if how == "mean" else None)
+        return self._answer(result, field, start, end, min_stride, how, encoding, send)
+
+    def _answer(self, result, field, start, end, min_stride, how, encoding, send):
+        """Complete, downsample and deliver what a reader returned (`sisock.wire.chunks.answer`)."""
         data = {f: np.asarray(result.get("data", {}).get(f, ())) for f in field}
         timelines = {tl: dict(v, t=np.asarray(v["t"], dtype=np.float64))
                      for tl, v in result.get("timeline", {}).items()}

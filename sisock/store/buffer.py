@@ -127,21 +127,6 @@ class TimelineBuffer:
             last = (self._start + self._n - 1) % self._capacity
             return (float(self._t[self._start]), float(self._t[last]))
 
-    def held(self, start, end):
-        """How many samples with ``start <= t < end`` (UNIX seconds UTC) are held, if all of them are.
-
-        Returns
-        -------
-        int or None
-            The count when the buffer holds the whole range (its oldest sample
-            is at or before ``start``); None when older samples of the range
-            may have been dropped from memory, or the buffer is empty. O(log N).
-        """
-        with self._lock:
-            if self._n == 0 or self._t[self._start] > start:
-                return None
-            return max(0, self._search(end) - self._search(start))
-
     # -- writing ----------------------------------------------------------
 
     def append(self, t, data):
@@ -264,7 +249,7 @@ class TimelineBuffer:
 
     # -- reading ----------------------------------------------------------
 
-    def query(self, start, end, fields=None):
+    def query(self, start, end, fields=None, most=None):
         """Samples with ``start <= t < end``, in time order.
 
         Parameters
@@ -274,6 +259,8 @@ class TimelineBuffer:
         fields : iterable of str, optional
             Fields to return; unknown names are left out of the result.
             All fields when omitted.
+        most : int, optional
+            Return None instead of more than ``most`` samples (nothing is copied then).
 
         Returns
         -------
@@ -298,6 +285,8 @@ class TimelineBuffer:
         with self._lock:
             i0 = self._search(start)
             i1 = max(i0, self._search(end))
+            if most is not None and i1 - i0 > most:
+                return None
             slices = self._slices(i0, i1)
 
             def take(arr):
@@ -323,7 +312,7 @@ class TimelineBuffer:
         """Logical index of the first held sample with ``t >= x``."""
         offset = 0
         for lo, hi in self._segments():
-            k = int(np.searchsorted(self._t[lo:hi], x, side="left"))
+            k = int(self._t[lo:hi].searchsorted(x, side="left"))
             if k < hi - lo:
                 return offset + k
             offset += hi - lo

@@ -224,32 +224,21 @@ class Store:
                 field.update(meta)
         return field, timeline
 
-    def held(self, fields, start, end):
-        """How many samples of ``fields`` in ``[start, end)`` memory holds, if it answers them all.
-
-        `get_data` then reads no file (and can run in the reactor thread).
-
-        Returns
-        -------
-        int or None
-            The samples of every timeline of the known ``fields`` in the range
-            (UNIX seconds UTC), or None when part of the range would be read
-            from the file.
-        """
-        total = 0
-        for tl in {self.timeline_of(f) for f in fields} - {None}:
-            buffer = self._timelines[tl][0]
-            count = buffer.held(start, end)
-            if count is None and self._log is not None:
-                return None
-            total += len(buffer) if count is None else count  # no file: memory is all there is
-        return total
-
-    def get_data(self, fields, start, end):
+    def get_data(self, fields, start, end, most=None):
         """Recorded samples of ``fields`` in ``[start, end)`` (UNIX seconds UTC).
 
         Memory answers what it holds; the part of the range older than
         memory is read from the file (blocking: call it in a thread).
+
+        Parameters
+        ----------
+        fields : list of str
+        start, end : float
+        most : int, optional
+            Answer from memory alone, with at most ``most`` samples over
+            every timeline: None when part of the range would be read from
+            the file, or memory holds more. Reads no file (quick enough for
+            the reactor thread).
 
         Returns
         -------
@@ -258,10 +247,10 @@ class Store:
             "finalized_until": float, "field": [f, ...]}}}`` (``field``: the
             asked fields on that timeline); an unknown field gets an empty
             float64 array. ``finalized_until`` is the last recorded time:
-            samples before it no longer change.
+            samples before it no longer change. None only with ``most``.
         """
         data, timelines = {}, {}
-        wanted = {}
+        wanted, held = {}, 0
         for f in fields:
             tl = self.timeline_of(f)
             if tl is None:
@@ -270,9 +259,15 @@ class Store:
                 wanted.setdefault(tl, []).append(f)
         for tl, names in wanted.items():
             buffer, _, meta = self._timelines[tl]
-            t, values = buffer.query(start, end, names)
+            got = buffer.query(start, end, names, None if most is None else most - held)
+            if got is None:
+                return None
+            t, values = got
+            held += len(t)
             first, last = buffer.span()  # after the query: ``first`` can only have grown
             if self._log is not None and (first is None or first > start):
+                if most is not None:
+                    return None
                 bound = t[0] if len(t) else end
                 self._log.sync(tl, bound)
                 old_t, old = self._log.read(tl, _kinds({f: meta[f] for f in names}), start, bound)

@@ -137,7 +137,7 @@ class Plan:
                        for tl, v in result.get("timeline", {}).items()]
         self.arrays += [("data", f, np.asarray(v)) for f, v in result.get("data", {}).items()]
         self.costs = [_costs(a, encoding) for _, _, a in self.arrays]
-        self.bytes = int(sum(c * len(a) if np.isscalar(c) else c.sum()
+        self.bytes = int(sum(c * len(a) if isinstance(c, int) else c.sum()
                              for c, (_, _, a) in zip(self.costs, self.arrays, strict=True)))
         self.overhead = _ENVELOPE_BYTES + sum(len(name) + _KEY_BYTES for _, name, _ in self.arrays)
         self.message_bytes = self.bytes + self.overhead
@@ -150,7 +150,7 @@ class Plan:
     def _cut(self, costs, budget):
         chunks, room = [[]], budget
         for (kind, name, a), cost in zip(self.arrays, costs, strict=True):
-            cum = None if np.isscalar(cost) else np.cumsum(cost)
+            cum = None if isinstance(cost, int) else np.cumsum(cost)
             pos = 0
             while pos < len(a):
                 base = 0 if cum is None or pos == 0 else int(cum[pos - 1])
