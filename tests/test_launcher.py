@@ -209,11 +209,12 @@ def test_up_refuses_a_port_that_is_taken(tmp_path):
 def test_help_lists_every_command_and_option():
     top = subprocess.run([SISOCK, "--help"], capture_output=True, text=True, timeout=60)
     assert top.returncode == 0
-    for command in ("up", "hub", "secrets"):
+    for command in ("up", "hub", "secrets", "link-key"):
         assert re.search(rf"^\s+{command}\s+\S", top.stdout, re.M), command
     sub = subprocess.run([SISOCK, "up", "--help"], capture_output=True, text=True, timeout=60)
     assert sub.returncode == 0
-    for option in ("--port", "--bridge-port", "--home", "--no-sensors", "--no-weather", "--verbose"):
+    for option in ("--port", "--bridge-port", "--home", "--no-sensors", "--no-weather", "--verbose",
+                   "--router-only", "--link-to", "--accept-link"):
         assert option in sub.stdout
     assert "examples:" in sub.stdout
     hub = subprocess.run([SISOCK, "hub", "--help"], capture_output=True, text=True, timeout=60)
