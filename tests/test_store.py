@@ -95,6 +95,19 @@ def test_a_reopened_store_serves_everything_recorded_from_memory_and_file(tmp_pa
         again.close()
 
 
+def test_a_read_from_memory_alone_answers_small_held_ranges_and_gives_up_on_the_rest(tmp_path):
+    store = open_store(tmp_path / "node.sqlite")   # memory: the newest 10 blocks
+    try:
+        assert record(store, range(30)) == [None] * 30
+        held = store.get_data(list(FIELDS), T0 + 25, T0 + 27, most=2 * BLOCK)
+        check_blocks(held, [25, 26])
+        assert store.get_data(["x"], T0 + 25, T0 + 28, most=2 * BLOCK) is None   # more than `most`
+        assert store.get_data(["x"], T0 + 5, T0 + 6, most=10 * BLOCK) is None    # older than memory: the file
+        check_blocks(store.get_data(list(FIELDS), T0 + 5, T0 + 6), [5])          # which the full read reads
+    finally:
+        store.close()
+
+
 def test_reads_beyond_memory_do_not_miss_blocks_still_being_committed(tmp_path):
     store = open_store(tmp_path / "node.sqlite", capacity=BLOCK)
     try:
