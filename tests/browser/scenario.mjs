@@ -118,16 +118,19 @@ class Client {
 
   /**
    * Wait for the chart of ``field`` to be drawn with at least ``min`` points
-   * and ``appended`` points from live samples; returns its state.
+   * and ``appended`` points from live samples, and if ``span`` (seconds) is
+   * given, with history loaded for a window that long (its stride times its
+   * plot width); returns its state.
    */
-  chart(field, min = 1, timeout = TIMEOUT, appended = 0) {
-    return this.until(`chart ${field} with at least ${min} points, ${appended} of them live`, ([f, m, a]) => {
+  chart(field, min = 1, timeout = TIMEOUT, appended = 0, span = 0) {
+    return this.until(`chart ${field} with at least ${min} points, ${appended} of them live`, ([f, m, a, s]) => {
       const c = document.querySelector(`[data-testid="chart-${f}"]`);
       const d = c && c.dataset;
       if (!c || d.state !== "ready" || +d.points < m || +d.appended < a) return null;
+      if (s && Math.abs(+d.stride * +d.plotWidth - s) > 1e-3 * s) return null; // still the window before
       return { points: +d.points, appended: +d.appended, dropped: +d.dropped, last: +d.last,
         stride: +d.stride, plotWidth: +d.plotWidth, status: c.querySelector(".chart-status").textContent };
-    }, [field, min, appended], timeout);
+    }, [field, min, appended, span], timeout);
   }
 
   /**
@@ -221,7 +224,7 @@ const scenarios = {
     out.memory = await c.chart("mem_percent");
     await c.page.click('[data-testid="range-1h"]');
     out.hourRange = await c.text("range-label");
-    out.hour = await c.chart("cpu_percent");
+    out.hour = await c.chart("cpu_percent", 1, TIMEOUT, 0, 3600);
     out.getData = c.getDataCalls("sensors").map((call) => call.args);
     out.procedures = c.calls.map((call) => call.procedure);
     out.hash = await c.page.evaluate(() => window.location.hash);
