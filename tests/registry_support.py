@@ -22,8 +22,9 @@ def connect_node(stack, authid):
     return client.connect(stack.url, authid=authid, secret=secret(stack, "node"))
 
 
-def start_stack(directory, hub_args=(), fleet_args=None):
-    """A router, a hub with ``hub_args`` and, if ``fleet_args`` is given, ``nodes.fleet`` with them.
+def start_stack(directory, hub_args=(), fleet_args=None, bridge_args=None):
+    """A router, a hub with ``hub_args``, and ``nodes.fleet`` with ``fleet_args`` and the Grafana
+    bridge with ``bridge_args`` (`Stack.spawn_bridge`) where they are given.
 
     Blocks (reactor running) until each is ready; for fixtures.
     """
@@ -33,6 +34,8 @@ def start_stack(directory, hub_args=(), fleet_args=None):
         stack.hub = stack.spawn("hub", "sisock.hub", *hub_args)
         if fleet_args is not None:
             stack.fleet = stack.spawn("fleet", "nodes.fleet", *fleet_args, timeout=120)
+        if bridge_args is not None:
+            stack.spawn_bridge(*bridge_args)
     except BaseException:
         stack.stop()
         raise

@@ -8,7 +8,6 @@ import pytest_twisted
 import requests
 from twisted.internet import threads
 
-from tests.conftest import free_port
 from tests.registry_support import until
 from tests.test_brewing import admin, brew, consumer, proc  # noqa: F401 (fixtures)
 from tests.test_web import Scenario, browser  # noqa: F401 (browser: the fixture)
@@ -62,9 +61,8 @@ def test_the_panel_changes_as_admin_only_and_a_second_page_sees_an_acknowledgeme
 @pytest.fixture(scope="module")
 def bridge(brew):  # noqa: F811
     """The Grafana bridge on the brewing stack: its base URL."""
-    port = free_port()
-    brew.spawn("bridge", "grafana_bridge", "--port", str(port))
-    return f"http://127.0.0.1:{port}"
+    brew.spawn_bridge()
+    return brew.bridge_url
 
 
 def post(url, body):

@@ -15,7 +15,7 @@ import pytest
 import pytest_twisted
 import requests
 
-from tests.conftest import Proc, free_port, wait_for
+from tests.conftest import Proc, wait_for
 
 TIMEOUT = 30
 
@@ -153,15 +153,13 @@ def test_search_lists_a_node_added_later_drops_it_once_gone_and_asks_each_node_f
 @pytest_twisted.inlineCallbacks
 def test_a_node_that_left_while_the_hub_was_down_is_not_listed_once_the_hub_is_back(fresh_stack, tmp_path):
     s = fresh_stack
-    port = free_port()
-    bridge = s.spawn("bridge", "grafana_bridge", "--port", str(port), ready=False)
+    bridge = s.spawn_bridge(ready=False)
     script = tmp_path / "wire_node.py"
     script.write_text(WIRE_NODE)
     node = Proc("ghost", [sys.executable, str(script), "ghost", "1", "field"], s.env, str(tmp_path)).start()
     try:
         yield bridge.ready()
         yield node.ready()
-        s.bridge_url = f"http://127.0.0.1:{port}"
         yield wait_for(lambda: "ghost::a" in search(s), 15, "ghost::a in /search", interval=0.1)
         s.hub.signal(signal.SIGKILL)  # no data_node_subtracted for ghost: nobody sees it leave
         s.hub.popen.wait(10)

@@ -12,7 +12,7 @@ from autobahn.wamp.types import RegisterOptions
 
 from sisock.wire import uri
 from sisock.wire.errors import NodeError
-from tests.conftest import Proc, free_port, wait_for
+from tests.conftest import Proc, wait_for
 
 # A node whose get_data fails or blocks on request: field "boom" raises,
 # field "slow" blocks its thread for 3 s, anything else answers at once.
@@ -118,11 +118,10 @@ def _post_query(url):
 @pytest_twisted.inlineCallbacks
 def test_router_killed_under_load_everything_is_back_within_15_s_and_the_bridge_says_503_meanwhile(fresh_stack):
     s = fresh_stack
-    bridge_port = free_port()
-    bridge_url = f"http://127.0.0.1:{bridge_port}"
     parts = [s.spawn("weather", "nodes.weather", ready=False),
              s.spawn("sensors", "nodes.sensors", "--interval", "0.05", ready=False),
-             s.spawn("bridge", "grafana_bridge", "--port", str(bridge_port), ready=False)]
+             s.spawn_bridge(ready=False)]
+    bridge_url = s.bridge_url
     for p in parts:
         yield p.ready()
     consumer = yield s.connect()

@@ -22,7 +22,7 @@ import requests
 import yaml
 
 from sisock.cli import grafana
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 from tests.registry_support import start_stack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,9 +150,7 @@ def dashboard_stack(tmp_path_factory):
         for name, args in (("weather", ()), ("sensors", ("--interval", "0.5")), ("brewing", ()), ("pixels", ())):
             stack.spawn(name, f"nodes.{name}", *args)
         stack.env["SISOCK_BRIDGE_TOKEN"] = TOKEN
-        stack.bridge_port = free_port()
-        stack.spawn("bridge", "grafana_bridge", "--port", str(stack.bridge_port))
-        stack.bridge_url = f"http://127.0.0.1:{stack.bridge_port}"
+        stack.spawn_bridge()
         yield stack
     finally:
         stack.stop()

@@ -20,7 +20,7 @@ import pytest_twisted
 import requests
 
 from sisock.wire.errors import InvalidArgument
-from tests.conftest import PYTHON, Proc, Stack, free_port, wait_for
+from tests.conftest import PYTHON, Proc, Stack, wait_for
 from tests.registry_support import until
 
 NODES = os.path.join(os.path.dirname(__file__), "legacy_nodes")
@@ -78,9 +78,7 @@ def shelf(tmp_path_factory):
         try:
             s.start_router()
             s.hub = s.spawn("hub", "sisock.hub")
-            s.bridge_port = free_port()
-            s.bridge = s.spawn("bridge", "grafana_bridge", "--port", str(s.bridge_port), ready=False)
-            s.bridge_url = f"http://127.0.0.1:{s.bridge_port}"
+            s.spawn_bridge(ready=False)
             s.legacy = {
                 "tank_archive": Proc("tank_archive", legacy_node(str(tank / "tank_archive.py")), s.env, s.dir),
                 "pump_log": Proc("pump_log", legacy_node(str(pumps / "pumps.py"), "--class", "pump_log",

@@ -20,6 +20,7 @@ import psutil
 import pytest
 import requests
 
+from tests.conftest import wait_until
 from tests.test_launcher import SISOCK, Up, clean_env, gone
 from tests.test_web import Scenario, browser  # noqa: F401 (browser: the fixture)
 
@@ -80,13 +81,6 @@ def search(up):
     return reply.json()
 
 
-def wait_until(check, what, timeout):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.2)
-
-
 def sensors_listed(up):
     return "sensors::cpu_percent" in search(up)
 
@@ -101,7 +95,7 @@ def test_the_site_runs_its_router_alone_linked_with_its_key(sites):
 
 
 def test_grafana_queries_on_the_central_bridge_read_the_site_node(sites):
-    wait_until(lambda: sensors_listed(sites.central), "sensors::cpu_percent on the central bridge", 30)
+    wait_until(lambda: sensors_listed(sites.central), 30, "sensors::cpu_percent on the central bridge")
     now = time.time()
     iso = [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) for t in (now - 120, now + 5)]
     body = {"range": {"from": iso[0], "to": iso[1]}, "maxDataPoints": 100, "intervalMs": 1000,
@@ -117,7 +111,7 @@ def test_grafana_queries_on_the_central_bridge_read_the_site_node(sites):
 
 
 def test_a_browser_on_the_central_router_follows_the_site_node(browser, sites):  # noqa: F811
-    wait_until(lambda: sensors_listed(sites.central), "sensors listed centrally", 30)
+    wait_until(lambda: sensors_listed(sites.central), 30, "sensors listed centrally")
     scenario = Scenario(browser, "sensors-live", f"http://127.0.0.1:{sites.central.port}/")
     try:
         result = scenario.result()
@@ -139,15 +133,15 @@ def test_a_browser_on_the_site_router_lists_the_central_nodes(browser, sites):  
 
 
 def test_killing_the_site_router_takes_its_node_offline_and_its_restart_back(sites):
-    wait_until(lambda: sensors_listed(sites.central), "sensors listed centrally", 30)
+    wait_until(lambda: sensors_listed(sites.central), 30, "sensors listed centrally")
     router = sites.site.pid_of("router")
     os.kill(router, signal.SIGKILL)
     killed = time.monotonic()
-    wait_until(lambda: not sensors_listed(sites.central), "sensors offline centrally", HEARTBEAT_TIMEOUT + 5)
+    wait_until(lambda: not sensors_listed(sites.central), HEARTBEAT_TIMEOUT + 5, "sensors offline centrally")
     assert time.monotonic() - killed <= HEARTBEAT_TIMEOUT + 5
     sites.site.wait_line(r"^router\s+running\s+pid (\d+)\s+\(restart 1\)$", timeout=60)
     assert gone(router) and sites.sensors.poll() is None  # the node waited for its router and reconnects
-    wait_until(lambda: sensors_listed(sites.central), "sensors back centrally after the site router restarted", 60)
+    wait_until(lambda: sensors_listed(sites.central), 60, "sensors back centrally after the site router restarted")
     assert psutil.pid_exists(sites.site.pid_of("router"))
 
 

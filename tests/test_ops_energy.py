@@ -19,7 +19,6 @@ from nodes.fleet.fleet import build_lamps
 from sisock.hub import reports, tariff
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument
-from tests.conftest import free_port
 from tests.registry_support import connect_admin, joined, start_stack, until
 
 COUNT, INTERVAL = 20, 5.0
@@ -46,15 +45,9 @@ def fleet(tmp_path_factory):
             f'[periods.night]\nstart = "{_hhmm(night)}"\nprice = 0.18\n')
     (directory / "tariff.toml").write_text(text)
     stack = start_stack(directory, fleet_args=["--count", str(COUNT), "--interval", str(INTERVAL),
-                                               "--history", "20000", "--backfill", "10800"])
-    try:
-        stack.tariff_file, stack.day, stack.night = directory / "tariff.toml", day, night
-        stack.bridge_url = f"http://127.0.0.1:{free_port()}"
-        stack.spawn("bridge", "grafana_bridge", "--port", stack.bridge_url.rsplit(":", 1)[1],
-                    "--tariff", str(stack.tariff_file))
-    except BaseException:
-        stack.stop()
-        raise
+                                               "--history", "20000", "--backfill", "10800"],
+                        bridge_args=["--tariff", str(directory / "tariff.toml")])
+    stack.tariff_file, stack.day, stack.night = directory / "tariff.toml", day, night
     yield stack
     stack.stop()
 

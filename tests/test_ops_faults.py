@@ -14,7 +14,6 @@ from sisock.node import DataNode
 from sisock.node.faults import CODE
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument
-from tests.conftest import free_port
 from tests.registry_support import connect_admin, joined, start_stack
 
 COUNT = 50
@@ -23,13 +22,8 @@ COUNT = 50
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     """A router, a hub, 50 lamps and a Grafana bridge."""
-    stack = start_stack(tmp_path_factory.mktemp("ops_faults"), fleet_args=["--count", str(COUNT), "--interval", "1"])
-    try:
-        stack.bridge_url = f"http://127.0.0.1:{free_port()}"
-        stack.spawn("bridge", "grafana_bridge", "--port", stack.bridge_url.rsplit(":", 1)[1])
-    except BaseException:
-        stack.stop()
-        raise
+    stack = start_stack(tmp_path_factory.mktemp("ops_faults"), fleet_args=["--count", str(COUNT), "--interval", "1"],
+                        bridge_args=())
     yield stack
     stack.stop()
 

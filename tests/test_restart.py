@@ -7,7 +7,7 @@ import pytest
 import pytest_twisted
 import requests
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 
 
 def bridge_lists(url, target):
@@ -21,13 +21,12 @@ def bridge_lists(url, target):
 @pytest_twisted.inlineCallbacks
 def test_after_a_router_restart_hub_nodes_and_bridge_are_back_within_30_s(fresh_stack, how):
     s = fresh_stack
-    bridge_port = free_port()
     parts = [s.spawn("weather", "nodes.weather", ready=False),
              s.spawn("sensors", "nodes.sensors", ready=False),
-             s.spawn("bridge", "grafana_bridge", "--port", str(bridge_port), ready=False)]
+             s.spawn_bridge(ready=False)]
     for p in parts:
         yield p.ready()
-    bridge_url = f"http://127.0.0.1:{bridge_port}"
+    bridge_url = s.bridge_url
     assert bridge_lists(bridge_url, "weather::temperature")
 
     s.router.signal(how)

@@ -13,6 +13,7 @@ import pytest
 from sisock.store import sqlite as sqlstore
 from sisock.store.store import Store, StoreError
 from sisock.wire.errors import InvalidArgument
+from tests.conftest import wait_until
 
 FIELDS = {"x": {"units": "V"}, "name": {"type": "string"}, "ok": {"type": "bool"}}
 T0 = time.time() - 3600.0   # an hour ago: well within the default retention
@@ -59,14 +60,6 @@ def check_blocks(result, blocks):
     np.testing.assert_allclose(data["x"], k * 1000.0 + np.round((t - T0 - k) * BLOCK))
     assert data["name"].tolist() == [f"b{j}" for j in k]
     assert data["ok"].tolist() == [j % 2 == 0 for j in k]
-
-
-def wait_until(predicate, timeout, what):
-    """Poll ``predicate`` every 20 ms until true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        threading.Event().wait(0.02)
 
 
 def rows(path, sql="SELECT count(*) FROM block"):
