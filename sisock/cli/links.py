@@ -56,6 +56,11 @@ def link_problems(link, link_keys, proxies):
         ``--accept-link`` sites and keys.
     proxies : int
         ``--proxies``.
+
+    Returns
+    -------
+    list of str
+        One sentence per problem, naming the option; empty if the links can be made.
     """
     found = []
     if link:
