@@ -35,8 +35,12 @@ def sisock_to_unix_time(t, now=None):
     """
     if isinstance(t, bool) or not isinstance(t, (int, float)):
         raise TypeError(f"time must be a number of seconds, not {type(t).__name__}")
-    if not math.isfinite(t):
-        raise ValueError(f"time must be finite, not {t!r}")
+    try:
+        finite = math.isfinite(t)
+    except OverflowError:  # an int beyond the range of a float
+        finite = False
+    if not finite:
+        raise ValueError(f"time must be finite, not {t!r:.40}")
     if t > 0:
         return float(t)
     return (time.time() if now is None else now) + t

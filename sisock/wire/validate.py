@@ -24,7 +24,13 @@ MAX_DESCRIPTION = 4096
 
 def is_number(x):
     """Whether ``x`` is a finite real number (Python or NumPy; a bool is not a number here)."""
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+    if not (type(x) is float or type(x) is int):  # the usual types pass without the ABC check
+        if not isinstance(x, numbers.Real) or isinstance(x, bool):
+            return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int beyond the range of a float (JSON carries any)
+        return False
 
 
 def is_count(x):
