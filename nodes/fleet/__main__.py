@@ -14,6 +14,7 @@ from nodes.fleet.fleet import Simulation, build_lamps
 from sisock import config
 from sisock.connection import run
 from sisock.node import NodeSession, presence
+from sisock.node.run import node_connection
 
 
 def _count(text):
@@ -55,10 +56,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the random layout and faults")
     config.add_connection_arguments(parser, default_authid="fleet")
     args = parser.parse_args(argv)
-    try:
-        conn = config.connection_from_args(args, "node")
-    except config.SecretsError as exc:
-        parser.exit(2, f"{parser.prog}: {exc}\n")
+    conn = node_connection(parser, args)
     lamps = build_lamps(args.count, args.authid, args.center, args.spacing, args.interval, args.history, args.seed)
     simulation = Simulation(lamps, args.interval)
     if args.backfill:

@@ -17,10 +17,11 @@ from autobahn.wamp.types import ComponentConfig
 
 from sisock import config
 from sisock.connection import run
+from sisock.node.base import DataNode
 from sisock.node.server import DataNodeServer
 from sisock.store import StoreError
 from sisock.store.sqlite import DEFAULT_MAX_BYTES, DEFAULT_RETENTION
-from sisock.wire import validate
+from sisock.wire import chunks, validate
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -72,6 +73,24 @@ def node_parser(node_class: type[DataNodeServer], description: str | None = None
     return parser
 
 
+def node_connection(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                    node_class: type[DataNode] = DataNode) -> config.Connection:
+    """The connection of a node process from its parsed options, once its settings are checked.
+
+    Exits with status 2 and a one-line message when the node's secret is
+    missing (`sisock.config.connection_from_args`) or its chunk limits
+    (``node_class.chunk_bytes`` / ``max_message_bytes``, else
+    ``SISOCK_CHUNK_BYTES`` / ``SISOCK_MAX_MESSAGE_BYTES``;
+    `sisock.wire.chunks.limits`) are not sizes it can use, so that neither
+    shows up later as a failed call.
+    """
+    try:
+        chunks.limits(node_class.chunk_bytes, node_class.max_message_bytes)
+        return config.connection_from_args(args, "node")
+    except (config.SecretsError, ValueError) as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")
+
+
 def run_node(node_class: type[DataNodeServer], argv: list[str] | None = None,
              add_arguments: Callable[[argparse.ArgumentParser], object] | None = None,
              description: str | None = None) -> None:
@@ -102,10 +121,7 @@ def run_node(node_class: type[DataNodeServer], argv: list[str] | None = None,
     args = parser.parse_args(argv)
     validate.node_name(args.name, "--name")
     args.authid = args.authid or args.name
-    try:
-        conn = config.connection_from_args(args, "node")
-    except config.SecretsError as exc:
-        parser.exit(2, f"{parser.prog}: {exc}\n")
+    conn = node_connection(parser, args, node_class)
     node = node_class(ComponentConfig(args.realm, {"connection": conn, "args": args}))
     node.name = args.name
     try:
