@@ -79,10 +79,14 @@ class ConsumerSession(SisockSession):
         """Follow the live blocks of ``node``: ``handler({timeline, t: [...], data: {f: [...]}})``."""
         return self.follow(uri.node_uri(node, "data"), handler)
 
+    def _when_joined(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> defer.Deferred:
+        """Deferred of ``func(*args, **kwargs)``, called now if joined, else at the next join."""
+        if self.is_attached():
+            return defer.maybeDeferred(func, *args, **kwargs)
+        return self.when_joined().addCallback(lambda _: func(*args, **kwargs))
+
     def _call(self, procedure: str, *args: Any, **kwargs: Any) -> defer.Deferred:
-        d = self.when_joined()
-        d.addCallback(lambda s: s.call(procedure, *args, **kwargs))
-        return d
+        return self._when_joined(self.call, procedure, *args, **kwargs)
 
     def get_data_node(self) -> defer.Deferred[list[dict[str, str]]]:
         """Deferred list of live nodes ``[{"name", "description"}, ...]``."""
@@ -183,8 +187,8 @@ class ConsumerSession(SisockSession):
         """
         assembler = chunks.Assembler(progress)
 
-        def call(session: ConsumerSession) -> defer.Deferred:
-            options = {"encoding": encoding or session.encoding, "options": CallOptions(on_progress=assembler.feed)}
+        def call() -> defer.Deferred:  # once joined: the encoding depends on the serializer agreed
+            options = {"encoding": encoding or self.encoding, "options": CallOptions(on_progress=assembler.feed)}
             if downsample is not None:
                 options["downsample"] = downsample
             return self._node_call(node, "get_data", field, start, end, min_stride, **options)
@@ -192,7 +196,7 @@ class ConsumerSession(SisockSession):
         def finish(final: Any) -> Any:  # decoding a large list result would hold up the reactor: in a thread
             return threads.deferToThread(assembler.finish, final) if assembler.chunked else assembler.finish(final)
 
-        return self.when_joined().addCallback(call).addCallback(finish)
+        return self._when_joined(call).addCallback(finish)
 
 
 def _connection(url: str | None, realm: str | None, authid: str | None, secret: str | None) -> config.Connection:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import txaio
 from twisted.internet import defer, threads
+from twisted.python.failure import Failure
 
 from sisock.node import commands
 from sisock.node.counters import Counters
@@ -212,8 +213,10 @@ class DataNode(Recording, Faults, Counters):
         if type(self)._get_data_blocking is DataNode._get_data_blocking:  # the store answers
             held = self.store.get_data(field, start, end, most=INLINE_SAMPLES)
             if held is not None:  # a few samples in memory: answer in the reactor, no thread hop
-                return self._guarded("get_data", defer.maybeDeferred(
-                    self._answer, held, field, start, end, min_stride, how, encoding, progress))
+                try:
+                    return defer.succeed(self._answer(held, start, end, min_stride, how, encoding, progress))
+                except Exception:
+                    return defer.fail(self._node_error(Failure(), "get_data"))
         send = None
         if progress is not None:
             from twisted.internet import reactor
@@ -245,35 +248,36 @@ class DataNode(Recording, Faults, Counters):
     # -- inside ----------------------------------------------------------------
     def _in_thread(self, what: str, func: Callable[..., Any], *args: Any) -> defer.Deferred:
         """``func(*args)`` in the reactor's thread pool; a failure that is not a sisock error is a `NodeError`."""
-        return self._guarded(what, threads.deferToThread(func, *args))
+        return threads.deferToThread(func, *args).addErrback(self._node_error, what)
 
-    def _guarded(self, what: str, d: defer.Deferred) -> defer.Deferred:
-        def failed(failure):
-            if failure.check(SisockError):
-                return failure
-            self.log.failure("sisock: {what} failed", failure=failure, what=what)
-            raise NodeError(f"node {self.name} failed in {what}: {failure.type.__name__}: {failure.getErrorMessage()}")
-
-        return d.addErrback(failed)
+    def _node_error(self, failure: Failure, what: str) -> Failure:
+        """``failure`` itself if it is a sisock error, else a `NodeError` saying so (and logged)."""
+        if failure.check(SisockError):
+            return failure
+        self.log.failure("sisock: {what} failed", failure=failure, what=what)
+        return Failure(NodeError(f"node {self.name} failed in {what}: {failure.type.__name__}: "
+                                 f"{failure.getErrorMessage()}"))
 
     def _answer_data(self, field, start, end, min_stride, how, encoding, send):
-        """Read (in a thread) and deliver a get_data answer (`_answer`)."""
+        """Read (in a thread), complete and deliver a get_data answer (`_answer`)."""
         result = self._get_data_blocking(field, start, end, min_stride if how == "mean" else None)
-        return self._answer(result, field, start, end, min_stride, how, encoding, send)
-
-    def _answer(self, result, field, start, end, min_stride, how, encoding, send):
-        """Complete, downsample and deliver what a reader returned (`sisock.wire.chunks.answer`)."""
         data = {f: np.asarray(result.get("data", {}).get(f, ())) for f in field}
         timelines = {tl: dict(v, t=np.asarray(v["t"], dtype=np.float64))
                      for tl, v in result.get("timeline", {}).items()}
         self._name_fields(timelines, data, start, end)
-        for v in timelines.values():
-            if min_stride and needs_downsampling(v["t"], min_stride):
-                members = {f: data[f] for f in v["field"] if f in data}
-                v["t"], values = downsample(v["t"], members, start, min_stride, how)
-                data.update(values)
-        return chunks.answer({"data": data, "timeline": timelines}, encoding, send, end - start,
-                             self.chunk_bytes, self.max_message_bytes)
+        return self._answer({"data": data, "timeline": timelines}, start, end, min_stride, how, encoding, send)
+
+    def _answer(self, result, start, end, min_stride, how, encoding, send):
+        """Downsample and deliver a complete answer, shaped as `sisock.store.Store.get_data` returns
+        it (`sisock.wire.chunks.answer`)."""
+        data = result["data"]
+        if min_stride:
+            for v in result["timeline"].values():
+                if needs_downsampling(v["t"], min_stride):
+                    members = {f: data[f] for f in v["field"] if f in data}
+                    v["t"], values = downsample(v["t"], members, start, min_stride, how)
+                    data.update(values)
+        return chunks.answer(result, encoding, send, end - start, self.chunk_bytes, self.max_message_bytes)
 
     def _name_fields(self, timelines, data, start, end):
         """Give each timeline of an answer its ``field`` list where the reader did not.

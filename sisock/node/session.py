@@ -78,6 +78,7 @@ class NodeSession(SisockSession):
     heartbeat = presence.HEARTBEAT_INTERVAL
     _added: set[str]  # names the hub added in this join
     _retries: dict[str, Any]  # name -> DelayedCall of the next add of a refused name
+    _routes: dict[str, tuple[Any, str, frozenset[str] | None, bool]]  # procedure URI -> `_route_of` it
 
     def __init__(self, config: Any, nodes: Iterable[DataNode] = (), heartbeat: float | None = None):
         super().__init__(config)
@@ -109,7 +110,7 @@ class NodeSession(SisockSession):
     def onJoin(self, details):
         for node in self.nodes.values():
             validate.node_name(node.name, "node name")
-        self._added = set()
+        self._added, self._routes = set(), {}
         if not hasattr(self, "_retries"):  # a subclass may have skipped our __init__ (original sisock nodes)
             self._retries = {}
         yield self.subscribe(self._on_hub_online, uri.HUB_ONLINE)
@@ -126,16 +127,25 @@ class NodeSession(SisockSession):
 
     def _route(self, *args, details=None, **kwargs):
         """The prefix-registered procedure: ``consumer.<node>.<procedure>`` to the node's method."""
-        node, name = self._find(details.procedure[len(uri.uri("consumer.")):])
-        entry = procedures_of(node).get(name) if node is not None else None
-        if entry is None:
-            raise ApplicationError(ApplicationError.NO_SUCH_PROCEDURE, f"no procedure {details.procedure}")
-        method, roles = getattr(node, entry[0]), entry[1]
+        method, name, roles, takes_details = self._routes.get(details.procedure) or self._route_of(details.procedure)
         if roles is not None and getattr(details, "caller_authrole", None) not in roles:
             raise NotAuthorized(f"{details.procedure} may be called by {' or '.join(sorted(roles))} sessions only")
-        if _takes_details(method):
+        if takes_details:
             kwargs["details"] = details
         return validate.call(method, args, kwargs, name)
+
+    def _route_of(self, procedure: str) -> tuple[Any, str, frozenset[str] | None, bool]:
+        """``(method, procedure name, roles or None, takes details)`` of a procedure URI, kept in `_routes`.
+
+        Raises ``wamp.error.no_such_procedure`` for one this session does not serve.
+        """
+        node, name = self._find(procedure[len(uri.uri("consumer.")):])
+        entry = procedures_of(node).get(name) if node is not None else None
+        if entry is None:
+            raise ApplicationError(ApplicationError.NO_SUCH_PROCEDURE, f"no procedure {procedure}")
+        method = getattr(node, entry[0])
+        self._routes[procedure] = route = (method, name, entry[1], _takes_details(method))
+        return route
 
     def _find(self, rest: str) -> tuple[DataNode | None, str]:
         """``(node, procedure name)`` of ``<node name>.<procedure name>`` (both may hold dots)."""

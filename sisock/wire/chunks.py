@@ -247,8 +247,10 @@ def answer(result, encoding, send=None, span=0.0, chunk_bytes=None, max_message_
     sisock.wire.errors.TooLarge
         If ``send`` is None and the result is over ``max_message_bytes``.
     """
-    chunk_bytes, max_message_bytes = limits(chunk_bytes, max_message_bytes)
     plan = Plan(result, encoding)
+    if plan.message_bytes <= MIN_CHUNK_BYTES:  # within any limit: the limits need not be read
+        return codec.result_to_wire(result, encoding)
+    chunk_bytes, max_message_bytes = limits(chunk_bytes, max_message_bytes)
     if plan.message_bytes <= (max_message_bytes if send is None else chunk_bytes):
         return codec.result_to_wire(result, encoding)
     if send is None:
