@@ -150,6 +150,15 @@ def test_numeric_and_bool_arrays_travel_as_little_endian_bytes_with_dtype_and_sh
         assert wire["data"] == a.astype(np.dtype(wire["dtype"])).tobytes()
 
 
+def test_strided_and_transposed_views_travel_in_c_order_and_come_back_equal():
+    grid = np.arange(24, dtype=">f8").reshape(4, 6)
+    for a in (grid[:, ::2], grid.T, np.arange(10, dtype="<i2")[::-3]):
+        wire = over_msgpack(array_to_wire(a, "binary"))
+        assert wire["shape"] == list(a.shape) and wire["dtype"][0] == "<"
+        back = wire_to_array(wire)
+        assert back.dtype.kind == a.dtype.kind and np.array_equal(back, a)
+
+
 def test_strings_and_objects_stay_lists_in_the_binary_encoding():
     assert array_to_wire(np.array(["on", "off"]), "binary") == ["on", "off"]
     assert array_to_wire(np.array(["x", None], dtype=object), "binary") == ["x", None]

@@ -156,7 +156,8 @@ def array_to_wire(a, encoding="list"):
     if a.ndim == 0:
         raise ValueError("array_to_wire needs an array of at least one dimension, got a scalar")
     if is_raw(a, encoding):
-        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        if a.dtype.str[0] == ">":  # tobytes copies in C order; only the byte order may need changing
+            a = a.astype(a.dtype.newbyteorder("<"))
         return {"dtype": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
     return array_to_list(a)
 
