@@ -237,7 +237,7 @@ class TimelineBuffer:
         """
         t0 = float(t0)
         with self._lock:
-            k = self._search(t0)
+            (k,) = self._search((t0,))
             if k == 0:
                 return
             for arr in self._data.values():
@@ -283,21 +283,11 @@ class TimelineBuffer:
         else:
             names = [f for f in fields if f in self._types]
         with self._lock:
-            i0 = self._search(start)
-            i1 = max(i0, self._search(end))
+            i0, i1 = self._search((start, end))
             if most is not None and i1 - i0 > most:
                 return None
             slices = self._slices(i0, i1)
-
-            def take(arr):
-                if len(slices) == 1:
-                    lo, hi = slices[0]
-                    return arr[lo:hi].copy()
-                if not slices:
-                    return arr[:0].copy()
-                return np.concatenate([arr[lo:hi] for lo, hi in slices])
-
-            return take(self._t), {name: take(self._data[name]) for name in names}
+            return _take(self._t, slices), {name: _take(self._data[name], slices) for name in names}
 
     # -- ring helpers (call with the lock held) ---------------------------
 
@@ -308,15 +298,15 @@ class TimelineBuffer:
             return [(self._start, end)]
         return [(self._start, self._capacity), (0, end - self._capacity)]
 
-    def _search(self, x):
-        """Logical index of the first held sample with ``t >= x``."""
-        offset = 0
-        for lo, hi in self._segments():
-            k = int(self._t[lo:hi].searchsorted(x, side="left"))
-            if k < hi - lo:
-                return offset + k
-            offset += hi - lo
-        return offset
+    def _search(self, xs):
+        """Logical indices of the first held sample with ``t >= x``, for each of ``xs`` (a tuple)."""
+        segments = self._segments()
+        lo, hi = segments[0]
+        found = self._t[lo:hi].searchsorted(xs).tolist()
+        if len(segments) == 2:  # what is past the first segment is in the second
+            n0, (lo, hi) = hi - lo, segments[1]
+            found = [k if k < n0 else n0 + int(self._t[lo:hi].searchsorted(x)) for k, x in zip(found, xs, strict=True)]
+        return found
 
     def _slices(self, i0, i1):
         """Physical (lo, hi) slices of logical range ``[i0, i1)``; at most 2."""
@@ -328,3 +318,13 @@ class TimelineBuffer:
         if p0 + m <= cap:
             return [(p0, p0 + m)]
         return [(p0, cap), (0, p0 + m - cap)]
+
+
+def _take(arr, slices):
+    """A copy of ``arr``'s physical ``slices`` (`TimelineBuffer._slices`), concatenated in order."""
+    if len(slices) == 1:
+        lo, hi = slices[0]
+        return arr[lo:hi].copy()
+    if not slices:
+        return arr[:0].copy()
+    return np.concatenate([arr[lo:hi] for lo, hi in slices])

@@ -93,10 +93,10 @@ def limits(chunk_bytes=None, max_message_bytes=None):
 
 def _costs(a, encoding):
     """Estimated wire bytes of each row of ``a``: one int for all rows alike, else an int64 array (N,)."""
-    row = math.prod(a.shape[1:])
-    if codec.is_raw(a, encoding):
-        return a.dtype.itemsize * row
+    row = math.prod(a.shape[1:]) if a.ndim > 1 else 1
     kind = a.dtype.kind
+    if kind in codec.BINARY_KINDS and encoding == "binary":  # `codec.is_raw`
+        return a.dtype.itemsize * row
     if kind in "biuf":
         return (_BOOL_BYTES if kind == "b" else _NUMBER_BYTES) * row
     if kind == "U":
@@ -136,10 +136,12 @@ class Plan:
         self.arrays = [("timeline", tl, np.asarray(v.get("t", ()), dtype=np.float64))
                        for tl, v in result.get("timeline", {}).items()]
         self.arrays += [("data", f, np.asarray(v)) for f, v in result.get("data", {}).items()]
-        self.costs = [_costs(a, encoding) for _, _, a in self.arrays]
-        self.bytes = int(sum(c * len(a) if isinstance(c, int) else c.sum()
-                             for c, (_, _, a) in zip(self.costs, self.arrays, strict=True)))
-        self.overhead = _ENVELOPE_BYTES + sum(len(name) + _KEY_BYTES for _, name, _ in self.arrays)
+        self.costs, self.bytes, self.overhead = [], 0, _ENVELOPE_BYTES
+        for _, name, a in self.arrays:
+            cost = _costs(a, encoding)
+            self.costs.append(cost)
+            self.bytes += cost * len(a) if isinstance(cost, int) else int(cost.sum())
+            self.overhead += len(name) + _KEY_BYTES
         self.message_bytes = self.bytes + self.overhead
         self.chunks = []
 

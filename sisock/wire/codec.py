@@ -156,10 +156,26 @@ def array_to_wire(a, encoding="list"):
     if a.ndim == 0:
         raise ValueError("array_to_wire needs an array of at least one dimension, got a scalar")
     if is_raw(a, encoding):
-        if a.dtype.str[0] == ">":  # tobytes copies in C order; only the byte order may need changing
+        text = _little_endian(a.dtype)
+        if text is None:  # tobytes copies in C order; only the byte order may need changing
             a = a.astype(a.dtype.newbyteorder("<"))
-        return {"dtype": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
+            text = a.dtype.str
+        return {"dtype": text, "shape": list(a.shape), "data": a.tobytes()}
     return array_to_list(a)
+
+
+#: dtype -> its string where it is little-endian (or has no byte order), else None; filled as met.
+_LITTLE_ENDIAN_STR: dict = {}
+
+
+def _little_endian(dtype):
+    """``dtype.str`` if ``dtype`` is little-endian or has no byte order, else None (kept: ``dtype.str`` builds a
+    new string each time)."""
+    try:
+        return _LITTLE_ENDIAN_STR[dtype]
+    except KeyError:
+        text = dtype.str
+        return _LITTLE_ENDIAN_STR.setdefault(dtype, None if text[0] == ">" else text)
 
 
 def raw_dtype(text):

@@ -9,6 +9,7 @@ import functools
 import inspect
 import math
 import numbers
+import time
 
 from sisock.wire.errors import InvalidArgument
 from sisock.wire.timeutil import sisock_to_unix_time
@@ -81,8 +82,6 @@ def time_arg(name, value, now=None):
 
 def time_range(start, end):
     """``(start, end)`` converted with one common "now"; see :func:`time_arg`."""
-    import time
-
     now = time.time()
     return time_arg("start", start, now), time_arg("end", end, now)
 
