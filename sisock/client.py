@@ -79,14 +79,11 @@ class ConsumerSession(SisockSession):
         """Follow the live blocks of ``node``: ``handler({timeline, t: [...], data: {f: [...]}})``."""
         return self.follow(uri.node_uri(node, "data"), handler)
 
-    def _when_joined(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> defer.Deferred:
-        """Deferred of ``func(*args, **kwargs)``, called now if joined, else at the next join."""
-        if self.is_attached():
-            return defer.maybeDeferred(func, *args, **kwargs)
-        return self.when_joined().addCallback(lambda _: func(*args, **kwargs))
-
     def _call(self, procedure: str, *args: Any, **kwargs: Any) -> defer.Deferred:
-        return self._when_joined(self.call, procedure, *args, **kwargs)
+        """Deferred result of calling ``procedure``: now if joined, else at the next join."""
+        if self.is_attached():
+            return defer.maybeDeferred(self.call, procedure, *args, **kwargs)
+        return self.when_joined().addCallback(lambda _: self.call(procedure, *args, **kwargs))
 
     def get_data_node(self) -> defer.Deferred[list[dict[str, str]]]:
         """Deferred list of live nodes ``[{"name", "description"}, ...]``."""
@@ -185,18 +182,18 @@ class ConsumerSession(SisockSession):
             message names the argument), ``NodeDisabled`` (an admin disabled
             the node), ``NodeError`` (the node failed to read its data).
         """
+        if not self.is_attached():  # the encoding depends on the serializer of the next connection
+            return self.when_joined().addCallback(
+                lambda _: self.get_data(node, field, start, end, min_stride, downsample, progress, encoding))
         assembler = chunks.Assembler(progress)
-
-        def call() -> defer.Deferred:  # once joined: the encoding depends on the serializer agreed
-            options = {"encoding": encoding or self.encoding, "options": CallOptions(on_progress=assembler.feed)}
-            if downsample is not None:
-                options["downsample"] = downsample
-            return self._node_call(node, "get_data", field, start, end, min_stride, **options)
+        options = {"encoding": encoding or self.encoding, "options": CallOptions(on_progress=assembler.feed)}
+        if downsample is not None:
+            options["downsample"] = downsample
 
         def finish(final: Any) -> Any:  # decoding a large list result would hold up the reactor: in a thread
             return threads.deferToThread(assembler.finish, final) if assembler.chunked else assembler.finish(final)
 
-        return self._when_joined(call).addCallback(finish)
+        return self._node_call(node, "get_data", field, start, end, min_stride, **options).addCallback(finish)
 
 
 def _connection(url: str | None, realm: str | None, authid: str | None, secret: str | None) -> config.Connection:

@@ -207,7 +207,8 @@ def wire_to_array(value):
         ``data`` does not hold exactly ``shape`` elements.
     """
     if isinstance(value, dict):
-        return np.frombuffer(value["data"], dtype=raw_dtype(value["dtype"])).reshape(value["shape"])
+        a, shape = np.frombuffer(value["data"], raw_dtype(value["dtype"])), value["shape"]
+        return a if shape == [len(a)] else a.reshape(shape)
     return list_to_array(value)
 
 
