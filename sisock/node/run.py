@@ -77,12 +77,26 @@ def node_connection(parser: argparse.ArgumentParser, args: argparse.Namespace,
                     node_class: type[DataNode] = DataNode) -> config.Connection:
     """The connection of a node process from its parsed options, once its settings are checked.
 
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The node's parser, which exits with the message.
+    args : argparse.Namespace
+        Its parsed connection options (`sisock.config.add_connection_arguments`).
+    node_class : type
+        The node class, whose ``chunk_bytes`` / ``max_message_bytes`` (bytes,
+        or None for ``SISOCK_CHUNK_BYTES`` / ``SISOCK_MAX_MESSAGE_BYTES``)
+        are checked; `DataNode` for a host of several classes alike.
+
+    Returns
+    -------
+    sisock.config.Connection
+        URL, realm, authid and secret of the node's session.
+
     Exits with status 2 and a one-line message when the node's secret is
-    missing (`sisock.config.connection_from_args`) or its chunk limits
-    (``node_class.chunk_bytes`` / ``max_message_bytes``, else
-    ``SISOCK_CHUNK_BYTES`` / ``SISOCK_MAX_MESSAGE_BYTES``;
-    `sisock.wire.chunks.limits`) are not sizes it can use, so that neither
-    shows up later as a failed call.
+    missing (`sisock.config.connection_from_args`) or a chunk limit is not
+    an integer of at least 4096 bytes (`sisock.wire.chunks.limits`), so
+    that neither shows up later as a failed call.
     """
     try:
         chunks.limits(node_class.chunk_bytes, node_class.max_message_bytes)

@@ -94,9 +94,9 @@ def limits(chunk_bytes=None, max_message_bytes=None):
 def _costs(a, encoding):
     """Estimated wire bytes of each row of ``a``: one int for all rows alike, else an int64 array (N,)."""
     row = math.prod(a.shape[1:]) if a.ndim > 1 else 1
-    kind = a.dtype.kind
-    if kind in codec.BINARY_KINDS and encoding == "binary":  # `codec.is_raw`
+    if codec.is_raw(a, encoding):
         return a.dtype.itemsize * row
+    kind = a.dtype.kind
     if kind in "biuf":
         return (_BOOL_BYTES if kind == "b" else _NUMBER_BYTES) * row
     if kind == "U":
