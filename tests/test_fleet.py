@@ -7,7 +7,7 @@ from autobahn.wamp.exception import ApplicationError
 from nodes.fleet.fleet import build_lamps, grid_location
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NoSuchCommand, NoSuchNode
-from tests.registry_support import connect_admin, joined, start_stack
+from tests.registry_support import connect_admin, connect_node, joined, start_stack
 
 COUNT = 500
 LIST = uri.HUB_NODES + "list"
@@ -44,6 +44,19 @@ def test_500_fleet_nodes_are_registered_and_listed(admin, consumer):
     assert paged == names
     live = yield consumer.get_data_node()
     assert sorted(n["name"] for n in live) == names
+
+
+@pytest_twisted.inlineCallbacks
+def test_500_lamps_are_served_by_the_one_prefix_registration_alone(fleet500, consumer):
+    # a join of thousands of exact registrations would be slow: the URI of a lamp's get_data stays free
+    squatter = yield connect_node(fleet500, "fleet")
+    try:
+        taken = yield squatter.register(lambda *args, **kwargs: "squatter", uri.node_uri("fleet.lamp0499", "get_data"))
+        yield taken.unregister()
+    finally:
+        yield squatter.close()
+    result = yield consumer.get_data("fleet.lamp0499", ["power_w"], -60, 0)
+    assert len(result["data"]["power_w"]) == len(result["timeline"]["lamp"]["t"])
 
 
 @pytest_twisted.inlineCallbacks

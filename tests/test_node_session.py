@@ -191,6 +191,74 @@ def test_an_admin_procedure_with_a_dotted_name_is_refused_to_consumers_and_serve
         yield admin.close()
 
 
+@pytest_twisted.inlineCallbacks
+def test_a_nodes_procedures_are_registered_exactly_as_well_as_by_prefix(shelf, stack):
+    # the router matches an exact URI in one lookup (a prefix by walking a trie): a session of the node's
+    # own authid finds every procedure URI of the node taken, standard or its own, and a free one free
+    squatter = yield connect_node(stack, "shelf")
+    try:
+        for name in ("get_data", "get_latest", "get_fields", "command", "get_api", "echo", "items.add"):
+            with pytest.raises(ApplicationError) as raised:
+                yield squatter.register(lambda *args, **kwargs: None, uri.node_uri("shelf", name))
+            assert raised.value.error == ApplicationError.PROCEDURE_ALREADY_EXISTS, name
+        free = yield squatter.register(lambda *args, **kwargs: None, uri.node_uri("shelf", "not_served"))
+        yield free.unregister()
+    finally:
+        yield squatter.close()
+
+
+TIDY_NODE = textwrap.dedent('''
+    import gc
+
+    import numpy as np
+
+    from sisock.node import DataNodeServer, run_node
+    from sisock.node.procedures import procedure
+
+
+    class Tidy(DataNodeServer):
+        """A node that keeps what Python's cycle collector finds (gc.DEBUG_SAVEALL) and counts it."""
+
+        name = "tidy"
+
+        def __init__(self, config):
+            super().__init__(config)
+            self.declare("main", {"x": {"units": "V"}}, interval=1.0)
+            self.store.append("main", 1500000000.0 + np.arange(10.0), {"x": np.arange(10.0)})
+
+        @procedure
+        def collected(self):
+            gc.collect()
+            return sorted({type(o).__name__ for o in gc.garbage})
+
+
+    if __name__ == "__main__":
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        run_node(Tidy)
+''')
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_get_data_call_leaves_no_reference_cycle_behind(stack, tmp_path_factory):
+    # autobahn puts the call details, whose progress callback refers to the message, into the message's
+    # keyword arguments: the node breaks that cycle once it has answered, or the cycle collector would run
+    directory = tmp_path_factory.mktemp("tidy")
+    (directory / "tidy.py").write_text(TIDY_NODE)
+    node = Proc("tidy", [sys.executable, str(directory / "tidy.py"), "--data-dir", str(directory)], stack.env,
+                str(directory)).start()
+    consumer = yield stack.connect()
+    try:
+        yield node.ready()
+        for _ in range(30):
+            result = yield consumer.get_data("tidy", ["x"], 1500000002, 1500000004)  # keywords, progress
+            assert list(result["data"]["x"]) == [2.0, 3.0]
+        yield consumer.get_data("tidy", ["x"], 1, 0, encoding="list")
+        assert "CallDetails" not in (yield consumer.call(uri.node_uri("tidy", "collected")))
+    finally:
+        yield consumer.close()
+        node.stop()
+
+
 def test_a_procedure_may_not_take_a_standard_name_or_a_bad_one():
     from sisock.node.procedures import procedure
 
