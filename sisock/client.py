@@ -82,25 +82,25 @@ class ConsumerSession(SisockSession):
     def _call(self, procedure: str, *args: Any, **kwargs: Any) -> defer.Deferred:
         """Deferred result of calling ``procedure``: now if joined, else at the next join."""
         if self.is_attached():
-            return defer.maybeDeferred(self.call, procedure, *args, **kwargs)
+            try:
+                return self.call(procedure, *args, **kwargs)  # a Deferred, unless it raises at once
+            except Exception:
+                return defer.fail()
         return self.when_joined().addCallback(lambda _: self.call(procedure, *args, **kwargs))
 
     def get_data_node(self) -> defer.Deferred[list[dict[str, str]]]:
         """Deferred list of live nodes ``[{"name", "description"}, ...]``."""
         return self._call(uri.GET_DATA_NODE)
 
-    def _node_call(self, node: str, suffix: str, *args: Any, **kwargs: Any) -> defer.Deferred:
-        def no_such_node(failure: Failure) -> Failure:
-            value = failure.value
-            if isinstance(value, ApplicationError) and value.error == ApplicationError.NO_SUCH_PROCEDURE:
-                raise NoSuchNode(f"node {node!r} is not available (no such data node registered)")
-            return failure
-
+    def _node_call(self, node: str, suffix: str, then: Callable[[Any], Any], *args: Any,
+                   **kwargs: Any) -> defer.Deferred:
+        """Deferred ``then(result)`` of procedure ``suffix`` of ``node``, `NoSuchNode` where none answers."""
         try:
             validate.node_name(node, "node")
         except InvalidArgument:
             return defer.fail()
-        return self._call(uri.node_uri(node, suffix), *args, **kwargs).addErrback(no_such_node)
+        return self._call(uri.node_uri(node, suffix), *args, **kwargs).addCallbacks(
+            then, _no_such_node, errbackArgs=(node,))
 
     def get_fields(self, node: str, start: float, end: float) -> defer.Deferred[Fields]:
         """Deferred ``(field, timeline)`` of ``node``: the fields with samples in ``[start, end)``.
@@ -126,7 +126,7 @@ class ConsumerSession(SisockSession):
         sisock.wire.errors.InvalidArgument
             For a malformed node name, or a ``start``/``end`` the node refuses.
         """
-        return self._node_call(node, "get_fields", start, end).addCallback(tuple)
+        return self._node_call(node, "get_fields", tuple, start, end)
 
     @property
     def encoding(self) -> str:
@@ -193,7 +193,7 @@ class ConsumerSession(SisockSession):
         def finish(final: Any) -> Any:  # decoding a large list result would hold up the reactor: in a thread
             return threads.deferToThread(assembler.finish, final) if assembler.chunked else assembler.finish(final)
 
-        return self._node_call(node, "get_data", field, start, end, min_stride, **options).addCallback(finish)
+        return self._node_call(node, "get_data", finish, field, start, end, min_stride, **options)
 
 
 def _connection(url: str | None, realm: str | None, authid: str | None, secret: str | None) -> config.Connection:
@@ -236,6 +236,14 @@ def connect(url: str | None = None, realm: str | None = None, authid: str | None
         Offer MessagePack and CBOR before JSON (default), or JSON only.
     """
     return start_session(url, realm, authid, secret, reactor, binary).when_joined()
+
+
+def _no_such_node(failure: Failure, node: str) -> Failure:
+    """``failure``, or `NoSuchNode` where the router found no procedure of ``node``."""
+    value = failure.value
+    if isinstance(value, ApplicationError) and value.error == ApplicationError.NO_SUCH_PROCEDURE:
+        raise NoSuchNode(f"node {node!r} is not available (no such data node registered)")
+    return failure
 
 
 class Client:

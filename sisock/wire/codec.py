@@ -24,6 +24,7 @@ either encoding (a decoder tells them apart by type: dict or list).
 This module imports nothing from sisock.
 """
 
+import functools
 import math
 import numbers
 
@@ -178,8 +179,10 @@ def _little_endian(dtype):
         return _LITTLE_ENDIAN_STR.setdefault(dtype, None if text[0] == ">" else text)
 
 
+@functools.lru_cache(maxsize=64)
 def raw_dtype(text):
-    """The NumPy dtype of a raw array's ``dtype`` string; ValueError unless bool, int, uint or float."""
+    """The NumPy dtype of a raw array's ``dtype`` string; ValueError unless bool, int, uint or float
+    (remembered: parsing the string is most of decoding a short array)."""
     dtype = np.dtype(text)
     if dtype.kind not in BINARY_KINDS:
         raise ValueError(f"raw arrays must be bool, int, uint or float, got dtype {text!r}")
