@@ -110,7 +110,7 @@ def bench_live(sessions, args):
 
 
 #: Consecutive calls of one kind in the 1-sample call test.
-RPC_BLOCK = 50
+RPC_BLOCK = 10
 
 
 def bench_rpc(sessions, args):
@@ -120,7 +120,12 @@ def bench_rpc(sessions, args):
     kinds taking turns in rotating order, ``args.calls`` calls of each in
     all. Single calls taking turns would make each call wake a router and a
     callee that the call before (to the other router) left idle, which
-    costs the first kind of every round more than the others.
+    costs the first kind of every round more than the others; short blocks
+    and many turns spread the machine's slow spells (another process, the
+    kernel) over every kind alike. In three runs of each on a 2-core VM,
+    the ratio of two measurements one after the other on the same
+    processes differed by up to 0.18 with blocks of 50 and 600 calls, by
+    up to 0.04 with blocks of 10 and 3,000 calls.
     """
     calls = {"sisock get_data": (measure.sisock_get_data, "binary"), "bare on sisock": (measure.bare_get_raw, "binary"),
              "bare Crossbar": (measure.bare_get_raw, "baseline")}
@@ -259,7 +264,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the quick measurements (median)")
     parser.add_argument("--events", type=int, default=20_000, help="events of the small-event rate test")
     parser.add_argument("--live-repeats", type=int, default=5, help="repeats of each live measurement (median)")
-    parser.add_argument("--calls", type=int, default=600,
+    parser.add_argument("--calls", type=int, default=3000,
                         help=f"1-sample calls of each kind (median; in blocks of {RPC_BLOCK})")
     parser.add_argument("--chunk-bytes", type=int, default=chunks.CHUNK_BYTES, help="SISOCK_CHUNK_BYTES")
     parser.add_argument("--full", action="store_true", help="also JSON lists at 1e7 (about a minute)")
