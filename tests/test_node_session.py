@@ -217,7 +217,7 @@ TIDY_NODE = textwrap.dedent('''
 
 
     class Tidy(DataNodeServer):
-        """A node that keeps what Python's cycle collector finds (gc.DEBUG_SAVEALL) and counts it."""
+        """A node that keeps what Python's cycle collector finds (gc.DEBUG_SAVEALL) and names its types."""
 
         name = "tidy"
 
