@@ -136,9 +136,10 @@ class NodeSession(SisockSession):
         The router finds an exact registration with one dictionary lookup
         and a prefix one by walking a trie of URIs, which made a 1-sample
         ``get_data`` up to 0.06 ms slower (0.03 ms on average over five
-        runs, docs/scaling.md). Both end in `_route`;
-        the prefix still serves a large fleet (a join of thousands of
-        registrations would be slow) and answers names nobody serves.
+        runs, docs/scaling.md). Both end in `_route`; the prefix still
+        serves a large fleet (a join of thousands of registrations would be
+        slow) and answers names nobody serves. A registration refused (say
+        ``procedure_already_exists``) fails the join with its own error.
         """
         uris = {uri.node_uri(name, procedure) for name, node in self.nodes.items() for procedure in procedures_of(node)}
         if len(uris) > EXACT_MAX:

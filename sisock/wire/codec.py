@@ -165,18 +165,12 @@ def array_to_wire(a, encoding="list"):
     return array_to_list(a)
 
 
-#: dtype -> its string where it is little-endian (or has no byte order), else None; filled as met.
-_LITTLE_ENDIAN_STR: dict = {}
-
-
+@functools.lru_cache(maxsize=64)
 def _little_endian(dtype):
-    """``dtype.str`` if ``dtype`` is little-endian or has no byte order, else None (kept: ``dtype.str`` builds a
-    new string each time)."""
-    try:
-        return _LITTLE_ENDIAN_STR[dtype]
-    except KeyError:
-        text = dtype.str
-        return _LITTLE_ENDIAN_STR.setdefault(dtype, None if text[0] == ">" else text)
+    """``dtype.str`` if ``dtype`` is little-endian or has no byte order, else None (remembered:
+    ``dtype.str`` builds a new string each time)."""
+    text = dtype.str
+    return None if text[0] == ">" else text
 
 
 @functools.lru_cache(maxsize=64)
