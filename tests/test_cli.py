@@ -103,9 +103,6 @@ def test_fields_and_get_read_a_node_as_json_csv_and_a_table(stack, tmp_path):
     assert fields["field"]["temperature"]["units"] == "C" and "hourly" in fields["timeline"]
     result = as_json(stack, "get", "weather", "temperature", "humidity", "--start", JUL15, "--end", JUL16)
     assert len(result["timeline"]["hourly"]["t"]) == 24 and len(result["data"]["humidity"]) == 24
-    chunked = as_json(stack, "get", "weather", "temperature", "humidity", "--start", JUL15, "--end", JUL16,
-                      "--chunk", "5000")
-    assert chunked["data"] == result["data"] and chunked["timeline"]["hourly"]["t"] == result["timeline"]["hourly"]["t"]
     path = tmp_path / "day.csv"
     done = sisock(stack, "get", "weather", "temperature", "--start", JUL15, "--end", JUL16, "--csv", str(path))
     assert done.returncode == 0 and "24 sample(s)" in done.stdout
@@ -248,23 +245,30 @@ def test_tail_ends_when_its_reader_goes_away_even_while_no_sample_comes(stack, t
 # -- sisock get asks for the fields at most once ------------------------------------------
 
 T0 = 1_600_000_000.0
+#: Two short stretches of the ``rare`` timeline, nine years apart (2011 and 2020).
+RARE_T = np.concatenate([1_300_000_000.0 + np.arange(5.0), T0 + 200 + np.arange(5.0)])
 
 
 class Counted(DataNodeServer):
-    """Two timelines of known samples; counts the ``get_fields`` calls it answers."""
+    """Three timelines of known samples; counts the ``get_fields`` and ``get_data`` calls it answers."""
 
     name = "cli_counted"
-    description = "counts its get_fields calls"
+    description = "counts its get_fields and get_data calls"
 
     def __init__(self, config=None):
         super().__init__(config)
-        self.get_fields_calls = 0
+        self.get_fields_calls = self.get_data_calls = 0
         self.declare("slow", {"volts": {"units": "V"}}, interval=1.0, capacity=1000)
         self.declare("fast", {"ticks": {}}, interval=0.25, capacity=1000)
+        self.declare("rare", {"events": {}}, interval=1.0, capacity=100)
 
     def get_fields(self, start, end):
         self.get_fields_calls += 1
         return super().get_fields(start, end)
+
+    def get_data(self, *args, **kwargs):
+        self.get_data_calls += 1
+        return super().get_data(*args, **kwargs)
 
 
 @pytest.fixture
@@ -277,33 +281,41 @@ def counted(stack):
     pytest_twisted.blockon(node.when_joined())
     pytest_twisted.blockon(node.record("slow", T0 + np.arange(100.0), {"volts": np.arange(100.0)}))
     pytest_twisted.blockon(node.record("fast", T0 + np.arange(400) / 4, {"ticks": np.arange(400.0)}))
+    pytest_twisted.blockon(node.record("rare", RARE_T, {"events": np.arange(10.0)}))
     yield node
     pytest_twisted.blockon(node.close())
     node._presence.loop.stop()
 
 
-def run_get(stack, node, *args):
-    """Deferred ``(exit status, stdout, stderr, get_fields calls)`` of ``sisock get NODE *args``."""
-    node.get_fields_calls = 0
-    argv = ("get", node.name, *args, "--start", str(T0), "--end", str(T0 + 100))
+def run_get(stack, node, *args, start=str(T0), end=str(T0 + 100)):
+    """Deferred ``(exit status, stdout, stderr, get_fields calls)`` of ``sisock get NODE *args``
+    (``node.get_data_calls`` counts its get_data calls)."""
+    node.get_fields_calls = node.get_data_calls = 0
+    argv = ("get", node.name, *args, "--start", start, "--end", end)
     done = utils.getProcessOutputAndValue(SISOCK, argv, env=stack.env)  # the reactor serves the node meanwhile
     return done.addCallback(lambda r: (r[2], r[0].decode(), r[1].decode(), node.get_fields_calls))
 
 
 @pytest_twisted.inlineCallbacks
-def test_get_asks_for_the_fields_at_most_once_and_not_when_the_answers_name_the_timelines(stack, counted):
+def test_get_reads_with_one_get_data_and_asks_for_the_fields_only_when_the_answer_does_not_name_them(stack, counted):
     status, out, err, calls = yield run_get(stack, counted, "volts", "ticks", "--json")
     assert status == 0, err
     result = json.loads(out)
     assert result["timeline"]["slow"]["t"] == (T0 + np.arange(100.0)).tolist()
     assert result["data"]["ticks"] == np.arange(400.0).tolist()
-    assert calls == 1  # the timelines' intervals size the chunks
-    status, out, err, calls = yield run_get(stack, counted, "volts", "ticks", "--json", "--chunk", "30")
-    assert status == 0, err
-    assert json.loads(out)["data"] == result["data"] and calls == 0  # each answer says its fields' timelines
-    status, out, err, calls = yield run_get(stack, counted, "volts", "--csv", "-", "--chunk", "30")
-    assert status == 0 and len(out.splitlines()) == 101 and calls == 0
-    status, out, err, calls = yield run_get(stack, counted, "volts", "amps", "--chunk", "30")
+    assert calls == 0 and counted.get_data_calls == 1  # the answer says its fields' timelines
+    status, out, err, calls = yield run_get(stack, counted, "volts", "--csv", "-")
+    assert status == 0 and len(out.splitlines()) == 101 and calls == 0 and counted.get_data_calls == 1
+    status, out, err, calls = yield run_get(stack, counted, "volts", "amps")
     assert status == 3 and "no field 'amps'" in err and calls == 1
     status, out, err, calls = yield run_get(stack, counted, "amps")
     assert status == 3 and "no field 'amps'" in err and calls == 1
+
+
+@pytest_twisted.inlineCallbacks
+def test_get_reads_all_time_of_a_sparse_timeline_with_one_get_data_call(stack, counted):
+    status, out, err, calls = yield run_get(stack, counted, "events", "--json", start="1", end="now")
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["timeline"]["rare"]["t"] == RARE_T.tolist() and result["data"]["events"] == list(range(10))
+    assert counted.get_data_calls == 1 and err == ""  # no progress bar off a terminal

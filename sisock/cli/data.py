@@ -7,7 +7,6 @@ admin secret.
 
 import csv
 import json
-import math
 import sys
 import time
 
@@ -19,8 +18,6 @@ from sisock.wire import uri
 from sisock.wire.errors import NoSuchNode
 from sisock.wire.timeutil import sisock_to_unix_time
 
-#: Samples per get_data call that `sisock get` aims at when it splits a range.
-CHUNK_SAMPLES = 100_000
 #: Rows of a ``sisock get`` table for people (half from the start, half from the end).
 TABLE_ROWS = 20
 
@@ -73,8 +70,9 @@ def fields(args):
 
 def get_arguments(parser):
     """Options of ``sisock get``."""
-    parser.description = ("Read FIELDs of NODE over a time range [start, end). Large ranges are read in chunks "
-                          "with a progress bar (on a terminal). A table of the first and last samples for people, "
+    parser.description = ("Read FIELDs of NODE over a time range [start, end) with one get_data call, however "
+                          "long the range; a large answer comes in chunks, with a progress bar (on a terminal). "
+                          "A table of the first and last samples for people, "
                           "--json for scripts (the get_data shape), --csv FILE for everything.")
     parser.epilog = f"""\
 examples:
@@ -91,93 +89,55 @@ examples:
     parser.add_argument("--min-stride", type=float, default=None,
                         help="seconds: average in buckets so samples are at least this far apart")
     parser.add_argument("--csv", metavar="FILE", help="write every sample as CSV to FILE (- for stdout)")
-    parser.add_argument("--chunk", type=float, default=None,
-                        help=f"seconds per get_data call (default: about {CHUNK_SAMPLES} samples per call)")
     cli.add_arguments(parser)
 
 
-class _Fields:
-    """A node's fields over all time, asked of it at most once (by ``sisock get``)."""
+@defer.inlineCallbacks
+def _fields_of(session, args, result):
+    """Deferred ``{field: timeline}`` of ``args.field``, from ``result``'s timelines, which name their fields.
 
-    def __init__(self, session, args):
-        self.session, self.args = session, args
-        self.answer = None
+    Only if the answer does not name them all (a field the node does not
+    have, or an original-sisock node that does not say) are the node's
+    fields asked for.
 
-    @defer.inlineCallbacks
-    def known(self):
-        """Deferred ``(field, timeline)`` of `get_fields`, asked the first time only.
-
-        Raises (in the Deferred)
-        ------------------------
-        sisock.cli.support.Failed
-            Not found, for a field of ``args.field`` the node does not have.
-        """
-        if self.answer is None:
-            field, timeline = yield self.session.get_fields(self.args.node, 1, time.time())
-            missing = [f for f in self.args.field if f not in field]
-            if missing:
-                raise cli.Failed(cli.NOT_FOUND, f"node {self.args.node} has no field {missing[0]!r}; it has: "
-                                                f"{', '.join(sorted(field)) or 'none'}")
-            self.answer = field, timeline
-        return self.answer
+    Raises (in the Deferred)
+    ------------------------
+    sisock.cli.support.Failed
+        Not found, for a field of ``args.field`` the node does not have.
+    """
+    timeline_of = {f: tl for tl, v in result["timeline"].items() for f in v.get("field", ())}
+    if not set(args.field) <= set(timeline_of):
+        field, _ = yield session.get_fields(args.node, 1, time.time())
+        missing = [f for f in args.field if f not in field]
+        if missing:
+            raise cli.Failed(cli.NOT_FOUND, f"node {args.node} has no field {missing[0]!r}; it has: "
+                                            f"{', '.join(sorted(field)) or 'none'}")
+        timeline_of.update({f: field[f]["timeline"] for f in args.field if f not in timeline_of})
+    return timeline_of
 
 
 @defer.inlineCallbacks
-def _edges(args, fields):
-    """Deferred bounds of the ranges ``sisock get`` reads with one get_data call each.
+def _read(session, args):
+    """Deferred ``(result, {field: timeline})``: one get_data call over ``[args.start, args.end)``.
 
-    ``--chunk`` seconds, else about `CHUNK_SAMPLES` samples of the densest
-    wanted timeline (its interval from `_Fields`; 1 s for an aperiodic one);
-    with ``--min-stride`` a whole number of strides, so no bucket is cut.
+    A large answer comes in progressive chunks (`sisock.wire.chunks`),
+    shown as a progress bar of received bytes on a terminal; each
+    timeline's ``field`` lists the wanted fields on it.
     """
-    step = args.chunk
-    if not step:
-        field, timeline = yield fields.known()
-        intervals = [timeline.get(field[f]["timeline"], {}).get("interval") or 1.0 for f in args.field]
-        step = CHUNK_SAMPLES * max(min(intervals), args.min_stride or 0.0)
-    if args.min_stride:
-        step = max(args.min_stride, math.floor(step / args.min_stride) * args.min_stride)
-    return [*np.arange(args.start, args.end, step), args.end]
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-
-@defer.inlineCallbacks
-def _read(session, args, edges, fields):
-    """Deferred ``(answers, {field: timeline})`` of get_data over each range of ``edges``.
-
-    Each answer names the fields on each of its timelines; only if the
-    first does not name them all (a field the node does not have, or a
-    node that does not name them) are the node's fields asked (`_Fields`).
-    """
-    from rich.progress import Progress
-
-    parts, timeline_of = [], {}
     bar = cli.console(stderr=True)
-    with Progress(console=bar, transient=True, disable=len(edges) <= 2 or not bar.is_terminal) as progress:
-        task = progress.add_task(f"{args.node}", total=len(edges) - 1)
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
-            part = yield session.get_data(args.node, args.field, float(a), float(b), args.min_stride)
-            parts.append(part)
-            timeline_of.update({f: tl for tl, v in part["timeline"].items() for f in v.get("field", ())})
-            if len(parts) == 1 and not set(args.field) <= set(timeline_of):
-                field, _ = yield fields.known()
-                timeline_of.update({f: field[f]["timeline"] for f in args.field if f not in timeline_of})
-            progress.advance(task)
-    return parts, timeline_of
-
-
-def _merge(parts, fields, timeline_of):
-    """One get_data result from the results of consecutive ranges."""
-    data = {f: [np.asarray(p["data"].get(f, ())) for p in parts] for f in fields}
-    timelines = {}
-    for part in parts:
-        for tl, value in part["timeline"].items():
-            entry = timelines.setdefault(tl, {"t": [], "finalized_until": None,
-                                              "field": [f for f in fields if timeline_of.get(f) == tl]})
-            entry["t"].append(np.asarray(value["t"], dtype=np.float64))
-            entry["finalized_until"] = value.get("finalized_until")
-    for entry in timelines.values():
-        entry["t"] = np.concatenate(entry["t"])
-    return {"data": {f: np.concatenate(v) if v else np.empty(0) for f, v in data.items()}, "timeline": timelines}
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=bar, transient=True, disable=not bar.is_terminal) as progress:
+        task = progress.add_task(args.node, total=None)
+        result = yield session.get_data(args.node, args.field, args.start, args.end, args.min_stride,
+                                        progress=lambda received, total: progress.update(
+                                            task, completed=received, total=total))
+    timeline_of = yield _fields_of(session, args, result)
+    result["data"] = {f: result["data"].get(f, np.empty(0)) for f in args.field}
+    for tl, entry in result["timeline"].items():
+        entry["field"] = [f for f in args.field if timeline_of.get(f) == tl]
+    return result, timeline_of
 
 
 def _wide(result, timeline_of):
@@ -241,9 +201,7 @@ def _get(session, args):
     if not args.end > args.start:
         raise cli.Failed(cli.USAGE, f"--end ({cli.fmt_time(args.end)}) must be after --start "
                                     f"({cli.fmt_time(args.start)})")
-    fields = _Fields(session, args)
-    parts, timeline_of = yield _read(session, args, (yield _edges(args, fields)), fields)
-    result = _merge(parts, args.field, timeline_of)
+    result, timeline_of = yield _read(session, args)
     if args.csv:
         write_csv(args.csv, *_wide(result, timeline_of))
     if args.json:
