@@ -58,6 +58,9 @@ TABLE = "table"
 _TYPES = {"timeserie": TIMESERIE, "timeseries": TIMESERIE, "table": TABLE}
 #: Relative margin on the stride so float rounding never adds a bucket.
 _STRIDE_SAFETY = 1e-6
+#: The earliest time the bridge asks the nodes about: the smallest positive float. Grafana's times are
+#: absolute, but sisock reads a time <= 0 as relative to now, so the epoch (and any time before it) is sent as this.
+EARLIEST = math.ulp(0.0)
 
 
 @dataclass(frozen=True)
@@ -204,8 +207,9 @@ def parse_range(body, now=None):
     Returns
     -------
     (float, float)
-        ``(start, end)`` in UNIX seconds, UTC. Without ``range``: the last
-        hour ending at ``now``.
+        ``(start, end)`` in UNIX seconds, UTC, both > 0 so that sisock reads
+        them as absolute times: a bound at or before the epoch becomes
+        `EARLIEST`. Without ``range``: the last hour ending at ``now``.
 
     Raises
     ------
@@ -233,7 +237,7 @@ def parse_range(body, now=None):
     if end <= start:
         raise BadRequest(f"range.to must be after range.from "
                          f"(got from={rng.get('from')!r}, to={rng.get('to')!r})")
-    return start, end
+    return max(start, EARLIEST), max(end, EARLIEST)
 
 
 def _parse_max_data_points(body):

@@ -176,6 +176,19 @@ def test_a_range_without_data_gets_200_and_an_empty_series(stack):
     assert series["datapoints"] == []
 
 
+@pytest.mark.parametrize("kind", ["timeserie", "table"])
+def test_a_range_from_the_epoch_is_absolute_and_reads_the_archive_up_to_its_end(stack, kind):
+    [answer] = query(stack, [{"target": "weather::temperature", "type": kind}],
+                     rng=("1970-01-01T00:00:00Z", JUL16_ISO), max_points=500_000)  # buckets < 1 h: raw
+    ms = [p[1] for p in answer["datapoints"]] if kind == "timeserie" else [r[0] for r in answer["rows"]]
+    assert ms == sorted(int(t * 1000) for t in read_rows("temperature") if t < JUL16)
+
+
+def test_a_range_ending_at_the_epoch_is_empty_not_the_last_day(stack):
+    [series] = query(stack, [{"target": "sensors::cpu_percent"}], rng=("1969-12-31T00:00:00Z", "1970-01-01T00:00:00Z"))
+    assert series["datapoints"] == []
+
+
 # -- errors --------------------------------------------------------------------
 
 GOOD_TARGETS = [{"target": "weather::temperature"}]

@@ -101,3 +101,17 @@ def test_any_node_may_declare_and_report_faults_and_bad_ones_are_refused():
     assert answer == {"t": [1_700_000_000.0], "code": ["overpressure"], "message": ["3.2 bar above 3 bar"]}
     with pytest.raises(InvalidArgument, match="code"):
         node.report_fault("", "no code")
+
+
+@pytest_twisted.inlineCallbacks
+def test_annotations_and_the_faults_table_from_the_epoch_read_every_fault_up_to_the_range_end(drill, fleet):
+    rng = {"from": "1970-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+    body = {"range": rng, "annotation": {"name": "faults", "query": "fleet.lamp0007"}}
+    response = yield threads.deferToThread(requests.post, f"{fleet.bridge_url}/annotations", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    assert "lamp_out" in [a["title"] for a in response.json()]
+    body = {"range": rng, "targets": [{"target": "fleet.lamp0003::@faults", "type": "table", "refId": "F"}]}
+    response = yield threads.deferToThread(requests.post, f"{fleet.bridge_url}/query", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    [table] = response.json()
+    assert [row[2] for row in table["rows"]][-2:] == ["driver_failure", "overheat"]
