@@ -247,6 +247,8 @@ def test_tail_ends_when_its_reader_goes_away_even_while_no_sample_comes(stack, t
 T0 = 1_600_000_000.0
 #: Two short stretches of the ``rare`` timeline, nine years apart (2011 and 2020).
 RARE_T = np.concatenate([1_300_000_000.0 + np.arange(5.0), T0 + 200 + np.arange(5.0)])
+#: Its values, with every digit of a float64 (a CSV must keep them all).
+RARE_V = np.arange(10.0) / 3
 
 
 class Counted(DataNodeServer):
@@ -281,7 +283,7 @@ def counted(stack):
     pytest_twisted.blockon(node.when_joined())
     pytest_twisted.blockon(node.record("slow", T0 + np.arange(100.0), {"volts": np.arange(100.0)}))
     pytest_twisted.blockon(node.record("fast", T0 + np.arange(400) / 4, {"ticks": np.arange(400.0)}))
-    pytest_twisted.blockon(node.record("rare", RARE_T, {"events": np.arange(10.0)}))
+    pytest_twisted.blockon(node.record("rare", RARE_T, {"events": RARE_V}))
     yield node
     pytest_twisted.blockon(node.close())
     node._presence.loop.stop()
@@ -317,5 +319,25 @@ def test_get_reads_all_time_of_a_sparse_timeline_with_one_get_data_call(stack, c
     status, out, err, calls = yield run_get(stack, counted, "events", "--json", start="1", end="now")
     assert status == 0, err
     result = json.loads(out)
-    assert result["timeline"]["rare"]["t"] == RARE_T.tolist() and result["data"]["events"] == list(range(10))
+    assert result["timeline"]["rare"]["t"] == RARE_T.tolist() and result["data"]["events"] == RARE_V.tolist()
     assert counted.get_data_calls == 1 and err == ""  # no progress bar off a terminal
+    status, out, err, calls = yield run_get(stack, counted, "events", "--csv", "-", start="1", end="now")
+    rows = list(csv.DictReader(out.splitlines()))
+    assert status == 0 and [float(r["t"]) for r in rows] == RARE_T.tolist()
+    assert [float(r["events"]) for r in rows] == RARE_V.tolist()
+
+
+def test_get_csv_has_a_row_for_every_sample_of_the_weather_archive(stack, tmp_path):
+    fields = ["windspeed", "radiometer", "temperature"]  # two on the minutely timeline, one hourly
+    result = as_json(stack, "get", "weather", *fields, "--start", "1", "--end", "now")
+    path = tmp_path / "all.csv"
+    done = sisock(stack, "get", "weather", *fields, "--start", "1", "--end", "now", "--csv", str(path))
+    assert done.returncode == 0, done.stderr
+    rows = {float(row["t"]): row for row in csv.DictReader(path.open())}
+    every_t = set().union(*(v["t"] for v in result["timeline"].values()))
+    assert len(rows) == len(every_t) and set(rows) == every_t  # times shared by the timelines share a row
+    for timeline in result["timeline"].values():
+        for f in timeline["field"]:
+            column = [rows[when][f] for when in timeline["t"]]  # each sample in its own time's row
+            assert [float(v) if v else None for v in column] == result["data"][f]
+            assert sum(1 for row in rows.values() if row[f]) == sum(v is not None for v in result["data"][f])
