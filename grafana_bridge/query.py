@@ -36,9 +36,12 @@ from dataclasses import field as dc_field
 from grafana_bridge.body import expect_object
 from grafana_bridge.errors import BadRequest
 from sisock.hub.fanout import AGGREGATES
+from sisock.hub.selection import parse_filter
 from sisock.node.downsample import HOW
 from sisock.wire import validate
+from sisock.wire.errors import InvalidArgument
 from sisock.wire.timeutil import iso_to_unix
+from sisock.wire.uri import is_valid_node_name
 
 #: Separator between node and field in a target.
 TARGET_SEPARATOR = "::"
@@ -284,7 +287,19 @@ def _parse_target(item, i):
         if isinstance(given, dict):
             options.update({k: given[k] for k in options if given.get(k) is not None})
             _check_options(options, f"{name}.{key}")
+    if options["aggregate"] is None and fld not in REPORTS and not is_valid_node_name(node):
+        _refuse_node(node, f"{name}.target {text.strip()!r}")
     return Target(target=text.strip(), node=node, field=fld, type=_TYPES[kind], ref_id=ref_id, **options)
+
+
+def _refuse_node(node, name):
+    """BadRequest for a target whose node part is no node name: a filter needs an aggregate."""
+    try:
+        parse_filter(node, required=True)
+    except InvalidArgument as exc:
+        raise BadRequest(f"{name}: {node!r} is neither a node name nor a node filter ({exc.message})") from None
+    raise BadRequest(f"{name} selects nodes by the filter {node!r}: a filter needs an aggregate to combine "
+                     f'them, e.g. the payload {{"aggregate": "sum"}} (one of {", ".join(AGGREGATES)})')
 
 
 def _check_options(options, name):

@@ -219,6 +219,14 @@ def test_a_query_the_bridge_cannot_serve_gets_400_json_saying_why(stack, data, n
     assert_cors(response)
 
 
+@pytest.mark.parametrize("target", ["fleet.lamp*::power_w", "zone=north::power_w"])
+def test_a_filter_target_without_an_aggregate_gets_400_saying_it_needs_one(stack, target):
+    response = post(stack, "/query", {"targets": [GOOD_TARGETS[0], {"target": target}], "range": GOOD_RANGE})
+    assert response.status_code == 400, response.text
+    message = response.json()["message"]
+    assert "targets[1]" in message and target in message and '{"aggregate": "sum"}' in message, message
+
+
 @pytest.mark.parametrize("path", ["/search", "/metrics", "/variable", "/tag-values", "/annotations"])
 def test_malformed_json_on_any_post_route_gets_400_json(stack, path):
     response = post(stack, path, data="{oops")
