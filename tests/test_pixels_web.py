@@ -60,3 +60,7 @@ def test_the_page_draws_the_display_at_once_and_then_each_fill_and_set(browser, 
     assert drawn[2]["grid"][2][4] == RED and drawn[2]["grid"][0][1] == GREEN
     assert result["getState"] == 1  # the changes arrived as frame events, not by asking again
     assert result["caption"].startswith(f"6 x 4, frame {expected[-1]['seq']} ")
+    # the fields table: a pixel's colour as a swatch and #rrggbb; the frame's hex cut; the page no wider than the window
+    assert result["pixelValue"] == {"text": "#00ff00", "swatch": "rgb(0, 255, 0)"}
+    assert result["frameValue"].endswith("… (144 characters)")
+    assert result["widths"]["page"] <= result["widths"]["window"]

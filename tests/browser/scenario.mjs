@@ -199,6 +199,15 @@ const scenarios = {
       out.drawn.push(await c.pixelGrid(+(await stdinLine())));
     }
     out.caption = await c.text("pixel-caption");
+    // the fields table: each pixel's colour as a swatch and #rrggbb, the frame's hex cut, the page no wider
+    out.pixelValue = await c.until("pixel 1 green (#00ff00) in the fields table", () => {
+      const cell = document.querySelector('[data-testid="value-p0001"]');
+      const swatch = cell && cell.querySelector('[data-testid="swatch"]');
+      return cell && cell.textContent === "#00ff00"
+        ? { text: cell.textContent, swatch: swatch && getComputedStyle(swatch).backgroundColor } : null;
+    });
+    out.frameValue = await c.text("value-frame");
+    out.widths = await c.page.evaluate(() => ({ page: document.documentElement.scrollWidth, window: window.innerWidth }));
     out.getState = c.calls.filter((call) => call.procedure.endsWith(`.consumer.${out.node}.get_state`)).length;
     out.screenshot = await c.shot("web-pixels");
   },

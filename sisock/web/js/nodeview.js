@@ -1,8 +1,9 @@
 // The view of one data node: its fields with live values, and charts of
 // the fields chosen, over the chosen time range.
 
+import { showValue } from "./cells.js";
 import { Chart } from "./chart.js";
-import { el, utc, value as formatValue } from "./format.js";
+import { el, utc } from "./format.js";
 import { errorText } from "./wamp.js";
 import { bounds, label, RangePicker } from "./timerange.js";
 
@@ -321,8 +322,7 @@ export class NodeView {
       const known = this.values[f];
       const info = this.fields[f] || {};
       const cell = row.querySelector(".value");
-      const text = known ? formatValue(known.v, info.units, info.type) : "—";
-      if (cell.textContent !== text) cell.textContent = text;
+      showValue(cell, known ? known.v : null, info);
       cell.dataset.t = known ? String(known.t) : "";
       row.querySelector(".at").textContent = known ? utc(known.t) : "";
     }
