@@ -1,5 +1,9 @@
 """Commands: a `DataNodeServer` declares them with a decorator; get_api lists them."""
 
+import enum
+import inspect
+from typing import Literal
+
 import pytest
 import pytest_twisted
 from autobahn.wamp.types import ComponentConfig
@@ -7,7 +11,7 @@ from twisted.internet import threads
 
 from sisock import config
 from sisock.connection import start
-from sisock.node import DataNodeServer
+from sisock.node import DataNodeServer, argtypes
 from sisock.node.commands import command, describe_command
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NodeError, NoSuchCommand
@@ -151,3 +155,40 @@ def test_describe_command_reads_signature_and_docstring_without_a_router():
     assert info["description"] == "One line."
     assert [(p["name"], p["required"], p["description"]) for p in info["parameters"]] == [
         ("a", True, "First, on two lines."), ("b", False, "")]
+
+
+class Speed(enum.Enum):
+    SLOW = "slow"
+    FAST = "fast"
+
+
+def test_arguments_are_checked_against_int_float_bool_str_optional_literal_and_enum_annotations():
+    def tune(self, n: int, gain: float, on: bool, label: str | None, mode: Literal["a", "b"] = "a",
+             speed: Speed = Speed.SLOW, key: str = None, values: list[int] = (), anything=None):
+        return n
+
+    def checked(*args, **kwargs):
+        bound = inspect.signature(tune).bind(None, *args, **kwargs)
+        argtypes.check(tune, bound)
+        return bound.arguments
+
+    assert checked(1, 2, True, None, "b", "fast", values=[1, 2], anything=object())["speed"] is Speed.FAST
+    assert checked(1, 2.5, False, "x", speed="SLOW", key=None)["speed"] is Speed.SLOW
+    for args, kwargs, why in [(("1", 2, True, None), {}, "n: must be int, got '1'"),
+                              ((True, 2, True, None), {}, "n: must be int, got True"),
+                              ((1, 2.5, True, None), {"n": 1}, None),
+                              ((1, False, True, None), {}, "gain: must be float, got False"),
+                              ((1, 2, 1, None), {}, "on: must be bool, got 1"),
+                              ((1, 2, True, 5), {}, "label: must be str | None, got 5"),
+                              ((1, 2, True, None, "c"), {}, "mode: must be 'a' | 'b', got 'c'"),
+                              ((1, 2, True, None), {"speed": "medium"}, "speed: must be 'slow' | 'fast'"),
+                              ((1, 2, True, None), {"values": [1, "2"]}, "values: must be list[int]")]:
+        try:
+            checked(*args, **kwargs)
+        except TypeError:
+            assert why is None
+            continue
+        except InvalidArgument as exc:
+            assert exc.message.startswith(why), exc.message
+            continue
+        raise AssertionError(f"accepted {args} {kwargs}")

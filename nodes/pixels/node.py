@@ -200,7 +200,7 @@ class PixelsNode(DataNodeServer):
 
     @procedure(roles=CHANGERS)
     @command
-    def set_frame(self, frame: list, show: bool = True):
+    def set_frame(self, frame: list | bytes, show: bool = True):
         """Replace the whole frame.
 
         Parameters

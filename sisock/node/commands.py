@@ -26,15 +26,22 @@ and every node answers two procedures (routed to it by its `sisock.node.session.
     answers what it returns (a value, or a Deferred of one; a handler
     that blocks should use ``twisted.internet.threads.deferToThread``).
     An unknown command is ``<base>.error.no_such_command``, arguments that
-    do not fit the handler's signature ``invalid_argument``, and an
+    do not fit the handler's signature or the types it is annotated with
+    (`sisock.node.argtypes`) ``invalid_argument`` naming the argument and
+    its type, before the handler runs; an
     exception that is not a sisock error ``node_error``. The router lets
     only admins call it (`sisock.router.auth`).
 ``consumer.NAME.get_api()``
     ``{"name", "description", "fields": {field: {description, timeline,
     type, units}}, "commands": [{"name", "description", "parameters":
-    [{"name", "type", "required", "default", "description"}]}]}``, the
-    fields being those of ``get_fields`` over all time, the descriptions
-    taken from the handlers' numpy-style docstrings.
+    [{"name", "type", "required", "default", "description"}]}],
+    "procedures": [{"name", "description", "parameters", "roles"}]}``,
+    the fields being those of ``get_fields`` over all time, the
+    descriptions taken from the handlers' numpy-style docstrings, a
+    ``type`` as `sisock.node.argtypes.type_name` writes the annotation
+    (``"float"``, ``"int | None"``; None if absent), ``procedures`` the
+    node's own (`sisock.node.procedures`) with the caller roles they
+    allow (None: whoever the router lets call).
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ from typing import Any
 
 from twisted.internet import defer
 
+from sisock.node import argtypes
+from sisock.node.procedures import STANDARD, procedures_of
 from sisock.wire.errors import InvalidArgument, NodeError, NoSuchCommand, SisockError
 
 _MARK = "_sisock_command"
@@ -105,11 +114,11 @@ def describe_command(name, handler):
     doc = inspect.getdoc(handler) or ""
     docs = _param_docs(doc)
     params = []
+    hints = argtypes.annotations_of(handler)
     for p in inspect.signature(handler).parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == DETAILS:
             continue
-        kind = p.annotation if p.annotation is not p.empty else None
-        params.append({"name": p.name, "type": getattr(kind, "__name__", None if kind is None else str(kind)),
+        params.append({"name": p.name, "type": argtypes.type_name(hints.get(p.name, p.annotation)),
                        "required": p.default is p.empty,
                        "default": None if p.default is p.empty else _default(p.default),
                        "description": docs.get(p.name, "")})
@@ -156,9 +165,11 @@ def dispatch(node, args, kwargs, details=None):
     try:
         if unknown:
             raise TypeError(f"unknown argument {unknown[0]!r}")
-        signature.bind(*rest, **kwargs)
-    except TypeError as exc:
-        return defer.fail(InvalidArgument(f"command {name!r} of node {node.name!r}: {exc}; "
+        bound = signature.bind(*rest, **kwargs)
+        argtypes.check(handler, bound)
+    except (TypeError, InvalidArgument) as exc:
+        why = exc.message if isinstance(exc, InvalidArgument) else exc
+        return defer.fail(InvalidArgument(f"command {name!r} of node {node.name!r}: {why}; "
                                           f"usage: {_usage(name, handler)}"))
 
     def failed(failure):
@@ -168,12 +179,15 @@ def dispatch(node, args, kwargs, details=None):
         raise NodeError(f"command {name!r} of node {node.name!r} failed: {failure.type.__name__}: "
                         f"{failure.getErrorMessage()}")
 
-    return defer.maybeDeferred(handler, *rest, **kwargs).addErrback(failed)
+    return defer.maybeDeferred(handler, *bound.args, **bound.kwargs).addErrback(failed)
 
 
 def describe(node):
     """Deferred answer of ``consumer.NAME.get_api`` (see the module docstring)."""
+    own = sorted((n, attr, roles) for n, (attr, roles) in procedures_of(node).items() if n not in STANDARD)
     d = defer.maybeDeferred(node.get_fields, 1, time.time())
     return d.addCallback(lambda fields: {
         "name": node.name, "description": node.description or "", "fields": fields[0],
-        "commands": [describe_command(n, h) for n, h in sorted(commands_of(node).items())]})
+        "commands": [describe_command(n, h) for n, h in sorted(commands_of(node).items())],
+        "procedures": [dict(describe_command(n, getattr(node, attr)), roles=None if roles is None else sorted(roles))
+                       for n, attr, roles in own]})

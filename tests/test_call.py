@@ -1,0 +1,97 @@
+"""``sisock call`` and command arguments, as a user meets them: a real node process, the real CLI.
+
+The node is the README's thermometer (`tests.thermometer_node`), started on
+the session stack; ``sisock`` runs as a child process with the stack's
+environment (admin secret in the secrets file).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import pytest_twisted
+
+from sisock.wire import uri
+from sisock.wire.errors import InvalidArgument
+from tests.registry_support import connect_admin, joined, until
+
+SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
+
+
+@pytest.fixture(scope="module")
+def thermometer(stack):
+    """The thermometer node, recording every 0.1 s on the session stack."""
+    proc = stack.spawn("thermometer", "tests.thermometer_node")
+    yield proc
+    proc.stop()
+    stack.procs.remove(proc)
+
+
+@pytest.fixture
+def admin(stack):
+    yield from joined(connect_admin(stack))
+
+
+def sisock(stack, *args, env=None):
+    """Run ``sisock *args``; the CompletedProcess (text stdout and stderr)."""
+    return subprocess.run([SISOCK, *args], env=env or stack.env, capture_output=True, text=True, timeout=60)
+
+
+def latest(session):
+    """Deferred ``(t, temperature)`` of the thermometer's newest sample."""
+    d = session.call(uri.node_uri("thermometer", "get_latest"))
+    return d.addCallback(lambda answer: (answer["room"]["t"][-1], answer["room"]["data"]["temperature"][-1]))
+
+
+def recording(session, value, after=None):
+    """Deferred that fires once the thermometer has recorded ``value`` after time ``after`` (default: now)."""
+    after = time.time() if after is None else after
+    return until(lambda: latest(session), lambda got: got[1] == value and got[0] > after,
+                 f"a sample of {value} after {after}")
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_command_argument_of_the_wrong_type_is_refused_naming_it_and_the_node_keeps_recording(thermometer, admin):
+    for bad in ({"offset": "abc"}, {"offset": True}, {"offset": None}):
+        with pytest.raises(InvalidArgument) as info:
+            yield admin.call(uri.node_uri("thermometer", "command"), "calibrate", **bad)
+        assert "offset: must be float" in info.value.message, info.value.message
+    assert (yield admin.call(uri.node_uri("thermometer", "command"), "calibrate", 1)) == {"offset": 1}
+    yield recording(admin, 22.0)
+    api = yield admin.call(uri.node_uri("thermometer", "get_api"))
+    assert api["commands"][0]["parameters"][0]["type"] == "float"
+
+
+def test_sisock_call_parses_arguments_with_their_declared_types_and_refuses_what_does_not_fit(stack, thermometer):
+    wrong = sisock(stack, "call", "thermometer", "calibrate", "offset=abc")
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert wrong.stderr.count("\n") == 1 and "offset: must be float, got 'abc'" in wrong.stderr, wrong.stderr
+    bare = sisock(stack, "call", "thermometer", "calibrate", "offset")
+    assert bare.returncode == 2 and "offset=VALUE" in bare.stderr and bare.stderr.count("\n") == 1, bare.stderr
+    extra = sisock(stack, "call", "thermometer", "calibrate", "1", "2")
+    assert extra.returncode == 2 and "'2' is not an argument of calibrate" in extra.stderr, extra.stderr
+    done = sisock(stack, "call", "thermometer", "calibrate", "offset=-0.5", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout) == {"offset": -0.5}, done.stderr
+    positional = sisock(stack, "call", "thermometer", "calibrate", "0.25")
+    assert positional.returncode == 0 and positional.stdout == "offset: 0.25\n", positional.stderr
+    shown = sisock(stack, "call", "thermometer")
+    assert "command calibrate(offset=0.0)" in shown.stdout and "offset (float): Degrees" in shown.stdout
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_node_records_on_after_the_cli_sent_it_a_bad_argument(stack, thermometer, admin):
+    yield admin.call(uri.node_uri("thermometer", "command"), "calibrate", 0.5)
+    yield recording(admin, 21.5)
+    done = yield _cli(stack, "call", "thermometer", "calibrate", "offset=abc")
+    assert done == 2
+    yield recording(admin, 21.5, after=time.time() + 0.5)
+    assert "sampling failed" not in open(thermometer.log_path).read()
+
+
+def _cli(stack, *args):
+    from twisted.internet import utils
+
+    return utils.getProcessValue(SISOCK, args, env=stack.env)
