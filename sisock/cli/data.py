@@ -1,12 +1,9 @@
-"""``sisock fields``, ``sisock get``, ``sisock tail``, ``sisock call``: one node's data and commands.
+"""``sisock fields``, ``sisock get``, ``sisock tail``: one node's data, read as an anonymous consumer.
 
-``fields``, ``get`` and ``tail`` read as an anonymous consumer; ``call``
-sends a command, which the router lets only admins do, so it uses the
-admin secret.
+``sisock call`` (a node's commands and procedures) is `sisock.cli.call`.
 """
 
 import csv
-import json
 import sys
 import time
 
@@ -15,7 +12,6 @@ from twisted.internet import defer
 
 from sisock.cli import support as cli
 from sisock.wire import uri
-from sisock.wire.errors import NoSuchNode
 from sisock.wire.timeutil import sisock_to_unix_time
 
 #: Rows of a ``sisock get`` table for people (half from the start, half from the end).
@@ -282,85 +278,3 @@ def _tail(session, args):
 def tail(args):
     """Run ``sisock tail``."""
     return cli.run_command(args, _tail, interrupted=cli.OK)
-
-
-# -- call --------------------------------------------------------------------------
-
-def call_arguments(parser):
-    """Options of ``sisock call``."""
-    parser.description = ("Send COMMAND to NODE with arguments key=value (values are JSON: 50, true, null, "
-                          "\"text\"; anything else is a string) and print its answer. Without COMMAND, show "
-                          "the node's API: description, fields and commands with their parameters. Commands "
-                          "need the admin secret.")
-    parser.epilog = """\
-examples:
-  sisock call fleet.lamp0001                    what the lamp offers
-  sisock call fleet.lamp0001 dim level=40
-  sisock call fleet.lamp0001 switch on=false --json
-"""
-    _node_argument(parser)
-    parser.add_argument("name", nargs="?", metavar="COMMAND", help="the command (default: show the API)")
-    parser.add_argument("arguments", nargs="*", metavar="key=value", help="arguments of the command")
-    cli.add_arguments(parser, admin=True)
-
-
-def _value(text):
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _node_procedure(session, node, suffix, *args, **kwargs):
-    def absent(failure):
-        from autobahn.wamp.exception import ApplicationError
-
-        failure.trap(ApplicationError)
-        if failure.value.error == ApplicationError.NO_SUCH_PROCEDURE:
-            raise NoSuchNode(f"node {node!r} is not available (no such data node registered)")
-        return failure
-
-    return session.call(uri.node_uri(node, suffix), *args, **kwargs).addErrback(absent)
-
-
-def _show_api(api):
-    from rich.text import Text
-
-    out = cli.console()
-    out.print(Text(f"{api['name']}: {api['description']}", style="bold"))
-    for name, meta in sorted(api["fields"].items()):
-        out.print(Text(f"  field {name} [{meta.get('units') or '-'}] {meta.get('description') or ''}"))
-    for command in api["commands"]:
-        params = ", ".join(p["name"] if p["required"] else f"{p['name']}={json.dumps(p['default'])}"
-                           for p in command["parameters"])
-        out.print(Text(f"  command {command['name']}({params}): {command['description']}"))
-        for p in command["parameters"]:
-            if p["description"]:
-                out.print(Text(f"      {p['name']}: {p['description']}"))
-
-
-@defer.inlineCallbacks
-def _call(session, args):
-    if args.name is None:
-        api = yield _node_procedure(session, args.node, "get_api")
-        if args.json:
-            cli.print_json(api)
-        else:
-            _show_api(api)
-        return cli.OK
-    positional = [_value(a) for a in args.arguments if "=" not in a]
-    keywords = {k: _value(v) for k, _, v in (a.partition("=") for a in args.arguments if "=" in a)}
-    answer = yield _node_procedure(session, args.node, "command", args.name, *positional, **keywords)
-    if args.json:
-        cli.print_json(answer)
-    elif isinstance(answer, dict):
-        for key, value in answer.items():
-            print(f"{key}: {json.dumps(cli.plain(value))}")
-    elif answer is not None:
-        print(json.dumps(cli.plain(answer)))
-    return cli.OK
-
-
-def call(args):
-    """Run ``sisock call``."""
-    return cli.run_command(args, _call, admin=True)
