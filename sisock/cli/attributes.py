@@ -11,16 +11,14 @@ from sisock.cli import support as cli
 from sisock.wire import uri
 
 
-def _pairs(items):
+def _pair(text):
+    """A ``KEY=VALUE`` argument of ``sisock tag`` as ``(key, value)``; for argparse ``type=``."""
     import argparse
 
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise argparse.ArgumentTypeError(f"tags must be KEY=VALUE, got {item!r}")
-        out[key] = value
-    return out
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"a tag is KEY=VALUE (e.g. zone=north), got {text!r}")
+    return key, value
 
 
 def tag_arguments(parser):
@@ -28,7 +26,7 @@ def tag_arguments(parser):
     parser.description = "Set tags on a node in the hub's registry, over its own (admin)."
     parser.epilog = "examples:\n  sisock tag fleet.lamp0001 zone=south owner=city\n"
     parser.add_argument("name", metavar="NAME")
-    parser.add_argument("tags", nargs="+", metavar="KEY=VALUE")
+    parser.add_argument("tags", nargs="+", type=_pair, metavar="KEY=VALUE")
     cli.add_arguments(parser, admin=True)
 
 
@@ -64,7 +62,7 @@ def _show(record):
 @defer.inlineCallbacks
 def _edit(session, args):
     if args.command == "tag":
-        record = yield session.call(uri.HUB_NODES + "tag", args.name, _pairs(args.tags))
+        record = yield session.call(uri.HUB_NODES + "tag", args.name, dict(args.tags))
     elif args.command == "untag":
         record = yield session.call(uri.HUB_NODES + "untag", args.name, args.keys)
     else:

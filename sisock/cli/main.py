@@ -20,7 +20,7 @@ import sys
 
 import sisock
 from sisock import config
-from sisock.cli.support import ERROR, EXIT_STATUS, PIPE_CLOSED, finish_output, status_of
+from sisock.cli.support import ERROR, EXIT_STATUS, PIPE_CLOSED, USAGE, finish_output, status_of
 from sisock.wire import validate
 from sisock.wire.errors import SisockError
 
@@ -92,9 +92,16 @@ def _load(target):
     return getattr(importlib.import_module(module), name)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, saying a usage mistake in one line on stderr (exit status 2), not the usage."""
+
+    def error(self, message):
+        self.exit(USAGE, f"{self.prog}: error: {message} ({self.prog} --help shows the usage)\n")
+
+
 def build_parser():
     """The ``sisock`` argument parser with every sub-command of `COMMANDS`."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sisock", description="sisock: a distributed data hub on WAMP (Crossbar.io, Autobahn, Twisted).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"sisock {sisock.__version__}")

@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import sys
+import time
 
 import numpy as np
 from autobahn.wamp.exception import ApplicationError
@@ -319,6 +320,11 @@ def fmt_ago(t, now):
 
 _DURATION_RE = re.compile(r"^-(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: The last UNIX second a time option takes: 9999-12-31T23:59:59Z, the last a date can show.
+LAST_TIME = 253402300799.0
+#: What a time option accepts, for ``--help`` texts and the error of a time that is not one.
+TIMES = ("UNIX seconds (up to 253402300799, the end of year 9999), -SECONDS or -30s/-10m/-2h/-1d/-1w ago "
+         "(back to 1970), now, or ISO 8601 (2017-07-15, 2017-07-15T12:00; UTC unless it says otherwise)")
 
 
 def parse_time(text):
@@ -328,6 +334,13 @@ def parse_time(text):
     (``-30s``, ``-10m``, ``-2h``, ``-1d``, ``-1w``) or an ISO 8601 date or
     time (``2017-07-15``, ``2017-07-15T12:00``, UTC unless it says
     otherwise). For argparse ``type=``.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        For anything else, NaN and infinities, a time after `LAST_TIME`, and
+        one before 1970 (a relative time reaching back that far, or an ISO
+        time before the epoch, which the wire would read as relative).
     """
     import argparse
 
@@ -335,17 +348,27 @@ def parse_time(text):
     if text == "now":
         return 0.0
     match = _DURATION_RE.match(text)
-    if match:
-        return -float(match.group(1)) * _UNITS[match.group(2)]
     try:
-        return float(text)
+        value, number = (-float(match.group(1)) * _UNITS[match.group(2)] if match else float(text)), True
     except ValueError:
-        pass
+        value, number = _iso_time(text), False
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time: give {TIMES}")
+    if value > LAST_TIME:
+        raise argparse.ArgumentTypeError(f"{text!r} is after the year 9999: give {TIMES}")
+    if (number and -value > time.time()) or (not number and value <= 0):  # a number <= 0 is relative
+        raise argparse.ArgumentTypeError(f"{text!r} is before 1970: give {TIMES}")
+    return value
+
+
+def _iso_time(text):
+    """UNIX seconds of ISO 8601 ``text`` (UTC unless it says otherwise); ArgumentTypeError if it is none."""
+    import argparse
+
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time: give UNIX seconds, -SECONDS, -10m/-2h/-1d, now, or ISO 8601") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time: give {TIMES}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when.timestamp()

@@ -1,0 +1,61 @@
+"""What a user types at ``sisock``: times, tags and the mistakes in them, run as real commands.
+
+Each test runs the installed ``sisock`` command in a child process with the
+session stack's environment (its router URL and SISOCK_HOME).
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sisock.cli.main import build_parser
+
+SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
+
+
+def sisock(stack, *args, timeout=60):
+    """Run ``sisock *args``; the CompletedProcess (text stdout and stderr)."""
+    return subprocess.run([SISOCK, *args], env=stack.env, capture_output=True, text=True, timeout=timeout)
+
+
+# -- a time that is no time is a usage error, named -----------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("get", "weather", "temperature", "--start", "nan"),
+    ("get", "weather", "temperature", "--start", "1e400"),
+    ("get", "weather", "temperature", "--start", "99999999999999999999"),
+    ("query", "ALL", "--field", "power_w", "--start=-99999999999999999999"),
+    ("faults", "--start", "1900-01-01"),
+    ("energy", "--start=-inf"),
+], ids=" ".join)
+def test_a_start_that_is_no_usable_time_is_a_usage_error_in_one_line_naming_it(stack, args):
+    done = sisock(stack, *args)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert "--start" in done.stderr and "UNIX seconds" in done.stderr and "ISO 8601" in done.stderr
+    assert "Error" not in done.stderr  # no Python exception names
+
+
+@pytest.mark.parametrize("value", ["nan", "-inf", "1e400", "1e20", "-1e20", "-99999999999w", "1900-01-01",
+                                   "10000-01-01", "soon"])
+def test_every_time_option_refuses_what_is_no_time_since_1970(value):
+    parser = build_parser()
+    with pytest.raises(SystemExit) as refused:
+        parser.parse_args(["get", "weather", "t", "--end", value])
+    assert refused.value.code == 2
+
+
+def test_a_tag_without_an_equals_sign_is_a_usage_error_in_one_line_naming_it(stack):
+    done = sisock(stack, "tag", "weather", "zone")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()] and "KEY=VALUE" in done.stderr and "'zone'" in done.stderr
+    assert "Error" not in done.stderr
+
+
+def test_a_usage_mistake_is_one_line_that_says_where_the_usage_is(stack):
+    done = sisock(stack, "get", "weather")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "sisock get: error: the following arguments are required: FIELD (sisock get --help shows the usage)"]
