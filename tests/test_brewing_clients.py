@@ -18,13 +18,15 @@ CHANGE_CONTROLS = {"brew-mode", "brew-mode-profile", "brew-setpoint", "brew-targ
 
 
 @pytest_twisted.inlineCallbacks
-def test_the_panel_changes_as_admin_only_and_a_second_page_sees_an_acknowledgement(browser, brew, consumer):  # noqa: F811
+def test_the_panel_changes_as_admin_only_and_a_second_page_sees_an_acknowledgement(browser, brew, consumer,  # noqa: F811
+                                                                                    admin):  # noqa: F811
     scenario = Scenario(browser, "brewing", f"http://127.0.0.1:{brew.port}/", "--secret", brew.secret("admin"))
     try:
         yield threads.deferToThread(scenario.step, "setpoint")
         yield until(lambda: consumer.call(proc("control.status")), lambda s: s["fermenter"]["beer_set"] == 20.5,
                     "the node's beer setpoint at 20.5")
         assert (yield consumer.call(proc("io.get"), "chamber", 1))["beer_set"] == 20.5
+        yield admin.call(proc("control.setpoint"), "fermenter", 20.4567)  # more digits than the box's 0.1 step
         scenario.go()
         result = yield threads.deferToThread(scenario.result)
     finally:
@@ -37,6 +39,7 @@ def test_the_panel_changes_as_admin_only_and_a_second_page_sees_an_acknowledgeme
     # the admin page: enabled while logged in, the setpoint shown, the alarm acknowledged as admin
     assert not any(result["adminControls"].values())
     assert result["setpointShown"].startswith("20.5")
+    assert result["setpointB"] == "20.5"  # 20.4567 at the setpoint box's precision (0.1 C)
     assert result["alarm"]["id"] == result["alarm"]["seenByB"]
     assert result["ackedSeenByB"] == "admin"
     assert [p.rsplit(".", 2)[-2:] for p in result["changesByA"]] == [

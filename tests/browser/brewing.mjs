@@ -5,7 +5,8 @@
 // refused. Page A logs in as admin with --secret (still logged in after a
 // reload of the tab), sets the beer setpoint
 // (prints {"step": "setpoint"} and waits for a line on stdin while the test
-// reads the node's state), raises a test alarm and acknowledges it; B sees
+// reads the node's state and sets 20.4567: B's setpoint box reads it at its
+// step, 20.5), raises a test alarm and acknowledges it; B sees
 // the alarm listed, then acknowledged. A writes a profile and puts the
 // chamber in profile mode; B sees both. A logs out.
 
@@ -64,7 +65,11 @@ export const scenarios = {
       return text.startsWith("20.5") ? text : null;
     });
     opts.say({ step: "setpoint" });
-    await opts.next(); // the test read the node's state
+    await opts.next(); // the test read the node's state and set the setpoint to 20.4567 itself
+    out.setpointB = await b.until("page B showing the setpoint 20.4567", () => {
+      const text = document.querySelector('[data-testid="state-beerSet"]').textContent;
+      return text.startsWith("20.46") ? document.querySelector('[data-testid="brew-setpoint"]').value : null;
+    });
 
     // A writes a profile and sets the chamber to follow it
     await c.page.fill('[data-testid="profile-name"]', "browser_ale");

@@ -18,6 +18,8 @@ import { errorText } from "./wamp.js";
 /** The node the panel is for. */
 export const BREWING_NODE = "brewing";
 const MODES = ["off", "beer", "fridge", "profile"];
+/** Decimals of the setpoint box (its step, 0.1 C): a setpoint is shown rounded to them. */
+const SETPOINT_DECIMALS = 1;
 /** Seconds of recent alarms and log lines shown; most log lines kept on screen. */
 const RECENT = 86400;
 const LOG_LINES = 200;
@@ -183,7 +185,7 @@ export class BrewingPanel {
     if (controls) {
       this.mode.value = s.mode || "off";
       this.modeProfile.hidden = this.mode.value !== "profile";
-      if (s.beerSet != null) this.setpoint.value = String(s.beerSet);
+      if (s.beerSet != null) this.setpoint.value = Number(s.beerSet).toFixed(SETPOINT_DECIMALS);
     }
   }
 
@@ -221,8 +223,8 @@ export class BrewingPanel {
       ...MODES.map((m) => option(m))));
     this.modeProfile = this._adminOnly(el("select", { "data-testid": "brew-mode-profile", "aria-label": "profile" }));
     this.mode.addEventListener("change", () => (this.modeProfile.hidden = this.mode.value !== "profile"));
-    this.setpoint = this._adminOnly(el("input", { type: "number", step: "0.1", "data-testid": "brew-setpoint",
-      "aria-label": "setpoint in C" }));
+    this.setpoint = this._adminOnly(el("input", { type: "number", step: String(10 ** -SETPOINT_DECIMALS),
+      "data-testid": "brew-setpoint", "aria-label": "setpoint in C" }));
     this.target = this._adminOnly(el("select", { "data-testid": "brew-target", "aria-label": "setpoint of" },
       option("beer"), option("fridge")));
     const setMode = () => this._change("control.mode", [this.chamber, this.mode.value],
