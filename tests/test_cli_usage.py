@@ -4,6 +4,7 @@ Each test runs the installed ``sisock`` command in a child process with the
 session stack's environment (its router URL and SISOCK_HOME).
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -59,3 +60,29 @@ def test_a_usage_mistake_is_one_line_that_says_where_the_usage_is(stack):
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "sisock get: error: the following arguments are required: FIELD (sisock get --help shows the usage)"]
+
+
+# -- a time ago is given as the help shows it --------------------------------------------------
+
+def test_get_help_s_own_example_reads_the_last_hour(stack):
+    assert "--start -1h" in sisock(stack, "get", "--help").stdout
+    done = sisock(stack, "get", "sensors", "cpu_percent", "--start", "-1h", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert 3590 < result["end"] - result["start"] < 3610 and len(result["data"]["cpu_percent"]) > 0
+
+
+@pytest.mark.parametrize("args", [
+    ("query", "sensors", "--field", "cpu_percent", "--start", "-30m", "--end", "-600"),
+    ("faults", "sensors", "--start", "-1d"),
+    ("energy", "sensors", "--start", "-1w", "--end=-1d"),
+    ("fields", "sensors", "--start", "-10m"),
+], ids=" ".join)
+def test_every_command_taking_times_takes_a_time_ago_as_its_own_argument(stack, args):
+    done = sisock(stack, *args, "--json")
+    assert done.returncode in (0, 1), done.stderr  # 1: energy's sensors node records no energy counter
+    assert "expected one argument" not in done.stderr and json.loads(done.stdout)
+
+
+def test_a_box_west_and_south_of_zero_is_given_without_an_equals_sign():
+    assert build_parser().parse_args(["nodes", "--bbox", "-71,-34,-70,-33"]).bbox == [-71, -34, -70, -33]

@@ -16,6 +16,7 @@ Modules are imported only when their command is used or shown.
 import argparse
 import importlib
 import os
+import re
 import sys
 
 import sisock
@@ -92,6 +93,12 @@ def _load(target):
     return getattr(importlib.import_module(module), name)
 
 
+#: What argparse takes for a value, never an option, though it starts with a minus: a time ago (``-1h``,
+#: ``-30m``, ``-600``), a box (``-71,-34,-70,-33``), a negative number; so ``--start -1h`` works as
+#: ``--start=-1h`` does (argparse's own rule knows only plain negative numbers).
+VALUE_NOT_OPTION = re.compile(r"^-\.?\d")
+
+
 class Parser(argparse.ArgumentParser):
     """argparse's parser, saying a usage mistake in one line on stderr (exit status 2), not the usage."""
 
@@ -113,6 +120,7 @@ def build_parser():
             p = sub.add_parser(name, help=line, description=line,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
             _load(arguments)(p)
+            p._negative_number_matcher = VALUE_NOT_OPTION  # no option of ours looks like one
     return parser
 
 

@@ -48,7 +48,7 @@ examples:
   sisock nodes status=offline              only offline nodes
   sisock nodes 'fleet.*' --limit 50 --offset 50
   sisock nodes --bbox 6.14,46.20,6.15,46.21   nodes located in a box (west,south,east,north)
-  sisock nodes --bbox=-71,-34,-70,-33         a box starting with a minus needs the =
+  sisock nodes --bbox -71,-34,-70,-33         west of Greenwich, south of the equator
   sisock nodes --json | jq '.nodes[].name'
 
 {FILTER_HELP}"""
@@ -56,8 +56,7 @@ examples:
     parser.add_argument("--limit", type=int, default=100, help="most nodes to show (default %(default)s)")
     parser.add_argument("--offset", type=int, default=0, help="nodes to skip first (default %(default)s)")
     parser.add_argument("--bbox", type=_bbox, metavar="W,S,E,N",
-                        help="only nodes located in this box: longitudes and latitudes in degrees "
-                             "(--bbox=-71,-34,-70,-33 when it starts with a minus)")
+                        help="only nodes located in this box: longitudes and latitudes in degrees")
     cli.add_arguments(parser, admin=True)
 
 
