@@ -179,19 +179,33 @@ def test_sigterm_stops_the_stack_and_leaves_no_process_behind(up):
     sigterm_and_check_every_process_is_gone(up)
 
 
-def test_up_reports_a_part_that_cannot_start_and_stops_the_others(tmp_path):
-    # An invalid log level makes the hub exit at once (txaio refuses it).
-    failing = Up(str(tmp_path), "--no-weather", "--no-sensors", env=clean_env(SISOCK_LOG_LEVEL="nonsense"))
+def failed_up(directory, *args, env=None):
+    """The output of a `sisock up` with ``args`` that must exit with status 1."""
+    failing = Up(str(directory), *args, env=env)
     try:
         assert failing.popen.wait(90) == 1
     finally:
         failing.stop()
-    out = failing.output()
-    assert re.search(r"^sisock: error: hub \(pid \d+\) exited with status \d+ before it was ready$", out, re.M), out
-    assert "nonsense" in out.split("sisock: error:")[1]  # the tail of hub.log says why
+    return failing.output()
+
+
+def test_up_reports_a_part_that_cannot_start_and_stops_the_others(tmp_path):
+    # An invalid log level makes the hub exit at once (txaio refuses it).
+    out = failed_up(tmp_path, "--no-weather", "--no-sensors", env=clean_env(SISOCK_LOG_LEVEL="nonsense"))
+    assert re.search(r"^sisock: error: hub \(pid \d+\) exited with status \d+ before it was ready: "
+                     r"RuntimeError: Invalid log level 'nonsense'.*$", out, re.M), out  # the last error of hub.log
     router = int(re.search(r"started router \(pid (\d+)\)", out).group(1))
     assert gone(router)
     assert "stack ready" not in out
+
+
+def test_up_says_why_the_router_could_not_start(tmp_path):
+    router_dir = tmp_path / "home" / "router"
+    router_dir.mkdir(parents=True)
+    (router_dir / "key.priv").write_text("not a key\n")  # Crossbar refuses a damaged node key
+    out = failed_up(tmp_path, "--router-only")
+    assert re.search(r"^sisock: error: router \(pid \d+\) exited with status 1 before it was ready: "
+                     rf"Exception: Corrupt node private key file {router_dir / 'key.priv'}\b.*$", out, re.M), out
 
 
 def test_up_refuses_a_port_that_is_taken(tmp_path):

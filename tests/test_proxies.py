@@ -1,10 +1,14 @@
 """Crossbar proxy workers in front of the router worker: same service, same rules."""
 
+import json
 import os
 import stat
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import pytest_twisted
+import requests
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions
 
@@ -13,6 +17,8 @@ from sisock.router.directory import prepare_cbdir, socket_path
 from sisock.router.proxies import PROXY_SOCKET
 from sisock.wire import uri
 from tests.conftest import Stack
+from tests.test_brewing import signed_post
+from tests.test_launcher import Up
 
 ACK = PublishOptions(acknowledge=True)
 
@@ -72,3 +78,17 @@ def test_through_the_proxies_a_node_cannot_publish_or_register_as_another(proxie
     finally:
         yield impostor.close()
         yield direct.close()
+
+
+def test_sisock_up_with_two_proxies_starts_and_they_serve_the_web_port_and_the_http_publisher(tmp_path):
+    up = Up(str(tmp_path), "--proxies", "2", "--router-only")
+    try:
+        up.wait_line(r"^sisock: stack ready$", timeout=90)
+        assert requests.get(f"http://127.0.0.1:{up.port}/", timeout=10).status_code == 200
+        http = json.loads((Path(up.home) / "secrets.json").read_text())["http_publisher"]
+        line = {"source": "shell", "level": "info", "code": "proxied", "msg": "through a proxy"}
+        reply = signed_post(SimpleNamespace(port=up.port, http=http),
+                            {"topic": uri.node_uri("brewing", "logs"), "args": [line]})
+        assert reply.status_code == 200 and "id" in reply.json(), reply.text
+    finally:
+        up.stop()

@@ -275,10 +275,11 @@ class Launcher:
                      "(the central router accepts it: sisock up --accept-link NAME=KEY)")
 
     def fail(self, message, child=None):
-        """Report that the stack cannot start, stop everything, exit with status 1."""
+        """Report that the stack cannot start (with why, from ``child``'s log), stop everything, exit with status 1."""
         if self.stopping:
             return
-        print(f"sisock: error: {message}", file=sys.stderr, flush=True)
+        why = child.last_error() if child is not None else None
+        print(f"sisock: error: {message}{f': {why}' if why else ''}", file=sys.stderr, flush=True)
         if child is not None:
             print(f"sisock: last lines of {child.log_path}:", file=sys.stderr)
             for line in child.tail():
@@ -295,7 +296,8 @@ class Launcher:
         if self.stopping or not child.ever_ready:
             return  # stopping, or dead before its first READY: _start_parts reports it
         delay = child.next_delay(ran_for)
-        self.say(f"{child.name} (pid {pid}) {status}; restarting it in {delay:g} s")
+        why = child.last_error() if status.startswith("exited") else None  # not for a signal from outside
+        self.say(f"{child.name} (pid {pid}) {status}{f' ({why})' if why else ''}; restarting it in {delay:g} s")
         self._restarts[child.name] = self.reactor.callLater(delay, self._restart, child)
 
     def _restart(self, child):

@@ -72,7 +72,7 @@ def link_problems(link, link_keys, proxies):
         found.append("a router either links to a central one (--link-to) or accepts links (--accept-link), "
                      "not both: Crossbar's links do not forward a call twice, so join sites in a star")
     if proxies and (link or link_keys):
-        found.append("--proxies cannot be combined with router links yet (the proxies do not route the link's role)")
+        found.append("--proxies cannot be combined with router links yet (links through proxy workers are untried)")
     return found
 
 

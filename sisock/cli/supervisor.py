@@ -7,6 +7,7 @@ exponential backoff after each death until it is told to stop.
 """
 
 import os
+import re
 import signal
 import sys
 import time
@@ -21,6 +22,14 @@ RESTART_FIRST, RESTART_MAX = 1.0, 30.0
 RESTART_RESET_AFTER = 60.0
 #: Seconds between SIGTERM and SIGKILL when stopping a part.
 STOP_GRACE = 5.0
+#: Bytes at the end of a run's log that `Child.last_error` reads.
+LAST_ERROR_BYTES = 65536
+#: The line of a Python traceback that names the exception (``ValueError: ...``).
+EXCEPTION_LINE = re.compile(r"^(?:[\w.]*(?:Error|Exception|Exit)|Exception)(?::|$)")
+#: The time and ``[Worker pid]`` in front of each line of Crossbar's log.
+CROSSBAR_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \[[^\]]*\] ?")
+#: The start of the notes `Child` writes into the log itself.
+NOTE = "---- sisock up"
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class Child(ProcessProtocol):
         self.starts = 0
         self.delay = RESTART_FIRST
         self._started = 0.0
+        self._run_offset = 0
         self._log = None
         self._partial = {}
         self._ready_waiters, self._end_waiters = [], []
@@ -98,6 +108,7 @@ class Child(ProcessProtocol):
     def spawn(self):
         """Start the process; return its pid."""
         self._log = open(self.log_path, "ab")
+        self._run_offset = self._log.tell()
         self._log_note(f"starting {' '.join(self.part.argv)}")
         self._partial = {}
         self.is_ready = False
@@ -188,8 +199,29 @@ class Child(ProcessProtocol):
 
     def _log_note(self, text):
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        self._log.write(f"---- sisock up {stamp}: {text}\n".encode())
+        self._log.write(f"{NOTE} {stamp}: {text}\n".encode())
         self._log.flush()
+
+    def last_error(self):
+        """Why the latest run of the process failed, as its log says: one line, or None if it printed nothing.
+
+        The last line naming a Python exception (``RuntimeError: ...``), else
+        the last line that says error, else the last line it printed; without
+        Crossbar's time and worker prefix.
+        """
+        try:
+            with open(self.log_path, "rb") as fp:
+                fp.seek(max(self._run_offset, os.path.getsize(self.log_path) - LAST_ERROR_BYTES))
+                text = fp.read().decode("utf-8", "replace")
+        except OSError:
+            return None
+        lines = [CROSSBAR_PREFIX.sub("", line).strip() for line in text.splitlines()]
+        lines = [line for line in lines if line and not line.startswith(NOTE)]
+        for says_why in (EXCEPTION_LINE.match, lambda line: "error" in line.lower(), bool):
+            found = [line for line in lines if says_why(line)]
+            if found:
+                return found[-1]
+        return None
 
     def tail(self, lines=20):
         """The last ``lines`` lines of the log file, for error messages."""

@@ -23,6 +23,9 @@ way a session came in.
 - the realm gets the role ``authenticator``, which may only call the
   authenticator procedure, for the proxies' own service sessions (they call
   `sisock.router.auth.RouterAuth.authenticate` on the router);
+- the proxies forward every role of the realm but the router component's
+  own, so a role added to the configuration (the HTTP publisher's
+  ``http_publisher``) is served through them too;
 - the router worker's RawSocket transports stay where they are: nodes on
   this host connect to the router worker directly.
 """
@@ -36,8 +39,8 @@ from sisock.wire import uri
 PROXY_SOCKET = "proxies.sock"
 #: The role of the proxies' service sessions: may call the authenticator, nothing else.
 AUTHENTICATOR_ROLE = "authenticator"
-#: Roles the proxies forward to the router worker.
-ROUTED_ROLES = ("hub", "node", "consumer", "admin", AUTHENTICATOR_ROLE)
+#: The role of the router's own component (`sisock.router.auth`), which no proxy forwards.
+ROUTER_ROLE = "router"
 
 
 def add_proxies(cfg, count, cbdir):
@@ -82,8 +85,9 @@ def add_proxies(cfg, count, cbdir):
     backend = {"realm": realm["name"], "auth": {"anonymous-proxy": {"type": "static"}},
                "transport": {"type": "rawsocket", "endpoint": {"type": "unix", "path": socket},
                              "serializer": "cbor", "url": "rs://localhost"}}
+    routes = {role["name"]: "router" for role in realm["roles"] if role["name"] != ROUTER_ROLE}
     for _ in range(count):
         cfg["workers"].append({"type": "proxy", "transports": [copy.deepcopy(web)],
-                               "routes": {realm["name"]: {role: "router" for role in ROUTED_ROLES}},
+                               "routes": {realm["name"]: copy.deepcopy(routes)},
                                "connections": {"router": copy.deepcopy(backend)}})
     return cfg
