@@ -4,10 +4,13 @@ Each test runs the installed ``sisock`` command in a child process with the
 session stack's environment (its router URL and SISOCK_HOME).
 """
 
+import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -86,3 +89,28 @@ def test_every_command_taking_times_takes_a_time_ago_as_its_own_argument(stack, 
 
 def test_a_box_west_and_south_of_zero_is_given_without_an_equals_sign():
     assert build_parser().parse_args(["nodes", "--bbox", "-71,-34,-70,-33"]).bbox == [-71, -34, -70, -33]
+
+
+# -- a range given relative to now is shown as the absolute UTC range it means -------------
+
+RANGE = re.compile(r"in \[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})Z, (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})Z\)")
+
+
+def shown_range(text):
+    """``(start, end)`` UNIX seconds of the ``in [start, end)`` range a command printed."""
+    found = RANGE.search(" ".join(text.split()))
+    assert found, text
+    return [dt.datetime.strptime(t, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=dt.UTC).timestamp()
+            for t in found.groups()]
+
+
+@pytest.mark.parametrize("args", [
+    ("query", "sensors", "--field", "cpu_percent", "--start=-1d", "--min-stride", "600", "--aggregate", "sum"),
+    ("faults", "sensors", "--start=-1d"),
+], ids=" ".join)
+def test_a_range_relative_to_now_is_shown_as_the_utc_range_it_means(stack, args):
+    asked = time.time()
+    done = sisock(stack, *args)
+    assert done.returncode == 0, done.stderr
+    start, end = shown_range(done.stdout)
+    assert asked - 1 <= end <= time.time() + 1 and end - start == pytest.approx(86400, abs=0.01)

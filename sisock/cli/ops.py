@@ -101,6 +101,7 @@ def _query(session, args):
         write_csv(args.csv, answer["t"], {k: cli.plain(v) for k, v in _columns(answer).items()})
     elif args.aggregate:
         args.node = f"{args.aggregate} of {len(answer['selected'])} node(s)"
+        args.start, args.end = answer["start"], answer["end"]  # the UNIX times a relative range meant
         time_table(answer["t"], {k: cli.plain(v) for k, v in _columns(answer).items()}, args)
     else:
         _per_node_table(answer)
