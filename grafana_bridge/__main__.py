@@ -9,10 +9,11 @@ import argparse
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet import reactor
 from twisted.web.server import Site
-from twisted.web.wsgi import WSGIResource
 
+from grafana_bridge import limits
 from grafana_bridge.app import create_app
 from grafana_bridge.backend import BridgeSession, WampBackend
+from grafana_bridge.cancel import CancellingWSGIResource
 from sisock import config
 from sisock.connection import announce_ready, run
 from sisock.hub import tariff
@@ -36,6 +37,7 @@ def main(argv=None):
     parser.add_argument("--tariff", metavar="FILE", default=config.env("BRIDGE_TARIFF"),
                         help="prices per kWh of the FILTER::@energy table target, a TOML file "
                              "(env SISOCK_BRIDGE_TARIFF; see sisock energy --help); kWh only without")
+    limits.add_arguments(parser)
     config.add_connection_arguments(parser)
     args = parser.parse_args(argv)
     try:
@@ -45,8 +47,9 @@ def main(argv=None):
     connection = config.connection_from_args(args, None)
     session = BridgeSession(ComponentConfig(args.realm, {"connection": connection}), reactor)
     app = create_app(WampBackend(session, reactor, prices), token=config.env("BRIDGE_TOKEN"),
-                     user=config.env("BRIDGE_USER"), password=config.env("BRIDGE_PASSWORD"))
-    resource = WSGIResource(reactor, reactor.getThreadPool(), app)
+                     user=config.env("BRIDGE_USER"), password=config.env("BRIDGE_PASSWORD"),
+                     limits=limits.from_args(args))
+    resource = CancellingWSGIResource(reactor, reactor.getThreadPool(), app)
 
     def listen():
         reactor.suggestThreadPoolSize(THREADS)

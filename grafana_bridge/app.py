@@ -26,7 +26,8 @@ from flask import Flask
 
 from grafana_bridge.auth import require_credentials
 from grafana_bridge.handlers import register_error_handlers
-from grafana_bridge.routes import BACKEND, blueprint
+from grafana_bridge.limits import Limits
+from grafana_bridge.routes import BACKEND, LIMITS, blueprint
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -40,7 +41,7 @@ def _cors(response):
     return response
 
 
-def create_app(backend, name=__name__, token=None, user=None, password=None):
+def create_app(backend, name=__name__, token=None, user=None, password=None, limits=Limits()):
     """Build the bridge's Flask app over ``backend``.
 
     Parameters
@@ -54,6 +55,8 @@ def create_app(backend, name=__name__, token=None, user=None, password=None):
         When given, every request but a CORS preflight must carry
         ``Authorization: Bearer <token>`` or HTTP basic ``user:password``
         (`grafana_bridge.auth.authorized`); others get 401 JSON.
+    limits : grafana_bridge.limits.Limits
+        Targets, points and body bytes one request may ask for; more is a 413.
 
     Returns
     -------
@@ -62,6 +65,8 @@ def create_app(backend, name=__name__, token=None, user=None, password=None):
     """
     app = Flask(name)
     app.extensions[BACKEND] = backend
+    app.extensions[LIMITS] = limits
+    app.config["MAX_CONTENT_LENGTH"] = limits.max_body_bytes
     require_credentials(app, token, user, password)
     app.after_request(_cors)
     register_error_handlers(app)

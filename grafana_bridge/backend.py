@@ -8,7 +8,8 @@ method here hands its WAMP work to the reactor with
 from twisted.internet import defer
 from twisted.internet.threads import blockingCallFromThread
 
-from grafana_bridge.errors import BackendUnavailable
+from grafana_bridge import cancel
+from grafana_bridge.errors import BackendUnavailable, ClientGone
 from grafana_bridge.targets import TargetCache
 from sisock.client import ConsumerSession
 from sisock.hub import fanout, reports
@@ -89,16 +90,27 @@ class WampBackend:
         self.tariff = tariff
 
     def _blocking(self, func, *args):
+        """``func(*args)``'s Deferred, run in the reactor and waited for; cancelled if the request's
+        client goes away (`grafana_bridge.cancel`), which raises `ClientGone`."""
+        watch = cancel.current()
+        if watch is not None:
+            watch.check()
         if not self.session.is_attached():
             raise BackendUnavailable("router not reachable: the bridge is reconnecting, try again shortly")
 
         def call():
-            return defer.maybeDeferred(func, *args).addTimeout(CALL_TIMEOUT, self.reactor)
+            d = defer.maybeDeferred(func, *args).addTimeout(CALL_TIMEOUT, self.reactor)
+            return d if watch is None else watch.add(d)
 
         try:
-            return blockingCallFromThread(self.reactor, call)
+            result = blockingCallFromThread(self.reactor, call)
         except defer.TimeoutError as exc:
             raise BackendUnavailable(f"no answer from the nodes within {CALL_TIMEOUT:.0f} s") from exc
+        except defer.CancelledError as exc:
+            raise ClientGone("the client went away") from exc
+        if watch is not None:
+            watch.check()  # a list of calls answers with their cancellations
+        return result
 
     def list_targets(self):
         """Every ``node::field`` of the live nodes, sorted (`grafana_bridge.targets.TargetCache.targets`)."""

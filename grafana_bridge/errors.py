@@ -32,3 +32,17 @@ class BackendUnavailable(Exception):
     def __init__(self, message="router not reachable"):
         super().__init__(message)
         self.message = message
+
+
+class TooLarge(BadRequest):
+    """A request that asks for more than the bridge's limits allow (`grafana_bridge.limits`); answered with 413.
+
+    Parameters
+    ----------
+    message : str
+        One line naming the limit and how to raise it.
+    """
+
+
+class ClientGone(Exception):
+    """The client of a request went away before its answer; the request's work was cancelled."""

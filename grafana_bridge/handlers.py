@@ -7,10 +7,11 @@ statuses; nothing the bridge answers is an HTML page.
 import logging
 import re
 
-from flask import jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from grafana_bridge.errors import BackendUnavailable, BadRequest
+from grafana_bridge.errors import BackendUnavailable, BadRequest, ClientGone, TooLarge
+from grafana_bridge.limits import how_to_raise
 from sisock.wire.errors import NodeError, SisockError
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,20 @@ def _bad_request(e):
     return error_response("bad_request", e.message, 400)
 
 
+def _too_large(e):
+    return error_response("too_large", e.message, 413)
+
+
+def _body_too_large(e):
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    return _too_large(TooLarge(f"request body: over {limit} bytes ({how_to_raise('max_body_bytes')})"))
+
+
+def _client_gone(e):
+    log.warning("%s %s: the client went away, its node calls were cancelled", request.method, request.path)
+    return error_response("client_gone", "the client went away before the answer", 499)
+
+
 def _sisock_error(e):
     # The caller's mistake is a 400; a node failing while answering is a bad gateway.
     return error_response(e.kind, e.message, 502 if isinstance(e, NodeError) else 400)
@@ -75,6 +90,8 @@ def register_error_handlers(app):
     exception                      status  ``error``
     =============================  ======  ==========================
     `BadRequest`                   400     ``bad_request``
+    `TooLarge`, a body too large   413     ``too_large``
+    `ClientGone`                   499     ``client_gone`` (unsent)
     `sisock.wire.errors.NodeError`  502     its kind
     other `SisockError`            400     its kind
     `BackendUnavailable`           503     ``backend_unavailable``
@@ -87,6 +104,9 @@ def register_error_handlers(app):
     app : flask.Flask
     """
     app.register_error_handler(BadRequest, _bad_request)
+    app.register_error_handler(TooLarge, _too_large)
+    app.register_error_handler(RequestEntityTooLarge, _body_too_large)
+    app.register_error_handler(ClientGone, _client_gone)
     app.register_error_handler(SisockError, _sisock_error)
     app.register_error_handler(BackendUnavailable, _unavailable)
     app.register_error_handler(HTTPException, _http_error)

@@ -13,12 +13,12 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from grafana_bridge import body, lookup, query, series
+from grafana_bridge import body, limits, lookup, query, series
 from sisock.hub import fanout, reports
 from sisock.wire.errors import NoSuchNode
 
-#: Key of the backend in ``app.extensions``.
-BACKEND = "sisock_backend"
+#: Keys of the backend and of the `grafana_bridge.limits.Limits` in ``app.extensions``.
+BACKEND, LIMITS = "sisock_backend", "sisock_limits"
 
 blueprint = Blueprint("grafana", __name__)
 
@@ -142,6 +142,7 @@ def answer_query():
     """Grafana JSON datasource / SimpleJSON ``/query``: one series or table per target, one per group
     for a target that aggregates many nodes (`grafana_bridge.query`)."""
     req = query.parse_query(_body(), now=time.time())
+    limits.check_query(req, current_app.extensions[LIMITS])
     requests = req.fetches()
     keys = [(node, downsample) for node, _, _, _, _, downsample in requests]
     results = dict(zip(keys, _fetch(requests), strict=True)) if requests else {}
