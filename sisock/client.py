@@ -37,7 +37,8 @@ from sisock.wire.errors import InvalidArgument, NoSuchNode
 DEFAULT_TIMEOUT = 10.0
 
 #: ``(field, timeline)`` of ``get_fields``: ``field[f] = {"description", "timeline", "type", "units"}``,
-#: ``timeline[tl] = {"interval": seconds or None, "field": [f, ...]}``.
+#: ``timeline[tl] = {"interval": seconds or None, "field": [f, ...], "first": seconds or None, "last": ...}``
+#: (``first``/``last``: times of the timeline's oldest and newest samples; an original-sisock node leaves them out).
 Fields = tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]
 #: A get_data result: ``{"data": {f: ndarray}, "timeline": {tl: {"t": ndarray, "finalized_until", "field"}}}``.
 DataResult = dict[str, dict[str, Any]]
@@ -117,7 +118,11 @@ class ConsumerSession(SisockSession):
         Deferred of (dict, dict)
             ``field[f] = {"description": str or None, "timeline": str, "type":
             "number"|"string"|"bool", "units": str or None}`` and
-            ``timeline[tl] = {"interval": float seconds or None, "field": [f, ...]}``.
+            ``timeline[tl] = {"interval": float seconds or None, "field": [f, ...],
+            "first": float or None, "last": float or None}``: ``first`` and
+            ``last`` are the times (UNIX seconds UTC) of the timeline's oldest
+            and newest samples the node holds, whatever the range (a node of
+            the original sisock leaves them out).
 
         Raises (in the Deferred)
         ------------------------

@@ -20,6 +20,7 @@ from twisted.internet import utils
 from sisock import config
 from sisock.connection import start
 from sisock.node import DataNodeServer
+from tests.conftest import read_apex
 from tests.registry_support import secret, start_stack
 
 SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
@@ -101,6 +102,12 @@ def test_forget_refuses_a_connected_node_and_an_unknown_one(stack):
 def test_fields_and_get_read_a_node_as_json_csv_and_a_table(stack, tmp_path):
     fields = as_json(stack, "fields", "weather")
     assert fields["field"]["temperature"]["units"] == "C" and "hourly" in fields["timeline"]
+    every_t = sorted(t for f in ("windspeed", "radiometer") for t, _ in read_apex(f)[1])
+    minutely = fields["timeline"]["minutely"]
+    assert (minutely["first"], minutely["last"]) == (every_t[0], every_t[-1])   # where its samples are
+    header, *rows = sisock(stack, "fields", "weather", env=dict(stack.env, COLUMNS="250")).stdout.splitlines()
+    assert "FIRST (UTC)" in header and "LAST (UTC)" in header
+    assert all("2017-07-14 00:00:00.000Z  2017-07-28 00:00:00.000Z" in row for row in rows)
     result = as_json(stack, "get", "weather", "temperature", "humidity", "--start", JUL15, "--end", JUL16)
     assert len(result["timeline"]["hourly"]["t"]) == 24 and len(result["data"]["humidity"]) == 24
     path = tmp_path / "day.csv"

@@ -288,3 +288,25 @@ def test_reader_threads_that_come_and_go_do_not_pile_up_open_files(tmp_path):
         assert len(open_connections(path)) == after_one
     finally:
         store.close()
+
+
+def test_get_fields_tells_each_timelines_first_and_last_sample_from_file_and_memory(tmp_path):
+    path = tmp_path / "node.sqlite"
+    store = open_store(path)
+    assert store.get_fields(1, 2e9)[1] == {}
+    assert record(store, range(30)) == [None] * 30
+    store.close()
+    again = open_store(path)   # memory holds the newest 10 blocks; the oldest 20 only the file
+    try:
+        first, last = block(0)[0][0], block(29)[0][-1]
+        timeline = again.get_fields(T0 + 5, T0 + 6)[1]["tl"]   # of the whole history, whatever the range
+        assert (timeline["first"], timeline["last"]) == (first, last)
+        again.append("tl", *block(30))                          # in memory, maybe not yet in the file
+        assert again.get_fields(1, 2e9)[1]["tl"]["last"] == block(30)[0][-1]
+    finally:
+        again.close()
+    memory_only = Store()
+    memory_only.declare("tl", FIELDS, capacity=100)
+    memory_only.append("tl", *block(3))
+    timeline = memory_only.get_fields(1, 2e9)[1]["tl"]
+    assert (timeline["first"], timeline["last"]) == (block(3)[0][0], block(3)[0][-1])

@@ -164,8 +164,9 @@ def test_get_fields_names_the_fields_of_every_timeline_sampled_in_range(archive)
     # timeline has a sample there, so both of its fields are listed.
     field, timeline = archive.get_fields(1501043100, 1501043101)
     assert sorted(field) == ["radiometer", "windspeed"]
-    assert timeline == {"minutely": {"interval": INTERVAL["minutely"],
-                                     "field": ["radiometer", "windspeed"]}}
+    assert timeline == {"minutely": {"interval": INTERVAL["minutely"], "field": ["radiometer", "windspeed"],
+                                     "first": archive.timelines["minutely"][0],
+                                     "last": archive.timelines["minutely"][-1]}}
     assert archive.get_fields(1501200001, 1501300000) == ({}, {})
 
 

@@ -209,7 +209,10 @@ class ApexArchive:
             consumer then gets every field it could ask for).
         timeline : dict
             ``{tl: {"interval": float seconds (3600.0 or 60.0), "field":
-            [name, ...]}}`` for the timelines of those fields.
+            [name, ...], "first": float, "last": float}}`` for the timelines
+            of those fields; ``first`` and ``last`` are the times (UNIX
+            seconds UTC) of the timeline's oldest and newest samples in the
+            archive, whatever the range.
         """
         field, timeline = {}, {}
         for name, meta in self.fields.items():
@@ -219,7 +222,8 @@ class ApexArchive:
                 continue
             field[name] = dict(meta)
             tl = meta["timeline"]
-            entry = timeline.setdefault(tl, {"interval": INTERVAL[tl], "field": []})
+            entry = timeline.setdefault(tl, {"interval": INTERVAL[tl], "field": [], "first": float(t[0]),
+                                             "last": float(t[-1])})
             entry["field"].append(name)
         return field, timeline
 

@@ -28,7 +28,9 @@ def _node_argument(parser):
 
 def fields_arguments(parser):
     """Options of ``sisock fields``."""
-    parser.description = "List a data node's fields: timeline, type, units, sampling interval, description."
+    parser.description = ("List a data node's fields: timeline, type, units, sampling interval, the times of "
+                          "the timeline's first and last samples (UTC; - where the node does not say), "
+                          "description.")
     parser.epilog = f"examples:\n  sisock fields weather\n  sisock fields sensors --start -10m --json\n\n{TIMES}\n"
     _node_argument(parser)
     parser.add_argument("--start", type=cli.parse_time, default=1.0, help="start of the range (default: all time)")
@@ -46,12 +48,14 @@ def _fields(session, args):
     from rich.text import Text
 
     table = Table(box=None, pad_edge=False)
-    for column in ("FIELD", "TIMELINE", "TYPE", "UNITS", "INTERVAL", "DESCRIPTION"):
+    for column in ("FIELD", "TIMELINE", "TYPE", "UNITS", "INTERVAL", "FIRST (UTC)", "LAST (UTC)", "DESCRIPTION"):
         table.add_column(column)
     for name, meta in sorted(field.items()):
-        interval = timeline.get(meta["timeline"], {}).get("interval")
+        line = timeline.get(meta["timeline"], {})
+        interval = line.get("interval")
         table.add_row(Text(name), Text(meta["timeline"]), meta.get("type") or "", Text(meta.get("units") or ""),
-                      "-" if interval is None else f"{interval:g} s", Text(meta.get("description") or ""))
+                      "-" if interval is None else f"{interval:g} s", cli.fmt_time(line.get("first")),
+                      cli.fmt_time(line.get("last")), Text(meta.get("description") or ""))
     out = cli.console()
     out.print(table if field else f"node {args.node} has no fields with samples in that range")
     return cli.OK

@@ -289,6 +289,30 @@ class TimelineBuffer:
             slices = self._slices(i0, i1)
             return _take(self._t, slices), {name: _take(self._data[name], slices) for name in names}
 
+    def query_windows(self, windows, fields):
+        """Samples with ``lo <= t < hi`` for any row ``[lo, hi)`` of ``windows``, in time order.
+
+        Parameters
+        ----------
+        windows : numpy.ndarray, float64, shape (k, 2)
+            UNIX seconds UTC, sorted and disjoint.
+        fields : list of str
+            Known fields.
+
+        Returns
+        -------
+        t, data
+            As `query` (copies), in one vectorised pass over the windows.
+        """
+        bounds = tuple(np.asarray(windows, dtype=np.float64).ravel().tolist())
+        with self._lock:
+            found = np.array(self._search(bounds) if bounds and self._n else [0] * len(bounds), dtype=np.int64)
+            i0, i1 = found[0::2], np.maximum(found[1::2], found[0::2])
+            counts = i1 - i0
+            logical = np.repeat(i0 - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+            physical = (self._start + logical) % self._capacity
+            return self._t[physical], {name: self._data[name][physical] for name in fields}
+
     # -- ring helpers (call with the lock held) ---------------------------
 
     def _segments(self):

@@ -1,38 +1,50 @@
 """The persistent half of a node's store: one SQLite file, written by one thread.
 
 A :class:`SqliteLog` appends recorded blocks to ``<data_dir>/<node>.sqlite``
-from a writer thread of its own, reads ranges back in any thread, and
-enforces retention by age and by size. `sisock.store.store.Store` puts it behind
-the in-memory buffers; node authors never use it directly.
+from a writer thread of its own, builds the summary tiers of every
+timeline as they are committed (`sisock.store.tiers`), compacts and
+compresses finished blocks (`sisock.store.compaction`), reads ranges back
+in any thread, and enforces retention (`sisock.store.retention`).
+`sisock.store.store.Store` puts it behind the in-memory buffers; node
+authors never use it directly.
 
-Schema (``PRAGMA user_version`` 1)
-----------------------------------
+File layout (schema 2, `sisock.store.schema`)
+---------------------------------------------
 ``layout(id, timeline, fields)``
     The field names and types of a block, JSON ``[[name, type], ...]``; one
     row per distinct set, so a node whose fields change between runs still
     reads its old blocks.
-``block(id, timeline, t0, t1, n, layout, t, num, txt, size)``
-    One row per recorded block, encoded by `sisock.store.blocks` (``t``
-    times, ``num`` the number and bool fields, ``txt`` the string fields);
-    ``size`` the bytes of the three.
-    Index ``block_time(timeline, t0)``: a range read seeks to the block that
-    holds ``start`` and walks forward, never scanning the table.
+``block(id, timeline, t0, t1, n, layout, t, num, txt, size, codec)``
+    Raw samples, encoded by `sisock.store.blocks`: one row per recorded
+    block as it is committed (``codec`` 0, uncompressed float64), later
+    merged by compaction into one row per `compaction.SPAN` seconds
+    (at most `compaction.MOST_SAMPLES` samples) with each column compressed
+    by pcodec (``codec`` 1); ``size`` the bytes of ``t``, ``num`` and
+    ``txt``. Index ``block_time(timeline, t0)``: a range read seeks to the
+    block that holds ``start`` and walks forward, never scanning the table;
+    ``block_plain`` (partial, ``codec = 0``) finds what is left to compact.
+``rollup(id, timeline, width, field, seg, t0, nb, kind, codec, data, size)``
+    The summary tiers (`sisock.store.tiers`): per timeline, width, field and
+    segment of `tiers.SEGMENT_BUCKETS` buckets, the statistics of the
+    finished buckets, uncompressed. Index ``rollup_seg(timeline, width,
+    field, seg, t0)``; ``rollup_age(width, seg)`` for retention.
 
-One row per block rather than per sample: a block of 1000 samples is one
-B-tree insert and one index entry instead of 1000 of each, so recording
-runs at memory-copy speed (``bench/bench_store.py``), the file is about
-8 bytes per value, and reading a range decodes whole arrays with
-``numpy.frombuffer``. Blocks of one timeline never overlap in time (each is
-after the last), which is what makes the seek exact.
+Blocks of one timeline never overlap in time (each is after the last),
+which is what makes the seek exact; compaction keeps it so (it merges
+neighbours only, and the merged row takes the smallest id of the rows it
+replaces, so the size cap still drops the oldest first).
 
 Durability
 ----------
 The file is in WAL mode with ``synchronous=NORMAL``: a block whose
 transaction has committed (its ``done`` callback was called with None)
 survives the process being killed at any moment (``kill -9``, a crash),
-and the file is never left corrupt. After a power loss or an OS crash the
-last transactions before it may be lost (never corrupted); guaranteeing
-them too needs ``synchronous=FULL``, an fsync per commit.
+and the file is never left corrupt. The finished buckets a block completes
+are in its transaction; each compaction merge is one transaction (new row
+in, old rows out), so a kill at any moment loses and duplicates nothing.
+After a power loss or an OS crash the last transactions before it may be
+lost (never corrupted); guaranteeing them too needs ``synchronous=FULL``,
+an fsync per commit.
 """
 
 import json
@@ -41,22 +53,26 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
 
 import numpy as np
 from twisted.logger import Logger
 
-from sisock.store import blocks
+from sisock.store import blocks, compaction, rebuild, retention, schema, tiers
 from sisock.store.buffer import FIELD_TYPES
-from sisock.store.readers import ConnectionClosed, ThreadConnections
+from sisock.store.logreads import RANGE_SQL, LogReads, StoreError
+from sisock.store.readers import ThreadConnections
 
 _log = Logger()
 
-SCHEMA_VERSION = 1
+__all__ = ["RANGE_SQL", "SqliteLog", "StoreError"]
+
+SCHEMA_VERSION = schema.VERSION
 #: Default seconds of history kept on disk (30 days).
 DEFAULT_RETENTION = 30 * 86400.0
 #: Default most bytes of recorded data kept on disk (1 GiB).
 DEFAULT_MAX_BYTES = 1 << 30
+#: Default summary tiers: ``(width, retention)`` seconds, None keeping them forever.
+DEFAULT_ROLLUPS = ((60.0, 365 * 86400.0), (3600.0, None), (86400.0, None))
 #: A batch is committed this many seconds after its first block arrived...
 COMMIT_INTERVAL = 0.05
 #: ...or once it holds this many blocks, whichever comes first.
@@ -64,30 +80,8 @@ COMMIT_BLOCKS = 1000
 #: Seconds between retention passes of the writer thread.
 RETENTION_INTERVAL = 1.0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS layout (
-    id INTEGER PRIMARY KEY, timeline TEXT NOT NULL, fields TEXT NOT NULL, UNIQUE (timeline, fields));
-CREATE TABLE IF NOT EXISTS block (
-    id INTEGER PRIMARY KEY, timeline TEXT NOT NULL, t0 REAL NOT NULL, t1 REAL NOT NULL, n INTEGER NOT NULL,
-    layout INTEGER NOT NULL REFERENCES layout (id), t BLOB NOT NULL, num BLOB, txt TEXT, size INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS block_time ON block (timeline, t0);
-"""
-
-#: Blocks that may hold samples in ``[:start, :end)``, in time order: from
-#: the last block starting at or before ``start`` (found by an index seek).
-RANGE_SQL = """
-SELECT t0, t1, layout, t, num, txt FROM block
-WHERE timeline = :tl AND t0 < :end AND t0 >= coalesce(
-    (SELECT t0 FROM block WHERE timeline = :tl AND t0 <= :start ORDER BY t0 DESC LIMIT 1), :start)
-ORDER BY t0"""
-
-
-class StoreError(RuntimeError):
-    """The store file cannot be opened or written; the message names the file and why."""
-
-
-class SqliteLog:
-    """Recorded blocks of one node in one SQLite file.
+class SqliteLog(LogReads):
+    """Recorded blocks of one node in one SQLite file, with their summary tiers.
 
     Parameters
     ----------
@@ -97,13 +91,16 @@ class SqliteLog:
         Seconds: blocks that ended more than this before now are deleted.
         None keeps them regardless of age.
     max_bytes : int or None
-        Most bytes of recorded data (the ``size`` of all blocks) kept; the
-        oldest blocks go first. None for no limit. The file is this plus
-        the index and page overhead (freed pages are returned to the file
-        system: ``auto_vacuum=INCREMENTAL``).
+        Most bytes of recorded raw data (the ``size`` of all blocks) kept;
+        the oldest blocks go first. None for no limit. The file is this
+        plus the tiers, the index and page overhead (freed pages are
+        returned to the file system: ``auto_vacuum=INCREMENTAL``).
     on_drop : callable, optional
         ``on_drop(timeline, t)`` after retention deleted every block of
         ``timeline`` with times ``<= t``; called in the writer thread.
+    rollups : sequence of (float, float or None)
+        The summary tiers, ``(width, retention)`` in seconds (None: kept
+        forever), widths ascending, each a multiple of the one before.
 
     Raises
     ------
@@ -112,30 +109,33 @@ class SqliteLog:
         put in WAL mode.
     """
 
-    def __init__(self, path, retention=DEFAULT_RETENTION, max_bytes=DEFAULT_MAX_BYTES, on_drop=None):
+    def __init__(self, path, retention=DEFAULT_RETENTION, max_bytes=DEFAULT_MAX_BYTES, on_drop=None,
+                 rollups=DEFAULT_ROLLUPS):
         self.path = os.path.abspath(path)
         self.retention = retention
         self.max_bytes = max_bytes
+        self.rollups = tuple((float(w), keep) for w, keep in rollups)
+        self.widths = tuple(w for w, _ in self.rollups)
         self._on_drop = on_drop or (lambda timeline, t: None)
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             self._db = self._connect(check_same_thread=False)
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                raise StoreError(f"cannot open the store {self.path}: schema version {version} is not "
-                                 f"{SCHEMA_VERSION} (written by another sisock version)")
             self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect on a new file only
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise StoreError(f"cannot open the store {self.path}: journal mode stays {mode!r}, not 'wal'")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA journal_size_limit = 67108864")
-            self._db.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+            schema.prepare(self._db)
             self._bytes = int(self._db.execute("SELECT total(size) FROM block").fetchone()[0])
+        except schema.SchemaError as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from None
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store {self.path}: {exc}") from None
         self._layout_ids = {}        # writer: (timeline, fields JSON) -> id
         self._layouts = {}           # any thread: id -> [(name, type)]
+        self._builders = {}          # writer: timeline -> TierBuilder
+        self._compacted = {}         # writer: (timeline, width) -> first tier segment compaction has not seen
         self._readers = ThreadConnections(lambda: self._connect(check_same_thread=False))
         self._queue = []             # blocks written, not yet taken by the writer thread
         self._cond = threading.Condition()
@@ -153,12 +153,21 @@ class SqliteLog:
                                check_same_thread=check_same_thread)
 
     # -- writing (caller thread -> writer thread) --------------------------
+    def declare(self, timeline, kinds):
+        """Give the writer thread the fields of ``timeline`` (``{field: type}``), before its first block.
+
+        The writer rebuilds the timeline's open tier buckets from the file
+        (`sisock.store.rebuild`) before it commits the blocks written after.
+        """
+        self._enqueue(timeline, -np.inf, None, dict(kinds), None, None)
+
     def write(self, timeline, t, data, kinds, done=None):
         """Queue a block for the writer thread; returns at once.
 
         Parameters
         ----------
         timeline : str
+            A timeline given to `declare`.
         t : numpy.ndarray, float64, shape (n,)
             UNIX seconds UTC, increasing, after every block of ``timeline``
             written before.
@@ -171,17 +180,20 @@ class SqliteLog:
             transaction committed (``error`` None) or failed (a
             `StoreError`).
         """
+        self._enqueue(timeline, float(t[0]), t, data, kinds, done)
+
+    def _enqueue(self, timeline, t0, t, data, kinds, done):
         with self._cond:
             self._queued += 1
             seq = self._queued
-            self._pending.setdefault(timeline, deque()).append((seq, float(t[0])))
+            self._pending.setdefault(timeline, deque()).append((seq, t0))
             self._queue.append((seq, timeline, t, data, kinds, done))
             if len(self._queue) == 1:
                 self._arrived.set()
             elif len(self._queue) >= COMMIT_BLOCKS:
                 self._urgent.set()
 
-    def sync(self, timeline, before):
+    def sync(self, timeline, before=np.inf):
         """Wait until every queued block of ``timeline`` starting before ``before`` is committed."""
         with self._cond:
             pending = self._pending.get(timeline)
@@ -207,9 +219,10 @@ class SqliteLog:
         # The thread wakes once per batch, not once per block: at the first
         # block it waits COMMIT_INTERVAL (less if the batch fills up, a reader
         # syncs or the log closes), then takes every queued block at once.
-        next_retention = 0.0
+        # Idle, it compacts, one merge (one transaction) at a time.
+        next_retention, compacting = 0.0, True
         while True:
-            self._arrived.wait(timeout=max(0.0, next_retention - time.monotonic()))
+            self._arrived.wait(timeout=0.0 if compacting else max(0.0, next_retention - time.monotonic()))
             if self._arrived.is_set():
                 self._urgent.wait(COMMIT_INTERVAL)
             with self._cond:
@@ -218,33 +231,71 @@ class SqliteLog:
                 if not closing:
                     self._arrived.clear()
                     self._urgent.clear()
-            if batch:
-                self._commit(batch)
+            start = 0
+            for i, item in enumerate(batch):
+                if item[2] is None:   # a declare: commit the blocks before it, then rebuild the tiers
+                    self._commit(batch[start:i])
+                    self._declare(item)
+                    start = i + 1
+            self._commit(batch[start:])
+            compacting = compacting or bool(batch)
             if time.monotonic() >= next_retention or closing:
                 self._enforce_retention()
                 next_retention = time.monotonic() + RETENTION_INTERVAL
             if closing:
                 break
+            if compacting and not self._arrived.is_set():
+                compacting = self._compact()
         self._db.close()
 
+    def _declare(self, item):
+        seq, timeline, _, kinds, _, _ = item
+        error = None
+        try:
+            self._builders[timeline] = rebuild.rebuild(self._db, timeline, kinds, self.widths,
+                                                       self._layout_fields(self._db))
+            self._compacted.update({(timeline, w): -(1 << 62) for w in self.widths})
+        except Exception as exc:  # the writer thread must outlive any failure, and report it
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._builders[timeline] = tiers.TierBuilder(kinds, self.widths)
+            error = exc
+            _log.error("sisock: cannot rebuild the summary tiers of {timeline} in {path}: {exc}",
+                       timeline=timeline, path=self.path, exc=exc)
+        self._done([item], error)
+
     def _commit(self, batch):
+        if not batch:
+            return
         error, added = None, 0
+        states = {tl: b.state() for tl, b in self._builders.items()}
         try:
             self._db.execute("BEGIN IMMEDIATE")
+            fed = {}
             for _, timeline, t, data, kinds, _ in batch:
                 row = blocks.encode(t, data, kinds)
                 layout = self._layout_id(timeline, [[f, kinds[f]] for f in data])
                 self._db.execute("INSERT INTO block (timeline, t0, t1, n, layout, t, num, txt, size)"
                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (timeline, *row[:3], layout, *row[3:]))
                 added += row[-1]
+                fed.setdefault(timeline, []).append((t, data))
+            for timeline, parts in fed.items():
+                builder = self._builders.get(timeline)
+                if builder is not None:
+                    tiers.write(self._db, timeline, builder.add(*_joined(parts, builder.kinds)))
             self._db.execute("COMMIT")
             self._bytes += added
         except Exception as exc:  # the writer thread must outlive any failure, and report it
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             self._layout_ids.clear()
+            for tl, state in states.items():
+                self._builders[tl].restore(state)
             error = StoreError(f"cannot write to the store {self.path}: {exc}")
             _log.error("sisock: {error}", error=error)
+        self._done(batch, error)
+
+    def _done(self, batch, error):
         with self._cond:
             self._committed = batch[-1][0]
             for _, timeline, *_ in batch:
@@ -262,37 +313,26 @@ class SqliteLog:
                 "SELECT id FROM layout WHERE timeline = ? AND fields = ?", key).fetchone()[0]
         return self._layout_ids[key]
 
+    def _compact(self):
+        """One compaction merge (`sisock.store.compaction`); whether more may be left."""
+        try:
+            more, delta = compaction.step(self._db, {tl: b.last for tl, b in self._builders.items()},
+                                          self._layout_fields(self._db), self._layout_id, self._compacted)
+        except Exception as exc:  # the writer thread must outlive any failure, and report it
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            _log.warn("sisock: compaction of the store {path} failed, retried later: {exc}", path=self.path, exc=exc)
+            return False
+        self._bytes += delta
+        return more
+
     def _enforce_retention(self):
-        """Delete blocks older than `retention`, then the oldest beyond `max_bytes`."""
-        dropped = {}  # timeline -> newest time deleted
+        """Delete blocks older than `retention`, then the oldest beyond `max_bytes`, then old tier segments."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            if self.retention is not None:
-                cutoff = time.time() - self.retention
-                timelines = [r[0] for r in self._db.execute("SELECT DISTINCT timeline FROM layout")]
-                for tl in timelines:
-                    where = "WHERE timeline = ? AND t0 < ? AND t1 < ?"
-                    t1, size = self._db.execute(f"SELECT max(t1), total(size) FROM block {where}",
-                                                (tl, cutoff, cutoff)).fetchone()
-                    if t1 is not None:
-                        self._db.execute(f"DELETE FROM block {where}", (tl, cutoff, cutoff))
-                        self._bytes -= int(size)
-                        dropped[tl] = t1
-            if self.max_bytes is not None and self._bytes > self.max_bytes:
-                excess, last = self._bytes - self.max_bytes, None
-                oldest = self._db.execute("SELECT id, timeline, t1, size FROM block ORDER BY id")
-                for row_id, tl, t1, size in oldest:
-                    dropped[tl] = max(t1, dropped.get(tl, t1))
-                    excess -= size
-                    last = row_id
-                    if excess <= 0:
-                        break
-                oldest.close()
-                if last is not None:
-                    self._bytes -= int(self._db.execute("SELECT total(size) FROM block WHERE id <= ?",
-                                                        (last,)).fetchone()[0])
-                    self._db.execute("DELETE FROM block WHERE id <= ?", (last,))
+            dropped, freed = retention.enforce(self._db, self.retention, self.max_bytes, self._bytes, self.rollups)
             self._db.execute("COMMIT")
+            self._bytes -= freed
             if dropped:
                 self._db.execute("PRAGMA incremental_vacuum")
         except sqlite3.Error as exc:
@@ -303,93 +343,14 @@ class SqliteLog:
         for tl, t in dropped.items():
             self._on_drop(tl, t)
 
-    # -- reading (any thread) ----------------------------------------------
-    @contextmanager
-    def _reading(self):
-        """This thread's read-only connection (`ThreadConnections`); `StoreError` once closed."""
-        try:
-            with self._readers.connection() as db:
-                yield db
-        except ConnectionClosed:
-            raise StoreError(f"cannot read the store {self.path}: it is closed") from None
 
-    def _layout_fields(self, db):
-        """``layout_fields(id) -> [(name, type), ...]`` for `blocks.decode`, cached, reading with ``db``."""
-        def layout_fields(layout):
-            fields = self._layouts.get(layout)
-            if fields is None:
-                text = db.execute("SELECT fields FROM layout WHERE id = ?", (layout,)).fetchone()[0]
-                fields = self._layouts[layout] = [tuple(f) for f in json.loads(text)]
-            return fields
-        return layout_fields
-
-    def read(self, timeline, kinds, start, end):
-        """Samples of ``timeline`` with ``start <= t < end``, from the file.
-
-        Parameters
-        ----------
-        timeline : str
-        kinds : dict of str to str
-            ``{field: type}`` of the fields wanted (their declared types).
-        start, end : float
-            UNIX seconds UTC.
-
-        Returns
-        -------
-        t : numpy.ndarray, float64, shape (m,)
-        data : dict of str to numpy.ndarray, each shape (m,)
-            float64, bool or object per type; a block that lacks a field (or
-            recorded it with another type) fills it with NaN, False or None.
-        """
-        with self._reading() as db:
-            rows = [row[2:] for row in db.execute(RANGE_SQL, {"tl": timeline, "start": start, "end": end})
-                    if row[1] >= start]
-            t, data = blocks.decode(rows, kinds, self._layout_fields(db))
-        lo, hi = np.searchsorted(t, [start, end], side="left")
-        return t[lo:hi], {f: v[lo:hi] for f, v in data.items()}
-
-    def has_samples(self, timeline, start, end):
-        """Whether ``timeline`` has a sample with ``start <= t < end`` in the file."""
-        with self._reading() as db:
-            rows = db.execute(RANGE_SQL + " LIMIT 2", {"tl": timeline, "start": start, "end": end}).fetchall()
-        for t0, t1, _, tb, _, _ in rows:
-            if t0 >= start:
-                return True
-            t = np.frombuffer(tb, "<f8")
-            if t1 >= start and np.any((t >= start) & (t < end)):
-                return True
-        return False
-
-    def load(self, timeline, kinds, capacity):
-        """The newest samples of ``timeline`` (at most ``capacity``) and its newest block.
-
-        Only blocks within `retention` of now are read, newest first, until
-        ``capacity`` samples are found.
-
-        Returns
-        -------
-        t : numpy.ndarray, float64, shape (m,), m <= capacity
-        data : dict of str to numpy.ndarray, each shape (m,)
-            One array per field of ``kinds``, filled where a block lacks it.
-        latest : tuple or None
-            ``(t, {field: ndarray})`` of the newest block, with the fields it
-            was recorded with (those still declared with the same type);
-            None if the file has no block of ``timeline``.
-        """
-        since = -np.inf if self.retention is None else time.time() - self.retention
-        rows, count = [], 0
-        with self._reading() as db:
-            for t1, n, *row in db.execute("SELECT t1, n, layout, t, num, txt FROM block WHERE timeline = ?"
-                                          " ORDER BY t0 DESC", (timeline,)):
-                if t1 < since or count >= capacity:
-                    break
-                rows.append(tuple(row))
-                count += n
-            if not rows:
-                return np.empty(0), {f: np.empty(0, FIELD_TYPES[k][0]) for f, k in kinds.items()}, None
-            layout_fields = self._layout_fields(db)
-            present = {f: k for f, k in layout_fields(rows[0][0]) if kinds.get(f) == k}
-            latest = blocks.decode(rows[:1], present, layout_fields)
-            t, data = blocks.decode(rows[::-1], kinds, layout_fields)
-        return t[-capacity:], {f: v[-capacity:] for f, v in data.items()}, latest
-
+def _joined(parts, kinds):
+    """One ``(t, data)`` of consecutive blocks ``[(t, data), ...]``, every field of ``kinds`` filled."""
+    if len(parts) == 1 and set(parts[0][1]) == set(kinds):
+        return parts[0]
+    t = np.concatenate([p[0] for p in parts])
+    data = {}
+    for name, kind in kinds.items():
+        dtype, fill = FIELD_TYPES[kind]
+        data[name] = np.concatenate([d[name] if name in d else np.full(len(pt), fill, dtype) for pt, d in parts])
+    return t, data

@@ -212,7 +212,12 @@ class Store:
             return {tl: {"t": t, "data": dict(data)} for tl, (t, data) in self._latest.items()}
 
     def get_fields(self, start, end):
-        """Fields with at least one sample in ``[start, end)``: ``(field, timeline)`` as on the wire."""
+        """Fields with at least one sample in ``[start, end)``: ``(field, timeline)`` as on the wire.
+
+        Each timeline's entry is ``{"interval", "field", "first", "last"}``:
+        ``first`` and ``last`` are the times (UNIX seconds UTC) of its oldest
+        and newest recorded samples, in memory or in the file, whatever the range.
+        """
         field, timeline = {}, {}
         for name, (buffer, interval, meta) in self._timelines.items():
             first, last = buffer.span()
@@ -220,9 +225,17 @@ class Store:
             if not present and self._log is not None and (first is None or first > start):
                 present = self._log.has_samples(name, start, end if first is None else min(first, end))
             if present:
-                timeline[name] = {"interval": interval, "field": sorted(meta)}
+                timeline[name] = {"interval": interval, "field": sorted(meta), **self._span(name, first, last)}
                 field.update(meta)
         return field, timeline
+
+    def _span(self, timeline, first, last):
+        """``{"first", "last"}`` of ``timeline``: of the file and of memory (``first``, ``last``) together."""
+        if self._log is not None:
+            old_first, old_last = self._log.span(timeline)
+            first = old_first if first is None else first if old_first is None else min(first, old_first)
+            last = old_last if last is None else last if old_last is None else max(last, old_last)
+        return {"first": first, "last": last}
 
     def get_data(self, fields, start, end, most=None):
         """Recorded samples of ``fields`` in ``[start, end)`` (UNIX seconds UTC).
