@@ -149,14 +149,19 @@ def test_retention_by_size_keeps_the_newest_blocks_within_max_bytes(tmp_path):
     store = open_store(path)
     record(store, range(20))
     store.close()
-    one = rows(path, "SELECT max(size) FROM block")
-    store = open_store(path, max_bytes=5.5 * one)
+    # (compaction may have merged blocks into fewer rows: the cap drops whole rows, oldest first)
+    sizes = [r[0] for r in sqlite3.connect(path).execute("SELECT size FROM block ORDER BY t0").fetchall()]
+    limit = sum(sizes) / 2
+    store = open_store(path, max_bytes=limit)
     store.close()  # closing runs a retention pass
-    assert rows(path) == 5
-    assert rows(path, "SELECT total(size) FROM block") <= 5.5 * one
+    kept = rows(path, "SELECT total(size) FROM block")
+    assert 0 < kept <= limit
     again = open_store(path)
     try:
-        check_blocks(again.get_data(list(FIELDS), T0 - 1, T0 + 100), range(15, 20))
+        t = again.get_data(["x"], T0 - 1, T0 + 100)["timeline"]["tl"]["t"]
+        first = int(np.floor(t[0] - T0 + 1e-9))
+        assert 0 < first < 20
+        check_blocks(again.get_data(list(FIELDS), T0 - 1, T0 + 100), range(first, 20))
     finally:
         again.close()
 

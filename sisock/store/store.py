@@ -20,7 +20,9 @@ import threading
 import numpy as np
 
 from sisock.store.buffer import TimelineBuffer
-from sisock.store.sqlite import DEFAULT_MAX_BYTES, DEFAULT_RETENTION, SqliteLog, StoreError
+from sisock.store.options import check_rollups
+from sisock.store.planner import PlannerReads
+from sisock.store.sqlite import DEFAULT_MAX_BYTES, DEFAULT_RETENTION, DEFAULT_ROLLUPS, SqliteLog, StoreError
 from sisock.wire.errors import InvalidArgument
 
 __all__ = ["Store", "StoreError", "FIELD_TYPES"]
@@ -28,7 +30,7 @@ __all__ = ["Store", "StoreError", "FIELD_TYPES"]
 FIELD_TYPES = ("number", "string", "bool")
 
 
-class Store:
+class Store(PlannerReads):
     """Recorded history of a data node: in memory, and in SQLite once opened."""
 
     def __init__(self):
@@ -39,7 +41,7 @@ class Store:
         self._log_options = None
 
     # -- persistence --------------------------------------------------------
-    def open(self, path, retention=DEFAULT_RETENTION, max_bytes=DEFAULT_MAX_BYTES):
+    def open(self, path, retention=DEFAULT_RETENTION, max_bytes=DEFAULT_MAX_BYTES, rollups=DEFAULT_ROLLUPS):
         """Persist to the SQLite file ``path`` and load its recent history.
 
         Call before recording. Each declared timeline gets back its newest
@@ -55,29 +57,36 @@ class Store:
             Seconds of history kept (older blocks are deleted from the file
             and from memory); None or ``inf`` for no age limit.
         max_bytes : float or None
-            Most bytes of recorded data kept in the file, oldest dropped
+            Most bytes of recorded raw data kept in the file, oldest dropped
             first; None or ``inf`` for no limit.
+        rollups : sequence of (float, float or None)
+            The summary tiers (`sisock.store.tiers`): ``(width, retention)``
+            seconds, widths ascending and each a multiple of the one before;
+            retention None or ``inf`` keeps a tier forever. ``()`` for none.
 
         Raises
         ------
         StoreError
             If the file cannot be opened (the message names it and why), or
             the store is open already.
+        ValueError
+            If ``rollups`` is not as described (the message says why).
         """
         if self._log_options is not None:
             raise StoreError(f"the store is open already ({self._log_options[0]})")
-        self._log_options = (path, retention, max_bytes)
+        self._log_options = (path, retention, max_bytes, check_rollups(rollups))
         if self._timelines:
             self._open_log()
 
     def _open_log(self):
-        path, retention, max_bytes = self._log_options
-        self._log = SqliteLog(path, retention, max_bytes, on_drop=self._dropped)
+        path, retention, max_bytes, rollups = self._log_options
+        self._log = SqliteLog(path, _limit(retention), _limit(max_bytes), on_drop=self._dropped, rollups=rollups)
         for timeline in self._timelines:
             self._load(timeline)
 
     def _load(self, timeline):
         buffer, _, meta = self._timelines[timeline]
+        self._log.declare(timeline, _kinds(meta))
         t, data, latest = self._log.load(timeline, _kinds(meta), buffer.capacity)
         buffer.append(t, data)
         if latest is not None:
@@ -290,6 +299,11 @@ class Store:
             timelines[tl] = {"t": t, "finalized_until": last if last is not None else math.nan, "field": names}
             data.update(values)
         return {"data": data, "timeline": timelines}
+
+
+def _limit(value):
+    """None for no limit (None or inf), else the value."""
+    return None if value is None or value == math.inf else value
 
 
 def _kinds(meta):

@@ -1,0 +1,195 @@
+"""The summary tiers of a store file: built as blocks are committed, kept as rows, read by windows.
+
+Every timeline has one tier per configured width (60 s, 1 h and 1 d by
+default), each a `sisock.store.rollup` summary per epoch-aligned bucket.
+The writer thread feeds each committed block to the timeline's
+`TierBuilder`: the finest tier is summarised from the samples, each coarser
+one from the finished buckets of the one below (cascading, never re-reading
+the file). A bucket is finished once a sample at or after its end was
+committed; finished buckets are written in the transaction of the block
+that finished them, the open bucket of each tier stays in memory and is
+rebuilt at open from the rows and the raw blocks since (`rebuild_from`).
+
+Rows (table ``rollup``)
+-----------------------
+One row per timeline, width, field and piece of a segment: a segment is
+`SEGMENT_BUCKETS` consecutive buckets starting at a multiple of
+``SEGMENT_BUCKETS * width``, so the segments a window needs are computed,
+not searched. The row of field ``''`` holds the bucket starts and sample
+counts (``t0`` float64, ``n`` int64); the row of a field the same buckets'
+statistics (number: a (8, nb) float64 matrix in `rollup.STATS` order;
+bool: a (2, nb) uint8 matrix; string: JSON ``[firsts, lasts]``), written
+in the same transaction with the same ``t0`` (its first bucket), so a
+field row lines up with its ``''`` row. Compaction
+(`sisock.store.compaction`) later joins the pieces of a finished segment.
+"""
+
+import json
+
+import numpy as np
+
+from sisock.store import packing, rollup
+from sisock.store.rollup import STATS
+
+#: Buckets per segment of a tier (a row after compaction holds at most this many).
+SEGMENT_BUCKETS = 60
+
+_INSERT = ("INSERT INTO rollup (timeline, width, field, seg, t0, nb, kind, codec, data, size)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+class TierBuilder:
+    """The open buckets of one timeline's tiers, turning committed samples into finished buckets.
+
+    Parameters
+    ----------
+    kinds : dict of str to str
+        The timeline's declared ``{field: type}``.
+    widths : sequence of float
+        Tier widths in seconds, ascending, each a multiple of the one before.
+    finished : dict of float to float, optional
+        Per width, the end of the last bucket already on disk: buckets
+        before it fed in again are ignored (replay after a restart).
+    """
+
+    def __init__(self, kinds, widths, finished=None):
+        self.kinds = dict(kinds)
+        self.widths = tuple(widths)
+        self.open = {w: rollup.empty(self.kinds) for w in self.widths}
+        self.finished = {w: -np.inf for w in self.widths} | dict(finished or {})
+        self.last = -np.inf   # newest sample time fed
+
+    def add(self, t, data):
+        """Feed samples (after every sample fed before); returns ``{width: finished summary}``.
+
+        Parameters
+        ----------
+        t : numpy.ndarray, float64, shape (m,)
+        data : dict of str to numpy.ndarray, each (m,)
+            Fields of `kinds`; a missing one counts as NaN, False or None.
+        """
+        if len(t) == 0:
+            return {}
+        self.last = float(t[-1])
+        fresh = rollup.summarize(t, data, self.kinds, self.widths[0])
+        out = {}
+        for w in self.widths:
+            fresh = rollup.take(fresh, fresh[0] >= self.finished[w])
+            merged = rollup.coarsen(rollup.concat([self.open[w], fresh], self.kinds), self.kinds, w)
+            done = merged[0] + w <= self.last
+            self.open[w] = rollup.take(merged, ~done)
+            fresh = rollup.take(merged, done)
+            if len(fresh[0]):
+                out[w] = fresh
+                self.finished[w] = float(fresh[0][-1]) + w
+        return out
+
+    def state(self):
+        """A copy of the state, for `restore` after a failed transaction."""
+        return dict(self.open), dict(self.finished), self.last
+
+    def restore(self, state):
+        open_, finished, self.last = state
+        self.open, self.finished = dict(open_), dict(finished)
+
+
+def write(db, timeline, finished, codec=packing.PLAIN):
+    """Insert the rows of finished buckets ``{width: summary}`` (inside the caller's transaction).
+
+    Returns the bytes written.
+    """
+    size = 0
+    for width, summary in finished.items():
+        t0 = summary[0]
+        seg = rollup.bucket_index(t0, width * SEGMENT_BUCKETS)
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(seg)) + 1, [len(seg)]))
+        for a, b in zip(starts[:-1], starts[1:], strict=True):
+            size += write_piece(db, timeline, width, int(seg[a]), rollup.take(summary, slice(a, b)), codec)
+    return size
+
+
+def write_piece(db, timeline, width, seg, summary, codec):
+    """Insert the rows of one piece of segment ``seg`` (field ``''`` and every field); returns the bytes."""
+    t0, n, stats = summary
+    rows = [("", "n", packing.pack_columns([t0, n.astype(np.float64)], codec))]
+    for name, columns in stats.items():
+        kind = "number" if "count" in columns else ("string" if columns["first"].dtype == object else "bool")
+        rows.append((name, kind, _encode(kind, columns, codec)))
+    key = (timeline, float(width), None, seg, float(t0[0]), len(t0))
+    for name, kind, blob in rows:
+        db.execute(_INSERT, (*key[:2], name, *key[3:], kind, codec, blob, len(blob)))
+    return sum(len(blob) for _, _, blob in rows)
+
+
+def _encode(kind, columns, codec):
+    if kind == "string":
+        return json.dumps([columns["first"].tolist(), columns["last"].tolist()]).encode()
+    return packing.pack_columns([columns[s].astype(np.float64) for s in STATS[kind]], codec)
+
+
+def _decode(kind, nb, codec, blob):
+    if kind == "string":
+        first, last = json.loads(blob)
+        out = {"first": np.empty(nb, object), "last": np.empty(nb, object)}
+        out["first"][:], out["last"][:] = first, last
+        return out
+    matrix = packing.unpack_columns(blob, len(STATS[kind]), nb, codec)
+    out = dict(zip(STATS[kind], matrix, strict=True))
+    if kind == "number":
+        out["count"] = out["count"].astype(np.int64)
+    else:
+        out = {s: v != 0 for s, v in out.items()}
+    return out
+
+
+def segments(windows, width):
+    """The segments (int64, ascending, unique) holding the buckets that start in any ``[lo, hi)`` of ``windows``."""
+    windows = np.asarray(windows, dtype=np.float64).reshape(-1, 2)
+    span = width * SEGMENT_BUCKETS
+    first = rollup.bucket_index(windows[:, 0] - width + width * 1e-9, width) + 1   # first bucket start >= lo
+    last = rollup.bucket_index(windows[:, 1] - width * 1e-9, width)                # last bucket start < hi
+    keep = last >= first
+    s0 = rollup.bucket_index(first[keep] * width, span)
+    s1 = rollup.bucket_index(last[keep] * width, span)
+    counts = s1 - s0 + 1
+    if counts.sum() == 0:
+        return np.empty(0, np.int64)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.unique(np.repeat(s0, counts) + offsets)
+
+
+def read(db, timeline, width, kinds, segs):
+    """The finished buckets of segments ``segs`` on disk, fields ``kinds`` (a summary, in time order)."""
+    names = ["", *kinds]
+    sql = (f"SELECT field, t0, nb, kind, codec, data FROM rollup WHERE timeline = ? AND width = ?"
+           f" AND field IN ({', '.join('?' * len(names))}) AND seg IN (SELECT value FROM json_each(?))"
+           " ORDER BY t0")
+    rows = db.execute(sql, (timeline, float(width), *names, json.dumps(segs.tolist()))).fetchall()
+    index = [r for r in rows if r[0] == ""]
+    if not index:
+        return rollup.empty(kinds)
+    cols = [packing.unpack_columns(r[5], 2, r[2], r[4]) for r in index]
+    t0 = np.concatenate([c[0] for c in cols])
+    n = np.concatenate([c[1] for c in cols]).astype(np.int64)
+    offset = dict(zip((r[1] for r in index), np.cumsum([0] + [r[2] for r in index]).tolist(), strict=False))
+    summary = rollup.blank(kinds, t0, n)
+    for name, kind in kinds.items():
+        mine = [r for r in rows if r[0] == name and r[3] == kind and r[1] in offset]
+        if len(mine) == len(index):
+            parts = [_decode(kind, r[2], r[4], r[5]) for r in mine]
+            summary[2][name] = {s: np.concatenate([p[s] for p in parts]) for s in STATS[kind]}
+            continue
+        for r in mine:
+            at = offset[r[1]]
+            for s, v in _decode(kind, r[2], r[4], r[5]).items():
+                summary[2][name][s][at:at + r[2]] = v
+    return summary
+
+
+def in_windows(summary, windows):
+    """The buckets of ``summary`` whose start lies in any ``[lo, hi)`` row of ``windows`` (sorted, disjoint)."""
+    t0 = summary[0]
+    windows = np.asarray(windows, dtype=np.float64).reshape(-1, 2)
+    k = np.searchsorted(windows[:, 0], t0, side="right") - 1
+    inside = (k >= 0) & (t0 < windows[np.maximum(k, 0), 1]) if len(windows) else np.zeros(len(t0), bool)
+    return rollup.take(summary, inside)
