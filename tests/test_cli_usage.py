@@ -114,3 +114,22 @@ def test_a_range_relative_to_now_is_shown_as_the_utc_range_it_means(stack, args)
     assert done.returncode == 0, done.stderr
     start, end = shown_range(done.stdout)
     assert asked - 1 <= end <= time.time() + 1 and end - start == pytest.approx(86400, abs=0.01)
+
+
+# -- text sent to a pipe or a file is never wrapped -------------------------------------------
+
+def test_output_to_a_pipe_keeps_each_line_whole_however_long(stack):
+    fields = sisock(stack, "fields", "sensors")
+    assert fields.returncode == 0, fields.stderr
+    described = as_json(stack, "fields", "sensors")["field"]
+    rows = {line.split()[0]: line for line in fields.stdout.splitlines()[1:]}
+    assert set(rows) == set(described)
+    assert all(described[f]["description"] in rows[f] for f in described)
+    faults = sisock(stack, "faults", "sensors", "--start=-1d")
+    assert RANGE.search(faults.stdout.splitlines()[-1]), faults.stdout
+
+
+def as_json(stack, *args):
+    done = sisock(stack, *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

@@ -295,9 +295,20 @@ def print_json(value):
     print(json.dumps(plain(value), allow_nan=False), flush=True)
 
 
+#: Columns of a console that is not a terminal: as many as a line takes, so no line is wrapped.
+UNWRAPPED = 1 << 20
+
+
 def console(stderr=False):
-    """A rich console on stdout (or stderr), plain text when not a terminal."""
-    return _Console(stderr=stderr, highlight=False, soft_wrap=False)
+    """A rich console on stdout (or stderr): plain text, and lines never wrapped, when not a terminal.
+
+    On a terminal, tables and lines fit its width; into a pipe or a file
+    each line is whole (rich would wrap at 80 columns), for ``grep`` and scripts.
+    """
+    out = _Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not out.is_terminal:
+        out.width = UNWRAPPED
+    return out
 
 
 def fmt_time(t):
