@@ -62,8 +62,16 @@ def test_admin_panel_pages_filters_disables_ten_lamps_and_dims_one(browser, flee
     assert result["confirm"] == f'Disable 10 nodes matching "{GROUP}"?'
     assert result["disabledRows"] == IN_GROUP and result["mapDisabled"] == 10
     assert result["message"].startswith("disabled 10 node(s)")
+    assert result["disabledStatus"] == ["disabled"] * 10  # said once, not "disabled, disabled"
+    assert result["messageAfterFilter"] == ""  # a new filter clears what was said about the last one
     assert result["markers"] == COUNT
+    # over the world's countries, drawn from the page's own files (no request leaves the router: no problems)
+    assert result["mapBase"]["features"] > 200 and result["mapBase"]["canvases"] == 1
     # and dims a lamp: its power drops in the page
     assert result["powerDimmed"] < result["powerOn"] / 2
+    # a command's answer wraps within the panel
+    box = result["resultBox"]
+    assert box["right"] <= box["panelRight"] and box["scrollWidth"] <= box["clientWidth"]
+    assert box["page"] <= box["window"]
     assert [(c["procedure"].rsplit(".", 2)[-2:], c["args"]) for c in result["changes"]] == [
         (["nodes", "disable"], [GROUP]), (["lamp0020", "command"], ["switch"]), (["lamp0020", "command"], ["dim"])]

@@ -25,6 +25,10 @@ const FILES = [
   ["leaflet", "dist/leaflet.js", "leaflet.js"],
   ["leaflet", "dist/leaflet.css", "leaflet.css"],
   ["leaflet", "LICENSE", "leaflet.LICENSE"],
+  ["topojson-client", "dist/topojson-client.min.js", "topojson-client.min.js"],
+  ["topojson-client", "LICENSE", "topojson-client.LICENSE"],
+  ["world-atlas", "countries-50m.json", "countries-50m.json"], // Natural Earth 1:50m, the node map's base layer
+  ["world-atlas", "LICENSE", "world-atlas.LICENSE"],
 ];
 
 mkdirSync(VENDOR, { recursive: true });

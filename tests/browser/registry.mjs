@@ -68,6 +68,11 @@ export const scenarios = {
     out.markers = await c.until("every located node on the map",
       () => +document.querySelector('[data-testid="node-map"]').dataset.markers > 1 &&
         +document.querySelector('[data-testid="node-map"]').dataset.markers);
+    out.mapBase = await c.until("the map's base layer (the countries, shipped with the page)", () => {
+      const map = document.querySelector('[data-testid="node-map"]');
+      return map.dataset.base === "ready" ? { features: +map.dataset.baseFeatures,
+        canvases: map.querySelectorAll(".leaflet-base-pane canvas").length } : null;
+    });
     out.rowsShown = [];
     out.pageMs = [];
     for (let page = 0; page < 40; page++) {
@@ -97,12 +102,14 @@ export const scenarios = {
       const rows = [...document.querySelectorAll('[data-testid="registry-row"]')];
       return rows.length && rows.every((r) => r.dataset.enabled === "false") ? rows.map((r) => r.dataset.node) : null;
     });
+    out.disabledStatus = await c.page.$$eval('[data-testid="registry-row"] .status', (cells) => cells.map((x) => x.textContent));
     out.message = await c.text("registry-message");
     out.mapDisabled = await c.until("the disabled nodes on the map",
       () => +document.querySelector('[data-testid="node-map"]').dataset.disabled || null);
 
     // one lamp: switch it on, then dim it, with the forms from its get_api
     await filter(c, opts.node, 1);
+    out.messageAfterFilter = await c.text("registry-message"); // the message was about the group
     await c.page.click(`[data-testid="registry-row"][data-node="${opts.node}"]`);
     await c.until("the send button enabled", () => {
       const send = document.querySelector('[data-testid="command-send-dim"]');
@@ -113,6 +120,13 @@ export const scenarios = {
     out.switched = await c.until("the switch answered", () => {
       const text = document.querySelector('[data-testid="command-result-switch"]').textContent;
       return text.includes("manual") ? text : null;
+    });
+    out.resultBox = await c.page.evaluate(() => { // the answer stays within the panel
+      const result = document.querySelector('[data-testid="command-result-switch"]');
+      const box = result.getBoundingClientRect();
+      return { right: box.right, panelRight: document.querySelector('[data-testid="registry-panel"]').getBoundingClientRect().right,
+        scrollWidth: result.scrollWidth, clientWidth: result.clientWidth, page: document.documentElement.scrollWidth,
+        window: window.innerWidth };
     });
     out.powerOn = await power(c, "the lamp lit (power above 20 W)", { above: 20 });
     await c.page.fill('[data-testid="command-dim-level"]', "10");

@@ -69,6 +69,12 @@ class Client {
       }
     });
     page.on("pageerror", (err) => this.problems.push(`pageerror: ${err.message}`));
+    page.on("request", (request) => { // everything comes from the router: no CDN, no map tiles
+      const url = new URL(request.url());
+      if (/^(https?|wss?):$/.test(url.protocol) && this.origin && url.host !== this.origin) {
+        this.problems.push(`request to another host: ${request.url()}`);
+      }
+    });
     page.on("websocket", (ws) => {
       ws.on("framesent", ({ payload }) => {
         try {
@@ -82,6 +88,7 @@ class Client {
   }
 
   async open(url) {
+    this.origin = new URL(url).host;
     await this.page.goto(url, { waitUntil: "domcontentloaded", timeout: TIMEOUT });
   }
 

@@ -1,10 +1,12 @@
 // A map of located nodes (Leaflet, vendored from npm by web/build.mjs). No
-// tile layer: the map draws the nodes on a blank background, so it works
-// offline; one circle per node, on one canvas (a thousand stay fast),
-// coloured by status, named in its tooltip, and a click selects the node.
+// tile layer: the nodes are drawn over the world's countries (basemap.js,
+// shipped with the page), so it works offline; one circle per node, on one
+// canvas (a thousand stay fast), coloured by status, named in its tooltip,
+// and a click selects the node.
 
 /* global L */
 
+import { addBaseLayer } from "./basemap.js";
 import { el } from "./format.js";
 
 /** Circle colour of a record: disabled, offline or live. */
@@ -30,7 +32,10 @@ export class NodeMap {
       return;
     }
     if (!this.map) {
-      this.map = L.map(this.element, { preferCanvas: true, attributionControl: false, zoomSnap: 0.25, maxZoom: 19 });
+      this.map = L.map(this.element, { preferCanvas: true, attributionControl: false, zoomSnap: 0.25, maxZoom: 19,
+        worldCopyJump: true });
+      L.control.scale({ imperial: false }).addTo(this.map);
+      addBaseLayer(this.map, this.element);
       this.layer = L.layerGroup().addTo(this.map);
     }
     this.layer.clearLayers();

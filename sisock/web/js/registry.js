@@ -108,6 +108,7 @@ export class RegistryPanel {
     this.filter = filter;
     this.offset = 0;
     this.confirm.hidden = true;
+    this._say(""); // what was said was about the nodes of the filter before
     return this.refresh();
   }
 
@@ -152,7 +153,8 @@ export class RegistryPanel {
   }
 
   _row(r) {
-    const status = r.status === undefined ? "live" : r.enabled ? r.status : `${r.status}, disabled`;
+    const status = r.status || "live"; // "disabled" says it once, connected or not (the tooltip says which)
+    const link = r.connected === undefined ? "" : r.connected ? "connected" : "not connected";
     const open = el("button", { type: "button", class: "link", "data-testid": "registry-open", text: "view" });
     open.addEventListener("click", (event) => {
       event.stopPropagation();
@@ -160,7 +162,8 @@ export class RegistryPanel {
     });
     const row = el("tr", { "data-testid": "registry-row", "data-node": r.name, "data-enabled": String(r.enabled !== false),
       "data-status": r.status || "live", title: r.description || "" },
-    el("td", { class: "name", text: r.name }), el("td", { class: "status", text: status }),
+    el("td", { class: "name", text: r.name }),
+    el("td", { class: "status", text: status, title: link }),
     el("td", { text: r.host || "—" }), el("td", { text: r.last_seen ? utc(r.last_seen) : "—" }),
     el("td", { class: "tags", text: tagsText(r.tags) }), el("td", {}, open));
     row.addEventListener("click", () => this.select(r.name));
