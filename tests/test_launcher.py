@@ -118,8 +118,8 @@ def sigterm_and_check_every_process_is_gone(up):
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory):
-    """One `sisock up` stack for the tests below, which run in order (the last one stops it)."""
-    launched = Up(str(tmp_path_factory.mktemp("up")))
+    """One `sisock up --demo` stack for the tests below, which run in order (the last one stops it)."""
+    launched = Up(str(tmp_path_factory.mktemp("up")), "--demo")
     try:
         launched.wait_line(r"^sisock: stack ready$", timeout=90)
         yield launched
@@ -140,6 +140,12 @@ def test_up_starts_every_part_and_says_where_to_connect(up):
     assert stat.S_IMODE(os.stat(secrets).st_mode) == 0o600
     for value in leaves(json.load(open(secrets))):
         assert value not in out
+
+
+def test_the_status_lines_line_up_whatever_the_length_of_the_part_names(up):
+    found = re.findall(r"^(\S+ +)running  pid \d+$", up.output(), re.M)
+    assert {"demo-status", "demo-race"} <= {name.strip() for name in found}, up.output()
+    assert len({len(name) for name in found}) == 1, found
 
 
 def leaves(value):
@@ -230,6 +236,9 @@ def test_help_lists_every_command_and_option():
     for option in ("--port", "--bridge-port", "--home", "--no-sensors", "--no-weather", "--verbose",
                    "--router-only", "--link-to", "--accept-link"):
         assert option in sub.stdout
+    said = " ".join(sub.stdout.split("\n\n")[1].split())  # the description (after the usage), on one line
+    for part in PARTS:
+        assert re.search(rf"\b{part}\b", said), f"sisock up --help does not say it starts {part}: {said}"
     assert "examples:" in sub.stdout
     hub = subprocess.run([SISOCK, "hub", "--help"], capture_output=True, text=True, timeout=60)
     assert hub.returncode == 0 and "--url" in hub.stdout

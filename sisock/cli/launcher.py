@@ -4,8 +4,9 @@ The router directory it starts Crossbar in is written by
 `sisock.router.directory.prepare_cbdir`.
 
 `Launcher` runs the whole stack under one Twisted reactor: router, hub,
-weather and sensors nodes, Grafana bridge, started in that order, each
-once the one before is ready. Ready means a line on the child's output:
+weather, sensors, pixels and brewing nodes, Grafana bridge (see
+`stack_parts`), started in that order, each once the one before is
+ready. Ready means a line on the child's output:
 ``NODE_BOOT_COMPLETE`` for Crossbar, ``READY ...`` for a sisock process
 (`sisock.connection.announce_ready`). A part that dies later is restarted
 with exponential backoff; the others reconnect to a restarted router by
@@ -161,10 +162,13 @@ class Launcher:
         """Print one ``sisock: <text>`` line on stdout."""
         print(f"sisock: {text}", flush=True)
 
-    @staticmethod
-    def status(child, note=""):
-        """Print the status line ``<part>  running  pid <pid><note>`` (what tests and people read)."""
-        print(f"{child.name:<8} running  pid {child.pid}{note}", flush=True)
+    def status(self, child, note=""):
+        """Print the status line ``<part>  running  pid <pid><note>`` (what tests and people read).
+
+        The part names are padded to the longest one's length, so the lines of the stack line up.
+        """
+        width = max(len(part.name) for part in self.parts)
+        print(f"{child.name:<{width}}  running  pid {child.pid}{note}", flush=True)
 
     # -- running -------------------------------------------------------------
     def problems(self):
@@ -332,9 +336,10 @@ class Launcher:
 
 UP_DESCRIPTION = """\
 Start a whole sisock stack on this machine: the Crossbar router, the hub, the
-weather and sensors nodes and the Grafana bridge, each once the one before is
-ready. Output of each part goes to $SISOCK_HOME/logs/<part>.log. A part that
-dies is restarted (1 s backoff doubling to 30 s). Ctrl-C or SIGTERM stops them all."""
+weather, sensors, pixels and brewing nodes and the Grafana bridge (with --demo
+also the race display and the pixel demos), each once the one before is ready.
+Output of each part goes to $SISOCK_HOME/logs/<part>.log. A part that dies is
+restarted (1 s backoff doubling to 30 s). Ctrl-C or SIGTERM stops them all."""
 
 UP_EPILOG = """\
 examples:
