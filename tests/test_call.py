@@ -13,9 +13,12 @@ import time
 
 import pytest
 import pytest_twisted
+from twisted.python.failure import Failure
 
+from sisock.node.failures import RepeatedFailure
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument
+from tests.conftest import pause
 from tests.registry_support import connect_admin, joined, until
 
 SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
@@ -95,3 +98,47 @@ def _cli(stack, *args):
     from twisted.internet import utils
 
     return utils.getProcessValue(SISOCK, args, env=stack.env)
+
+
+@pytest.fixture
+def broken(stack):
+    """A thermometer that records strings in its number field, logging at debug level."""
+    proc = stack.spawn("broken", "tests.thermometer_node", "--name", "thermometer_broken", "--broken",
+                       "--log-level", "debug")
+    yield proc
+    proc.stop()
+    stack.procs.remove(proc)
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_failing_sampling_loop_logs_why_once_and_the_traceback_at_debug_level(broken):
+    yield broken.wait_output("a number field takes numbers")
+    yield pause(1.5)  # some 15 more failing samples
+    log = broken.output()
+    lines = [line for line in log.splitlines() if "sampling failed" in line]
+    assert len(lines) == 1, lines
+    assert "sampling failed: InvalidArgument: data['temperature']" in lines[0] and "not strings" in lines[0], lines[0]
+    assert "Traceback" in log and "store.py" in log
+
+
+def test_a_repeated_failure_is_logged_once_a_window_with_the_count_in_between():
+    lines, now = [], [0.0]
+
+    class Log:
+        def error(self, fmt, **kw):
+            lines.append(("error", fmt.format(**kw)))
+
+        def debug(self, fmt, **kw):
+            lines.append(("debug", fmt.format(**kw)))
+
+    failed = RepeatedFailure(Log(), "sisock: sampling", window=60.0, clock=lambda: now[0])
+    for t in range(0, 125):
+        now[0] = float(t)
+        failed(Failure(ValueError(f"bad {t}")))
+    errors = [text for level, text in lines if level == "error"]
+    assert errors == ["sisock: sampling failed: ValueError: bad 0",
+                      "sisock: sampling failed 59 more times in the last 60 s; the last: ValueError: bad 59",
+                      "sisock: sampling failed: ValueError: bad 60",
+                      "sisock: sampling failed 59 more times in the last 60 s; the last: ValueError: bad 119",
+                      "sisock: sampling failed: ValueError: bad 120"]
+    assert [level for level, _ in lines].count("debug") == 3

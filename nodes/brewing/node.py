@@ -33,6 +33,7 @@ from nodes.brewing.statedb import StateDb
 from nodes.brewing.thermal import MAX_STEP, SimulatedChamber
 from sisock import config
 from sisock.node import DataNodeServer
+from sisock.node.failures import RepeatedFailure, log_failure
 from sisock.node.run import store_options
 
 LOG_FIELDS = {name: {"type": "string", "units": None, "description": text} for name, text in (
@@ -65,6 +66,7 @@ class BrewingNode(BrewingApi, AlarmApi, DataNodeServer):
         self.alarms = AlarmBook(self.db)
         self.backends, self.controls, self.off_target, self.state = {}, {}, {}, {}
         self._log_t = 0.0
+        self._recording_failed = RepeatedFailure(self.log, "brewing: recording")
         if not self.db.records["controller"]:
             self._first_start()
         self.declare("logs", LOG_FIELDS, interval=None, capacity=10000)
@@ -86,8 +88,7 @@ class BrewingNode(BrewingApi, AlarmApi, DataNodeServer):
     def start(self):
         """Run the control loop every ``--interval`` seconds for the life of the process."""
         self.loop = task.LoopingCall(self.tick)
-        self.loop.start(self.interval, now=True).addErrback(
-            lambda f: self.log.failure("brewing: the control loop stopped", failure=f))
+        self.loop.start(self.interval, now=True).addErrback(log_failure, self.log, "brewing: the control loop")
 
     # -- the control loop ------------------------------------------------------
     def backend(self, cid, chamber):
@@ -144,7 +145,7 @@ class BrewingNode(BrewingApi, AlarmApi, DataNodeServer):
             block, probes, level, beer_set = self.step_chamber(cid, chamber, t)
             if self.store.timeline_of(f"{chamber['name']}.beer") is None:
                 self._declare_chamber(chamber["name"])
-            self.record(*block).addErrback(lambda f: self.log.failure("brewing: recording failed", failure=f))
+            self.record(*block).addErrback(self._recording_failed)
             tolerance = self.db.setting("alarm_setpoint_tolerance")
             self.off_target[cid] = off_target(self.off_target.get(cid, (None, t)), probes.get("beer"), beer_set,
                                               tolerance, t)
@@ -178,7 +179,7 @@ class BrewingNode(BrewingApi, AlarmApi, DataNodeServer):
         t = self._log_t = max(time.time(), self._log_t + 1e-6)
         line = {"t": t, "source": source, "level": level, "code": code, "msg": msg}
         d = self.record("logs", [t], {k: [line[k]] for k in LOG_FIELDS})
-        d.addErrback(lambda f: self.log.failure("brewing: recording a log line failed", failure=f))
+        d.addErrback(log_failure, self.log, "brewing: recording a log line")
         if publish:
             self.publish_on("logs", line)
         return d.addCallback(lambda _: line)

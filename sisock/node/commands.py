@@ -55,6 +55,7 @@ from typing import Any
 from twisted.internet import defer
 
 from sisock.node import argtypes
+from sisock.node.failures import log_failure
 from sisock.node.procedures import STANDARD, procedures_of
 from sisock.wire.errors import InvalidArgument, NodeError, NoSuchCommand, SisockError
 
@@ -175,7 +176,7 @@ def dispatch(node, args, kwargs, details=None):
     def failed(failure):
         if failure.check(SisockError):
             return failure
-        node.log.failure("sisock: command {name} failed", failure=failure, name=name)
+        log_failure(failure, node.log, f"sisock: command {name}")
         raise NodeError(f"command {name!r} of node {node.name!r} failed: {failure.type.__name__}: "
                         f"{failure.getErrorMessage()}")
 

@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 from twisted.internet import defer, task, threads
 from twisted.python import threadable
 
+from sisock.node.failures import RepeatedFailure
 from sisock.wire import codec, uri
 
 if TYPE_CHECKING:
@@ -112,18 +113,25 @@ class Recording:
         """Call ``sample()`` in a thread every ``interval`` seconds for the life of the process.
 
         ``sample`` returns ``None`` or ``(timeline, t, data)``, which is
-        recorded. A failing call (or store write) is logged and the loop
-        goes on; calls never overlap, and do not wait for the store.
+        recorded. A failing call, or a block `record` refuses, is logged
+        with its reason (``sisock: sampling failed: InvalidArgument: ...``;
+        the traceback at debug level), the first and then at most once a
+        minute with the number of failures in between
+        (`sisock.node.failures.RepeatedFailure`), and the loop goes on; a
+        failed store write likewise. Calls never overlap, and do not wait
+        for the store.
         """
+        sampling_failed = RepeatedFailure(self.log, "sisock: sampling")
+        recording_failed = RepeatedFailure(self.log, "sisock: recording")
 
         def recorded(block):
             if block is not None:
-                self.record(*block).addErrback(lambda f: self.log.failure("sisock: recording failed", failure=f))
+                self.record(*block).addErrback(recording_failed)
 
         def tick():
             d = threads.deferToThread(sample)
             d.addCallback(recorded)
-            d.addErrback(lambda f: self.log.failure("sisock: sampling failed", failure=f))
+            d.addErrback(sampling_failed)
             return d
 
         loop = task.LoopingCall(tick)
