@@ -1,5 +1,6 @@
 """The pixel node against a real router: commands, frames, allocation, errors, roles, restarts, replay."""
 
+import base64
 import io
 import json
 import os
@@ -252,6 +253,31 @@ def test_a_png_snapshot_is_the_frame_pixel_for_pixel(pix, tmp_path):
     finally:
         yield admin.close()
     assert answer["path"] == path and np.array_equal(np.asarray(Image.open(path).convert("RGB")), frame)
+
+
+@pytest_twisted.inlineCallbacks
+def test_sisock_call_snapshot_writes_the_png_to_a_file_to_a_pipe_or_as_base64_json(pix, tmp_path):
+    frame = np.random.default_rng(6).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    yield call(pix, "pixels", "set_frame", frame.tobytes())
+    sisock = os.path.join(os.path.dirname(sys.executable), "sisock")
+
+    def run(*args):
+        return threads.deferToThread(subprocess.run, [sisock, "call", "pixels", "snapshot", *args], env=pix.env,
+                                     capture_output=True, timeout=60)
+
+    def pixels(png):
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))[::2, ::2]
+
+    path = tmp_path / "frame.png"
+    to_file = yield run("scale=2", "--output", str(path))
+    assert to_file.returncode == 0 and to_file.stdout == b"", to_file.stderr
+    assert b"wrote" in to_file.stderr and np.array_equal(pixels(path.read_bytes()), frame)
+    piped = yield run("scale=2")  # stdout is a pipe, as in `sisock call pixels snapshot > frame.png`
+    assert piped.returncode == 0 and piped.stderr == b"" and np.array_equal(pixels(piped.stdout), frame)
+    as_json = yield run("scale=2", "--json")
+    answer = json.loads(as_json.stdout)
+    assert as_json.returncode == 0 and answer["bytes"] == len(piped.stdout)
+    assert base64.b64decode(answer["base64"]) == piped.stdout
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["restarted", "killed"])
