@@ -18,7 +18,7 @@ from autobahn.twisted.websocket import WampWebSocketClientFactory, WampWebSocket
 from autobahn.wamp import auth
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 from twisted.application.internet import ClientService, backoffPolicy
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint, UNIXClientEndpoint
 
 from sisock.config import Connection
@@ -28,13 +28,23 @@ from sisock.wire.errors import SisockError, define_errors
 #: Seconds between reconnect attempts: 0.2 s doubling up to 3 s.
 RETRY_POLICY = backoffPolicy(initialDelay=0.2, factor=2.0, maxDelay=3.0, jitter=lambda: 0.0)
 
+#: Seconds between two checks that the router is alive, and seconds it has to answer one, on every
+#: transport: a WebSocket ping, or over RawSocket (which has no ping) a call (`RawSocketClientProtocol`).
+PING_INTERVAL, PING_TIMEOUT = 2.0, 3.0
+#: Seconds a RawSocket connection may take from connecting to joining the realm (its handshake and
+#: authentication), after which it is dropped and made again.
+JOIN_TIMEOUT = 15.0
+#: The procedure a RawSocket session calls to see that the router is alive: the router's session meta
+#: API; any answer will do (the roles without the right to call it get a quick ``not_authorized``).
+LIVENESS_PROCEDURE = "wamp.session.count"
+
 #: WebSocket options of every sisock client connection.
 PROTOCOL_OPTIONS = {
     "tcpNoDelay": True,          # small events leave at once (latency)
     "maxMessagePayloadSize": 0,  # the router enforces its max_message_size
     "maxFramePayloadSize": 0,
-    "autoPingInterval": 2.0,     # notice a frozen or vanished router
-    "autoPingTimeout": 3.0,
+    "autoPingInterval": PING_INTERVAL,  # notice a frozen or vanished router
+    "autoPingTimeout": PING_TIMEOUT,
     "openHandshakeTimeout": 5.0,
 }
 
@@ -54,16 +64,59 @@ class WebSocketClientProtocol(WampWebSocketClientProtocol):
 
 
 class RawSocketClientProtocol(WampRawSocketClientProtocol):
-    """Autobahn's WAMP RawSocket client protocol with TCP_NODELAY set on TCP connections.
+    """Autobahn's WAMP RawSocket client protocol with TCP_NODELAY and a liveness check.
 
     Autobahn leaves Nagle's algorithm on for RawSocket, which holds small
     events back for up to ~40 ms; a Unix socket has no such option.
+
+    RawSocket has no ping, so a frozen router (stopped, or its host gone
+    without closing the connection) would go unnoticed. Every
+    `PING_INTERVAL` seconds the joined session calls `LIVENESS_PROCEDURE`;
+    with no answer (result or error) within `PING_TIMEOUT` seconds, or no
+    join within `JOIN_TIMEOUT` seconds of connecting, the connection is
+    dropped and the session's `ClientService` connects again, as after any
+    lost connection. The same time as a WebSocket's ping.
     """
 
+    _liveness = None
+
     def connectionMade(self):
+        from twisted.internet import reactor
+
         if hasattr(self.transport, "setTcpNoDelay"):
             self.transport.setTcpNoDelay(True)
         super().connectionMade()
+        self._connected_at = reactor.seconds()
+        self._liveness = task.LoopingCall(self._check_alive)
+        self._liveness.clock = reactor
+        self._liveness.start(PING_INTERVAL, now=False)
+
+    def connectionLost(self, reason):
+        if self._liveness is not None and self._liveness.running:
+            self._liveness.stop()
+        super().connectionLost(reason)
+
+    def _check_alive(self):
+        """One check (see the class); a Deferred, so that the next one waits for it."""
+        from twisted.internet import reactor
+
+        session = self._session
+        if session is None or not session.is_attached():
+            if reactor.seconds() - self._connected_at > JOIN_TIMEOUT:
+                self._drop(f"no join within {JOIN_TIMEOUT:g} s")
+            return None
+
+        def silent(failure):
+            if failure.check(defer.TimeoutError):
+                self._drop(f"the router did not answer within {PING_TIMEOUT:g} s")
+            # any other failure is an answer (an error) or the connection already going
+
+        return session.call(LIVENESS_PROCEDURE).addTimeout(PING_TIMEOUT, reactor).addCallbacks(
+            lambda _: None, silent)
+
+    def _drop(self, why):
+        self.log.warn("sisock: {why}; dropping the RawSocket connection to connect again", why=why)
+        self.transport.abortConnection()
 
 
 def parse_router_url(url):

@@ -2,16 +2,18 @@
 
 import os
 import re
+import signal
 import socket
 import sys
 
+import psutil
 import pytest
 import pytest_twisted
 
 from sisock import client
 from sisock.connection import parse_router_url
 from sisock.router.directory import prepare_cbdir, socket_path
-from tests.conftest import Proc, Stack, free_port
+from tests.conftest import Proc, Stack, free_port, wait_for
 
 
 @pytest.mark.parametrize("url, expected", [
@@ -73,6 +75,30 @@ def test_rawsocket_over_tcp_sets_tcp_nodelay(rs_stack):
         sock = consumer._transport.transport.getHandle()
         assert sock.family == socket.AF_INET
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        yield consumer.close()
+
+
+def signal_router(router, sig):
+    """Send ``sig`` to Crossbar's controller process and every worker under it."""
+    controller = psutil.Process(router.pid)
+    for process in (controller, *controller.children(recursive=True)):
+        process.send_signal(sig)
+
+
+@pytest_twisted.inlineCallbacks
+def test_rawsocket_parts_notice_a_frozen_router_and_join_again_once_it_runs(rs_stack):
+    consumer = yield client.connect(f"rs://127.0.0.1:{rs_stack.rs_port}")
+    try:
+        signal_router(rs_stack.router, signal.SIGSTOP)
+        try:  # like a WebSocket part (ping every 2 s, 3 s timeout), within about 5 s
+            yield wait_for(lambda: not consumer.is_attached(), 15, "the rs:// consumer to drop the frozen router")
+            yield rs_stack.hub.wait_output("disconnected from router", timeout=15)  # on the Unix socket
+        finally:
+            signal_router(rs_stack.router, signal.SIGCONT)
+        yield rs_stack.hub.ready(count=2, timeout=30)
+        yield wait_for(consumer.is_attached, 30, "the rs:// consumer to join again")
+        assert (yield consumer.get_data_node()) == []
     finally:
         yield consumer.close()
 
