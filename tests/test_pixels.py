@@ -140,6 +140,9 @@ def test_a_full_display_refuses_a_new_key_until_one_is_released(pix):
     ("set_frame", (b"\0" * 191,), {}, "bytes"),
     ("brightness", (1.5,), {}, "brightness"),
     ("set", (RED,), {"colour": 3}, "colour"),
+    ("describe", ("x" * 301,), {}, "about"),
+    ("describe", ("a race",), {"legend": {"player 1": [255, 0]}}, "legend: 'player 1'"),
+    ("describe", ("a race",), {"legend": {"": RED}}, "legend"),
 ])
 @pytest_twisted.inlineCallbacks
 def test_bad_input_is_a_clear_error_and_leaves_the_display_unchanged(pix, procedure, args, kwargs, named):
@@ -314,6 +317,9 @@ def test_the_demos_wait_for_their_display_then_draw_frames(pix, events):
     yield track.wait(lambda items: len(items) >= 5, what="race frames")
     yield sub1.unsubscribe()
     yield sub2.unsubscribe()
+    assert list(board.items[-1]["legend"]) == ["good", "warning", "error"]  # each demo says what its colours mean
+    assert list(track.items[-1]["legend"]) == ["player 1", "player 2", "player 3", "player 4", "junk ship"]
+    assert "race" in track.items[-1]["about"]
     palette = {(0, 160, 0), (255, 140, 0), (200, 0, 0), (0, 0, 0), (0, 0, 120), (0, 120, 0), (120, 0, 0),
                (60, 60, 60)}
     assert {tuple(p) for f in board.items for row in f["pixels"] for p in row} <= palette

@@ -7,7 +7,7 @@ from twisted.internet import threads
 
 from sisock.wire import uri
 from tests.registry_support import connect_node
-from tests.test_web import Scenario, browser  # noqa: F401  (browser: the fixture that checks Chromium is there)
+from tests.test_web import Scenario, browser, run  # noqa: F401  (browser: the fixture that checks Chromium is there)
 
 RED, BLUE, GREEN = [255, 0, 0], [0, 0, 255], [0, 255, 0]
 
@@ -19,6 +19,15 @@ def display(stack):
     device = pytest_twisted.blockon(connect_node(stack, "webdevice"))
     yield device
     pytest_twisted.blockon(device.close())
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def strip(stack, display):
+    """A 16-pixel strip ``webstrip`` with a description of its own, described by the device as a race."""
+    proc = stack.spawn("webstrip", "nodes.pixels", "--name", "webstrip", "--strip", "16", "--description",
+                       "race track of the lab")
+    yield "webstrip"
     proc.stop()
 
 
@@ -64,3 +73,17 @@ def test_the_page_draws_the_display_at_once_and_then_each_fill_and_set(browser, 
     assert result["pixelValue"] == {"text": "#00ff00", "swatch": "rgb(0, 255, 0)"}
     assert result["frameValue"].endswith("… (144 characters)")
     assert result["widths"]["page"] <= result["widths"]["window"]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_described_strip_is_drawn_tall_enough_to_read_with_its_text_and_legend(browser, stack, display,  # noqa: F811
+                                                                                   strip):
+    legend = {"player 1": RED, "player 2": GREEN, "junk ship": [120, 120, 120]}
+    yield display.call(uri.node_uri(strip, "describe"), "A race: ships move right", legend=legend)
+    yield display.call(uri.node_uri(strip, "set"), RED, index=3)
+    result = yield run(browser, stack, "pixels-legend", "--node", strip)
+    assert result["about"] == "A race: ships move right"
+    assert result["legend"] == [[label, ",".join(map(str, colour))] for label, colour in legend.items()]
+    assert result["drawing"]["swatch"] == "rgb(255, 0, 0)"
+    assert result["drawing"]["height"] >= 32  # was one 8 px row
+    assert result["description"] == "race track of the lab"

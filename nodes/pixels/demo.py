@@ -12,7 +12,9 @@
 
 Both call the display's procedures as authenticated devices: they join
 as node ``demo-<what>`` (``--authid``) with the node secret, since the
-display refuses changes from anonymous consumers. They wait patiently:
+display refuses changes from anonymous consumers. Each first describes
+the display (``describe``: what it shows, what its colours mean, shown
+beside it in the web client). They wait patiently:
 for the secrets file (the router writes it when first started), for the
 router (the session reconnects by itself) and for the display (asked
 again every second until it answers), and print ``READY demo <what>``
@@ -88,10 +90,20 @@ def wait_for_display(session, display):
             yield task.deferLater(reactor, 1.0, lambda: None)
 
 
+#: What each demo shows and what its colours mean (the display's ``describe``).
+STATUS_ABOUT = ("Status board: one pixel a service (keys svc00 to svc63), redrawn every few seconds; "
+                "between rounds the whole display is filled")
+STATUS_LEGEND = {"good": GOOD, "warning": WARNING, "error": ERROR}
+RACE_ABOUT = (f"Gravwell-style race on a {TRACK}-pixel track, start on the left: each turn every player moves "
+              "forward, backward or is pulled to the nearest ship; the first to the end wins")
+RACE_LEGEND = {**{f"player {i + 1}": colour for i, colour in enumerate(PLAYERS)}, "junk ship": JUNK}
+
+
 @defer.inlineCallbacks
 def status(session, display, size, period):
     """Run the status board forever (see the module docstring)."""
     rng = np.random.default_rng()
+    yield session.call(uri.node_uri(display, "describe"), STATUS_ABOUT, legend=STATUS_LEGEND)
     while True:
         for _ in range(5):
             states = rng.choice(3, size, p=[0.7, 0.2, 0.1])
@@ -109,6 +121,7 @@ def status(session, display, size, period):
 def gravwell(session, display, width, height, period):
     """Run the race forever, one frame every ``period`` seconds (see the module docstring)."""
     race = Race()
+    yield session.call(uri.node_uri(display, "describe"), RACE_ABOUT, legend=RACE_LEGEND)
     while True:
         race.turn()
         yield session.call(uri.node_uri(display, "set_frame"), race.frame(width, height))

@@ -8,7 +8,8 @@ in the store file, and, with ``show`` true, once its frame is shown)
     ``set(color, key=None, index=None, x=None, y=None, show=True)``,
     ``fill(color, show=True)``, ``clear(show=True)``,
     ``set_frame(frame, show=True)``, ``brightness(value)``,
-    ``release(key, show=True)``, ``show()``, ``get_state(t=None)``
+    ``release(key, show=True)``, ``show()``, ``describe(about="", legend=None)``
+    (what the display shows, what its colours mean), ``get_state(t=None)``
     (now, or the frame shown at time ``t``) and ``snapshot(scale=16)``
     (a PNG image). The procedures that change the display answer only
     authenticated sessions, nodes (devices joined with the node secret)
@@ -26,8 +27,8 @@ topics (fire and forget)
 ``consumer.NAME.frame``
     One event per frame shown: ``{"seq", "t", "width", "height",
     "brightness", "rgb": bytes (height * width * 3, row-major RGB),
-    "pixels": [[[r, g, b], ...], ...]}``, raw bytes for binary subscribers
-    and nested lists for JSON ones.
+    "pixels": [[[r, g, b], ...], ...], "about", "legend"}``, raw bytes for
+    binary subscribers and nested lists for JSON ones.
 
 Frames are capped at ``--fps``: commands between two frames coalesce
 into one. The same handlers are ``@command`` s (``sisock call NAME set
@@ -52,6 +53,7 @@ import numpy as np
 from twisted.internet import defer, task, threads
 
 from nodes.pixels.display import Display
+from nodes.pixels.legend import parse_description
 from nodes.pixels.options import make_output
 from nodes.pixels.outputs import png
 from sisock.node import DataNodeServer, procedure
@@ -83,12 +85,14 @@ class PixelsNode(DataNodeServer):
     def __init__(self, config=None):
         super().__init__(config)
         args = (self.config.extra or {}).get("args")
+        self.description = getattr(args, "description", None) or self.description
         self.display = Display(getattr(args, "width", 8), getattr(args, "height", 8),
                                getattr(args, "allocation", "linear"), getattr(args, "key_map", None),
                                getattr(args, "seed", None))
         self.fps = getattr(args, "fps", 30.0)
         self.output = make_output(args)
         self.seq = 0
+        self.about, self.legend = "", {}  # describe(): what the display shows, what its colours mean
         self._shown_t = 0.0             # t of the last recorded frame sample
         self._due = 0.0                 # time.monotonic() when the next frame is due at the capped rate
         self._tick_call = None          # DelayedCall of the next frame
@@ -248,6 +252,22 @@ class PixelsNode(DataNodeServer):
         """Show the pending frame."""
         return self._changed("show", {}, True)
 
+    @procedure(roles=CHANGERS)
+    @command
+    def describe(self, about: str = "", legend: dict = None):
+        """Say what the display shows and what its colours mean (shown beside it; not recorded: a client
+        describes it again when it draws again after a restart).
+
+        Parameters
+        ----------
+        about : str
+            One line on what the display shows ("" for none).
+        legend : dict
+            ``{label: [r, g, b]}``: what each colour means, in the order shown (None for none).
+        """
+        self.about, self.legend = parse_description(about, legend)
+        return self._changed("describe", {"about": self.about, "legend": self.legend}, False, output=True)
+
     @procedure
     @command
     def get_state(self, t: float = None):
@@ -259,7 +279,8 @@ class PixelsNode(DataNodeServer):
             sisock time (UNIX seconds UTC, or <= 0 for relative to now); now if omitted.
         """
         if t is None:
-            return dict(self.display.state(), seq=self.seq, t=self._shown_t, fps=self.fps)
+            return dict(self.display.state(), seq=self.seq, t=self._shown_t, fps=self.fps, about=self.about,
+                        legend=self.legend)
         when = validate.time_arg("t", t)
         return threads.deferToThread(self._state_at, when)
 
@@ -354,7 +375,7 @@ class PixelsNode(DataNodeServer):
             d = self.display
             self.publish(uri.node_uri(self.name, "frame"), {
                 "seq": self.seq, "t": t, "width": d.width, "height": d.height, "brightness": d.brightness,
-                "rgb": d.frame.tobytes(), "pixels": d.frame.tolist()})
+                "rgb": d.frame.tobytes(), "pixels": d.frame.tolist(), "about": self.about, "legend": self.legend})
 
     def _record_rates(self):
         now, since = time.monotonic(), self._rates_since

@@ -48,6 +48,8 @@ def add_arguments(parser):
     group.add_argument("--width", type=_count, default=8, help="pixels per row (default %(default)s)")
     group.add_argument("--height", type=_count, default=8, help="rows (default %(default)s)")
     group.add_argument("--strip", type=_count, action=_Resolve, metavar="N", help="a strip of N pixels")
+    group.add_argument("--description", help="what the display is for, as the hub lists it "
+                       "(default: the pixel node's own description)")
     group.add_argument("--fps", type=_fps, default=30.0, help="most frames shown per second (default %(default)s)")
     group.add_argument("--allocation", choices=ALLOCATIONS, default="linear",
                        help="how keys get pixels: lowest free, random free, or --key-map (default %(default)s)")

@@ -68,7 +68,9 @@ def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False, 
     parts.append(Part("brewing", (PYTHON, "-m", "nodes.brewing"), ready))
     parts.append(Part("bridge", (PYTHON, "-m", "grafana_bridge", "--port", str(bridge_port)), ready))
     if demo:
-        parts += [Part("race", (PYTHON, "-m", "nodes.pixels", "--name", "race", "--strip", "64"), ready),
+        race = ("--name", "race", "--strip", "64", "--description",
+                "Gravwell-style race (demo): ships on a 64-pixel track")
+        parts += [Part("race", (PYTHON, "-m", "nodes.pixels", *race), ready),
                   Part("demo-status", (PYTHON, "-m", "nodes.pixels.demo", "status"), ready),
                   Part("demo-race", (PYTHON, "-m", "nodes.pixels.demo", "gravwell", "--display", "race"), ready)]
     return parts

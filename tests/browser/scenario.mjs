@@ -4,8 +4,8 @@
 //   node tests/browser/scenario.mjs SCENARIO URL [--node NAME] [--hash H] [--artifacts DIR]
 //
 // Scenarios: lists, sensors-live, node-leaves, apex-day, bookmark (opens
-// URL#H), reconnect (see below), brewing (brewing.mjs, with --secret) and registry (registry.mjs,
-// with --secret, --node and --group). Prints one JSON object per line on stdout:
+// URL#H), reconnect (see below), brewing (brewing.mjs, with --secret), pixels-legend (pixels.mjs,
+// with --node) and registry (registry.mjs, with --secret, --node and --group). Prints one JSON object per line on stdout:
 // progress lines {"step": ...} and, last, {"result": {...}} or
 // {"error": "...", "partial": {...}} (exit status 1).
 // node-leaves prints {"step": "listed"} once NAME is shown and then waits for
@@ -22,6 +22,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { scenarios as brewing } from "./brewing.mjs";
+import { scenarios as pixels } from "./pixels.mjs";
 import { scenarios as registry } from "./registry.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -150,12 +151,12 @@ class Client {
       const d = box && box.dataset;
       if (!d || d.state !== "ready" || +d.seq < want) return null;
       const ctx = box.querySelector("canvas").getContext("2d");
-      const cell = +d.cell;
+      const [cell, cellHeight] = [+d.cell, +d.cellHeight];
       const grid = [];
       for (let y = 0; y < +d.height; y++) {
         grid.push([]);
         for (let x = 0; x < +d.width; x++) {
-          const [r, g, b] = ctx.getImageData(x * cell + (cell >> 1), y * cell + (cell >> 1), 1, 1).data;
+          const [r, g, b] = ctx.getImageData(x * cell + (cell >> 1), y * cellHeight + (cellHeight >> 1), 1, 1).data;
           grid[y].push([r, g, b]);
         }
       }
@@ -337,6 +338,7 @@ const scenarios = {
   },
 
   ...brewing,
+  ...pixels,
   ...registry,
 };
 

@@ -2,18 +2,23 @@
 //
 // Wire contract (the pixel node's docstring):
 //   BASE.consumer.NAME.get_state() -> {width, height, brightness, frame: [row][column][r, g, b],
-//                                      keys: {key: {index, x, y}}, seq, t, ...}
-//   BASE.consumer.NAME.frame  events {seq, t, width, height, brightness, rgb, pixels: [row][column][r, g, b]}
+//                                      keys: {key: {index, x, y}}, seq, t, about, legend, ...}
+//   BASE.consumer.NAME.frame  events {seq, t, width, height, brightness, rgb, pixels: [row][column][r, g, b],
+//                                     about, legend}
 // A node that does not answer get_state with a frame is not a display: nothing is shown.
 // Colours are drawn as set (brightness is shown as a number, as in the node's PNG snapshots).
+// ``about`` (what the display shows) and ``legend`` ({label: [r, g, b]}, what its colours mean) are
+// what the client drawing on it said with ``describe``: shown above and beside the drawing.
 
 import { el, utc } from "./format.js";
 import { errorText, NO_SUCH_PROCEDURE } from "./wamp.js";
 
 /** Largest drawing, in CSS pixels, and the cell sizes allowed. */
-const MAX_WIDTH = 512;
+const MAX_WIDTH = 960;
 const MAX_HEIGHT = 320;
 const CELL = { min: 2, max: 48 };
+/** Height of the cells of a strip (a display one row tall), in CSS pixels: readable across a room. */
+const STRIP_HEIGHT = 40;
 
 /** Whether ``s`` is a display's state or frame: a height x width grid of [r, g, b]. */
 function isFrame(s) {
@@ -35,8 +40,11 @@ export class PixelDisplay {
     this.gen = 0;
     this.canvas = el("canvas", { class: "pixel-canvas", "data-testid": "pixel-canvas" });
     this.caption = el("p", { class: "muted pixel-caption", "data-testid": "pixel-caption" });
+    this.about = el("p", { class: "pixel-about", "data-testid": "pixel-about", hidden: "" });
+    this.legend = el("ul", { class: "pixel-legend", "data-testid": "pixel-legend", "aria-label": "legend", hidden: "" });
     this.element = el("section", { class: "pixel-display", "data-testid": "pixel-display", "data-state": "none",
-      hidden: "" }, el("h3", { text: "display" }), this.canvas, this.caption);
+      hidden: "" }, el("h3", { text: "display" }), this.about,
+    el("div", { class: "pixel-body" }, this.canvas, this.legend), this.caption);
     this.canvas.addEventListener("mousemove", (e) => this._hover(e));
     // Subscribed before the first get_state goes out, so no frame falls between the two.
     this.unsubscribe = sisock.subscribe(sisock.nodeUri(name, "frame"), (event) => this._onFrame(event));
@@ -67,14 +75,30 @@ export class PixelDisplay {
     if (isFrame(event) && event.t > this.t) this._draw(event.pixels, event);
   }
 
+  /** Show what the display shows and what its colours mean (``describe``), when they changed. */
+  _describe({ about = "", legend = {} }) {
+    const key = JSON.stringify([about, legend]);
+    if (key === this.described) return;
+    this.described = key;
+    this.about.textContent = about;
+    this.about.hidden = !about;
+    this.legend.replaceChildren(...Object.entries(legend || {}).map(([label, [r, g, b]]) =>
+      el("li", { "data-testid": "pixel-legend-item", "data-color": `${r},${g},${b}` },
+        el("span", { class: "swatch", style: `background: rgb(${r}, ${g}, ${b})` }), label)));
+    this.legend.hidden = !this.legend.children.length;
+  }
+
   /** Draw ``frame`` ([row][column][r, g, b]) shown at ``t`` as frame ``seq``. */
-  _draw(frame, { width, height, seq, t, brightness }) {
+  _draw(frame, state) {
+    const { width, height, seq, t, brightness } = state;
     this.t = t;
+    this._describe(state);
     const cell = Math.max(CELL.min, Math.min(CELL.max, Math.floor(Math.min(MAX_WIDTH / width, MAX_HEIGHT / height))));
+    const cellHeight = height === 1 ? Math.max(cell, STRIP_HEIGHT) : cell; // a strip is drawn tall enough to read
     const gap = cell >= 8 ? 1 : 0;
-    if (this.canvas.width !== width * cell || this.canvas.height !== height * cell) {
+    if (this.canvas.width !== width * cell || this.canvas.height !== height * cellHeight) {
       this.canvas.width = width * cell;
-      this.canvas.height = height * cell;
+      this.canvas.height = height * cellHeight;
     }
     const ctx = this.canvas.getContext("2d");
     ctx.fillStyle = "#000";
@@ -83,11 +107,11 @@ export class PixelDisplay {
       for (let x = 0; x < width; x++) {
         const [r, g, b] = frame[y][x];
         ctx.fillStyle = `rgb(${r}, ${g}, ${b})`;
-        ctx.fillRect(x * cell + gap, y * cell + gap, cell - 2 * gap, cell - 2 * gap);
+        ctx.fillRect(x * cell + gap, y * cellHeight + gap, cell - 2 * gap, cellHeight - 2 * gap);
       }
     }
     Object.assign(this.element.dataset, { state: "ready", seq: String(seq), width: String(width),
-      height: String(height), cell: String(cell), gap: String(gap) });
+      height: String(height), cell: String(cell), cellHeight: String(cellHeight), gap: String(gap) });
     this.frame = frame;
     this.element.hidden = false;
     const shape = height === 1 ? `strip of ${width}` : `${width} x ${height}`;
@@ -96,10 +120,10 @@ export class PixelDisplay {
 
   /** Tooltip of the pixel under the mouse: position, key, colour. */
   _hover(e) {
-    const cell = +this.element.dataset.cell;
-    if (!cell || !this.frame) return;
-    const x = Math.floor(e.offsetX / cell);
-    const y = Math.floor(e.offsetY / cell);
+    const { cell, cellHeight } = this.element.dataset;
+    if (!+cell || !this.frame) return;
+    const x = Math.floor(e.offsetX / +cell);
+    const y = Math.floor(e.offsetY / +cellHeight);
     const width = +this.element.dataset.width;
     const row = this.frame[y];
     if (!row || !row[x]) return;
