@@ -74,12 +74,14 @@ def _target_result(target, result):
 
 
 def _failed_notice(answer):
-    """A series ``meta`` naming the nodes of a report across nodes that did not answer, or None."""
-    errors = answer["errors"]
+    """A series ``meta`` naming the nodes of a report across nodes that did not answer or could not be
+    asked (a report's ``unread``: offline), or None."""
+    errors = {**answer.get("unread", {}), **answer["errors"]}
     if not errors:
         return None
-    name, reason = next(iter(errors.items()))
-    return series.notice(f"{len(errors)} of {len(answer['selected'])} node(s) not answered (first: {name}: {reason})")
+    listed = "; ".join(f"{name}: {reason}" for name, reason in list(errors.items())[:5])
+    more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+    return series.notice(f"{len(errors)} of {len(answer['selected'])} node(s) not answered ({listed}{more})")
 
 
 def _aggregate_results(target, req):

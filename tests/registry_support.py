@@ -54,3 +54,17 @@ def joined(connecting):
     close(session)
 
 
+
+
+def offline_lamp(stack, admin, authid="annex"):
+    """Start a fleet of one lamp, ``<authid>.lamp0001``, stop it, and wait until the hub has it offline.
+
+    Blocks (reactor running); for fixtures. Returns the lamp's registry record (its ``last_seen``
+    is when it went offline).
+    """
+    from sisock.wire import uri
+
+    stack.spawn(authid, "nodes.fleet", "--count", "1", "--authid", authid, "--interval", "1", timeout=60).stop()
+    name = f"{authid}.lamp0001"
+    return pytest_twisted.blockon(until(lambda: admin.call(uri.HUB_NODES + "get", name),
+                                        lambda r: r["status"] == "offline", f"{name} offline"))

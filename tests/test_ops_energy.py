@@ -19,7 +19,7 @@ from nodes.fleet.fleet import build_lamps
 from sisock.hub import reports, tariff
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument
-from tests.registry_support import connect_admin, joined, start_stack, until
+from tests.registry_support import connect_admin, joined, offline_lamp, start_stack, until
 
 COUNT, INTERVAL = 20, 5.0
 #: The fleet's layout, computed here: name -> zone.
@@ -210,3 +210,37 @@ def test_a_day_night_tariff_follows_local_time_across_daylight_saving():
     night = edges[2] - edges[1]
     assert night == 8 * 3600, "22:00 CET to 07:00 CEST is 8 hours"
     assert edges[1] == dt.datetime(2026, 3, 28, 22, tzinfo=zurich).timestamp()
+
+
+@pytest.fixture
+def annex_offline(fleet, admin):
+    """Lamp ``annex.lamp0001`` went offline (`tests.registry_support.offline_lamp`)."""
+    return offline_lamp(fleet, admin)
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_disabled_lamps_energy_still_counts_and_an_offline_lamp_is_listed_as_not_read(annex_offline, fleet,
+                                                                                         admin, consumer):
+    yield admin.call(uri.HUB_NODES + "disable", "fleet.lamp0005")
+    try:
+        start, end = _period_range()
+        report = yield reports.energy(consumer, "*.lamp000*", start, end)
+        assert report["disabled"] == ["fleet.lamp0005"] and report["nodes"]["fleet.lamp0005"]["kwh"] > 0
+        assert list(report["unread"]) == ["annex.lamp0001"] and "offline" in report["unread"]["annex.lamp0001"]
+        argv = [sys.executable, "-m", "sisock.cli.main", "energy", "*.lamp000*", f"--start={start}", f"--end={end}"]
+        run = yield threads.deferToThread(subprocess.run, argv, env=fleet.env, capture_output=True, text=True,
+                                          timeout=60)
+        assert "fleet.lamp0005 (disabled)" in run.stdout and "annex.lamp0001 (offline, not read)" in run.stdout
+        run = yield threads.deferToThread(subprocess.run, [*argv, "--json"], env=fleet.env, capture_output=True,
+                                          text=True, timeout=60)
+        assert json.loads(run.stdout)["unread"] == report["unread"]
+        iso = {k: dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z")
+               for k, t in (("from", start), ("to", end))}
+        body = {"range": iso, "targets": [{"target": "*.lamp000*::@energy", "type": "table", "refId": "E"}]}
+        response = yield threads.deferToThread(requests.post, f"{fleet.bridge_url}/query", json=body, timeout=30)
+        [table] = response.json()
+        names = [row[0] for row in table["rows"]]
+        assert "fleet.lamp0005 (disabled)" in names and "annex.lamp0001 (offline, not read)" in names
+        assert "annex.lamp0001" in table["meta"]["message"]
+    finally:
+        yield admin.call(uri.HUB_NODES + "enable", "fleet.lamp0005")

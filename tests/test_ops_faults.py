@@ -14,7 +14,7 @@ from sisock.node import DataNode
 from sisock.node.faults import CODE
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument
-from tests.registry_support import connect_admin, joined, start_stack
+from tests.registry_support import connect_admin, joined, offline_lamp, start_stack
 
 COUNT = 50
 
@@ -115,3 +115,37 @@ def test_annotations_and_the_faults_table_from_the_epoch_read_every_fault_up_to_
     assert response.status_code == 200, response.text
     [table] = response.json()
     assert [row[2] for row in table["rows"]][-2:] == ["driver_failure", "overheat"]
+
+
+@pytest.fixture(scope="module")
+def gone_and_disabled(fleet, admin, drill):
+    """Lamp ``annex.lamp0001`` (a fleet of its own) went offline; ``fleet.lamp0007`` (lamp_out) is disabled."""
+    record = offline_lamp(fleet, admin)
+    pytest_twisted.blockon(admin.call(uri.HUB_NODES + "disable", "fleet.lamp0007"))
+    yield record["last_seen"]
+    pytest_twisted.blockon(admin.call(uri.HUB_NODES + "enable", "fleet.lamp0007"))
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_lamp_that_went_offline_is_a_fault_and_a_disabled_one_still_reports_its_faults(gone_and_disabled,
+                                                                                          consumer, fleet):
+    last_seen = gone_and_disabled
+    report = yield reports.faults(consumer, "*.lamp000*", -3600, 0)
+    assert {"t": last_seen, "node": "annex.lamp0001", "code": "offline"}.items() <= next(
+        e for e in report["events"] if e["node"] == "annex.lamp0001").items()
+    assert "offline" in report["unread"]["annex.lamp0001"]
+    assert report["disabled"] == ["fleet.lamp0007"] and report["counts"]["fleet.lamp0007"]["lamp_out"] == 1
+    argv = [sys.executable, "-m", "sisock.cli.main", "faults", "*.lamp000*", "--start=-1h"]
+    run = yield threads.deferToThread(subprocess.run, [*argv, "--json"], env=fleet.env, capture_output=True,
+                                      text=True, timeout=60)
+    assert json.loads(run.stdout)["unread"] == report["unread"]
+    run = yield threads.deferToThread(subprocess.run, argv, env=fleet.env, capture_output=True, text=True,
+                                      timeout=60)
+    assert "annex.lamp0001" in run.stdout and "offline" in run.stdout and "disabled: fleet.lamp0007" in run.stdout
+    rng = {"from": "2020-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+    body = {"range": rng, "targets": [{"target": "*.lamp000*::@faults", "type": "table", "refId": "F"}]}
+    response = yield threads.deferToThread(requests.post, f"{fleet.bridge_url}/query", json=body, timeout=30)
+    [table] = response.json()
+    rows = {(row[1], row[2]) for row in table["rows"]}
+    assert {("annex.lamp0001", "offline"), ("fleet.lamp0007", "lamp_out")} <= rows
+    assert "annex.lamp0001" in table["meta"]["message"]

@@ -131,8 +131,9 @@ def _day(text):
 
 def faults_arguments(parser):
     """Options of ``sisock faults``."""
-    parser.description = ("What went wrong: the fault events of every live node FILTER selects (default ALL) "
-                          "during a UTC day or a time range, counted per node and code.")
+    parser.description = ("What went wrong: the fault events of every node FILTER selects (default ALL) "
+                          "during a UTC day or a time range, counted per node and code; a node that went "
+                          "offline is an 'offline' event, and is listed as not read.")
     parser.epilog = f"""\
 examples:
   sisock faults                              today (UTC) on every node
@@ -178,8 +179,15 @@ def _faults_table(report, events):
         out.print(table)
     codes = ", ".join(f"{code} {n}" for code, n in report["by_code"].items())
     out.print(f"{report['total']} fault(s) on {len(report['counts'])} of {len(report['selected'])} node(s) in "
-              f"[{cli.fmt_time(report['start'])}, {cli.fmt_time(report['end'])})" + (f": {codes}" if codes else ""),
-              style="dim")
+              f"[{cli.fmt_time(report['start'])}, {cli.fmt_time(report['end'])})" + (f": {codes}" if codes else "")
+              + _unread_note(report), style="dim")
+
+
+def _unread_note(report):
+    """``"; not read: NAME (reason), ...; disabled: NAME, ..."`` of a fleet report, or ``""``."""
+    unread = ", ".join(f"{name} ({reason})" for name, reason in report["unread"].items())
+    return (f"; not read: {unread}" if unread else "") + \
+        (f"; disabled: {', '.join(report['disabled'])}" if report["disabled"] else "")
 
 
 @defer.inlineCallbacks
@@ -234,9 +242,10 @@ def energy_arguments(parser):
     """Options of ``sisock energy``."""
     from sisock.hub.reports import ENERGY_FIELD
 
-    parser.description = ("Energy used by every live node FILTER selects (default ALL) over a UTC month or a "
-                          "time range, from each node's recorded counter (resets handled), per node or per tag "
-                          "group, priced by a tariff file (flat or by time of day).")
+    parser.description = ("Energy used by every node FILTER selects (default ALL) over a UTC month or a "
+                          "time range, from each node's recorded counter (resets handled; a disabled node's "
+                          "too), per node or per tag group, priced by a tariff file (flat or by time of day); "
+                          "offline nodes are listed as not read.")
     parser.epilog = f"""\
 examples:
   sisock energy --month 2026-11 --by zone --tariff tariff.toml
@@ -272,8 +281,8 @@ def _text_rows(report):
     header, rows = energy_rows(report)
     header = [h.upper().replace("_", " ") for h in header]
     header[-1] = f"COST {report['tariff']['currency'] or ''}".strip()
-    return header, [[r[0], str(r[1]), *(f"{v:.3f}" for v in r[2:-2]), str(r[-2]), "" if r[-1] is None else
-                     f"{r[-1]:.2f}"] for r in rows]
+    return header, [[r[0], str(r[1]), *("" if v is None else f"{v:.3f}" for v in r[2:-2]),
+                     "" if r[-2] is None else str(r[-2]), "" if r[-1] is None else f"{r[-1]:.2f}"] for r in rows]
 
 
 def _energy_table(report):
@@ -290,7 +299,8 @@ def _energy_table(report):
     out.print(table)
     out.print(f"{report['field']} in [{cli.fmt_time(report['start'])}, {cli.fmt_time(report['end'])}) on "
               f"{report['total']['nodes']} of {len(report['selected'])} node(s)"
-              + (f"; no data: {len(report['no_data'])}" if report["no_data"] else ""), style="dim")
+              + (f"; no data: {len(report['no_data'])}" if report["no_data"] else "") + _unread_note(report),
+              style="dim")
 
 
 def _write_rows(path, header, rows):

@@ -164,11 +164,15 @@ def time_range(start, end, now=None):
     return start, end
 
 
-def select(session, filter):
+def select(session, filter, every=False):
     """Deferred ``[{name, description, tags, location}, ...]`` of the live, enabled nodes matching ``filter``.
 
-    Asks the hub (``consumer.get_data_node(filter=...)``), which any role may call.
+    Asks the hub (``consumer.get_data_node(filter=...)``), which any role may call. With
+    ``every``, every node of the registry matching ``filter``, disabled and offline ones
+    included, each also with ``status``, ``connected`` and ``last_seen`` (UNIX seconds UTC).
     """
+    if every:
+        return session.call(uri.GET_DATA_NODE, filter=filter, every=True)
     return session.call(uri.GET_DATA_NODE, filter=filter)
 
 

@@ -13,10 +13,13 @@ Procedures (original sisock names, see `sisock.wire.uri`):
     `sisock.hub.info.check_info`.
 ``data_node.subtract(name, session_id) -> None``
     Only the owner may; one ``consumer.data_node_subtracted`` event.
-``consumer.get_data_node(filter=None) -> [{name, description}, ...]``
+``consumer.get_data_node(filter=None, every=False) -> [{name, description}, ...]``
     The live, enabled nodes, sorted by name; with a registry ``filter``,
     those matching it with their tags and location (what queries across
-    nodes select, `sisock.hub.fanout`).
+    nodes select, `sisock.hub.fanout`); with ``every=True`` too, every
+    record matching it, disabled and offline ones included, each with its
+    ``status`` and ``last_seen`` (what the fleet reports read,
+    `sisock.hub.reports`).
 ``hub.nodes.*``
     Management of the registry, for admins: `sisock.hub.management`.
 
@@ -220,7 +223,7 @@ class Hub(SisockSession):
         self._depart(name, time.time())
         return self.synced().addCallback(lambda _: None)
 
-    def get_data_node(self, filter=None):
+    def get_data_node(self, filter=None, every=False):
         """``consumer.get_data_node``: the live, enabled nodes, by name.
 
         Parameters
@@ -229,6 +232,9 @@ class Hub(SisockSession):
             A registry filter (`sisock.hub.selection`: ``fleet.lamp*``,
             ``zone=north kind=led``, ``ALL``). Without it, the original
             answer.
+        every : bool
+            With ``filter``: every record it matches, not only the live,
+            enabled nodes.
 
         Returns
         -------
@@ -236,7 +242,9 @@ class Hub(SisockSession):
             ``[{name, description}, ...]``; with ``filter``, the matching
             nodes as ``[{name, description, tags, location}, ...]``
             (`sisock.hub.registry.NodeRecord.to_public`), what consumers
-            may read of the registry.
+            may read of the registry; with ``every``, each also with
+            ``status`` (``online``, ``offline``, ``disabled``),
+            ``connected`` and ``last_seen`` (UNIX seconds UTC).
 
         Raises
         ------
@@ -248,6 +256,9 @@ class Hub(SisockSession):
         if filter is None:
             return [{"name": r.name, "description": self.nodes[r.name]["description"]} for r in live]
         accept = parse_filter(filter)
+        if every:
+            return [dict(r.to_public(), status=r.status, connected=r.connected, last_seen=r.last_seen)
+                    for r in self.registry.select(accept)]
         return [r.to_public() for r in live if accept(r)]
 
     # -- changes -------------------------------------------------------------

@@ -1,11 +1,16 @@
 """Reports across nodes: what went wrong (fault events) and how much energy was used, on every node a filter selects.
 
 Like `sisock.hub.fanout`, a report runs on the caller's session: the hub
-selects the live, enabled nodes, the session asks each one (a bounded
-number at a time), and a node that fails or does not answer is listed in
-``errors`` by name.
+selects every node of its registry the filter matches, the session asks
+each connected one (a bounded number at a time), and a node that fails or
+does not answer is listed in ``errors`` by name. No node drops out
+silently: a disabled node still answers for its recorded history (and is
+listed in ``disabled``); an offline one cannot be asked and is listed in
+``unread`` with the reason, and its going offline is a fault event
+(`OFFLINE`) when it happened in the range.
 """
 
+import datetime as dt
 from collections import Counter
 
 from twisted.internet import defer
@@ -14,6 +19,25 @@ from sisock.hub import fanout
 from sisock.hub import tariff as tariffs
 from sisock.hub.selection import parse_filter
 from sisock.wire import uri, validate
+
+#: The code of the fault event of a node that went offline.
+OFFLINE = "offline"
+
+
+def _iso(t):
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@defer.inlineCallbacks
+def _selection(session, filter):
+    """Deferred ``(records, names to ask, unread {name: reason}, disabled [name, ...])`` of the nodes ``filter``
+    matches in the hub's registry (`sisock.hub.fanout.select` with ``every``)."""
+    records = yield fanout.select(session, filter, every=True)
+    unread = {r["name"]: f"offline since {_iso(r['last_seen'])} (last seen): not read"
+              for r in records if not r["connected"]}
+    asked = [r["name"] for r in records if r["connected"]]
+    disabled = [r["name"] for r in records if r["connected"] and r["status"] == "disabled"]
+    return records, asked, unread, disabled
 
 
 @defer.inlineCallbacks
@@ -40,8 +64,11 @@ def faults(session, filter, start, end, concurrency=fanout.DEFAULT_CONCURRENCY, 
     -------
     Deferred of dict
         ``{"start", "end" (UNIX seconds UTC), "selected": [name, ...],
-        "errors": {name: reason}, "events": [{"t", "node", "code",
-        "message"}, ...] (ascending in time), "counts": {node: {code: n}}
+        "errors": {name: reason}, "unread": {name: reason} (offline nodes,
+        not asked), "disabled": [name, ...] (asked all the same), "events":
+        [{"t", "node", "code", "message"}, ...] (ascending in time; an
+        offline node's going offline, at its ``last_seen``, is code
+        `OFFLINE` when it is in the range), "counts": {node: {code: n}}
         (nodes with events only), "by_code": {code: n}, "total": n}``.
 
     Raises (in the Deferred)
@@ -51,18 +78,21 @@ def faults(session, filter, start, end, concurrency=fanout.DEFAULT_CONCURRENCY, 
     """
     parse_filter(filter, required=True)
     start, end = fanout.time_range(start, end)
-    nodes = yield fanout.select(session, filter)
-    names = [n["name"] for n in nodes]
+    records, names, unread, disabled = yield _selection(session, filter)
     answers, errors = yield fanout.each(
         names, lambda name: session.call(uri.node_uri(name, "get_faults"), start, end), concurrency, timeout, reactor)
-    events = sorted(({"t": t, "node": name, "code": code, "message": message}
-                     for name, a in answers.items()
-                     for t, code, message in zip(a["t"], a["code"], a["message"], strict=True)),
+    gone = [{"t": r["last_seen"], "node": r["name"], "code": OFFLINE,
+             "message": f"went offline (last seen {_iso(r['last_seen'])})"}
+            for r in records if r["name"] in unread and start <= r["last_seen"] < end]
+    events = sorted([*({"t": t, "node": name, "code": code, "message": message}
+                       for name, a in answers.items()
+                       for t, code, message in zip(a["t"], a["code"], a["message"], strict=True)), *gone],
                     key=lambda e: (e["t"], e["node"]))
     counts = {}
     for e in events:
         counts.setdefault(e["node"], Counter())[e["code"]] += 1
-    return {"start": start, "end": end, "selected": names, "errors": errors, "events": events,
+    return {"start": start, "end": end, "selected": [r["name"] for r in records], "errors": errors,
+            "unread": unread, "disabled": disabled, "events": events,
             "counts": {n: dict(c) for n, c in sorted(counts.items())},
             "by_code": dict(Counter(e["code"] for e in events).most_common()), "total": len(events)}
 
@@ -104,8 +134,10 @@ def energy(session, filter, start, end, tariff=tariffs.UNPRICED, group_by=None, 
     Deferred of dict
         ``{"start", "end" (UNIX seconds UTC), "field", "group_by", "tariff"
         (`Tariff.describe`), "selected": [name, ...], "errors": {name:
-        reason}, "no_data": [name, ...] (nodes that recorded no ``field``
-        in the range), "nodes": {name: row}, "groups": {group: row},
+        reason}, "unread": {name: reason} (offline nodes, not asked),
+        "disabled": [name, ...] (asked all the same: their recorded
+        history counts), "no_data": [name, ...] (nodes that recorded no
+        ``field`` in the range), "nodes": {name: row}, "groups": {group: row},
         "total": row}``, where a row is ``{"kwh", "periods": {period:
         kwh}, "cost" (None without prices), "resets", "nodes"}`` and a
         node's group is ``"all"`` without ``group_by``, ``""`` if it lacks
@@ -120,16 +152,16 @@ def energy(session, filter, start, end, tariff=tariffs.UNPRICED, group_by=None, 
     start, end = fanout.time_range(start, end)
     validate.field_list([field])
     edges, names = tariff.intervals(start, end)
-    nodes = yield fanout.select(session, filter)
+    nodes, asked, unread, disabled = yield _selection(session, filter)
     selected = [n["name"] for n in nodes]
     answers, errors = yield fanout.each(
-        selected, lambda name: session.call(uri.node_uri(name, "get_increase"), field, edges),
+        asked, lambda name: session.call(uri.node_uri(name, "get_increase"), field, edges),
         concurrency, timeout, reactor)
     for name in [n for n, a in answers.items() if len(a.get("increase", ())) != len(names)]:
         errors[name] = f"answered {len(answers.pop(name).get('increase', ()))} intervals for {len(names)}"
     tags = {n["name"]: n.get("tags") or {} for n in nodes}
     report = {"start": start, "end": end, "field": field, "group_by": group_by, "tariff": tariff.describe(),
-              "selected": selected, "errors": errors,
+              "selected": selected, "errors": errors, "unread": unread, "disabled": disabled,
               "no_data": [n for n, a in answers.items() if not a["samples"]]}
     report.update(bill(tariff, names, {n: a for n, a in answers.items() if a["samples"]}, tags, group_by))
     return report
@@ -190,11 +222,19 @@ def energy_rows(report):
         the tariff has several, ``kwh``, ``resets``, ``cost``.
     rows : list of list
         ``[name, nodes (int), kWh (float), ..., resets (int), cost (float or None)]``;
-        the last row is named ``TOTAL``, a group without the tag ``(no tag)``.
+        the last row is named ``TOTAL``, a group without the tag ``(no tag)``,
+        a disabled node ``NAME (disabled)``. Before TOTAL, one row
+        ``[NAME (offline, not read), 0, None, ...]`` per node in ``unread``.
     """
     periods = list(report["tariff"]["periods"]) if len(report["tariff"]["periods"]) > 1 else []
     lines = report["groups"] if report["group_by"] else report["nodes"]
     header = [report["group_by"] or "node", "nodes", *(f"kwh_{p}" for p in periods), "kwh", "resets", "cost"]
-    rows = [[name or "(no tag)", r["nodes"], *(r["periods"][p] for p in periods), r["kwh"], r["resets"], r["cost"]]
-            for name, r in [*lines.items(), ("TOTAL", report["total"])]]
-    return header, rows
+    disabled = set(report.get("disabled", ())) if not report["group_by"] else set()
+
+    def row(name, r):
+        return [name, r["nodes"], *(r["periods"][p] for p in periods), r["kwh"], r["resets"], r["cost"]]
+
+    rows = [row(f"{name} (disabled)" if name in disabled else name or "(no tag)", r) for name, r in lines.items()]
+    rows += [[f"{name} (offline, not read)", 0, *(None for _ in periods), None, None, None]
+             for name in report.get("unread", ())]
+    return header, [*rows, row("TOTAL", report["total"])]
