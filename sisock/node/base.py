@@ -33,9 +33,9 @@ import txaio
 from twisted.internet import defer, threads
 from twisted.python.failure import Failure
 
-from sisock.node import commands
+from sisock.node import commands, history
 from sisock.node.counters import Counters
-from sisock.node.downsample import HOW, downsample, needs_downsampling
+from sisock.node.downsample import HOW
 from sisock.node.faults import Faults
 from sisock.node.recording import Recording
 from sisock.store import Store
@@ -259,7 +259,14 @@ class DataNode(Recording, Faults, Counters):
                                  f"{failure.getErrorMessage()}"))
 
     def _answer_data(self, field, start, end, min_stride, how, encoding, send):
-        """Read (in a thread), complete and deliver a get_data answer (`_answer`)."""
+        """Read (in a thread), complete and deliver a get_data answer (`_answer`).
+
+        A downsampled read of the store comes from its rollup tiers where
+        they fit (`sisock.node.history`), already reduced.
+        """
+        if min_stride and type(self)._get_data_blocking is DataNode._get_data_blocking:
+            result = history.get_data(self.store, field, start, end, min_stride, how)
+            return self._answer(result, start, end, None, how, encoding, send)
         result = self._get_data_blocking(field, start, end, min_stride if how == "mean" else None)
         data = {f: np.asarray(result.get("data", {}).get(f, ())) for f in field}
         timelines = {tl: dict(v, t=np.asarray(v["t"], dtype=np.float64))
@@ -270,13 +277,8 @@ class DataNode(Recording, Faults, Counters):
     def _answer(self, result, start, end, min_stride, how, encoding, send):
         """Downsample and deliver a complete answer, shaped as `sisock.store.Store.get_data` returns
         it (`sisock.wire.chunks.answer`)."""
-        data = result["data"]
         if min_stride:
-            for v in result["timeline"].values():
-                if needs_downsampling(v["t"], min_stride):
-                    members = {f: data[f] for f in v["field"] if f in data}
-                    v["t"], values = downsample(v["t"], members, start, min_stride, how)
-                    data.update(values)
+            history.reduce_timelines(result, start, min_stride, how)
         return chunks.answer(result, encoding, send, end - start, self.chunk_bytes, self.max_message_bytes)
 
     def _name_fields(self, timelines, data, start, end):

@@ -33,6 +33,17 @@ class PlannerReads:
             raise InvalidArgument(f"fields: {unknown[0]!r} is not on timeline {timeline!r}; it has {sorted(meta)}")
         return buffer, {f: meta[f]["type"] for f in fields}
 
+    def kinds(self, timeline):
+        """``{field: "number" | "string" | "bool"}`` of every field declared on ``timeline``.
+
+        Raises
+        ------
+        InvalidArgument
+            If ``timeline`` is not declared.
+        """
+        entry = self._timelines.get(timeline)
+        return self._meta(timeline, list(entry[2]) if entry is not None else [])[1]
+
     def coverage(self, timeline):
         """What memory, the file and each summary tier hold of ``timeline`` (blocking: call it in a thread).
 
