@@ -4,6 +4,9 @@ Every lamp is a data node ``fleet.lampNNNN`` with a location, tags and the
 fields ``power_w``, ``energy_kwh``, ``faults`` and ``state``, and answers
 the commands ``dim``, ``switch``, ``reset`` and ``status``. All of them go
 over one WAMP session authenticated as node ``fleet`` (`sisock.node.session.NodeSession`).
+Their history is kept in one store file, ``<data dir>/<authid>.sqlite``
+(`sisock.node.run.shared_store_file`), with the store options of every node,
+so that faults and energy survive a restart.
 """
 
 import argparse
@@ -14,7 +17,7 @@ from nodes.fleet.fleet import Simulation, build_lamps
 from sisock import config
 from sisock.connection import run
 from sisock.node import NodeSession, presence
-from sisock.node.run import node_connection
+from sisock.node.run import add_store_arguments, node_connection, open_stores, shared_store_file, store_options
 
 
 def _count(text):
@@ -43,7 +46,8 @@ def main(argv=None):
     parser.add_argument("--interval", type=config.positive_number, default=5.0,
                         help="seconds between samples of every lamp (default %(default)s)")
     parser.add_argument("--history", type=config.positive_number, default=3600.0,
-                        help="seconds of samples each lamp keeps in memory (default %(default)s)")
+                        help="seconds of samples each lamp keeps in memory; older ones are read from the "
+                             "store file <data dir>/<authid>.sqlite (default %(default)s)")
     parser.add_argument("--center", type=_latlon, default=(46.2044, 6.1432),
                         help="LAT,LON of the middle of the street grid (default 46.2044,6.1432)")
     parser.add_argument("--spacing", type=config.positive_number, default=30.0,
@@ -55,9 +59,14 @@ def main(argv=None):
                              "(e.g. 86400 with --history 90000 for yesterday's faults and energy)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random layout and faults")
     config.add_connection_arguments(parser, default_authid="fleet")
+    add_store_arguments(parser)
     args = parser.parse_args(argv)
     conn = node_connection(parser, args)
-    lamps = build_lamps(args.count, args.authid, args.center, args.spacing, args.interval, args.history, args.seed)
+    lamps = build_lamps(args.count, args.authid, args.center, args.spacing, args.interval, args.history, args.seed,
+                        shared_store_file())
+    open_stores(parser, [lamp.store for lamp in lamps], store_options(args, args.authid))
+    for lamp in lamps:
+        lamp.resume()
     simulation = Simulation(lamps, args.interval)
     if args.backfill:
         simulation.backfill(args.backfill)

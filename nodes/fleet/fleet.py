@@ -8,8 +8,8 @@ the rest LED (40 to 80 W). The layout depends only on the options, so
 tests can compute where each lamp is.
 
 One Twisted `LoopingCall` steps every lamp each ``interval`` seconds and
-records one block per lamp (kept in memory, published on
-``consumer.<lamp>.data``).
+records one block per lamp (kept in memory and in the process's one store
+file, `sisock.node.run.shared_store_file`; published on ``consumer.<lamp>.data``).
 """
 
 import math
@@ -46,7 +46,7 @@ def grid_location(index, count, center, spacing):
     return (round(lat, 7), round(lon, 7)), row
 
 
-def build_lamps(count, authid, center, spacing, interval, history, seed=0):
+def build_lamps(count, authid, center, spacing, interval, history, seed=0, store_of=None):
     """The fleet's lamps (see the module docstring).
 
     Parameters
@@ -65,6 +65,10 @@ def build_lamps(count, authid, center, spacing, interval, history, seed=0):
         Seconds of samples each lamp keeps in memory.
     seed : int
         Seed of the random layout of kinds, ratings, noise and faults.
+    store_of : callable, optional
+        ``store_of(lamp name)``: the lamp's store, e.g. its part of the
+        fleet's one store file (`sisock.node.run.shared_store_file`); each
+        lamp a store of its own if None.
 
     Returns
     -------
@@ -82,7 +86,9 @@ def build_lamps(count, authid, center, spacing, interval, history, seed=0):
         tags = {"street": f"street-{row + 1:02d}", "zone": "north" if row < side / 2 else "south",
                 "kind": "sodium" if sodium else "led"}
         rated = 150.0 if sodium else float(rng.choice([40, 60, 80]))
-        lamps.append(Lamp(f"{authid}.lamp{i + 1:04d}", location, tags, rated, interval, capacity, rng))
+        name = f"{authid}.lamp{i + 1:04d}"
+        store = None if store_of is None else store_of(name)
+        lamps.append(Lamp(name, location, tags, rated, interval, capacity, rng, store))
     return lamps
 
 
@@ -108,13 +114,16 @@ class Simulation:
         """Simulate the ``seconds`` before now at once (before serving), so a fresh fleet has a history.
 
         One step per ``interval``, recorded as if it had run then; lamps
-        keep what fits their memory (``--history``).
+        keep what fits their memory (``--history``), and the rest in their
+        store. A lamp with a recorded history (a restarted process) is
+        simulated only after its last recorded step.
         """
         now = time.time()
         for k in range(int(seconds // self.interval), 0, -1):
             t = now - k * self.interval
             for lamp in self.lamps:
-                lamp.record(*lamp.step(t, self.interval))
+                if t > lamp.recorded_until:
+                    lamp.record(*lamp.step(t, self.interval))
 
     def tick(self):
         """One step of every lamp, recorded and published."""

@@ -7,8 +7,8 @@ Fields (timeline ``lamp``, one sample per simulation step):
 field           units   meaning
 ==============  ======  ==================================================
 ``power_w``     W       electrical power drawn now
-``energy_kwh``  kWh     energy drawn since the process started or the meter was reset
-``faults``              faults since the process started
+``energy_kwh``  kWh     energy drawn since the meter was installed or reset
+``faults``              faults since the lamp was installed
 ``state``               ``on``, ``off`` or ``fault`` (a string field)
 ==============  ======  ==================================================
 
@@ -17,8 +17,11 @@ longitude) unless switched by hand, draws its rated power times its dim
 level (with a little noise) when lit and a standby power otherwise, and
 fails now and then (reported as a fault event, `sisock.node.faults`, with
 a code of `FAULT_CODES`); a failed lamp draws nothing until ``reset``.
+Its history is kept in its store (`resume` takes up the meter, the fault
+count and a failure from it after a restart of the process).
 """
 
+import math
 import time
 
 from sisock.node import DataNode
@@ -29,8 +32,8 @@ from sisock.wire.errors import InvalidArgument
 TIMELINE = "lamp"
 FIELDS = {
     "power_w": {"units": "W", "description": "electrical power drawn"},
-    "energy_kwh": {"units": "kWh", "description": "energy drawn since the process started or the meter was reset"},
-    "faults": {"units": None, "description": "faults since the process started"},
+    "energy_kwh": {"units": "kWh", "description": "energy drawn since the meter was installed or reset"},
+    "faults": {"units": None, "description": "faults since the lamp was installed"},
     "state": {"type": "string", "units": None, "description": "on, off or fault"},
 }
 #: Watts a lamp draws while dark (driver and controller).
@@ -67,11 +70,23 @@ class Lamp(DataNode):
         Samples kept in memory.
     rng : numpy.random.Generator
         Noise and faults.
+    store : sisock.store.Store, optional
+        Where the lamp keeps its history (e.g. its part of the fleet's
+        store file, `sisock.node.run.shared_store_file`); a store of its
+        own by default.
+
+    Attributes
+    ----------
+    recorded_until : float
+        UNIX seconds UTC of the last step, taken or (`resume`) recorded
+        before a restart; -inf before any.
     """
 
-    def __init__(self, name, location, tags, rated_w, interval, capacity, rng):
+    def __init__(self, name, location, tags, rated_w, interval, capacity, rng, store=None):
         super().__init__(name, f"Street lamp {name.rsplit('.', 1)[-1]} on {tags['street']}: "
                                f"{rated_w:.0f} W {tags['kind']}")
+        if store is not None:
+            self.store = store
         self.location, self.tags, self.rated_w, self.rng = location, tags, rated_w, rng
         self.level = 100.0
         self.manual = None  # None: dusk-to-dawn schedule; True/False: switched by hand
@@ -79,8 +94,23 @@ class Lamp(DataNode):
         self.faults = 0
         self.energy_kwh = 0.0
         self.lit_now = False  # as of the last step
+        self.recorded_until = -math.inf
         self.declare(TIMELINE, FIELDS, interval=interval, capacity=capacity)
         self.declare_faults()
+
+    def resume(self):
+        """Take up the meter, the fault count and a failure from the last recorded step, if any.
+
+        Call once the store is open (its history loaded), before stepping.
+        """
+        block = self.store.latest().get(TIMELINE)
+        if block is None:
+            return
+        last = {f: v[-1] for f, v in block["data"].items()}
+        self.recorded_until = float(block["t"][-1])
+        self.energy_kwh = float(last.get("energy_kwh", 0.0))
+        self.faults = int(last.get("faults", 0))
+        self.failed = last.get("state") == "fault"
 
     def lit(self, t):
         """Whether the lamp is switched on at ``t`` (by hand or by the schedule)."""
@@ -106,6 +136,7 @@ class Lamp(DataNode):
         else:
             power = STANDBY_W
         self.energy_kwh += power * dt / 3.6e6
+        self.recorded_until = t
         return TIMELINE, [t], {"power_w": [power], "energy_kwh": [self.energy_kwh], "faults": [self.faults],
                                "state": [self.state]}
 

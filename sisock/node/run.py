@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from autobahn.wamp.types import ComponentConfig
 
@@ -19,7 +19,8 @@ from sisock import config
 from sisock.connection import run
 from sisock.node.base import DataNode
 from sisock.node.server import DataNodeServer
-from sisock.store import StoreError
+from sisock.store import Store, StoreError
+from sisock.store.shared import SharedFile
 from sisock.store.sqlite import DEFAULT_MAX_BYTES, DEFAULT_RETENTION
 from sisock.wire import chunks, validate
 
@@ -50,12 +51,48 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
-def store_options(args: argparse.Namespace) -> dict:
+def store_options(args: argparse.Namespace, name: str | None = None) -> dict:
     """Keyword arguments of `sisock.store.Store.open` from the parsed options: the file
-    ``<data dir>/<name>.sqlite``, ``retention`` (seconds) and ``max_bytes``."""
+    ``<data dir>/<name>.sqlite`` (``name``, by default ``args.name``), ``retention`` (seconds)
+    and ``max_bytes``."""
     directory = os.path.abspath(args.data_dir) if args.data_dir else config.data_dir()
-    return {"path": os.path.join(directory, f"{args.name}.sqlite"), "retention": args.retention,
+    return {"path": os.path.join(directory, f"{name or args.name}.sqlite"), "retention": args.retention,
             "max_bytes": args.max_bytes}
+
+
+def shared_store_file() -> Callable[[str], Store]:
+    """``store(node name) -> Store``: the stores of the nodes of one process, kept in one file.
+
+    Give each node its store before it declares timelines; `open_stores`
+    opens them all with the same options (`sisock.store.shared.SharedFile`).
+    """
+    return SharedFile().store
+
+
+def open_stores(parser: argparse.ArgumentParser, stores: Iterable[Store], options: dict) -> None:
+    """Open the stores of a node process, before it connects, and close them when the reactor stops.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The process's parser, which exits with the message.
+    stores : iterable of sisock.store.Store
+        A node's store, or the stores of the nodes of one process sharing
+        one file (`sisock.store.shared.SharedFile`).
+    options : dict
+        Keyword arguments of `sisock.store.Store.open` (`store_options`).
+
+    Exits with status 1 and a message naming the file when it cannot be
+    opened. Closing commits every block recorded so far.
+    """
+    from twisted.internet import reactor
+
+    for store in stores:
+        try:
+            store.open(**options)
+        except StoreError as exc:
+            parser.exit(1, f"{parser.prog}: {exc}\n")
+        reactor.addSystemEventTrigger("before", "shutdown", store.close)  # type: ignore[arg-type]
 
 
 def node_parser(node_class: type[DataNodeServer], description: str | None = None) -> argparse.ArgumentParser:
@@ -138,13 +175,9 @@ def run_node(node_class: type[DataNodeServer], argv: list[str] | None = None,
     conn = node_connection(parser, args, node_class)
     node = node_class(ComponentConfig(args.realm, {"connection": conn, "args": args}))
     node.name = args.name
-    try:
-        node.store.open(**store_options(args))
-    except StoreError as exc:
-        parser.exit(1, f"{parser.prog}: {exc}\n")
+    open_stores(parser, [node.store], store_options(args))
     from twisted.internet import reactor
 
-    reactor.addSystemEventTrigger("before", "shutdown", node.store.close)  # type: ignore[arg-type]
     failed = []
 
     def start():

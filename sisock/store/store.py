@@ -80,9 +80,14 @@ class Store(PlannerReads):
 
     def _open_log(self):
         path, retention, max_bytes, rollups = self._log_options
-        self._log = SqliteLog(path, _limit(retention), _limit(max_bytes), on_drop=self._dropped, rollups=rollups)
+        self._log = self._new_log(path, _limit(retention), _limit(max_bytes), rollups)
         for timeline in self._timelines:
             self._load(timeline)
+
+    def _new_log(self, path, retention, max_bytes, rollups):
+        """The `SqliteLog` of the file ``path`` this store persists to (a store sharing one file
+        with others, `sisock.store.shared`, gives its part of that file's log instead)."""
+        return SqliteLog(path, retention, max_bytes, on_drop=self._dropped, rollups=rollups)
 
     def _load(self, timeline):
         buffer, _, meta = self._timelines[timeline]
