@@ -304,6 +304,34 @@ def test_the_command_line_sets_a_setpoint(brew, consumer):
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_brewer_without_the_admin_secret_reads_alarms_and_settings_from_a_shell(brew, admin, tmp_path):
+    sisock = os.path.join(os.path.dirname(sys.executable), "sisock")
+    brewer = dict(brew.env, SISOCK_SECRETS_FILE=str(tmp_path / "none.json"))
+
+    def run(*args, env=brewer):
+        return threads.deferToThread(subprocess.run, [sisock, "call", "brewing", *args], env=env,
+                                     capture_output=True, text=True, timeout=60)
+
+    alarm = yield change(admin, "alarms.simulate", "fermenter", "test", "minor", "for the shell")
+    done = yield run("alarms.active", "--json")
+    assert done.returncode == 0, done.stderr
+    assert alarm["id"] in [a["id"] for a in json.loads(done.stdout)]
+    done = yield run("settings.get", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["setpoint_max"] == 30.0, done.stderr
+    done = yield run("settings.get", "key=alarm_beer_high")
+    assert done.returncode == 0 and done.stdout == "28.0\n", done.stdout + done.stderr
+    refused = yield run("alarms.ack_all")  # an admin's procedure and command
+    assert refused.returncode == 4 and refused.stderr.count("\n") == 1 and "admin" in refused.stderr, refused.stderr
+    shown = yield run()
+    assert shown.returncode == 0 and "procedure alarms.active()" in shown.stdout, shown.stdout + shown.stderr
+    api = json.loads((yield run("--json")).stdout)
+    assert {"name": "settings.get", "roles": None} == {k: v for k, v in next(
+        p for p in api["procedures"] if p["name"] == "settings.get").items() if k in ("name", "roles")}
+    acked = yield run("alarms.ack_all", "--json", env=brew.env)  # with the admin secret: the command
+    assert acked.returncode == 0, acked.stderr
+
+
+@pytest_twisted.inlineCallbacks
 def test_the_readme_python_example_sets_a_setpoint_and_acknowledges_as_admin(brew, admin, consumer):
     block = [b for b in re.findall(r"```python\n(.*?)```", (PROJECT_DIR / "README.md").read_text(), re.S)
              if "brewing.control.setpoint" in b][0]

@@ -84,6 +84,21 @@ def test_sisock_call_parses_arguments_with_their_declared_types_and_refuses_what
     assert "command calibrate(offset=0.0)" in shown.stdout and "offset (float): Degrees" in shown.stdout
 
 
+def test_anyone_calls_a_node_procedure_from_a_shell_with_its_arguments_checked(stack, thermometer, tmp_path):
+    anyone = dict(stack.env, SISOCK_SECRETS_FILE=str(tmp_path / "none.json"))  # no admin secret at hand
+    assert sisock(stack, "call", "thermometer", "calibrate", "offset=0", "--json").returncode == 0
+    done = sisock(stack, "call", "thermometer", "reading", "unit=F", env=anyone)
+    assert done.returncode == 0 and done.stdout == "69.8\n", done.stderr
+    wrong = sisock(stack, "call", "thermometer", "reading", "unit=K", env=anyone)
+    assert wrong.returncode == 2 and "reading: unit: must be 'C' | 'F', got 'K'" in wrong.stderr, wrong.stderr
+    refused = sisock(stack, "call", "thermometer", "calibrate", "offset=1", env=anyone)
+    assert refused.returncode == 4 and "commands need the admin secret" in refused.stderr, refused.stderr
+    api = json.loads(sisock(stack, "call", "thermometer", "--json", env=anyone).stdout)
+    assert [(p["roles"], p["parameters"][0]["type"]) for p in api["procedures"] if p["name"] == "reading"] == [
+        (None, "'C' | 'F'")]
+    assert "procedure reading(unit=\"C\")" in sisock(stack, "call", "thermometer", env=anyone).stdout
+
+
 @pytest_twisted.inlineCallbacks
 def test_the_node_records_on_after_the_cli_sent_it_a_bad_argument(stack, thermometer, admin):
     yield admin.call(uri.node_uri("thermometer", "command"), "calibrate", 0.5)

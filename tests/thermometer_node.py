@@ -6,8 +6,9 @@ number field, so that recording fails as a node author's mistake would.
 """
 
 import time
+from typing import Literal
 
-from sisock.node import DataNodeServer, run_node
+from sisock.node import DataNodeServer, procedure, run_node
 from sisock.node.commands import command
 
 
@@ -42,6 +43,18 @@ class Thermometer(DataNodeServer):
         """
         self.offset = offset
         return {"offset": offset}
+
+    @procedure
+    def reading(self, unit: Literal["C", "F"] = "C"):
+        """The temperature now, calibrated.
+
+        Parameters
+        ----------
+        unit : str
+            C or F.
+        """
+        celsius = 21.0 + self.offset
+        return celsius if unit == "C" else celsius * 9 / 5 + 32
 
 
 def add_arguments(parser):

@@ -81,9 +81,9 @@ def _show_api(api):
             who = f" [{' or '.join(spec['roles'])}]" if spec.get("roles") else ""
             out.print(Text(f"  {kind} {_signature(spec)}{who}: {spec['description']}"))
             for p in spec["parameters"]:
-                kind = f" ({p['type']})" if p["type"] else ""
-                if p["description"] or kind:
-                    out.print(Text(f"      {p['name']}{kind}: {p['description']}".rstrip(": ")))
+                typed = f" ({p['type']})" if p["type"] else ""
+                if p["description"] or typed:
+                    out.print(Text(f"      {p['name']}{typed}: {p['description']}".rstrip(": ")))
 
 
 def _value(text, kind):

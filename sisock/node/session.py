@@ -10,8 +10,9 @@ or ``A.<something>`` (a fleet of hundreds of devices over one connection):
   ``command``, ``get_api`` and the node's own procedures
   (`sisock.node.procedures`); the session routes it to the node by the
   procedure the router names in the call details, checks the arguments
-  against the method's signature (``invalid_argument`` if they do not
-  fit) and passes the call details on, so a large ``get_data`` goes out
+  against the method's signature, and a node's own procedure's against
+  its annotations (`sisock.node.argtypes`; ``invalid_argument`` if they
+  do not fit) and passes the call details on, so a large ``get_data`` goes out
   in chunks to a caller that asked for progressive results. A name or
   procedure it does not serve answers ``wamp.error.no_such_procedure``,
   as an absent node does. A session with few procedure URIs in all (a
@@ -44,9 +45,9 @@ from autobahn.wamp.types import RegisterOptions
 from twisted.internet import defer
 
 from sisock.connection import SisockSession
-from sisock.node import presence
+from sisock.node import argtypes, presence
 from sisock.node.base import DataNode
-from sisock.node.procedures import procedures_of
+from sisock.node.procedures import STANDARD, procedures_of
 from sisock.wire import uri, validate
 from sisock.wire.errors import NotAuthorized
 
@@ -170,7 +171,10 @@ class NodeSession(SisockSession):
         if entry is None:
             raise ApplicationError(ApplicationError.NO_SUCH_PROCEDURE, f"no procedure {procedure}")
         method = getattr(node, entry[0])
-        self._routes[procedure] = route = (method, name, entry[1], _takes_details(method))
+        takes_details = _takes_details(method)
+        if name not in STANDARD:
+            method = argtypes.checked(method, name)
+        self._routes[procedure] = route = (method, name, entry[1], takes_details)
         return route
 
     def _find(self, rest: str) -> tuple[DataNode | None, str]:
