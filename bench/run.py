@@ -32,6 +32,7 @@ import urllib.request
 from datetime import UTC, datetime
 
 import crochet
+from autobahn.wamp.exception import ApplicationError
 
 from bench import measure
 from bench.bare import NAME as BARE
@@ -54,6 +55,53 @@ def blocking(func, *args, timeout=600.0):
     return _in_reactor(func, *args).wait(timeout)
 
 
+class NotMeasured(Exception):
+    """A measurement failed every time it was tried (`measured`); the message says why."""
+
+
+#: Seconds, from its first failure, during which a measurement is tried again (``--retry-for``).
+RETRY_FOR = 120.0
+#: Seconds between two tries of a failed measurement.
+RETRY_PAUSE = 1.0
+
+
+def measured(what, retry_for, call, *args):
+    """``call(*args)``, tried again while it raises, for up to ``retry_for`` seconds after its first failure.
+
+    On a busy machine a part of the stack can miss the router's pings and
+    lose its connection for a while (every sisock process connects again by
+    itself, and `connections_intact` reports it): the measurement is then
+    made again once the part is back, instead of ending the run.
+
+    Parameters
+    ----------
+    what : str
+        The measurement, for the lines that say it failed.
+    retry_for : float
+        Seconds.
+    call : callable
+        Makes the measurement in this thread and returns its result (`blocking`, for a Deferred).
+
+    Raises
+    ------
+    NotMeasured
+        If it still fails ``retry_for`` seconds after its first failure.
+    """
+    deadline = None
+    while True:
+        try:
+            return call(*args)
+        except Exception as exc:  # a lost connection, a callee gone for a while, a call that timed out
+            why = f"{exc.error}: {exc.args[0] if exc.args else ''}" if isinstance(exc, ApplicationError) else (
+                f"{type(exc).__name__}: {exc}")
+            if deadline is None:
+                deadline = time.monotonic() + retry_for
+                log(f"{what} failed ({why}); trying again for up to {retry_for:g} s")
+            elif time.monotonic() > deadline:
+                raise NotMeasured(f"{what}: {why}") from exc
+            time.sleep(RETRY_PAUSE)
+
+
 def repeats_for(n, variant, args):
     """How many times to repeat one get_data measurement (slow variants less at large sizes)."""
     if variant == "json_lists" and n >= 10_000_000 and not args.full:
@@ -61,6 +109,14 @@ def repeats_for(n, variant, args):
     if variant in ("json_lists", "msgpack_lists") and n >= 1_000_000:
         return 1
     return args.repeats if n < 10_000_000 else max(1, args.repeats // 2)
+
+
+def bench_memory(sessions, args):
+    """The node's RSS before and after it filled its buffer: `bench.node` ``memory()`` and bytes per sample."""
+    memory = measured("memory", args.retry_for, blocking, sessions["binary"].call, uri.node_uri(NAME, "memory"))
+    memory["bytes_per_sample"] = (memory["rss_after"] - memory["rss_before"]) / memory["samples"]
+    memory["rss_per_sample"] = memory["rss_after"] / memory["samples"]
+    return memory
 
 
 def bench_get_data(sessions, args):
@@ -76,12 +132,15 @@ def bench_get_data(sessions, args):
             for v in VARIANTS:
                 if r < repeats_for(n, v, args):
                     func, session = calls[v]
-                    seconds, got = blocking(func, session, n)
+                    seconds, got = measured(f"get_data {n:.0e} {v}", args.retry_for, blocking, func, session,
+                                            n)
                     if got != n:
                         raise RuntimeError(f"{v} get_data of {n} samples returned {got}")
                     times[v].append(seconds)
         out[n] = {v: statistics.median(ts) if ts else None for v, ts in times.items()}
         log(f"get_data {n:.0e}: " + ", ".join(f"{v} {s:.3f} s" for v, s in out[n].items() if s))
+    measured("get_data after the large ones", args.retry_for, blocking, measure.sisock_get_data,
+             sessions["binary"], 10)  # the node still answers
     return out
 
 
@@ -100,7 +159,8 @@ def bench_live(sessions, args):
     for _ in range(args.live_repeats):
         for kind, (n, block, rate) in runs.items():
             for label, (key, who) in LIVE.items():
-                samples[label][kind].append(blocking(measure.live, sessions[key], who, n, block, rate))
+                samples[label][kind].append(measured(f"live {label} {kind}", args.retry_for, blocking,
+                                                     measure.live, sessions[key], who, n, block, rate))
     out = {}
     for label, kinds in samples.items():
         out[label] = {kind: {key: statistics.median(r[key] for r in results) for key in results[0]}
@@ -134,7 +194,8 @@ def bench_rpc(sessions, args):
     for turn in range(max(1, args.calls // RPC_BLOCK)):
         for label in labels[turn % len(labels):] + labels[:turn % len(labels)]:
             func, key = calls[label]
-            times[label] += [blocking(func, sessions[key], 1)[0] for _ in range(RPC_BLOCK)]
+            times[label] += [measured(f"1-sample call {label}", args.retry_for, blocking, func, sessions[key], 1)[0]
+                             for _ in range(RPC_BLOCK)]
     out = {label: statistics.median(ts) for label, ts in times.items()}
     log("1-sample call p50: " + ", ".join(f"{label} {s * 1e3:.2f} ms" for label, s in out.items()))
     return out
@@ -163,10 +224,13 @@ def query(bridge_url, n, how=None):
 
 
 def bench_bridge(bridge_url, args):
+    """Median seconds of the bridge's ``/query`` of every sample down to 1,000 points: ``{"mean", "minmax"}``."""
     out = {}
     for how in ("mean", "minmax"):
-        query(bridge_url, args.samples, how)  # warm-up: the bridge learns the node's fields
-        out[how] = statistics.median(query(bridge_url, args.samples, how) for _ in range(args.repeats))
+        what = f"bridge /query {how}"
+        measured(what, args.retry_for, query, bridge_url, args.samples, how)  # warm-up: the bridge learns the fields
+        out[how] = statistics.median(measured(what, args.retry_for, query, bridge_url, args.samples, how)
+                                     for _ in range(args.repeats))
         log(f"bridge /query {how}: {out[how]:.3f} s")
     return out
 
@@ -184,10 +248,8 @@ def connections_intact(stack, sessions):
     return not dropped and same and all(p.poll() is None for p in stack.procs.values())
 
 
-def targets(results, args):
-    """``[(target, measured text, met)]``, the issue's targets next to the numbers."""
-    rows = []
-    g = results["get_data"].get(1_000_000)
+def _get_data_targets(results, args):
+    g, rows = results["get_data"].get(1_000_000), []
     if g:
         rows.append(("get_data 1e6 within 1.5x of bare raw bytes", f"{g['sisock'] / g['bare_raw']:.2f}x",
                      g["sisock"] <= 1.5 * g["bare_raw"]))
@@ -198,21 +260,46 @@ def targets(results, args):
     if 10_000_000 in results["get_data"]:
         rows.append(("1e7 samples complete through chunks, no connection dropped",
                      f"{results['connections_intact']}", results["connections_intact"]))
+    return rows
+
+
+def _live_targets(results, args):
     s, b = results["live"]["sisock node"], results["live"]["bare Crossbar"]
     ratio = s["small"]["events_per_s"] / b["small"]["events_per_s"]
-    rows.append(("live events/s >= 90 % of a bare Crossbar router", f"{100 * ratio:.0f} %", ratio >= 0.9))
-    rpc = results["rpc"]
-    ratio = rpc["sisock get_data"] / rpc["bare Crossbar"]
-    rows.append(("get_data of 1 sample p50 within 1.2x of a bare call on a bare Crossbar router", f"{ratio:.2f}x",
-                 ratio <= 1.2))
-    rows.append(("live >= 1e6 samples/s with blocks of 1,000", f"{s['blocks']['samples_per_s']:.3g}/s",
-                 s["blocks"]["samples_per_s"] >= 1e6))
-    rows.append(("live p99 < 5 ms at 1,000 events/s", f"{s['paced']['p99_ms']:.2f} ms", s["paced"]["p99_ms"] < 5))
+    return [("live events/s >= 90 % of a bare Crossbar router", f"{100 * ratio:.0f} %", ratio >= 0.9),
+            ("live >= 1e6 samples/s with blocks of 1,000", f"{s['blocks']['samples_per_s']:.3g}/s",
+             s["blocks"]["samples_per_s"] >= 1e6),
+            ("live p99 < 5 ms at 1,000 events/s", f"{s['paced']['p99_ms']:.2f} ms", s["paced"]["p99_ms"] < 5)]
+
+
+def _rpc_targets(results, args):
+    ratio = results["rpc"]["sisock get_data"] / results["rpc"]["bare Crossbar"]
+    return [("get_data of 1 sample p50 within 1.2x of a bare call on a bare Crossbar router", f"{ratio:.2f}x",
+             ratio <= 1.2)]
+
+
+def _bridge_targets(results, args):
     q = results["bridge"]["mean"]
-    rows.append((f"bridge /query {args.samples:.0e} -> 1,000 points < 250 ms", f"{q * 1e3:.0f} ms", q < 0.25))
+    return [(f"bridge /query {args.samples:.0e} -> 1,000 points < 250 ms", f"{q * 1e3:.0f} ms", q < 0.25)]
+
+
+def _memory_targets(results, args):
     m = results["memory"]
-    rows.append(("node memory < 20 B per recorded sample", f"{m['bytes_per_sample']:.1f} B",
-                 m["bytes_per_sample"] < 20))
+    return [("node memory < 20 B per recorded sample", f"{m['bytes_per_sample']:.1f} B", m["bytes_per_sample"] < 20)]
+
+
+#: The measurements of a run, with the rows of `targets` each gives, in the order of the report.
+SECTIONS = {"get_data": _get_data_targets, "live": _live_targets, "rpc": _rpc_targets, "bridge": _bridge_targets,
+            "memory": _memory_targets}
+
+
+def targets(results, args):
+    """``[(target, measured text, met)]``, the issue's targets next to the numbers; a measurement that
+    failed (``results[section]`` None) gives one missed row saying so."""
+    rows = []
+    for section, make in SECTIONS.items():
+        rows += make(results, args) if results[section] is not None else [
+            (f"the {section} targets", "not measured", False)]
     return rows
 
 
@@ -220,8 +307,40 @@ def table(results, args):
     """The report as text."""
     lines = [f"sisock bench  {results['when']}  router 127.0.0.1:{results['port']}  "
              f"chunk {args.chunk_bytes / 2**20:g} MiB  {os.cpu_count()} CPUs  load average "
-             f"{results['load'][0]:.1f} at the start, {results['load'][1]:.1f} at the end", "",
-             "get_data (float64 t + one float64 field), median seconds",
+             f"{results['load'][0]:.1f} at the start, {results['load'][1]:.1f} at the end"]
+    for section, why in results["failed"].items():
+        lines += ["", f"{section}: not measured ({why})"]
+    if results["get_data"] is not None:
+        lines += _get_data_table(results["get_data"])
+    if results["live"] is not None:
+        lines += ["", f"live, node -> router -> subscriber, median of {args.live_repeats} ({args.events} events "
+                      f"of 1 sample as fast as possible; {args.events // 5} of 1,000 samples; latency: 3,000 at "
+                      "1,000/s)", f"{'publisher':>14} {'events/s':>10} {'samples/s':>12} {'p50 ms':>8} {'p99 ms':>8}"]
+        for label in LIVE:
+            r = results["live"][label]
+            lines.append(f"{label:>14} {r['small']['events_per_s']:>10.0f} {r['blocks']['samples_per_s']:>12.3g} "
+                         f"{r['paced']['p50_ms']:>8.2f} {r['paced']['p99_ms']:>8.2f}")
+    if results["rpc"] is not None:
+        lines += ["", f"1-sample call, median of {args.calls} in blocks of {RPC_BLOCK}: " + ", ".join(
+            f"{label} {seconds * 1e3:.2f} ms" for label, seconds in results["rpc"].items())]
+    b, m = results["bridge"], results["memory"]
+    lines.append("")
+    if b is not None:
+        lines.append(f"bridge /query {args.samples:.0e} samples -> 1,000 points: mean {b['mean'] * 1e3:.0f} ms, "
+                     f"min/max envelope {b['minmax'] * 1e3:.0f} ms")
+    if m is not None:
+        lines.append(f"node RSS: {m['rss_after'] / 2**20:.0f} MiB holding {m['samples']:.0e} samples; buffer "
+                     f"{m['bytes_per_sample']:.1f} B/sample (RSS growth), whole process "
+                     f"{m['rss_per_sample']:.1f} B/sample")
+    lines.append("connections: " + ("none dropped" if results["connections_intact"] else
+                                    "some dropped and made again during the run (see the router's log)"))
+    lines += ["", "targets"]
+    lines += [f"  {'MET ' if ok else 'MISS'}  {name}: {value}" for name, value, ok in results["targets"]]
+    return "\n".join(lines)
+
+
+def _get_data_table(get_data):
+    lines = ["", "get_data (float64 t + one float64 field), median seconds",
              f"{'samples':>10} {'sisock':>9} {'msgp.lists':>10} {'JSON lists':>10} {'bare raw':>9} "
              f"{'sis/bare':>8} {'msgp/sis':>8} {'JSON/sis':>8}"]
 
@@ -231,27 +350,11 @@ def table(results, args):
     def ratio(a, b):
         return f"{a / b:.1f}x" if a and b else "-"
 
-    for n, g in results["get_data"].items():
+    for n, g in get_data.items():
         lines.append(f"{n:>10.0e} {fmt(g['sisock']):>9} {fmt(g['msgpack_lists']):>10} {fmt(g['json_lists']):>10} "
                      f"{fmt(g['bare_raw']):>9} {ratio(g['sisock'], g['bare_raw']):>8} "
                      f"{ratio(g['msgpack_lists'], g['sisock']):>8} {ratio(g['json_lists'], g['sisock']):>8}")
-    lines += ["", f"live, node -> router -> subscriber, median of {args.live_repeats} ({args.events} events of "
-                  f"1 sample as fast as possible; {args.events // 5} of 1,000 samples; latency: 3,000 at 1,000/s)",
-              f"{'publisher':>14} {'events/s':>10} {'samples/s':>12} {'p50 ms':>8} {'p99 ms':>8}"]
-    for label in LIVE:
-        r = results["live"][label]
-        lines.append(f"{label:>14} {r['small']['events_per_s']:>10.0f} {r['blocks']['samples_per_s']:>12.3g} "
-                     f"{r['paced']['p50_ms']:>8.2f} {r['paced']['p99_ms']:>8.2f}")
-    lines += ["", f"1-sample call, median of {args.calls} in blocks of {RPC_BLOCK}: " + ", ".join(
-        f"{label} {seconds * 1e3:.2f} ms" for label, seconds in results["rpc"].items())]
-    b, m = results["bridge"], results["memory"]
-    lines += ["", f"bridge /query {args.samples:.0e} samples -> 1,000 points: mean {b['mean'] * 1e3:.0f} ms, "
-                  f"min/max envelope {b['minmax'] * 1e3:.0f} ms",
-              f"node RSS: {m['rss_after'] / 2**20:.0f} MiB holding {m['samples']:.0e} samples; buffer "
-              f"{m['bytes_per_sample']:.1f} B/sample (RSS growth), whole process {m['rss_per_sample']:.1f} B/sample",
-              "", "targets"]
-    lines += [f"  {'MET ' if ok else 'MISS'}  {name}: {value}" for name, value, ok in results["targets"]]
-    return "\n".join(lines)
+    return lines
 
 
 def log(text):
@@ -269,6 +372,10 @@ def main(argv=None):
     parser.add_argument("--chunk-bytes", type=int, default=chunks.CHUNK_BYTES, help="SISOCK_CHUNK_BYTES")
     parser.add_argument("--full", action="store_true", help="also JSON lists at 1e7 (about a minute)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("--retry-for", type=float, default=RETRY_FOR, metavar="SECONDS",
+                        help="try a failed measurement again for this long (a part of the stack that lost its "
+                             "connection on a busy machine joins again) before reporting it not measured "
+                             "(default %(default)g)")
     args = parser.parse_args(argv)
 
     stack = Stack(args.chunk_bytes)
@@ -290,17 +397,17 @@ def main(argv=None):
         for session in sessions.values():
             session.first_session_id = session.session_id
         results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "port": stack.port,
-                   "load": [os.getloadavg()[0]]}
-        memory = blocking(sessions["binary"].call, uri.node_uri(NAME, "memory"))
-        memory["bytes_per_sample"] = (memory["rss_after"] - memory["rss_before"]) / memory["samples"]
-        memory["rss_per_sample"] = memory["rss_after"] / memory["samples"]
-        results["memory"] = memory
-        results["live"] = bench_live(sessions, args)
-        results["rpc"] = bench_rpc(sessions, args)
-        results["get_data"] = bench_get_data(sessions, args)
-        blocking(measure.sisock_get_data, sessions["binary"], 10)  # the node still answers
+                   "load": [os.getloadavg()[0]], "failed": {}}
+        measurements = {"memory": (bench_memory, sessions), "live": (bench_live, sessions),
+                        "rpc": (bench_rpc, sessions), "get_data": (bench_get_data, sessions),
+                        "bridge": (bench_bridge, f"http://127.0.0.1:{bridge_port}")}
+        for section, (func, first) in measurements.items():
+            try:
+                results[section] = func(first, args)
+            except NotMeasured as exc:
+                results[section], results["failed"][section] = None, str(exc)
+                log(f"{section}: not measured ({exc})")
         results["connections_intact"] = connections_intact(stack, sessions)
-        results["bridge"] = bench_bridge(f"http://127.0.0.1:{bridge_port}", args)
         results["load"].append(os.getloadavg()[0])
         results["targets"] = targets(results, args)
         for session in sessions.values():

@@ -140,7 +140,9 @@ def run_and_report(stack, measure, table, args):
     Returns
     -------
     int
-        0, the process's exit status.
+        The process's exit status: 0, or 1 if the results have measurements
+        that failed (``results["failed"]``, ``{measurement: why}``), whose
+        logs are then kept.
     """
     try:
         results = measure()
@@ -149,10 +151,15 @@ def run_and_report(stack, measure, table, args):
         print(f"benchmark failed; logs of every process in {stack.dir}", file=sys.stderr, flush=True)
         raise
     stack.stop()
-    stack.remove()
+    failed = results.get("failed")
+    if failed:
+        print(f"{len(failed)} measurement(s) failed; logs of every process in {stack.dir}", file=sys.stderr,
+              flush=True)
+    else:
+        stack.remove()
     if args.json:
         results["targets"] = [{"target": n, "measured": v, "met": ok} for n, v, ok in results["targets"]]
         print(json.dumps(results, indent=2, default=str))
     else:
         print(table(results, args))
-    return 0
+    return 1 if failed else 0
