@@ -10,7 +10,11 @@ for a packaged Grafana):
 * ``provisioning/dashboards/sisock.yaml``: a file provider reading the
   dashboards from ``dashboards/sisock/``;
 * ``dashboards/sisock/*.json``: the dashboards shipped with the package
-  (``sisock/grafana/``), whose panels query the data source ``sisock``.
+  (``sisock/grafana/``). Every data source reference in them is
+  ``${DS_SISOCK}``: Grafana's import fills it in from the ``__inputs``
+  entry ``DS_SISOCK`` (the data source the user picks, any uid), and a
+  provisioned dashboard resolves it through its hidden data source
+  variable ``DS_SISOCK``, whose value is the uid ``sisock`` provisioned here.
 
 ``docker/grafana/provisioning/`` holds the same files written for the
 Compose stack (``--bridge-url http://bridge:8081``).
@@ -25,7 +29,7 @@ import yaml
 DASHBOARDS = Path(__file__).resolve().parents[1] / "grafana"
 #: Grafana plugin id of the JSON data source the bridge serves (simpod JSON API contract).
 PLUGIN = "simpod-json-datasource"
-#: uid of the provisioned data source; every dashboard panel names it.
+#: uid of the provisioned data source; the dashboards' variable DS_SISOCK selects it.
 DATASOURCE_UID = "sisock"
 #: Where the written files go under ``--out``.
 DATASOURCE_FILE = Path("provisioning", "datasources", "sisock.yaml")
