@@ -22,6 +22,11 @@ WHERE timeline = :tl AND t0 < :end AND t0 >= coalesce(
     (SELECT t0 FROM block WHERE timeline = :tl AND t0 <= :start ORDER BY t0 DESC LIMIT 1), :start)
 ORDER BY t0"""
 
+#: The first and last sample times of a timeline in the file, by two seeks of the time index.
+SPAN_SQL = """
+SELECT (SELECT min(t0) FROM block WHERE timeline = :tl),
+       (SELECT t1 FROM block WHERE timeline = :tl ORDER BY t0 DESC LIMIT 1)"""
+
 #: The blocks of `RANGE_SQL` for every window ``[lo, hi]`` of the JSON array ``:w``, each once.
 WINDOWS_SQL = """
 SELECT t0, t1, layout, codec, n, t, num, txt FROM block WHERE id IN (
@@ -118,7 +123,7 @@ class LogReads:
         """``(first, last)``: the times of the oldest and newest sample of ``timeline`` in the file, or
         ``(None, None)``."""
         with self._reading() as db:
-            first, last = db.execute("SELECT min(t0), max(t1) FROM block WHERE timeline = ?", (timeline,)).fetchone()
+            first, last = db.execute(SPAN_SQL, {"tl": timeline}).fetchone()
         return first, last
 
     def coverage(self, timeline):
@@ -128,7 +133,7 @@ class LogReads:
         ends of their last rows.
         """
         with self._reading() as db:
-            raw = db.execute("SELECT min(t0), max(t1) FROM block WHERE timeline = ?", (timeline,)).fetchone()
+            raw = db.execute(SPAN_SQL, {"tl": timeline}).fetchone()
             out = {"raw": tuple(np.nan if v is None else float(v) for v in raw)}
             for width in self.widths:
                 first = db.execute("SELECT min(seg) FROM rollup WHERE timeline = ? AND width = ? AND field = ''",

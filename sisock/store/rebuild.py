@@ -49,7 +49,8 @@ def rebuild(db, timeline, kinds, widths, layout_fields):
         ``layout_fields(layout id) -> [(name, type), ...]``.
     """
     builder = tiers.TierBuilder(kinds, widths, {w: finished_end(db, timeline, w) for w in widths})
-    last = db.execute("SELECT max(t1) FROM block WHERE timeline = ?", (timeline,)).fetchone()[0]
+    last = db.execute("SELECT t1 FROM block WHERE timeline = ? ORDER BY t0 DESC LIMIT 1", (timeline,)).fetchone()
+    last = None if last is None else last[0]
     builder.last = -np.inf if last is None else float(last)
     for i, width in enumerate(widths):
         source = _raw_chunks(db, timeline, kinds, width, builder, layout_fields) if i == 0 else \
