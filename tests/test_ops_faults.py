@@ -149,3 +149,5 @@ def test_a_lamp_that_went_offline_is_a_fault_and_a_disabled_one_still_reports_it
     rows = {(row[1], row[2]) for row in table["rows"]}
     assert {("annex.lamp0001", "offline"), ("fleet.lamp0007", "lamp_out")} <= rows
     assert "annex.lamp0001" in table["meta"]["message"]
+    with pytest.raises(InvalidArgument, match="every"):
+        yield consumer.call(uri.GET_DATA_NODE, filter="*.lamp000*", every="yes")

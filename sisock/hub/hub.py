@@ -57,7 +57,7 @@ from sisock.hub.management import NodesApi
 from sisock.hub.registry import FILE_NAME, Registry
 from sisock.hub.selection import parse_filter
 from sisock.wire import uri, validate
-from sisock.wire.errors import NoSuchNode, NotAuthorized
+from sisock.wire.errors import InvalidArgument, NoSuchNode, NotAuthorized
 
 #: Seconds without a heartbeat after which a node that heartbeats is offline.
 HEARTBEAT_TIMEOUT = 5.0
@@ -249,13 +249,15 @@ class Hub(SisockSession):
         Raises
         ------
         InvalidArgument
-            A malformed ``filter``.
+            A malformed ``filter``, or ``every`` not a bool.
         """
         live = [self.registry.get(name) for name in sorted(self.nodes)]
         live = [r for r in live if r.enabled]
         if filter is None:
             return [{"name": r.name, "description": self.nodes[r.name]["description"]} for r in live]
         accept = parse_filter(filter)
+        if not isinstance(every, bool):
+            raise InvalidArgument(f"every must be true or false, got {every!r:.40}")
         if every:
             return [dict(r.to_public(), status=r.status, connected=r.connected, last_seen=r.last_seen)
                     for r in self.registry.select(accept)]
