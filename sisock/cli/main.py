@@ -21,7 +21,7 @@ import sys
 
 import sisock
 from sisock import config
-from sisock.cli.support import ERROR, EXIT_STATUS, PIPE_CLOSED, USAGE, finish_output, status_of
+from sisock.cli.support import ERROR, EXIT_STATUS, INTERRUPTED, PIPE_CLOSED, USAGE, finish_output, status_of
 from sisock.wire import validate
 from sisock.wire.errors import SisockError
 
@@ -129,7 +129,8 @@ def main(argv=None):
 
     Whatever the command, a reader of its output that goes away (``sisock
     ... | head``) ends it quietly with exit status `PIPE_CLOSED`, as it
-    would end ``grep``: no traceback, nothing on stderr.
+    would end ``grep``: no traceback, nothing on stderr. Ctrl-C before a
+    command runs ends it quietly too, with `INTERRUPTED`.
     """
     try:
         status = _dispatch(sys.argv[1:] if argv is None else list(argv))
@@ -137,6 +138,8 @@ def main(argv=None):
         status = exc.code
     except BrokenPipeError:
         status = PIPE_CLOSED
+    except KeyboardInterrupt:
+        status = INTERRUPTED
     return finish_output(status)
 
 

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import signal
 import stat
 import sys
 import time
@@ -179,6 +180,19 @@ class _Run:
     def __init__(self, reactor, args, status):
         self.reactor, self.args = reactor, args
         self.status, self.session, self.ended = status, None, False
+        #: The exit status Ctrl-C gives, and once it was pressed (``interrupted``), the one it gave.
+        self.on_interrupt, self.interrupted = status, None
+
+    def interrupt(self, signum, frame):
+        """SIGINT (Ctrl-C) handler: end with `on_interrupt`, whatever else ends the command next.
+
+        Ctrl-C signals the whole pipeline, so the reader of a pipe (``|
+        cat``) goes away with it: that must not turn an interruption into
+        `PIPE_CLOSED`. The status is fixed here, at once; the rest of the
+        ending is left to the reactor.
+        """
+        self.interrupted = self.on_interrupt
+        self.reactor.callFromThread(self.end, self.on_interrupt)
 
     @defer.inlineCallbacks
     def main(self, body, admin):
@@ -204,7 +218,7 @@ class _Run:
         """End with exit status ``status`` (the first call wins): goodbye to the router, stop the reactor."""
         if self.ended:
             return
-        self.ended, self.status = True, status
+        self.ended, self.status = True, status if self.interrupted is None else self.interrupted
         if self.session is not None:
             yield self.session.close()
         if self.reactor.running:
@@ -217,7 +231,9 @@ def run_command(args, body, admin=False, interrupted=INTERRUPTED):
     The command ends at once, quietly, with `PIPE_CLOSED` when the reader of
     stdout goes away: when a write fails with ``BrokenPipeError`` or, for a
     pipe, as soon as its reading end is closed, even while nothing is
-    written (``sisock tail`` of a quiet node).
+    written (``sisock tail`` of a quiet node). Ctrl-C ends it with
+    ``interrupted``, even when it ends the reader of a pipe too
+    (``sisock tail ... | cat``).
 
     Parameters
     ----------
@@ -240,12 +256,14 @@ def run_command(args, body, admin=False, interrupted=INTERRUPTED):
     run = _Run(reactor, args, interrupted)
 
     def begin():
+        signal.signal(signal.SIGINT, run.interrupt)  # over the reactor's own, which only stops it
         _ReaderWatch.start(reactor, lambda: run.end(PIPE_CLOSED))
         run.main(body, admin).addErrback(run.crashed)
 
     reactor.callWhenRunning(begin)
     reactor.run()
-    return finish_output(run.status)
+    status = finish_output(run.status)
+    return status if run.interrupted is None else run.interrupted
 
 
 # -- output -------------------------------------------------------------------

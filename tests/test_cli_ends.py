@@ -1,0 +1,40 @@
+"""How a ``sisock`` command ends: stopped by Ctrl-C in a pipeline, or told no by the router.
+
+Each test runs the installed ``sisock`` command in child processes against
+the session stack's router, the way a shell runs a pipeline.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
+#: Seconds a command may take to end once it was told to.
+QUICK = 10
+
+
+def user_env(stack):
+    """The stack's environment as a user's shell has it: stdout block-buffered in a pipe."""
+    return {k: v for k, v in stack.env.items() if k != "PYTHONUNBUFFERED"}
+
+
+def test_tail_into_cat_stopped_by_ctrl_c_ends_with_0_without_a_word(stack, tmp_path):
+    """Ctrl-C signals the whole pipeline: cat ends at once, and tail must not take that for a reader gone."""
+    with open(tmp_path / "stderr", "w+") as err:
+        tail = subprocess.Popen([SISOCK, "tail", "sensors", "cpu_percent"], env=user_env(stack),
+                                stdout=subprocess.PIPE, stderr=err, process_group=0)
+        try:
+            cat = subprocess.Popen(["cat"], stdin=tail.stdout, stdout=subprocess.PIPE, text=True,
+                                   process_group=tail.pid)
+            tail.stdout.close()  # cat is the only reader
+            assert "cpu_percent=" in cat.stdout.readline()  # samples flow through the pipeline
+            os.killpg(tail.pid, signal.SIGINT)
+            status = tail.wait(QUICK)
+            cat.wait(QUICK)
+        finally:
+            tail.kill()
+            tail.wait()
+        err.seek(0)
+        assert (status, err.read()) == (0, "# live samples of sensors; Ctrl-C stops\n")
+
