@@ -62,6 +62,12 @@ class WebSocketClientProtocol(WampWebSocketClientProtocol):
         self.tcpNoDelay = self.factory.tcpNoDelay
         super().connectionMade()
 
+    def failHandshake(self, reason):
+        """The opening handshake failed (the router answered no WebSocket, e.g. 404 for a wrong path):
+        drop the connection and tell the session (`SisockSession.onUpgradeRefused`)."""
+        super().failHandshake(reason)
+        self.factory.sisock_session.onUpgradeRefused(getattr(self, "http_status_line", None), reason)
+
 
 class RawSocketClientProtocol(WampRawSocketClientProtocol):
     """Autobahn's WAMP RawSocket client protocol with TCP_NODELAY and a liveness check.
@@ -171,6 +177,7 @@ def _transport(session, reactor, binary):
                                              serializers=serializers(binary))
         factory.setProtocolOptions(**PROTOCOL_OPTIONS)
         factory.protocol = WebSocketClientProtocol
+        factory.sisock_session = session
     else:
         factory = WampRawSocketClientFactory(session.fresh, serializer=serializers(binary)[0])
         factory.protocol = RawSocketClientProtocol
@@ -256,6 +263,21 @@ class SisockSession(ApplicationSession):
 
     def onDisconnect(self):
         self.log.info("sisock: disconnected from router; reconnecting")
+
+    def onUpgradeRefused(self, status_line, reason):
+        """The router at a ``ws://`` or ``wss://`` URL answered, but with no WebSocket: log it (the
+        session keeps trying).
+
+        Parameters
+        ----------
+        status_line : str or None
+            The HTTP status line of the answer (``"HTTP/1.1 404 Not Found"``),
+            None if there was none to read.
+        reason : str
+            Autobahn's words for the failed opening handshake.
+        """
+        self.log.warn("sisock: the router at {url} refused the WebSocket connection: {reason}",
+                      url=self.connection.url, reason=reason)
 
     @defer.inlineCallbacks
     def close(self):

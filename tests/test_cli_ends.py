@@ -38,3 +38,10 @@ def test_tail_into_cat_stopped_by_ctrl_c_ends_with_0_without_a_word(stack, tmp_p
         err.seek(0)
         assert (status, err.read()) == (0, "# live samples of sensors; Ctrl-C stops\n")
 
+
+def test_a_url_whose_path_the_router_does_not_serve_is_said_at_once_with_the_router_s_answer(stack):
+    wrong = stack.url.replace("/ws", "/wrong")
+    done = subprocess.run([SISOCK, "fields", "weather", "--url", wrong, "--timeout", "60"], env=stack.env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == f"sisock fields: the router at {wrong} answered HTTP 404: no WAMP endpoint at /wrong\n"

@@ -15,6 +15,7 @@ import signal
 import stat
 import sys
 import time
+from urllib.parse import urlparse
 
 import numpy as np
 from autobahn.wamp.exception import ApplicationError
@@ -75,6 +76,20 @@ class CliSession(ConsumerSession):
             self.on_refused(NotAuthorized(f"the router refused to let us join: {details.reason} "
                                           f"{details.message or ''}".strip()))
         super().onLeave(details)
+
+    def onUpgradeRefused(self, status_line, reason):
+        """Report at once what the router answered instead of a WebSocket (a wrong path: 404)."""
+        if self.on_refused is None:
+            return super().onUpgradeRefused(status_line, reason)
+        url = self.connection.url
+        code = (status_line or "").split()[1:2]
+        if code == ["404"]:
+            message = f"the router at {url} answered HTTP 404: no WAMP endpoint at {urlparse(url).path or '/'}"
+        elif code:
+            message = f"the router at {url} answered HTTP {status_line.split(None, 1)[1]}, not a WebSocket"
+        else:
+            message = f"the router at {url} refused the WebSocket connection: {reason}"
+        self.on_refused(Failed(ERROR, message))
 
 
 class Failed(Exception):
