@@ -8,7 +8,7 @@ from twisted.internet import threads
 
 from sisock.wire import uri
 from tests.registry_support import connect_admin, joined, start_stack
-from tests.test_web import Scenario, browser  # noqa: F401 (browser: the fixture)
+from tests.test_web import Scenario, browser, run  # noqa: F401 (browser: the fixture)
 
 COUNT = 1000
 LAMP, GROUP = "fleet.lamp0020", "fleet.lamp001*"
@@ -75,3 +75,29 @@ def test_admin_panel_pages_filters_disables_ten_lamps_and_dims_one(browser, flee
     assert box["page"] <= box["window"]
     assert [(c["procedure"].rsplit(".", 2)[-2:], c["args"]) for c in result["changes"]] == [
         (["nodes", "disable"], [GROUP]), (["lamp0020", "command"], ["switch"]), (["lamp0020", "command"], ["dim"])]
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_sidebar_groups_the_lamps_collapsed_searches_by_name_and_stays_small_with_10000(
+        browser, fleet1000, admin):  # noqa: F811
+    listed = yield admin.call(uri.GET_DATA_NODE)
+    lamps = sorted(n["name"] for n in listed if n["name"].startswith("fleet."))
+    result = yield run(browser, fleet1000, "sidebar", "--node", LAMP, "--group", "fleet", "--count", str(len(lamps)))
+    # the fleet is one collapsed line with its count, not a thousand buttons
+    assert result["group"] == {"count": len(lamps), "open": "false"}
+    assert int(result["nodeCount"]) == len(listed)
+    assert result["collapsed"]["items"] == len(listed) - len(lamps) and result["collapsed"]["elements"] < 40
+    # opened, it draws a bounded number of its lamps and says how many more there are
+    shown = result["synthetic"]["shown"]
+    assert result["opened"]["items"] == result["collapsed"]["items"] + shown
+    assert result["more"].startswith(f"{len(lamps) - shown} more")
+    # the search keeps the names that have the text typed; a click opens the lamp
+    assert result["searched"] == [f"fleet.lamp{i:04d}" for i in range(20, 30)]
+    assert result["title"] == LAMP
+    # 10,000 nodes fed to the same list module: few elements, collapsed, open and searched
+    synthetic = result["synthetic"]
+    assert synthetic["count"] == "10003"
+    assert synthetic["collapsed"]["items"] == 3 and synthetic["collapsed"]["elements"] < 30
+    assert synthetic["open"]["items"] == 3 + shown and synthetic["open"]["elements"] < 6 * (shown + 10)
+    assert synthetic["open"]["more"].startswith(f"{10000 - shown} more")
+    assert synthetic["searched"]["names"] == [f"site.lamp0{i}" for i in range(9990, 10000)]

@@ -131,7 +131,7 @@ def test_page_connects_and_lists_the_nodes(browser, stack):
     assert result["connection"].split() == ["connected"]
     assert result["routerUrl"] == f"ws://127.0.0.1:{stack.port}/ws"
     assert {"weather", "sensors"} <= set(result["nodes"])
-    assert int(result["count"]) == len(result["nodes"])
+    assert int(result["count"]) == len(result["nodes"]) + sum(result["groups"].values())  # a.b names in group a
     assert Path(result["screenshot"]).is_file()
 
 

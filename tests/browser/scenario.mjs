@@ -5,7 +5,8 @@
 //
 // Scenarios: lists, sensors-live, node-leaves, apex-day, bookmark (opens
 // URL#H), reconnect (see below), brewing (brewing.mjs, with --secret), pixels-legend (pixels.mjs,
-// with --node) and registry (registry.mjs, with --secret, --node and --group). Prints one JSON object per line on stdout:
+// with --node), registry (registry.mjs, with --secret, --node and --group) and sidebar (sidebar.mjs,
+// with --node, --group and --count). Prints one JSON object per line on stdout:
 // progress lines {"step": ...} and, last, {"result": {...}} or
 // {"error": "...", "partial": {...}} (exit status 1).
 // node-leaves prints {"step": "listed"} once NAME is shown and then waits for
@@ -24,6 +25,7 @@ import { chromium } from "playwright-core";
 import { scenarios as brewing } from "./brewing.mjs";
 import { scenarios as pixels } from "./pixels.mjs";
 import { scenarios as registry } from "./registry.mjs";
+import { scenarios as sidebar } from "./sidebar.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CHROMIUM = process.env.SISOCK_CHROMIUM || "/usr/bin/chromium";
@@ -190,6 +192,8 @@ const scenarios = {
     await c.waitNode("weather");
     await c.waitNode("sensors");
     out.nodes = await c.nodeNames();
+    out.groups = await c.page.$$eval('[data-testid="node-group"]',
+      (groups) => Object.fromEntries(groups.map((g) => [g.dataset.group, +g.dataset.count])));
     out.count = await c.text("node-count");
     out.screenshot = await c.shot("web-nodes");
   },
@@ -340,6 +344,7 @@ const scenarios = {
   ...brewing,
   ...pixels,
   ...registry,
+  ...sidebar,
 };
 
 async function main() {

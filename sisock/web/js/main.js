@@ -10,7 +10,8 @@
 import { AdminLogin } from "./admin.js";
 import { BREWING_NODE, BrewingPanel } from "./brewing.js";
 import { utc } from "./format.js";
-import { ActivityLog, NodeList } from "./nodes.js";
+import { ActivityLog } from "./activity.js";
+import { NodeList } from "./nodes.js";
 import { NodeView } from "./nodeview.js";
 import { PixelDisplay } from "./pixels.js";
 import { RegistryPanel } from "./registry.js";
@@ -32,7 +33,7 @@ const sisock = new Sisock({
 });
 const admin = new AdminLogin({ url: sisock.url, realm: sisock.realm });
 const log = new ActivityLog($("activity"));
-const nodes = new NodeList($("node-list"), $("node-count"), $("node-message"), select);
+const nodes = new NodeList($("node-list"), $("node-count"), $("node-message"), select, $("node-search"));
 const remembered = new Map(); // node -> {range, charted}
 let view = null;
 const registry = new RegistryPanel(sisock, admin, { onOpen: (name) => select(name) });

@@ -1,16 +1,43 @@
-// The list of live data nodes (from the hub) and the activity log beside it.
+// The list of live data nodes (from the hub) in the sidebar, kept equal to
+// the hub's. Nodes named with a dot are grouped by what comes before it
+// (fleet.lamp0001 ... in "fleet", with a count), collapsed until opened, and
+// an open group draws at most SHOWN of its nodes: ten thousand nodes make a
+// few dozen elements. The search box keeps the nodes whose name has the
+// text typed (any case), groups open.
 
-import { utc } from "./format.js";
+import { el } from "./format.js";
 
-/** The node list: kept equal to the hub's, one button per node, sorted by name. */
+/** Most nodes drawn in one group (the search narrows it down). */
+export const SHOWN = 100;
+const collator = new Intl.Collator("en", { numeric: false });
+
+/** The group of a node name: what comes before its first dot, or null. */
+export function groupOf(name) {
+  const dot = name.indexOf(".");
+  return dot > 0 ? name.slice(0, dot) : null;
+}
+
 export class NodeList {
-  constructor(listElement, countElement, messageElement, onSelect) {
+  /**
+   * @param {HTMLElement} listElement  the <ul> to draw in
+   * @param {HTMLElement} countElement  shows how many nodes there are
+   * @param {HTMLElement} messageElement  a problem to show instead of the list
+   * @param {function} onSelect  called with a node's name when it is clicked
+   * @param {HTMLInputElement} searchElement  the search box (optional)
+   */
+  constructor(listElement, countElement, messageElement, onSelect, searchElement = null) {
     this.list = listElement;
     this.count = countElement;
     this.message = messageElement;
     this.onSelect = onSelect;
-    this.nodes = new Map(); // name -> {name, description, item}
+    this.search = searchElement;
+    this.nodes = new Map(); // name -> description
+    this.items = new Map(); // name -> <li>, made when first drawn
+    this.open = new Set(); // groups opened by a click
+    this.sorted = null; // names in order, until the next add or remove
     this.selected = null;
+    this.queued = false;
+    if (this.search) this.search.addEventListener("input", () => this._queue());
     this._render();
   }
 
@@ -30,56 +57,36 @@ export class NodeList {
 
   /** Add a node or update its description; returns whether it is new. */
   add({ name, description }) {
-    const known = this.nodes.get(name);
-    if (known) {
-      known.description = description;
-      known.item.querySelector(".desc").textContent = description || "";
-      return false;
+    const known = this.nodes.has(name);
+    this.nodes.set(name, description || "");
+    const item = this.items.get(name);
+    if (item) item.querySelector(".desc").textContent = description || "";
+    if (!known) {
+      this.sorted = null;
+      this._queue();
     }
-    const item = document.createElement("li");
-    item.className = "node";
-    item.dataset.testid = "node-item";
-    item.dataset.node = name;
-    const button = document.createElement("button");
-    button.type = "button";
-    button.title = description || name;
-    const dot = document.createElement("span");
-    dot.className = "dot";
-    const label = document.createElement("span");
-    label.className = "name";
-    label.textContent = name;
-    const desc = document.createElement("span");
-    desc.className = "desc";
-    desc.textContent = description || "";
-    button.append(dot, label, desc);
-    button.addEventListener("click", () => this.onSelect(name));
-    item.append(button);
-    this.nodes.set(name, { name, description, item });
-    this._render();
-    return true;
+    return !known;
   }
 
   /** Remove a node; returns whether it was listed. */
   remove(name) {
-    const known = this.nodes.get(name);
-    if (!known) return false;
-    known.item.remove();
-    this.nodes.delete(name);
-    this._render();
+    if (!this.nodes.delete(name)) return false;
+    this.items.delete(name);
+    this.sorted = null;
+    this._queue();
     return true;
   }
 
+  /** Mark ``name`` as the node shown, opening its group. */
   select(name) {
     this.selected = name;
-    for (const { name: n, item } of this.nodes.values()) {
-      item.classList.toggle("selected", n === name);
-      item.querySelector("button").setAttribute("aria-pressed", String(n === name));
-    }
+    const group = name && groupOf(name);
+    if (group) this.open.add(group);
+    this._queue();
   }
 
   description(name) {
-    const known = this.nodes.get(name);
-    return known ? known.description : "";
+    return this.nodes.get(name) || "";
   }
 
   /** A problem to show instead of the list (e.g. the hub does not answer); null clears it. */
@@ -88,29 +95,90 @@ export class NodeList {
     this.message.hidden = !text;
   }
 
+  /** Draw the list at the next frame (many changes in a row draw once). */
+  _queue() {
+    if (this.queued) return;
+    this.queued = true;
+    requestAnimationFrame(() => {
+      this.queued = false;
+      this._render();
+    });
+  }
+
   _render() {
-    const sorted = [...this.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
-    for (const { item } of sorted) this.list.append(item); // re-appending moves, keeps listeners
+    if (!this.sorted) this.sorted = [...this.nodes.keys()].sort(collator.compare);
+    const term = this.search ? this.search.value.trim().toLowerCase() : "";
+    const rows = [];
+    const groups = new Map(); // group -> {names: [...], total}
+    for (const name of this.sorted) {
+      const group = groupOf(name);
+      const hit = !term || name.toLowerCase().includes(term);
+      if (group === null) {
+        if (hit) rows.push({ key: name, name });
+        continue;
+      }
+      let g = groups.get(group);
+      if (!g) {
+        g = { key: group, group, names: [], total: 0 };
+        groups.set(group, g);
+        rows.push(g);
+      }
+      g.total += 1;
+      if (hit) g.names.push(name);
+    }
+    const shown = rows.filter((r) => !r.group || r.names.length).sort((a, b) => collator.compare(a.key, b.key));
+    const drawn = new Map(); // the items of this draw: the others are let go
+    this.list.replaceChildren(...shown.map((r) => (r.group ? this._group(r, term, drawn) : this._item(r.name, drawn))));
+    if (term && !shown.length) {
+      this.list.append(el("li", { class: "more muted", "data-testid": "node-search-none", text: `no node name has "${term}"` }));
+    }
+    this.items = drawn;
     this.count.textContent = String(this.nodes.size);
-    this.list.dataset.count = String(this.nodes.size);
-    this.select(this.selected);
-  }
-}
-
-/** Recent happenings (connection, nodes joining and leaving), newest first. */
-export class ActivityLog {
-  constructor(listElement, limit = 40) {
-    this.list = listElement;
-    this.limit = limit;
+    Object.assign(this.list.dataset, { count: String(this.nodes.size), drawn: String(drawn.size) });
   }
 
-  add(text, kind = "info") {
-    const item = document.createElement("li");
-    item.className = kind;
-    const time = document.createElement("time");
-    time.textContent = utc(Date.now() / 1000, { date: false });
-    item.append(time, ` ${text}`);
-    this.list.prepend(item);
-    while (this.list.children.length > this.limit) this.list.lastElementChild.remove();
+  /** The <li> of node ``name``, kept in ``drawn`` (the one of the last draw again, so its listener stays). */
+  _item(name, drawn) {
+    let item = this.items.get(name);
+    drawn.set(name, item);
+    if (!item) {
+      const description = this.nodes.get(name);
+      const button = el("button", { type: "button", title: description || name },
+        el("span", { class: "dot" }), el("span", { class: "name", text: name }),
+        el("span", { class: "desc", text: description }));
+      button.addEventListener("click", () => this.onSelect(name));
+      item = el("li", { class: "node", "data-testid": "node-item", "data-node": name }, button);
+      drawn.set(name, item);
+    }
+    const on = name === this.selected;
+    item.classList.toggle("selected", on);
+    item.firstChild.setAttribute("aria-pressed", String(on));
+    return item;
+  }
+
+  /** A group's <li>: its name and count, and, open, up to `SHOWN` of the nodes that match the search. */
+  _group({ group, names, total }, term, drawn) {
+    const open = !!term || this.open.has(group);
+    const count = term ? `${names.length} of ${total}` : String(total);
+    const head = el("button", { type: "button", class: "group-head", "aria-expanded": String(open),
+      "data-testid": "node-group-toggle", title: open ? `hide the ${total} nodes of ${group}` : `show ${group}.*` },
+    el("span", { class: "caret", text: open ? "▾" : "▸" }), el("span", { class: "name", text: group }),
+    el("span", { class: "count", text: count }));
+    head.addEventListener("click", () => {
+      if (this.open.has(group)) this.open.delete(group);
+      else this.open.add(group);
+      this._render();
+    });
+    const box = el("li", { class: "node-group", "data-testid": "node-group", "data-group": group,
+      "data-count": String(total), "data-matches": String(names.length), "data-open": String(open) }, head);
+    if (open) {
+      const members = el("ul", { class: "node-list" }, ...names.slice(0, SHOWN).map((n) => this._item(n, drawn)));
+      if (names.length > SHOWN) {
+        members.append(el("li", { class: "more muted", "data-testid": "node-group-more",
+          text: `${names.length - SHOWN} more: type in the search box to find one` }));
+      }
+      box.append(members);
+    }
+    return box;
   }
 }
