@@ -20,8 +20,9 @@ from sisock.connection import run
 from sisock.node.base import DataNode
 from sisock.node.server import DataNodeServer
 from sisock.store import Store, StoreError
+from sisock.store import options as store_settings
 from sisock.store.shared import SharedFile
-from sisock.store.sqlite import DEFAULT_MAX_BYTES, DEFAULT_RETENTION
+from sisock.store.sqlite import DEFAULT_MAX_BYTES, DEFAULT_RETENTION, DEFAULT_ROLLUPS
 from sisock.wire import chunks, validate
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -40,24 +41,43 @@ def _bytes(text):
     return value
 
 
+def _argument(parse):
+    """An argparse type from ``parse``, whose ValueError becomes the usage error (exit status 2)."""
+    def convert(text):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = parse.__name__
+    return convert
+
+
 def add_store_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the store options of every node: ``--retention`` (seconds) and ``--max-bytes`` (e.g. ``500M``)."""
+    """Add the store options of every node: ``--retention`` (raw samples), ``--max-bytes`` (e.g. ``500M``)
+    and ``--rollups`` (the summary tiers, e.g. ``1m:365d,1h,1d``)."""
     group = parser.add_argument_group("store", "recorded history, in <data dir>/<name>.sqlite")
-    group.add_argument("--retention", type=config.positive_number, default=DEFAULT_RETENTION, metavar="SECONDS",
-                       help="seconds of recorded history kept; inf for no limit (default 2592000 = 30 days)")
+    group.add_argument("--retention", type=_argument(store_settings.duration), default=DEFAULT_RETENTION,
+                       metavar="SECONDS",
+                       help="how long raw samples are kept: seconds or 90m, 12h, 30d, 1y; inf for no limit "
+                            "(default 30d)")
     group.add_argument("--max-bytes", type=_bytes, default=DEFAULT_MAX_BYTES, metavar="SIZE",
-                       help="most bytes of recorded data kept, oldest dropped first; e.g. 500M, 2G, inf "
+                       help="most bytes of raw samples kept, oldest dropped first; e.g. 500M, 2G, inf "
                             "(default 1G)")
+    group.add_argument("--rollups", type=_argument(store_settings.rollups), default=DEFAULT_ROLLUPS,
+                       metavar="TIERS",
+                       help="summary tiers kept for fast long-range reads: WIDTH[:RETENTION] separated by commas, "
+                            "each width a multiple of the one before, no retention for forever; none for no "
+                            "tiers (default 1m:365d,1h,1d)")
     return parser
 
 
 def store_options(args: argparse.Namespace, name: str | None = None) -> dict:
     """Keyword arguments of `sisock.store.Store.open` from the parsed options: the file
-    ``<data dir>/<name>.sqlite`` (``name``, by default ``args.name``), ``retention`` (seconds)
-    and ``max_bytes``."""
+    ``<data dir>/<name>.sqlite`` (``name``, by default ``args.name``), ``retention`` (seconds),
+    ``max_bytes`` and ``rollups``."""
     directory = os.path.abspath(args.data_dir) if args.data_dir else config.data_dir()
     return {"path": os.path.join(directory, f"{name or args.name}.sqlite"), "retention": args.retention,
-            "max_bytes": args.max_bytes}
+            "max_bytes": args.max_bytes, "rollups": args.rollups}
 
 
 def shared_store_file() -> Callable[[str], Store]:
