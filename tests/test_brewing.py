@@ -203,6 +203,30 @@ def test_a_rule_raises_and_clears_its_alarm_and_ack_all_records_the_admin(admin,
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_chamber_deleted_right_after_its_device_takes_its_alarms_and_fields_with_it(admin, consumer):
+    controller = yield change(admin, "io.create", "controller",
+                              {"name": "far", "kind": "brewpi-socket", "address": "127.0.0.1:9"})
+    chamber = yield change(admin, "io.create", "chamber", {"name": "doomed", "controller": controller["id"]})
+    device = yield change(admin, "io.create", "device", {"chamber": chamber["id"], "slot": 0,
+                                                          "function": "beer_probe"})
+    yield until(lambda: consumer.call(proc("alarms.active")),  # nothing answers on 127.0.0.1:9
+                lambda active: ("doomed", "probe_disconnected") in {(a["chamber"], a["code"]) for a in active},
+                "the doomed chamber's probe alarm")
+    yield until(lambda: consumer.call(proc("get_fields"), -5, 0), lambda got: "doomed.beer" in got[0],
+                "the doomed chamber's fields")
+    yield change(admin, "io.delete", "device", device["id"])
+    yield change(admin, "io.delete", "chamber", chamber["id"])
+    deleted = time.time()
+    yield change(admin, "io.delete", "controller", controller["id"])
+    yield change(admin, "alarms.ack_all")
+    yield until(lambda: consumer.call(proc("alarms.active")),
+                lambda active: "doomed" not in {a["chamber"] for a in active}, "no active alarm of the doomed chamber")
+    fields, timelines = yield until(lambda: consumer.call(proc("get_fields"), deleted + 0.5, 0),
+                                    lambda got: "fermenter.beer" in got[0], "fields recorded after the deletion")
+    assert not [f for f in fields if f.startswith("doomed.")] and "doomed" not in timelines
+
+
+@pytest_twisted.inlineCallbacks
 def test_logs_are_published_and_kept(admin, consumer):
     seen = Events()
     yield consumer.subscribe(seen, proc("logs"))

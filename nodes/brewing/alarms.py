@@ -6,7 +6,8 @@ acked_by}``, times in UNIX seconds UTC (null until it happens). It is
 *active* until it is both cleared and acknowledged. A rule raises at most
 one open alarm per ``(chamber, code)``; an alarm raised by hand
 (``alarms.simulate``, an HTTP publish) has no condition and clears when
-acknowledged.
+acknowledged. The alarms of a chamber that is deleted clear at the next
+tick (`AlarmBook.clear_gone`).
 
 Rules, per chamber, each tick (`conditions`):
 
@@ -159,6 +160,16 @@ class AlarmBook:
                 changes.append(("raised", self.raise_alarm(chamber, code, severity, message, t)))
         for (where, code), alarm in list(self.open.items()):
             if where == chamber and code not in found:
+                del self.open[(where, code)]
+                changes.append(("cleared", self._set(alarm, cleared=t)))
+        return changes
+
+    def clear_gone(self, chambers, t: float) -> list[tuple[str, dict]]:
+        """Clear the open alarms of chambers not in ``chambers`` (names): a deleted chamber's alarms,
+        whose conditions no tick will look at again; returns ``[("cleared", alarm)]``."""
+        changes = []
+        for (where, code), alarm in list(self.open.items()):
+            if where is not None and where not in chambers:
                 del self.open[(where, code)]
                 changes.append(("cleared", self._set(alarm, cleared=t)))
         return changes

@@ -151,8 +151,16 @@ class BrewingNode(BrewingApi, AlarmApi, DataNodeServer):
                                               tolerance, t)
             found[chamber["name"]] = conditions(probes, level, beer_set, t - self.off_target[cid][1],
                                                 self.db.setting)
-        d = threads.deferToThread(lambda: [c for name, f in found.items() for c in self.alarms.update(name, f, t)])
+        d = threads.deferToThread(self._update_alarms, found, t)
         return d.addCallback(self._alarms_changed)
+
+    def _update_alarms(self, found, t):
+        """Raise and clear the alarms of ``found`` (`conditions` per chamber name), and clear those of
+        chambers deleted since (in a thread); ``[(event, alarm)]``."""
+        with self.db.lock:
+            names = {c["name"] for c in self.db.records["chamber"].values()}
+            changes = [c for name, f in found.items() if name in names for c in self.alarms.update(name, f, t)]
+            return changes + self.alarms.clear_gone(names, t)
 
     def _alarms_changed(self, changes):
         return defer.gatherResults([self.publish_alarm(event, alarm) for event, alarm in changes])
