@@ -39,12 +39,13 @@ def _bbox(text):
 
 def nodes_arguments(parser):
     """Options of ``sisock nodes``."""
-    parser.description = ("List the data nodes the hub has ever known, with their status (online, offline, "
-                          "disabled), host, when they were last seen and their number of fields. Needs the "
-                          "admin secret.")
+    parser.description = ("List the data nodes the hub has ever known, with their status, host, when they were "
+                          "last seen and their number of fields: the online first, then the disabled, then the "
+                          "offline, by name within each, and how many of each the filter matched (\"counts\" "
+                          "in --json). Needs the admin secret.")
     parser.epilog = f"""\
 examples:
-  sisock nodes                             the first 100 nodes, by name
+  sisock nodes                             the first 100 nodes: online, disabled, offline
   sisock nodes status=offline              only offline nodes
   sisock nodes 'fleet.*' --limit 50 --offset 50
   sisock nodes --bbox 6.14,46.20,6.15,46.21   nodes located in a box (west,south,east,north)
@@ -96,12 +97,17 @@ def _table(page):
     first = page["offset"] + 1
     last = page["offset"] + len(page["nodes"])
     if page["nodes"]:
-        summary = f"nodes {first}-{last} of {page['total']}"
+        summary = f"nodes {first}-{last} of {page['total']} ({_counts(page)})"
     else:
         summary = f"no node at offset {page['offset']} ({page['total']} in all)" if page["total"] else "no node matched"
     if page["nodes"] and last < page["total"]:
         summary += f"; --offset {last} for more"
     out.print(summary, style="dim")
+
+
+def _counts(page):
+    """``1 online, 1 disabled, 500 offline``: how many nodes of each status the filter matched."""
+    return ", ".join(f"{n} {status}" for status, n in page["counts"].items())
 
 
 def nodes(args):

@@ -6,8 +6,11 @@ Filters, bounding boxes and pages are described in `sisock.hub.selection`;
 records in `sisock.hub.registry.NodeRecord.to_wire`.
 
 ``hub.nodes.list(filter="ALL", limit=100, offset=0)``
-    ``{"total": int, "offset": int, "limit": int, "nodes": [record, ...]}``
-    sorted by name; ``total`` counts every match, ``nodes`` holds the page.
+    ``{"total": int, "offset": int, "limit": int, "counts": {"online": int,
+    "disabled": int, "offline": int}, "nodes": [record, ...]}``: what
+    matters first, the online nodes, then the disabled, then the offline,
+    each by name (`STATUS_ORDER`); ``total`` counts every match and
+    ``counts`` the matches of each status, ``nodes`` holds the page.
 ``hub.nodes.get(name) -> record``
     Raises ``no_such_node`` for a name never added (or forgotten).
 ``hub.nodes.enable(filter)``, ``hub.nodes.disable(filter)``
@@ -43,6 +46,8 @@ from sisock.wire.errors import InvalidArgument, NoSuchNode
 
 #: Default page size of ``list`` and ``search``.
 DEFAULT_LIMIT = 100
+#: The order of the pages of ``list`` and ``search``: the online nodes first, the offline last (by name within).
+STATUS_ORDER = ("online", "disabled", "offline")
 
 
 class NodesApi:
@@ -74,9 +79,14 @@ class NodesApi:
 
     @staticmethod
     def _page(records, limit, offset):
+        """The page of ``records`` (sorted by name) in `STATUS_ORDER`, with the count of each status."""
         limit, offset = page(limit, offset)
-        return {"total": len(records), "offset": offset, "limit": limit,
-                "nodes": [r.to_wire() for r in records[offset:offset + limit]]}
+        counts = dict.fromkeys(STATUS_ORDER, 0)
+        for record in records:
+            counts[record.status] += 1
+        ordered = sorted(records, key=lambda r: STATUS_ORDER.index(r.status))  # stable: by name within
+        return {"total": len(records), "offset": offset, "limit": limit, "counts": counts,
+                "nodes": [r.to_wire() for r in ordered[offset:offset + limit]]}
 
     def list(self, filter=None, limit=DEFAULT_LIMIT, offset=0):
         """``hub.nodes.list``: a page of the records matching ``filter`` (every record if empty)."""
