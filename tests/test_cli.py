@@ -7,6 +7,8 @@ with the stack's environment (router URL, SISOCK_HOME with the secrets).
 import csv
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +19,7 @@ import pytest_twisted
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet import utils
 
-from sisock import config
+from sisock import client, config
 from sisock.connection import start
 from sisock.node import DataNodeServer
 from tests.conftest import read_apex
@@ -275,9 +277,10 @@ class Counted(DataNodeServer):
         self.get_fields_calls += 1
         return super().get_fields(start, end)
 
-    def get_data(self, *args, **kwargs):
+    def get_data(self, field, start, end, min_stride=None, *, encoding="list", downsample="mean", details=None):
         self.get_data_calls += 1
-        return super().get_data(*args, **kwargs)
+        return super().get_data(field, start, end, min_stride, encoding=encoding, downsample=downsample,
+                                details=details)
 
 
 @pytest.fixture
@@ -332,6 +335,29 @@ def test_get_reads_all_time_of_a_sparse_timeline_with_one_get_data_call(stack, c
     rows = list(csv.DictReader(out.splitlines()))
     assert status == 0 and [float(r["t"]) for r in rows] == RARE_T.tolist()
     assert [float(r["events"]) for r in rows] == RARE_V.tolist()
+    session = yield client.connect(stack.url)   # what sisock.Client runs: one call too
+    try:
+        counted.get_data_calls = 0
+        got = yield session.get_data(counted.name, ["events"], 1, 0)
+        assert got["timeline"]["rare"]["t"].tolist() == RARE_T.tolist() and counted.get_data_calls == 1
+    finally:
+        yield session.close()
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="util-linux script gives the command a terminal")
+@pytest_twisted.inlineCallbacks
+def test_get_shows_the_bytes_of_a_chunked_answer_on_a_terminal(stack, counted):
+    counted.chunk_bytes, counted.get_data_calls = 4096, 0   # volts and ticks (8 kB) come in chunks
+    try:
+        argv = " ".join([SISOCK, "get", counted.name, "volts", "ticks", "--start", str(T0), "--end", str(T0 + 100)])
+        out, err, status = yield utils.getProcessOutputAndValue(shutil.which("script"), ["-qec", argv, "/dev/null"],
+                                                                env=stack.env)
+    finally:
+        del counted.chunk_bytes
+    assert status == 0, out + err
+    shown = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", out).decode()   # without the terminal's colours
+    assert re.search(r"\d/8\.\d kB", shown) and "400 sample(s) of cli_counted" in shown, shown
+    assert counted.get_data_calls == 1
 
 
 def test_get_csv_has_a_row_for_every_sample_of_the_weather_archive(stack, tmp_path):
