@@ -272,8 +272,9 @@ def test_a_signed_http_publish_arrives_on_the_logs_channel_and_an_unsigned_one_i
         timeout=10)
     forged = yield threads.deferToThread(signed_post, brew, {"topic": proc("logs"), "args": [line]}, "guess")
     elsewhere = yield threads.deferToThread(signed_post, brew, {"topic": proc("data"), "args": [{}]})
-    assert unsigned.status_code == 400 and forged.status_code == 401
-    assert elsewhere.json()["error"] == "wamp.error.not_authorized"  # Crossbar answers 200 with the WAMP error
+    malformed = yield threads.deferToThread(signed_post, brew, {"args": [line]})  # no topic
+    assert unsigned.status_code == 400 and forged.status_code == 401 and malformed.status_code == 400
+    assert elsewhere.status_code == 403 and elsewhere.json()["error"] == "wamp.error.not_authorized"  # curl -f fails
     assert seen.items.count(line) == 1
 
 

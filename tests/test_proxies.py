@@ -87,8 +87,10 @@ def test_sisock_up_with_two_proxies_starts_and_they_serve_the_web_port_and_the_h
         assert requests.get(f"http://127.0.0.1:{up.port}/", timeout=10).status_code == 200
         http = json.loads((Path(up.home) / "secrets.json").read_text())["http_publisher"]
         line = {"source": "shell", "level": "info", "code": "proxied", "msg": "through a proxy"}
-        reply = signed_post(SimpleNamespace(port=up.port, http=http),
-                            {"topic": uri.node_uri("brewing", "logs"), "args": [line]})
+        router = SimpleNamespace(port=up.port, http=http)
+        reply = signed_post(router, {"topic": uri.node_uri("brewing", "logs"), "args": [line]})
         assert reply.status_code == 200 and "id" in reply.json(), reply.text
+        refused = signed_post(router, {"topic": uri.node_uri("brewing", "data"), "args": [line]})
+        assert refused.status_code == 403 and refused.json()["error"] == "wamp.error.not_authorized"
     finally:
         up.stop()

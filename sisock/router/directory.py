@@ -62,7 +62,8 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None, r
     secrets : path-like, optional
         Secrets file (`sisock.config.secrets_file` by default) whose
         ``http_publisher`` entry ``{key, secret}`` signs requests to the
-        HTTP publisher at ``/publish``; without one, there is no ``/publish``.
+        HTTP publisher at ``/publish`` (Crossbar's, behind
+        `sisock.router.publisher.Publisher`); without one, there is no ``/publish``.
 
     Returns
     -------
@@ -77,7 +78,7 @@ def router_config(port=8080, interface="127.0.0.1", web_dir=WEB_DIR, tls=None, r
     transport["paths"]["/"]["directory"] = str(Path(web_dir).resolve())
     http = config.read_secrets(secrets).get("http_publisher")
     if http:
-        transport["paths"]["publish"]["options"].update(key=http["key"], secret=http["secret"])
+        transport["paths"]["publish"]["paths"]["crossbar"]["options"].update(key=http["key"], secret=http["secret"])
     else:
         del transport["paths"]["publish"]
     tls_section = None
