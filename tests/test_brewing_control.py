@@ -36,9 +36,55 @@ def test_controller_reaches_and_holds_a_constant_beer_setpoint(start, setpoint, 
     beers = run(model, control, 48, beer_set=setpoint)
     steady = beers[int(24 * 3600 / STEP):]  # the second day
     assert max(abs(b - setpoint) for b in steady) < 0.5
-    assert model.cooler_runs, "the compressor never ran"
+    assert model.cooler_runs or room < setpoint, "the compressor never ran, though the room is warmer"
     assert model.refused_starts == 0
     assert min(cooler_rests(model), default=model.min_cooler_off) >= model.min_cooler_off
+
+
+def switches(model, control, hours, beer_set):
+    """Run the closed loop for ``hours`` simulated hours; ``[(time s, "heater"|"cooler", on)]`` of each switch."""
+    events, before = [], {"heater": model.heater, "cooler": model.cooler}
+    for _ in range(int(hours * 3600 / STEP)):
+        read = model.read()
+        _, heater, cooler = control.step(model.now, STEP, "beer", read.beer, read.fridge, beer_set, None)
+        model.drive(heater, cooler)
+        now = {"heater": heater, "cooler": cooler}
+        events += [(model.now, name, on) for name, on in now.items() if on != before[name]]
+        before = now
+        model.advance(STEP)
+    return events
+
+
+def starts(events):
+    return [kind for _, kind, on in events if on]
+
+
+def alternations(events):
+    kinds = starts(events)
+    return sum(1 for a, b in zip(kinds, kinds[1:], strict=False) if a != b)
+
+
+@pytest.mark.parametrize("start, setpoint, room", [
+    (24.0, 18.0, 22.0), (20.0, 20.0, 22.0), (18.0, 18.0, 18.5), (20.0, 19.5, 20.0), (15.0, 20.0, 12.0),
+    (20.0, 10.0, 25.0), (20.0, 18.0, 15.0)])
+def test_in_steady_state_the_compressor_cycles_seldom_and_heating_and_cooling_never_alternate(start, setpoint, room):
+    model, control = SimulatedChamber(beer=start, fridge=start, room=room), ChamberControl()
+    settling = switches(model, control, 16, setpoint)
+    assert alternations(settling) <= 1  # at most the one change from pulling down (or up) to holding
+    steady = starts(switches(model, control, 8.3, setpoint))
+    assert set(steady) <= ({"cooler"} if room > setpoint else {"heater"}), steady  # only what the room asks for
+    assert steady.count("cooler") <= 2 * 8.3  # was 54 in 8.3 h, with the heater on in between
+    assert min(cooler_rests(model), default=model.min_cooler_off) >= model.min_cooler_off
+    assert all(off - on >= control.tuning.min_cooler_on for on, off in model.cooler_runs if off is not None)
+
+
+def test_one_output_starts_only_the_switch_time_after_the_other_stopped():
+    model, control = SimulatedChamber(beer=20.0, fridge=20.0, room=22.0), ChamberControl()
+    events = switches(model, control, 4, 10.0) + switches(model, control, 8, 25.0)  # a cold crash, then warm up
+    assert {"heater", "cooler"} <= set(starts(events))
+    for t, kind, on in events:
+        stops = [when for when, other, was_on in events if other != kind and not was_on and when <= t]
+        assert not on or not stops or t - stops[-1] >= control.tuning.min_switch
 
 
 def test_fridge_constant_mode_holds_the_air():

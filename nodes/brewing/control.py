@@ -2,9 +2,21 @@
 
 The outer loop is a PID on the beer temperature whose output is the fridge
 air setpoint (the beer is slow, the air fast); the inner loop switches the
-heater and the compressor to hold the air at that setpoint, with
-hysteresis, a minimum run time and the compressor's minimum off-time. The
-PID integrates only while its output is not clamped (anti-windup).
+heater and the compressor to hold the air at that setpoint the way a
+fermentation controller does:
+
+- a dead band: the compressor starts only when the air is ``cool_band``
+  C above its setpoint and runs until the air is back at the setpoint;
+  the heater starts only when the air is ``heat_band`` C below it and
+  runs until the air is back at it; in between both rest (idle);
+- minimum times: the compressor rests at least ``min_cooler_off`` and
+  runs at least ``min_cooler_on`` seconds, the heater runs at least
+  ``min_heater_on`` and rests ``min_heater_off``, and after one output
+  stops the other may start only ``min_switch`` seconds later, so a
+  swing past the setpoint settles before the other side acts;
+- never both at once.
+
+The PID integrates only while its output is not clamped (anti-windup).
 
 Modes: ``off`` (outputs off), ``beer`` (hold the beer at a constant
 setpoint), ``fridge`` (hold the air at a constant setpoint) and
@@ -35,10 +47,14 @@ class Tuning:
     max_offset: float = 10.0
     fridge_min: float = -2.0
     fridge_max: float = 40.0
-    band: float = 0.3
+    cool_band: float = 0.5
+    beer_band: float = 0.1
+    heat_band: float = 0.5
     min_cooler_off: float = 300.0
     min_cooler_on: float = 180.0
-    min_heater_on: float = 60.0
+    min_heater_on: float = 180.0
+    min_heater_off: float = 300.0
+    min_switch: float = 1800.0
 
 
 class ChamberControl:
@@ -99,33 +115,35 @@ class ChamberControl:
             self.integral, self.last_beer = 0.0, None
             self._switch(now, False, False, force=True)
         else:
-            self._switch(now, *self._outputs(now, fridge, target))
+            beer_error = None if mode == "fridge" else beer - beer_set
+            self._switch(now, *self._outputs(fridge, target, beer_error))
         self.fridge_set = target
         return target, self.heater, self.cooler
 
-    def _outputs(self, now, fridge, target):
-        """Inner loop: (heater, cooler) wanted for air at ``fridge`` C and setpoint ``target`` C."""
+    def _outputs(self, fridge, target, beer_error):
+        """Inner loop: (heater, cooler) wanted for air at ``fridge`` C and setpoint ``target`` C (dead band);
+        ``beer_error`` (beer minus its setpoint, C; None in fridge mode) must be outside ``beer_band`` to start."""
         t = self.tuning
-        heater, cooler = self.heater, self.cooler
-        if cooler:
-            cooler = fridge > target - t.band
-        elif fridge > target + t.band and not heater:
-            cooler = True
-        if heater:
-            heater = fridge < target + t.band
-        elif fridge < target - t.band and not cooler:
-            heater = True
-        return heater, cooler
+        if self.cooler:
+            return False, fridge > target
+        if self.heater:
+            return fridge < target, False
+        may_heat = beer_error is None or beer_error < -t.beer_band
+        may_cool = beer_error is None or beer_error > t.beer_band
+        return may_heat and fridge < target - t.heat_band, may_cool and fridge > target + t.cool_band
 
     def _switch(self, now, heater, cooler, force=False):
-        """Apply the outputs within the minimum on and off times (``force``: off now, except the off-time)."""
+        """Apply the outputs within the minimum on, off and switch times (``force``: off now, the off-times kept)."""
         t = self.tuning
-        if cooler != self.cooler:
-            if cooler and now - self.cooler_since < t.min_cooler_off:
-                cooler = False
-            elif not cooler and not force and now - self.cooler_since < t.min_cooler_on:
-                cooler = True
-        if heater != self.heater and not heater and not force and now - self.heater_since < t.min_heater_on:
+        if cooler and not self.cooler and (now - self.cooler_since < t.min_cooler_off
+                                           or now - self.heater_since < t.min_switch or self.heater):
+            cooler = False
+        if not cooler and self.cooler and not force and now - self.cooler_since < t.min_cooler_on:
+            cooler = True
+        if heater and not self.heater and (now - self.heater_since < t.min_heater_off
+                                           or now - self.cooler_since < t.min_switch or self.cooler or cooler):
+            heater = False
+        if not heater and self.heater and not force and now - self.heater_since < t.min_heater_on:
             heater = True
         if cooler != self.cooler:
             self.cooler, self.cooler_since = cooler, now
