@@ -102,7 +102,7 @@ def reduce_timelines(result: dict[str, Any], start: float, min_stride: float, ho
 
 def _by_timeline(store, fields, data):
     """``{timeline: [field, ...]}`` of the known ``fields``; each unknown one gets an empty array in ``data``."""
-    wanted: dict[str, list[str]] = {}
+    wanted = {}
     for f in fields:
         timeline = store.timeline_of(f)
         if timeline is None:
@@ -174,7 +174,7 @@ def _plan(edges, end, width, tiers, stretches):
     """
     lo = edges[:-1].copy()
     hi = np.minimum(edges[1:], end)
-    windows: dict[float, list[list[np.ndarray]]] = {w: [[], []] for w, _, _ in tiers}
+    windows = {w: [[], []] for w, _, _ in tiers}
     raw = (np.empty(0), np.empty(0))
     for source, lower, upper in stretches:
         a, b = np.maximum(lo, lower), np.minimum(hi, upper)
