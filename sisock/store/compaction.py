@@ -37,15 +37,20 @@ MOST_SAMPLES = 4096
 _BATCH = 2000
 
 
-def step(db, lasts, layout_fields, layout_id, progress):
+def step(db, unsettled, lasts, widths, layout_fields, layout_id, progress):
     """Do one merge, if there is one to do; returns ``(whether more may be left, raw bytes added)``.
 
     Parameters
     ----------
     db : sqlite3.Connection
         The writer's connection, outside a transaction.
+    unsettled : set of str
+        The timelines that may have something to merge (recorded to since
+        they were last found settled); those found with nothing are removed.
     lasts : dict of str to float
         Per timeline, its newest committed sample time.
+    widths : sequence of float
+        The tiers.
     layout_fields : callable
         ``layout_fields(layout id) -> [(name, type), ...]``.
     layout_id : callable
@@ -54,23 +59,24 @@ def step(db, lasts, layout_fields, layout_id, progress):
         The caller's memory of ``(timeline, width) -> first segment not
         yet looked at``, updated here.
     """
-    for timeline, last in lasts.items():
+    for timeline in sorted(unsettled):
+        last = lasts.get(timeline, -np.inf)
         delta = _raw(db, timeline, np.floor(last / SPAN) * SPAN, layout_fields, layout_id)
         if delta is not None:
             return True, delta
-    for (timeline, width), first in list(progress.items()):
-        last = lasts.get(timeline, -np.inf)
-        span = width * tiers.SEGMENT_BUCKETS
-        limit = int(np.floor(np.floor(last / width) * width / span))   # segments before it are finished
-        row = db.execute("SELECT seg FROM rollup WHERE timeline = ? AND width = ? AND field = '' AND seg >= ?"
-                         " AND seg < ? GROUP BY seg HAVING count(*) > 1 ORDER BY seg LIMIT 1",
-                         (timeline, width, first, limit)).fetchone()
-        if row is None:
+        for width in widths:
+            first = progress.get((timeline, width), -(1 << 62))
+            span = width * tiers.SEGMENT_BUCKETS
+            limit = int(np.floor(np.floor(last / width) * width / span))   # segments before it are finished
+            row = db.execute("SELECT seg FROM rollup WHERE timeline = ? AND width = ? AND field = '' AND seg >= ?"
+                             " AND seg < ? GROUP BY seg HAVING count(*) > 1 ORDER BY seg LIMIT 1",
+                             (timeline, width, first, limit)).fetchone()
+            if row is not None:
+                _segment(db, timeline, width, row[0])
+                progress[(timeline, width)] = row[0] + 1
+                return True, 0
             progress[(timeline, width)] = max(first, limit)
-            continue
-        _segment(db, timeline, width, row[0])
-        progress[(timeline, width)] = row[0] + 1
-        return True, 0
+        unsettled.discard(timeline)
     return False, 0
 
 

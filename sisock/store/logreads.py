@@ -27,14 +27,13 @@ SPAN_SQL = """
 SELECT (SELECT min(t0) FROM block WHERE timeline = :tl),
        (SELECT t1 FROM block WHERE timeline = :tl ORDER BY t0 DESC LIMIT 1)"""
 
-#: The blocks of `RANGE_SQL` for every window ``[lo, hi]`` of the JSON array ``:w``, each once.
+#: The blocks of `RANGE_SQL` for each window ``[lo, hi]`` of the JSON array ``:w`` in turn (the windows
+#: drive the join: one index seek each); a block shared by neighbouring windows comes once per window.
 WINDOWS_SQL = """
-SELECT t0, t1, layout, codec, n, t, num, txt FROM block WHERE id IN (
-    SELECT b.id FROM json_each(:w) AS w JOIN block AS b
-    ON b.timeline = :tl AND b.t0 < json_extract(w.value, '$[1]') AND b.t0 >= coalesce(
-        (SELECT t0 FROM block WHERE timeline = :tl AND t0 <= json_extract(w.value, '$[0]')
-         ORDER BY t0 DESC LIMIT 1), json_extract(w.value, '$[0]')))
-ORDER BY t0"""
+SELECT b.t0, b.t1, b.layout, b.codec, b.n, b.t, b.num, b.txt
+FROM json_each(:w) AS w CROSS JOIN block AS b
+WHERE b.timeline = :tl AND b.t0 < w.value ->> 1 AND b.t0 >= coalesce(
+    (SELECT t0 FROM block WHERE timeline = :tl AND t0 <= w.value ->> 0 ORDER BY t0 DESC LIMIT 1), w.value ->> 0)"""
 
 
 class StoreError(RuntimeError):
@@ -96,7 +95,8 @@ class LogReads:
                 found = db.execute(RANGE_SQL, {"tl": timeline, "start": windows[0, 0], "end": windows[0, 1]})
             else:
                 found = db.execute(WINDOWS_SQL, {"tl": timeline, "w": json.dumps(windows.tolist())})
-            rows = [row[2:] for row in found if row[1] >= windows[0, 0]]
+            unique = {row[0]: row[2:] for row in found if row[1] >= windows[0, 0]}   # a block of two windows once
+            rows = [unique[t0] for t0 in sorted(unique)]
             t, data = blocks.decode(rows, kinds, self._layout_fields(db))
         if len(windows) == 1:
             lo, hi = np.searchsorted(t, windows[0], side="left")

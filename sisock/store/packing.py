@@ -1,9 +1,11 @@
 """Columns of float64 as the bytes of a store row: plain, or compressed with pcodec.
 
 A row of the store file (a compacted block, a summary tier row) holds a few
-columns of the same length. `PLAIN` is the columns' little-endian float64
-bytes one after the other (what schema 1 blocks hold, and what the writer
-thread writes as blocks arrive: no time spent compressing on the hot path).
+columns of the same length. `PLAIN` is the columns as one little-endian
+float64 matrix of shape ``(length, ncols)``, sample-major like the ``num``
+of a recorded block (schema 1's format, and what the writer thread writes
+as blocks arrive: no time spent compressing on the hot path): the bytes of
+consecutive rows join into one matrix, read with one ``numpy.frombuffer``.
 `PCO` compresses each column on its own with pcodec (``pcodec.standalone``)
 and prefixes their byte lengths (uint32 each), so that a read decodes only
 the columns it needs.
@@ -36,7 +38,7 @@ def pack_columns(columns, codec):
         For an unknown codec.
     """
     if codec == PLAIN:
-        return b"".join(np.ascontiguousarray(c, "<f8").tobytes() for c in columns)
+        return np.column_stack(columns).astype("<f8", copy=False).tobytes()
     if codec == PCO:
         parts = [standalone.simple_compress(np.ascontiguousarray(c, np.float64), _CONFIG) for c in columns]
         return np.array([len(p) for p in parts], "<u4").tobytes() + b"".join(parts)
@@ -63,8 +65,8 @@ def unpack_columns(blob, ncols, length, codec, which=None):
     """
     which = range(ncols) if which is None else which
     if codec == PLAIN:
-        matrix = np.frombuffer(blob, "<f8", count=ncols * length).reshape(ncols, length)
-        return [matrix[i] for i in which]
+        matrix = np.frombuffer(blob, "<f8", count=ncols * length).reshape(length, ncols)
+        return [matrix[:, i] for i in which]
     sizes = np.frombuffer(blob, "<u4", count=ncols)
     ends = 4 * ncols + np.cumsum(sizes)
     return [standalone.simple_decompress(blob[ends[i] - sizes[i]:ends[i]]) if length else np.empty(0)

@@ -136,6 +136,7 @@ class SqliteLog(LogReads):
         self._layouts = {}           # any thread: id -> [(name, type)]
         self._builders = {}          # writer: timeline -> TierBuilder
         self._compacted = {}         # writer: (timeline, width) -> first tier segment compaction has not seen
+        self._unsettled = set()      # writer: timelines that may have rows to compact
         self._readers = ThreadConnections(lambda: self._connect(check_same_thread=False))
         self._queue = []             # blocks written, not yet taken by the writer thread
         self._cond = threading.Condition()
@@ -254,7 +255,7 @@ class SqliteLog(LogReads):
         try:
             self._builders[timeline] = rebuild.rebuild(self._db, timeline, kinds, self.widths,
                                                        self._layout_fields(self._db))
-            self._compacted.update({(timeline, w): -(1 << 62) for w in self.widths})
+            self._unsettled.add(timeline)
         except Exception as exc:  # the writer thread must outlive any failure, and report it
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
@@ -279,6 +280,7 @@ class SqliteLog(LogReads):
                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (timeline, *row[:3], layout, *row[3:]))
                 added += row[-1]
                 fed.setdefault(timeline, []).append((t, data))
+                self._unsettled.add(timeline)
             for timeline, parts in fed.items():
                 builder = self._builders.get(timeline)
                 if builder is not None:
@@ -316,8 +318,9 @@ class SqliteLog(LogReads):
     def _compact(self):
         """One compaction merge (`sisock.store.compaction`); whether more may be left."""
         try:
-            more, delta = compaction.step(self._db, {tl: b.last for tl, b in self._builders.items()},
-                                          self._layout_fields(self._db), self._layout_id, self._compacted)
+            more, delta = compaction.step(self._db, self._unsettled, {tl: b.last for tl, b in self._builders.items()},
+                                          self.widths, self._layout_fields(self._db), self._layout_id,
+                                          self._compacted)
         except Exception as exc:  # the writer thread must outlive any failure, and report it
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")

@@ -133,13 +133,14 @@ def _decode(kind, nb, codec, blob):
         out = {"first": np.empty(nb, object), "last": np.empty(nb, object)}
         out["first"][:], out["last"][:] = first, last
         return out
-    matrix = packing.unpack_columns(blob, len(STATS[kind]), nb, codec)
-    out = dict(zip(STATS[kind], matrix, strict=True))
+    return _typed(kind, dict(zip(STATS[kind], packing.unpack_columns(blob, len(STATS[kind]), nb, codec), strict=True)))
+
+
+def _typed(kind, columns):
+    """Float64 ``columns`` of a field as `rollup` keeps them: ``count`` int64, bool fields bool."""
     if kind == "number":
-        out["count"] = out["count"].astype(np.int64)
-    else:
-        out = {s: v != 0 for s, v in out.items()}
-    return out
+        return columns | {"count": columns["count"].astype(np.int64)}
+    return {s: v != 0 for s, v in columns.items()}
 
 
 def segments(windows, width):
@@ -162,28 +163,35 @@ def read(db, timeline, width, kinds, segs):
     """The finished buckets of segments ``segs`` on disk, fields ``kinds`` (a summary, in time order)."""
     names = ["", *kinds]
     sql = (f"SELECT field, t0, nb, kind, codec, data FROM rollup WHERE timeline = ? AND width = ?"
-           f" AND field IN ({', '.join('?' * len(names))}) AND seg IN (SELECT value FROM json_each(?))"
-           " ORDER BY t0")
+           f" AND field IN ({', '.join('?' * len(names))}) AND seg IN (SELECT value FROM json_each(?))")
     rows = db.execute(sql, (timeline, float(width), *names, json.dumps(segs.tolist()))).fetchall()
+    rows.sort(key=lambda row: row[1])   # by t0 (faster here than an ORDER BY, which sorts the blobs too)
     index = [r for r in rows if r[0] == ""]
     if not index:
         return rollup.empty(kinds)
-    cols = [packing.unpack_columns(r[5], 2, r[2], r[4]) for r in index]
-    t0 = np.concatenate([c[0] for c in cols])
-    n = np.concatenate([c[1] for c in cols]).astype(np.int64)
+    t0, n = _columns(index, 2)
+    n = n.astype(np.int64)
     offset = dict(zip((r[1] for r in index), np.cumsum([0] + [r[2] for r in index]).tolist(), strict=False))
     summary = rollup.blank(kinds, t0, n)
     for name, kind in kinds.items():
         mine = [r for r in rows if r[0] == name and r[3] == kind and r[1] in offset]
-        if len(mine) == len(index):
-            parts = [_decode(kind, r[2], r[4], r[5]) for r in mine]
-            summary[2][name] = {s: np.concatenate([p[s] for p in parts]) for s in STATS[kind]}
+        if len(mine) == len(index) and kind != "string":
+            summary[2][name] = _typed(kind, dict(zip(STATS[kind], _columns(mine, len(STATS[kind])), strict=True)))
             continue
         for r in mine:
             at = offset[r[1]]
             for s, v in _decode(kind, r[2], r[4], r[5]).items():
                 summary[2][name][s][at:at + r[2]] = v
     return summary
+
+
+def _columns(rows, ncols):
+    """The columns of rows ``(field, t0, nb, kind, codec, data)`` in order: plain ones joined, read at once."""
+    if all(r[4] == packing.PLAIN for r in rows):
+        matrix = np.frombuffer(b"".join(r[5] for r in rows), "<f8").reshape(-1, ncols)
+        return [matrix[:, i] for i in range(ncols)]
+    parts = [packing.unpack_columns(r[5], ncols, r[2], r[4]) for r in rows]
+    return [np.concatenate([p[i] for p in parts]) for i in range(ncols)]
 
 
 def in_windows(summary, windows):

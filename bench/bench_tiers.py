@@ -1,0 +1,121 @@
+"""The store's reads for the read planner, on a year of a 1 Hz 12-field node (``python -m bench.bench_tiers``).
+
+Builds (once, in ``--dir``) a store file as a year of recording leaves it
+with the default settings: 30 days of raw samples in compacted rows, 365
+days of the 60 s tier, the 1 h and 1 d tiers; the values are host metrics
+as a sensors node records them (``--metrics``, an ``.npz`` of columns with
+``t``), repeated. Prints the bytes per raw value, the size of each tier, and
+the median time of the reads the planner makes (2 fields each).
+"""
+
+import argparse
+import os
+import sqlite3
+import statistics
+import time
+
+import numpy as np
+
+from sisock.store import blocks, packing, rollup, tiers
+from sisock.store.compaction import SPAN
+from sisock.store.store import Store
+
+DAY = 86400.0
+
+
+def columns(path, n_fields=12):
+    """``{field: values}`` of recorded metrics, or random walks rounded like sensor readings."""
+    if path:
+        found = dict(np.load(path))
+        t = found.pop("t")
+        return np.diff(t) - 1.0, {f"f{i}": v for i, v in enumerate(list(found.values())[:n_fields])}
+    rng = np.random.default_rng(0)
+    return rng.normal(0, 2e-4, 1200), {f"f{i}": np.round(np.cumsum(rng.normal(size=1200)), 1) for i in range(n_fields)}
+
+
+def series(jitter, values, start, n):
+    """``n`` samples at 1 Hz from ``start``: the recorded jitter and values, repeated."""
+    i = np.arange(n)
+    t = start + i + jitter[i % len(jitter)]
+    return t, {f: v[i % len(v)] for f, v in values.items()}
+
+
+def build(path, jitter, values, end):
+    kinds = {f: "number" for f in values}
+    store = Store()
+    store.declare("tl", {f: {} for f in values})
+    store.open(path, retention=None, max_bytes=None)
+    store.close()
+    db = sqlite3.connect(path, isolation_level=None)
+    layout = db.execute("INSERT INTO layout (timeline, fields) VALUES ('tl', ?)",
+                        (str([[f, "number"] for f in values]).replace("'", '"'),)).lastrowid
+    for day in range(365, 0, -1):
+        t, data = series(jitter, values, end - day * DAY, int(DAY))
+        db.execute("BEGIN")
+        summary = rollup.summarize(t, data, kinds, 60.0)
+        tiers.write(db, "tl", {60.0: summary, 3600.0: rollup.coarsen(summary, kinds, 3600.0),
+                               DAY: rollup.coarsen(summary, kinds, DAY)})
+        if day <= 30:
+            edges = np.searchsorted(t, np.arange(np.ceil(t[0] / SPAN) * SPAN, t[-1] + SPAN, SPAN))
+            for a, b in zip(np.r_[0, edges], np.r_[edges, len(t)], strict=True):
+                if b > a:
+                    row = blocks.encode(t[a:b], {f: v[a:b] for f, v in data.items()}, kinds, packing.PCO)
+                    db.execute("INSERT INTO block (timeline, t0, t1, n, layout, t, num, txt, size, codec)"
+                               " VALUES ('tl', ?, ?, ?, ?, ?, ?, ?, ?, 1)", (*row[:3], layout, *row[3:]))
+        db.execute("COMMIT")
+    db.close()
+
+
+def timed(func, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default="/tmp/sisock-bench-tiers")
+    parser.add_argument("--metrics", help=".npz of recorded host metrics (t and one array per field)")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(argv)
+    os.makedirs(args.dir, exist_ok=True)
+    path = os.path.join(args.dir, "year.sqlite")
+    end = np.floor(time.time() / DAY) * DAY
+    jitter, values = columns(args.metrics)
+    if not os.path.exists(path):
+        build(path, jitter, values, end)
+    db = sqlite3.connect(path)
+    raw, n = db.execute("SELECT total(size), total(n) FROM block").fetchone()
+    print(f"raw: {raw / 2**20:.1f} MiB, {raw / (n * (len(values) + 1)):.2f} bytes a value (times included)")
+    for width, size, rows in db.execute("SELECT width, total(size), count(*) FROM rollup GROUP BY width"):
+        print(f"tier {width:>7.0f} s: {size / 2**20:8.1f} MiB in {rows} rows")
+    print(f"file: {os.path.getsize(path) / 2**20:.1f} MiB")
+    db.close()
+    store = Store()
+    store.declare("tl", {f: {} for f in values}, capacity=3600)
+    store.open(path, retention=None, max_bytes=None)
+    fields = ["f0", "f5"]
+    rng = np.random.default_rng(1)
+    starts = np.sort(rng.choice(np.arange(end - 365 * DAY, end - 2 * 3600, 3600.0), 2000, replace=False))
+    hours = np.column_stack([starts, starts + rng.uniform(60, 3600, 2000)])
+    minutes = np.sort(rng.choice(np.arange(end - 30 * DAY, end - 60, 60.0), 1000, replace=False))
+    rows = [
+        ("read_rollup 60 s, one window of 30 days", lambda: store.read_rollup(
+            "tl", 60.0, fields, [[end - 30 * DAY, end]]), 15),
+        ("read_rollup 60 s, 2000 windows <= 1 h over 365 days", lambda: store.read_rollup(
+            "tl", 60.0, fields, hours), 25),
+        ("read_raw, 1000 windows of 60 s over 30 days", lambda: store.read_raw(
+            "tl", fields, np.column_stack([minutes, minutes + 60])), 20),
+        ("get_data, 30 days", lambda: store.get_data(fields, end - 30 * DAY, end), None),
+    ]
+    print(f"{'median of ' + str(args.repeats):55} {'ms':>8} {'target':>8}")
+    for what, func, target in rows:
+        print(f"{what:55} {timed(func, args.repeats):8.1f} {target or '-':>8}")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
