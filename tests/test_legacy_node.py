@@ -222,3 +222,13 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path, args, message):
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert lines[0].startswith(f"sisock legacy-node: error: {message}"), done.stderr
+
+
+def test_a_file_importing_a_module_that_is_not_installed_says_which_in_one_line(tmp_path):
+    (tmp_path / "epics_node.py").write_text("import sisock\nimport caproto_missing.threading.client\n\n\n"
+                                            "class epics_node(sisock.base.DataNodeServer):\n    pass\n")
+    done = run_legacy_node("epics_node.py", cwd=tmp_path)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("sisock legacy-node: error: epics_node.py line 2 imports module 'caproto_missing', "
+                               "which is not installed here"), done.stderr

@@ -18,6 +18,7 @@ import inspect
 import os
 import re
 import sys
+import traceback
 from types import ModuleType
 
 from autobahn.wamp.types import ComponentConfig
@@ -27,7 +28,7 @@ from sisock.cli.support import EXIT_STATUS
 from sisock.connection import run as run_session
 from sisock.node.server import DataNodeServer
 from sisock.wire import validate
-from sisock.wire.errors import InvalidArgument
+from sisock.wire.errors import InvalidArgument, NodeError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,13 +99,20 @@ def run(args: argparse.Namespace) -> int:
 
 def import_file(path: str) -> ModuleType:
     """Import the Python file ``path`` as a module not named ``__main__``, its directory first on
-    ``sys.path`` (as ``python FILE.py`` has it); errors in the file propagate."""
+    ``sys.path`` (as ``python FILE.py`` has it); errors in the file propagate, but a module it imports
+    that is not installed is a `sisock.wire.errors.NodeError` naming it (one line, exit status 1)."""
     name = "sisock_legacy_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
     sys.path.insert(0, os.path.dirname(path))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ModuleNotFoundError as exc:
+        lines = [line for frame, line in traceback.walk_tb(exc.__traceback__) if frame.f_code.co_filename == path]
+        where = f" line {lines[-1]}" if lines else ""
+        raise NodeError(f"{os.path.basename(path)}{where} imports module {exc.name!r}, which is not installed "
+                        f"here: install the package that provides it (pip install ...)") from None
     return module
 
 
