@@ -8,6 +8,7 @@ Pure functions: no Flask and no WAMP here.
 """
 
 import argparse
+import functools
 from dataclasses import dataclass
 
 from grafana_bridge.errors import TooLarge
@@ -48,13 +49,13 @@ def how_to_raise(attribute):
     return f"{option} / SISOCK_{variable}"
 
 
-def _positive_int(text):
+def _positive_int(text, variable):
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, not {text!r}")
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1 (the option or SISOCK_{variable}), not {text!r}")
     return value
 
 
@@ -66,7 +67,7 @@ def add_arguments(parser):
     """
     defaults = Limits()
     for attribute, option, variable, what in OPTIONS:
-        parser.add_argument(option, dest=attribute, type=_positive_int,
+        parser.add_argument(option, dest=attribute, type=functools.partial(_positive_int, variable=variable),
                             default=config.env(variable, str(getattr(defaults, attribute))),
                             help=f"most {what} (env SISOCK_{variable}; default %(default)s); "
                                  f"more is refused with 413 JSON")

@@ -7,6 +7,7 @@ refused at once, and the node calls of a client that leaves are cancelled.
 
 import json
 import socket
+import subprocess
 
 import psutil
 import pytest
@@ -100,3 +101,13 @@ def test_a_client_that_goes_away_mid_query_has_its_node_calls_cancelled_and_the_
     assert "the client went away" in stack.bridge.output()
     response = requests.get(stack.bridge_url + "/", timeout=TIMEOUT)
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("args, env, names", [
+    (["--max-targets", "0"], {}, "--max-targets"),
+    ([], {"SISOCK_BRIDGE_MAX_POINTS": "many"}, "SISOCK_BRIDGE_MAX_POINTS"),
+])
+def test_a_bad_limit_exits_2_naming_it(stack, args, env, names):
+    run = subprocess.run([PYTHON, "-m", "grafana_bridge", *args], env=dict(stack.env, **env), capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2 and names in run.stderr.splitlines()[-1] and "Traceback" not in run.stderr
