@@ -69,3 +69,17 @@ def test_bad_edits_are_refused_with_the_argument_named(admin):
         yield admin.call(uri.HUB_NODES + "locate", "fleet.lamp0002", 95, 0)
     with pytest.raises(InvalidArgument, match="keys"):
         yield admin.call(uri.HUB_NODES + "untag", "fleet.lamp0002", "zone")
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_location_outside_the_globe_is_refused_naming_the_coordinate_not_data_node_add(fleet, admin):
+    with pytest.raises(InvalidArgument) as info:
+        yield admin.call(uri.HUB_NODES + "locate", "fleet.lamp0003", 123, 6)
+    assert info.value.message == "location: latitude must be in [-90, 90] degrees, got 123"
+    with pytest.raises(InvalidArgument, match=r"longitude must be in \[-180, 180\] degrees, got -200"):
+        yield admin.call(uri.HUB_NODES + "locate", "fleet.lamp0003", 45, -200)
+    run = yield threads.deferToThread(subprocess.run, [sys.executable, "-m", "sisock.cli.main", "locate",
+                                                       "fleet.lamp0003", "123", "6"],
+                                      env=fleet.env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "90" in run.stderr and "data_node.add" not in run.stderr, run.stderr

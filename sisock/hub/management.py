@@ -186,6 +186,9 @@ class NodesApi:
         """
         record = self._record(name)
         location = None if lat is None and lon is None else {"lat": lat, "lon": lon}
+        for what, value, limit in (("latitude", lat, 90), ("longitude", lon, 180)):
+            if location is not None and not (validate.is_number(value) and -limit <= value <= limit):
+                raise InvalidArgument(f"location: {what} must be in [-{limit}, {limit}] degrees, got {value!r:.40}")
         checked = check_info({"location": location})
         if location is not None:
             location = {"lat": checked["latitude"], "lon": checked["longitude"]}
