@@ -7,7 +7,7 @@ import pytest_twisted
 from twisted.internet import threads
 
 from sisock.wire import uri
-from tests.registry_support import connect_admin, joined, start_stack
+from tests.registry_support import connect_admin, joined, start_stack, until
 from tests.test_web import Scenario, browser, run  # noqa: F401 (browser: the fixture)
 
 COUNT = 1000
@@ -80,7 +80,10 @@ def test_admin_panel_pages_filters_disables_ten_lamps_and_dims_one(browser, flee
 @pytest_twisted.inlineCallbacks
 def test_the_sidebar_groups_the_lamps_collapsed_searches_by_name_and_stays_small_with_10000(
         browser, fleet1000, admin):  # noqa: F811
-    listed = yield admin.call(uri.GET_DATA_NODE)
+    disabled = (yield admin.call(uri.HUB_NODES + "list", "status=disabled", 0, 0))["total"]
+    listed = yield until(lambda: admin.call(uri.GET_DATA_NODE),  # every enabled lamp live (a busy machine may
+                         lambda nodes: sum(n["name"].startswith("fleet.") for n in nodes) == COUNT - disabled,
+                         "every enabled lamp listed", timeout=120)  # have dropped the fleet's session)
     lamps = sorted(n["name"] for n in listed if n["name"].startswith("fleet."))
     result = yield run(browser, fleet1000, "sidebar", "--node", LAMP, "--group", "fleet", "--count", str(len(lamps)))
     # the fleet is one collapsed line with its count, not a thousand buttons
