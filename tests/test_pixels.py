@@ -358,3 +358,11 @@ def test_the_readme_example_and_the_command_line_change_the_display(pix, tmp_pat
     assert done.returncode == 0, done.stderr
     state = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
     assert state["frame"] == [[[0, 0, 80]] * 8] * 8
+
+
+def test_the_neopixel_output_without_its_library_says_what_to_install_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "nodes.pixels", "--output", "neopixel"], capture_output=True,
+                          text=True, timeout=60, cwd=PROJECT_DIR,
+                          env=dict(os.environ, SISOCK_NODE_SECRET="x", SISOCK_HOME=str(tmp_path)))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stdout == "", done.stderr
+    assert "needs the module 'neopixel'" in done.stderr and "pip install adafruit-circuitpython-neopixel" in done.stderr

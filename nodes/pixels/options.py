@@ -1,10 +1,11 @@
 """Command-line options of the pixel node (`add_arguments`), read by `nodes.pixels.node.PixelsNode`."""
 
 import argparse
+import importlib.util
 import json
 
 from nodes.pixels.display import ALLOCATIONS
-from nodes.pixels.outputs import NeoPixelOutput, SimulatedOutput
+from nodes.pixels.outputs import NEOPIXEL_PACKAGE, NeoPixelOutput, SimulatedOutput
 
 
 def _count(text, low=1, high=65536):
@@ -56,10 +57,22 @@ def add_arguments(parser):
     group.add_argument("--key-map", type=_key_map, metavar="JSON",
                        help='fixed positions {"key": index, ...} as JSON, or @file.json')
     group.add_argument("--seed", type=int, help="seed of the random allocation")
-    group.add_argument("--output", choices=("simulated", "neopixel"), default="simulated",
-                       help="simulated display (default; the web client draws it) or a WS281x strip")
+    group.add_argument("--output", choices=("simulated", "neopixel"), default="simulated", action=_Output,
+                       help="simulated display (default; the web client draws it) or a WS281x strip "
+                            f"(needs {NEOPIXEL_PACKAGE})")
     group.add_argument("--pin", default="D18", help="board pin of the WS281x strip (default %(default)s)")
     return parser
+
+
+class _Output(argparse.Action):
+    """``--output``: ``neopixel`` without its libraries ends the node at once with one line saying what to install."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        missing = [m for m in ("neopixel", "board") if values == "neopixel" and importlib.util.find_spec(m) is None]
+        if missing:
+            parser.exit(2, f"{parser.prog}: --output neopixel needs the module {missing[0]!r}, which is not "
+                           f"installed: pip install {NEOPIXEL_PACKAGE}\n")
+        setattr(namespace, self.dest, values)
 
 
 def make_output(args):

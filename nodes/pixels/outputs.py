@@ -49,6 +49,10 @@ class SimulatedOutput:
         """Nothing to release."""
 
 
+#: What ``pip install`` gives a WS281x strip: Adafruit's ``neopixel``, which brings Blinka's ``board``.
+NEOPIXEL_PACKAGE = "adafruit-circuitpython-neopixel"
+
+
 class NeoPixelOutput:
     """A WS281x strip or matrix wired to ``pin``, pixels in row-major order.
 
@@ -70,7 +74,8 @@ class NeoPixelOutput:
             import board
             import neopixel
         except ImportError as exc:
-            raise RuntimeError(f"--output neopixel needs the adafruit neopixel library: {exc}") from None
+            raise RuntimeError(f"--output neopixel needs the module {exc.name!r}, which is not installed: "
+                               f"pip install {NEOPIXEL_PACKAGE}") from None
         self.pixels = neopixel.NeoPixel(getattr(board, pin), count, auto_write=False)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neopixel")
 
