@@ -133,3 +133,22 @@ def as_json(stack, *args):
     done = sisock(stack, *args, "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+# -- every other mistake: one line naming it, the usage status --------------------------------
+
+@pytest.mark.parametrize("args, named", [
+    (("nodes", "--timeout", "-1"), "--timeout"),
+    (("fields", "weather", "--timeout", "nan"), "--timeout"),
+    (("nodes", "--limit", "99999999999999999999"), "--limit"),
+    (("nodes", "--offset", "-1"), "--offset"),
+    (("tail", "sensors", "--count", "-1"), "--count"),
+    (("locate", "weather", "nan", "6.1"), "LAT"),
+    (("locate", "weather", "46.2", "181"), "LON"),
+    (("query", "sensors", "--field", "cpu_percent", "--start", "now", "--end", "-1h"), "--end (20"),
+    (("energy", "sensors", "--start", "now", "--end", "-1h"), "--end (20"),
+], ids=lambda v: " ".join(v) if isinstance(v, tuple) else None)
+def test_a_bad_option_is_a_usage_error_in_one_line_naming_it(stack, args, named):
+    done = sisock(stack, *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(done.stderr.splitlines()) == 1 and named in done.stderr and "Error" not in done.stderr, done.stderr

@@ -12,7 +12,6 @@ from twisted.internet import defer
 
 from sisock.cli import support as cli
 from sisock.wire import uri
-from sisock.wire.timeutil import sisock_to_unix_time
 
 #: Rows of a ``sisock get`` table for people (half from the start, half from the end).
 TABLE_ROWS = 20
@@ -207,11 +206,7 @@ def time_table(t, columns, args):
 
 @defer.inlineCallbacks
 def _get(session, args):
-    now = time.time()
-    args.start, args.end = sisock_to_unix_time(args.start, now), sisock_to_unix_time(args.end, now)
-    if not args.end > args.start:
-        raise cli.Failed(cli.USAGE, f"--end ({cli.fmt_time(args.end)}) must be after --start "
-                                    f"({cli.fmt_time(args.start)})")
+    args.start, args.end = cli.absolute_range(args.start, args.end)
     result, timeline_of = yield _read(session, args)
     if args.csv:
         write_csv(args.csv, *_wide(result, timeline_of))
@@ -236,7 +231,7 @@ def tail_arguments(parser):
     parser.epilog = "examples:\n  sisock tail sensors cpu_percent load_1\n  sisock tail fleet.lamp0001 --json\n"
     _node_argument(parser)
     parser.add_argument("field", nargs="*", metavar="FIELD", help="fields to show (default: all)")
-    parser.add_argument("--count", type=int, default=None, help="stop after this many blocks")
+    parser.add_argument("--count", type=cli.integer_in(1), default=None, help="stop after this many blocks")
     cli.add_arguments(parser)
 
 

@@ -10,7 +10,7 @@ import time
 from twisted.internet import defer
 
 from sisock.cli import support as cli
-from sisock.hub.selection import HOW_TO_SELECT
+from sisock.hub.selection import HOW_TO_SELECT, MAX_LIMIT
 from sisock.wire import uri
 
 FILTER_HELP = """\
@@ -54,8 +54,9 @@ examples:
 
 {FILTER_HELP}"""
     parser.add_argument("filter", nargs="*", metavar="FILTER", help="select nodes (default: all)")
-    parser.add_argument("--limit", type=int, default=100, help="most nodes to show (default %(default)s)")
-    parser.add_argument("--offset", type=int, default=0, help="nodes to skip first (default %(default)s)")
+    parser.add_argument("--limit", type=cli.integer_in(0, MAX_LIMIT), default=100,
+                        help=f"most nodes to show, up to {MAX_LIMIT} (default %(default)s)")
+    parser.add_argument("--offset", type=cli.integer_in(0), default=0, help="nodes to skip first (default %(default)s)")
     parser.add_argument("--bbox", type=_bbox, metavar="W,S,E,N",
                         help="only nodes located in this box: longitudes and latitudes in degrees")
     cli.add_arguments(parser, admin=True)

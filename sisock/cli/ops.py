@@ -92,6 +92,7 @@ def _per_node_table(answer):
 
 @defer.inlineCallbacks
 def _query(session, args):
+    args.start, args.end = cli.absolute_range(args.start, args.end)
     q = fanout.parse(" ".join(args.filter), args.field, args.start, args.end, args.min_stride, args.aggregate,
                      args.group_by, concurrency=args.concurrency, timeout=args.timeout)
     answer = yield fanout.query(session, q)
@@ -101,7 +102,6 @@ def _query(session, args):
         write_csv(args.csv, answer["t"], {k: cli.plain(v) for k, v in _columns(answer).items()})
     elif args.aggregate:
         args.node = f"{args.aggregate} of {len(answer['selected'])} node(s)"
-        args.start, args.end = answer["start"], answer["end"]  # the UNIX times a relative range meant
         time_table(answer["t"], {k: cli.plain(v) for k, v in _columns(answer).items()}, args)
     else:
         _per_node_table(answer)
@@ -154,7 +154,7 @@ def _range(args):
     if args.start is not None:
         if args.day:
             raise cli.Failed(cli.USAGE, "give either --day or --start/--end, not both")
-        return args.start, args.end
+        return cli.absolute_range(args.start, args.end)
     return args.day or _day("today")
 
 
@@ -321,7 +321,7 @@ def _energy(session, args):
 
     if args.start is not None and args.month:
         raise cli.Failed(cli.USAGE, "give either --month or --start/--end, not both")
-    start, end = (args.start, args.end) if args.start is not None else args.month or _month("this")
+    start, end = cli.absolute_range(args.start, args.end) if args.start is not None else args.month or _month("this")
     report = yield reports.energy(session, " ".join(args.filter) or "ALL", start, end, args.tariff or tariff.UNPRICED,
                                   args.group_by, args.field, timeout=args.timeout)
     if args.json:

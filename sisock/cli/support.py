@@ -30,6 +30,7 @@ from sisock.client import ConsumerSession
 from sisock.connection import start
 from sisock.wire import codec
 from sisock.wire.errors import InvalidArgument, NoSuchCommand, NoSuchNode, NotAuthorized, SisockError
+from sisock.wire.timeutil import sisock_to_unix_time
 
 OK, ERROR, USAGE, NOT_FOUND, NOT_AUTHORIZED, INTERRUPTED, PIPE_CLOSED = 0, 1, 2, 3, 4, 130, 141
 
@@ -60,7 +61,7 @@ def add_arguments(parser, admin=False):
         group.add_argument("--secret-file", default=None,
                            help="secrets file with the admin secret (env SISOCK_ADMIN_SECRET wins; "
                                 "default $SISOCK_SECRETS_FILE or $SISOCK_HOME/secrets.json)")
-    group.add_argument("--timeout", type=float, default=10.0,
+    group.add_argument("--timeout", type=number_in(0.1, 86400, "seconds"), default=10.0,
                        help="seconds to wait for the router and for each answer (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
     parser.epilog = f"{parser.epilog or ''}\n{EXIT_STATUS}"
@@ -403,6 +404,60 @@ def parse_time(text):
     if (number and -value > time.time()) or (not number and value <= 0):  # a number <= 0 is relative
         raise argparse.ArgumentTypeError(f"{text!r} is before 1970: give {TIMES}")
     return value
+
+
+#: The largest integer an option takes: the largest a JSON number holds exactly.
+MAX_INTEGER = 2**53
+
+
+def number_in(low, high, what):
+    """An argparse ``type=`` for a number from ``low`` to ``high`` (inclusive; NaN is none).
+
+    ``what`` names it in the error: ``must be {what} from {low} to {high}``.
+    """
+    import argparse
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {what} from {low:g} to {high:g}, got {text!r}")
+        return value
+
+    return parse
+
+
+def integer_in(low, high=MAX_INTEGER):
+    """An argparse ``type=`` for an integer from ``low`` to ``high`` (inclusive)."""
+    import argparse
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {text!r}")
+        return value
+
+    return parse
+
+
+def absolute_range(start, end):
+    """``(start, end)``, sisock times of ``--start`` and ``--end``, as UNIX seconds UTC with one "now".
+
+    Raises
+    ------
+    Failed
+        `USAGE`, unless ``end`` is after ``start``; the message gives both as UTC times.
+    """
+    now = time.time()
+    start, end = sisock_to_unix_time(start, now), sisock_to_unix_time(end, now)
+    if not end > start:
+        raise Failed(USAGE, f"--end ({fmt_time(end)}) must be after --start ({fmt_time(start)})")
+    return start, end
 
 
 def _iso_time(text):
