@@ -87,3 +87,4 @@ def test_a_described_strip_is_drawn_tall_enough_to_read_with_its_text_and_legend
     assert result["drawing"]["swatch"] == "rgb(255, 0, 0)"
     assert result["drawing"]["height"] >= 32  # was one 8 px row
     assert result["description"] == "race track of the lab"
+    assert result["registryValues"] == {"p0003": "#ff0000", "frame": "000000000000000000ff0000… (96 characters)"}

@@ -5,7 +5,8 @@
 // sent on the admin connection (the router lets only admins call
 // consumer.NAME.command), so without a login every send button is disabled.
 
-import { el, utc, value as formatValue } from "./format.js";
+import { showValue } from "./cells.js";
+import { el, utc } from "./format.js";
 import { errorText } from "./wamp.js";
 
 /** A parameter's input: a select for a bool, a number field for int/float, a text field otherwise. */
@@ -48,6 +49,7 @@ export class NodeCommands {
     this.sisock = sisock;
     this.admin = admin;
     this.name = name;
+    this.fields = {}; // field -> {units, type, ...} from get_api
     this.values = el("dl", { class: "detail-values", "data-testid": "detail-values" });
     this.forms = el("div", { class: "command-forms", "data-testid": "command-forms" });
     this.message = el("p", { class: "muted", "data-testid": "detail-message", text: "loading its commands…" });
@@ -69,6 +71,7 @@ export class NodeCommands {
       const [api, latest] = await Promise.all([
         this.sisock.call(this.sisock.nodeUri(this.name, "get_api")), this.sisock.getLatest(this.name)]);
       this.message.textContent = api.description || "";
+      this.fields = api.fields || {};
       for (const block of Object.values(latest || {})) this._show(block.data, block.t[block.t.length - 1]);
       this.forms.replaceChildren(...api.commands.map((c) => this._form(c)));
       if (!api.commands.length) this.message.textContent += " (no commands)";
@@ -88,9 +91,9 @@ export class NodeCommands {
         dd = el("dd", { "data-testid": `detail-value-${field}` });
         this.values.append(el("dt", { text: field }), dd);
       }
-      dd.textContent = typeof v === "number" ? formatValue(v) : v;
+      showValue(dd, v, this.fields[field]); // with its units; a long string cut, whole in the tooltip
       dd.dataset.value = String(v);
-      dd.title = `at ${utc(t)} UTC`;
+      if (dd.textContent === String(v) || typeof v === "number") dd.title = `at ${utc(t)} UTC`;
     }
   }
 
