@@ -24,16 +24,18 @@ Buckets where no node has a value are left out.
 """
 
 import math
+import re
 import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, threads
 
 from sisock.hub.selection import parse_filter
 from sisock.wire import uri, validate
-from sisock.wire.errors import InvalidArgument
+from sisock.wire.errors import InvalidArgument, SisockError
 
 #: What ``aggregate`` may be.
 AGGREGATES = ("sum", "mean", "min", "max", "count")
@@ -177,10 +179,22 @@ def select(session, filter, every=False):
 
 
 def _reason(failure):
+    """One plain line saying why a node's call failed (a WAMP error's message, never its repr)."""
     value = failure.value
     if isinstance(value, defer.TimeoutError):
         return "no answer in time"
-    return getattr(value, "message", None) or f"{type(value).__name__}: {failure.getErrorMessage()}"
+    if isinstance(value, SisockError):
+        return value.message
+    if isinstance(value, ApplicationError):
+        message = str(value.args[0]) if value.args else ""
+        if value.error == ApplicationError.NO_SUCH_PROCEDURE:
+            called = re.search(r"<([^>]+)>", message)
+            procedure = called.group(1).rsplit(".", 1)[-1] if called else "the procedure"
+            return f"the node does not answer {procedure} (it runs an older sisock, or has just gone)"
+        reason = f"{value.error.rsplit('.', 1)[-1].replace('_', ' ')}: {message}" if message else value.error
+    else:
+        reason = f"{type(value).__name__}: {failure.getErrorMessage()}"
+    return " ".join(reason.split())[:300]
 
 
 def each(names, call, concurrency=DEFAULT_CONCURRENCY, timeout=CALL_TIMEOUT, reactor=None):
