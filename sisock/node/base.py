@@ -36,6 +36,7 @@ from twisted.python.failure import Failure
 from sisock.node import commands, history
 from sisock.node.counters import Counters
 from sisock.node.downsample import HOW
+from sisock.node.failures import log_failure
 from sisock.node.faults import Faults
 from sisock.node.recording import Recording
 from sisock.store import Store
@@ -254,7 +255,7 @@ class DataNode(Recording, Faults, Counters):
         """``failure`` itself if it is a sisock error, else a `NodeError` saying so (and logged)."""
         if failure.check(SisockError):
             return failure
-        self.log.failure("sisock: {what} failed", failure=failure, what=what)
+        log_failure(failure, self.log, f"sisock: {what}")
         return Failure(NodeError(f"node {self.name} failed in {what}: {failure.type.__name__}: "
                                  f"{failure.getErrorMessage()}"))
 
