@@ -71,6 +71,10 @@ def test_a_fleet_keeps_faults_and_energy_in_one_store_file_across_sigterm_and_si
             kept = yield admin.get_data("fleet.lamp0001", ["energy_kwh"], start, end)
             assert kept["timeline"]["lamp"]["t"].tolist() == history["timeline"]["lamp"]["t"].tolist()
             assert kept["data"]["energy_kwh"].tolist() == history["data"]["energy_kwh"].tolist()
+            for lamp in ("fleet.lamp0001", "fleet.lamp0002", "fleet.lamp0003"):   # each fault counted once
+                status = yield admin.call(uri.node_uri(lamp, "command"), "status")
+                events = yield admin.call(uri.node_uri(lamp, "get_faults"), 1, 0)
+                assert status["faults"] == len(events["t"])
             # the meter goes on from where it was: no reset at the restart
             yield committed(path, "fleet.lamp0001/lamp", len(history["timeline"]["lamp"]["t"]) + 3)
             later = yield admin.get_data("fleet.lamp0001", ["energy_kwh"], end, 0)

@@ -25,6 +25,7 @@ import math
 import time
 
 from sisock.node import DataNode
+from sisock.node import faults as fault_events
 from sisock.node.commands import command
 from sisock.wire import validate
 from sisock.wire.errors import InvalidArgument
@@ -78,8 +79,8 @@ class Lamp(DataNode):
     Attributes
     ----------
     recorded_until : float
-        UNIX seconds UTC of the last step, taken or (`resume`) recorded
-        before a restart; -inf before any.
+        UNIX seconds UTC of the last step taken, or (`resume`) of the last
+        step or fault event recorded before a restart; -inf before any.
     """
 
     def __init__(self, name, location, tags, rated_w, interval, capacity, rng, store=None):
@@ -99,17 +100,22 @@ class Lamp(DataNode):
         self.declare_faults()
 
     def resume(self):
-        """Take up the meter, the fault count and a failure from the last recorded step, if any.
+        """Take up the meter, the fault count and a failure from the last recorded step, if any
+        (and count the fault events recorded after it).
 
         Call once the store is open (its history loaded), before stepping.
         """
-        block = self.store.latest().get(TIMELINE)
+        latest = self.store.latest()
+        if latest:  # after its last step and its last fault event
+            self.recorded_until = max(float(block["t"][-1]) for block in latest.values())
+        block = latest.get(TIMELINE)
         if block is None:
             return
         last = {f: v[-1] for f, v in block["data"].items()}
-        self.recorded_until = float(block["t"][-1])
         self.energy_kwh = float(last.get("energy_kwh", 0.0))
-        self.faults = int(last.get("faults", 0))
+        after = math.nextafter(float(block["t"][-1]), math.inf)
+        later = self.store.get_data([fault_events.CODE], after, math.inf)["data"][fault_events.CODE]
+        self.faults = int(last.get("faults", 0)) + len(later)  # and the events after that step
         self.failed = last.get("state") == "fault"
 
     def lit(self, t):
