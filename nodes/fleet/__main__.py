@@ -56,7 +56,8 @@ def main(argv=None):
                         help="seconds between heartbeats to the hub (default %(default)s)")
     parser.add_argument("--backfill", type=config.positive_number, default=None, metavar="SECONDS",
                         help="simulate this many seconds before now at start, so the lamps have a history "
-                             "(e.g. 86400 with --history 90000 for yesterday's faults and energy)")
+                             "(e.g. 86400 for yesterday's faults and energy); a lamp with a recorded history "
+                             "is simulated only after its last recorded step")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random layout and faults")
     config.add_connection_arguments(parser, default_authid="fleet")
     add_store_arguments(parser)
