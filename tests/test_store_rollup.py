@@ -72,8 +72,11 @@ def assert_matches(summary, expected):
 
 
 @pytest.mark.parametrize("width", [60.0, 3600.0])
-def test_a_summary_holds_per_bucket_what_each_bucket_of_samples_gives(width):
+@pytest.mark.parametrize("with_nan", [True, False])
+def test_a_summary_holds_per_bucket_what_each_bucket_of_samples_gives(width, with_nan):
     t, data = samples(3000)
+    if not with_nan:
+        data["x"] = np.nan_to_num(data["x"])
     assert_matches(rollup.summarize(t, data, KINDS, width), brute(t, data, width))
 
 

@@ -33,7 +33,7 @@ def finished_end(db, timeline, width):
     return float(t0[-1]) + width
 
 
-def rebuild(db, timeline, kinds, widths, layout_fields):
+def rebuild(db, timeline, kinds, widths, layout_fields, since=None):
     """A `tiers.TierBuilder` for ``timeline`` whose open buckets continue the file.
 
     Parameters
@@ -47,8 +47,13 @@ def rebuild(db, timeline, kinds, widths, layout_fields):
         The tiers, ascending.
     layout_fields : callable
         ``layout_fields(layout id) -> [(name, type), ...]``.
+    since : dict of float to float, optional
+        Per width, the oldest time its tier keeps (its retention): nothing
+        older is built, only for retention to delete it again.
     """
-    builder = tiers.TierBuilder(kinds, widths, {w: finished_end(db, timeline, w) for w in widths})
+    since = since or {}
+    builder = tiers.TierBuilder(kinds, widths, {w: max(finished_end(db, timeline, w), since.get(w, -np.inf))
+                                                for w in widths})
     last = db.execute("SELECT t1 FROM block WHERE timeline = ? ORDER BY t0 DESC LIMIT 1", (timeline,)).fetchone()
     last = None if last is None else last[0]
     builder.last = -np.inf if last is None else float(last)
@@ -75,8 +80,9 @@ def _raw_chunks(db, timeline, kinds, width, builder, layout_fields):
     """``(summary of width, progress)`` of the raw samples since the tier's last finished bucket, in chunks."""
     since = builder.finished[width]
     rows, count = [], 0
-    cursor = db.execute("SELECT layout, codec, n, t, num, txt FROM block WHERE timeline = ? AND t1 >= ?"
-                        " ORDER BY t0", (timeline, since if np.isfinite(since) else -1e300))
+    cursor = db.execute("SELECT layout, codec, n, t, num, txt FROM block WHERE timeline = :tl AND t0 >= coalesce("
+                        "(SELECT t0 FROM block WHERE timeline = :tl AND t0 <= :since ORDER BY t0 DESC LIMIT 1),"
+                        " :since) ORDER BY t0", {"tl": timeline, "since": since if np.isfinite(since) else -1e300})
     for row in cursor:
         rows.append(row)
         count += row[2]

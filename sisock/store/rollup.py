@@ -134,13 +134,18 @@ def summarize(t, data, kinds, width):
             out[name] = {"first": v[starts], "last": v[ends - 1]}
             continue
         finite = np.isfinite(v)
-        count = np.add.reduceat(finite.astype(np.int64), starts)
-        total = np.add.reduceat(np.where(finite, v, 0.0), starts)
-        low, high = np.fmin.reduceat(v, starts), np.fmax.reduceat(v, starts)
-        first, last = _first_last(finite, starts, ends)
-        out[name] = {"count": count, "sum": np.where(count > 0, total, np.nan), "min": low, "max": high,
-                     "tmin": _first_hit(v, low, starts, ends, t), "tmax": _first_hit(v, high, starts, ends, t),
-                     "first": _pick(v, first), "last": _pick(v, last)}
+        if finite.all():   # the usual case, in fewer passes
+            low, high = np.minimum.reduceat(v, starts), np.maximum.reduceat(v, starts)
+            out[name] = {"count": n.copy(), "sum": np.add.reduceat(v, starts), "min": low, "max": high,
+                         "first": v[starts], "last": v[ends - 1]}
+        else:
+            count = np.add.reduceat(finite.astype(np.int64), starts)
+            low, high = np.fmin.reduceat(v, starts), np.fmax.reduceat(v, starts)
+            first, last = _first_last(finite, starts, ends)
+            out[name] = {"count": count, "min": low, "max": high, "first": _pick(v, first), "last": _pick(v, last),
+                         "sum": np.where(count > 0, np.add.reduceat(np.where(finite, v, 0.0), starts), np.nan)}
+        out[name]["tmin"] = _first_hit(v, low, starts, ends, t)
+        out[name]["tmax"] = _first_hit(v, high, starts, ends, t)
     return t0, n, out
 
 

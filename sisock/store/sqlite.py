@@ -253,8 +253,11 @@ class SqliteLog(LogReads):
         seq, timeline, _, kinds, _, _ = item
         error = None
         try:
+            now = time.time()
+            since = {w: (now - keep) // (w * tiers.SEGMENT_BUCKETS) * (w * tiers.SEGMENT_BUCKETS)
+                     for w, keep in self.rollups if keep is not None}
             self._builders[timeline] = rebuild.rebuild(self._db, timeline, kinds, self.widths,
-                                                       self._layout_fields(self._db))
+                                                       self._layout_fields(self._db), since)
             self._unsettled.add(timeline)
         except Exception as exc:  # the writer thread must outlive any failure, and report it
             if self._db.in_transaction:

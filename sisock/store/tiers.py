@@ -172,17 +172,18 @@ def read(db, timeline, width, kinds, segs):
     t0, n = _columns(index, 2)
     n = n.astype(np.int64)
     offset = dict(zip((r[1] for r in index), np.cumsum([0] + [r[2] for r in index]).tolist(), strict=False))
-    summary = rollup.blank(kinds, t0, n)
+    stats = {}
     for name, kind in kinds.items():
         mine = [r for r in rows if r[0] == name and r[3] == kind and r[1] in offset]
         if len(mine) == len(index) and kind != "string":
-            summary[2][name] = _typed(kind, dict(zip(STATS[kind], _columns(mine, len(STATS[kind])), strict=True)))
+            stats[name] = _typed(kind, dict(zip(STATS[kind], _columns(mine, len(STATS[kind])), strict=True)))
             continue
+        stats[name] = rollup.blank({name: kind}, t0, n)[2][name]
         for r in mine:
             at = offset[r[1]]
             for s, v in _decode(kind, r[2], r[4], r[5]).items():
-                summary[2][name][s][at:at + r[2]] = v
-    return summary
+                stats[name][s][at:at + r[2]] = v
+    return t0, n, stats
 
 
 def _columns(rows, ncols):
@@ -196,8 +197,8 @@ def _columns(rows, ncols):
 
 def in_windows(summary, windows):
     """The buckets of ``summary`` whose start lies in any ``[lo, hi)`` row of ``windows`` (sorted, disjoint)."""
-    t0 = summary[0]
     windows = np.asarray(windows, dtype=np.float64).reshape(-1, 2)
-    k = np.searchsorted(windows[:, 0], t0, side="right") - 1
-    inside = (k >= 0) & (t0 < windows[np.maximum(k, 0), 1]) if len(windows) else np.zeros(len(t0), bool)
-    return rollup.take(summary, inside)
+    bounds = np.searchsorted(summary[0], windows.ravel()).reshape(-1, 2)
+    counts = np.maximum(bounds[:, 1] - bounds[:, 0], 0)
+    index = np.repeat(bounds[:, 0] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    return rollup.take(summary, index)
