@@ -8,6 +8,7 @@ restarts, over the values the node declares itself.
 from twisted.internet import defer
 
 from sisock.cli import support as cli
+from sisock.cli.options import number_in
 from sisock.wire import uri
 
 
@@ -45,8 +46,8 @@ def locate_arguments(parser):
                           "location; --own goes back to the node's own (admin).")
     parser.epilog = "examples:\n  sisock locate fleet.lamp0001 46.2 6.15\n  sisock locate fleet.lamp0001 --own\n"
     parser.add_argument("name", metavar="NAME")
-    parser.add_argument("lat", nargs="?", type=cli.number_in(-90, 90, "degrees north"), metavar="LAT")
-    parser.add_argument("lon", nargs="?", type=cli.number_in(-180, 180, "degrees east"), metavar="LON")
+    parser.add_argument("lat", nargs="?", type=number_in(-90, 90, "degrees north"), metavar="LAT")
+    parser.add_argument("lon", nargs="?", type=number_in(-180, 180, "degrees east"), metavar="LON")
     parser.add_argument("--own", action="store_true", help="drop the override: the node's own location")
     cli.add_arguments(parser, admin=True)
 

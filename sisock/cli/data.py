@@ -11,6 +11,7 @@ import numpy as np
 from twisted.internet import defer
 
 from sisock.cli import support as cli
+from sisock.cli.options import integer_in, parse_time
 from sisock.wire import uri
 
 #: Rows of a ``sisock get`` table for people (half from the start, half from the end).
@@ -32,8 +33,8 @@ def fields_arguments(parser):
                           "description.")
     parser.epilog = f"examples:\n  sisock fields weather\n  sisock fields sensors --start -10m --json\n\n{TIMES}\n"
     _node_argument(parser)
-    parser.add_argument("--start", type=cli.parse_time, default=1.0, help="start of the range (default: all time)")
-    parser.add_argument("--end", type=cli.parse_time, default=0.0, help="end of the range (default: now)")
+    parser.add_argument("--start", type=parse_time, default=1.0, help="start of the range (default: all time)")
+    parser.add_argument("--end", type=parse_time, default=0.0, help="end of the range (default: now)")
     cli.add_arguments(parser)
 
 
@@ -83,8 +84,8 @@ examples:
 """
     _node_argument(parser)
     parser.add_argument("field", nargs="+", metavar="FIELD", help="fields to read")
-    parser.add_argument("--start", type=cli.parse_time, default=-3600.0, help="start (default: an hour ago)")
-    parser.add_argument("--end", type=cli.parse_time, default=0.0, help="end, exclusive (default: now)")
+    parser.add_argument("--start", type=parse_time, default=-3600.0, help="start (default: an hour ago)")
+    parser.add_argument("--end", type=parse_time, default=0.0, help="end, exclusive (default: now)")
     parser.add_argument("--min-stride", type=float, default=None,
                         help="seconds: average in buckets so samples are at least this far apart")
     parser.add_argument("--csv", metavar="FILE",
@@ -231,7 +232,7 @@ def tail_arguments(parser):
     parser.epilog = "examples:\n  sisock tail sensors cpu_percent load_1\n  sisock tail fleet.lamp0001 --json\n"
     _node_argument(parser)
     parser.add_argument("field", nargs="*", metavar="FIELD", help="fields to show (default: all)")
-    parser.add_argument("--count", type=cli.integer_in(1), default=None, help="stop after this many blocks")
+    parser.add_argument("--count", type=integer_in(1), default=None, help="stop after this many blocks")
     cli.add_arguments(parser)
 
 

@@ -10,6 +10,7 @@ import time
 from twisted.internet import defer
 
 from sisock.cli import support as cli
+from sisock.cli.options import integer_in
 from sisock.hub.selection import HOW_TO_SELECT, MAX_LIMIT
 from sisock.wire import uri
 
@@ -54,9 +55,9 @@ examples:
 
 {FILTER_HELP}"""
     parser.add_argument("filter", nargs="*", metavar="FILTER", help="select nodes (default: all)")
-    parser.add_argument("--limit", type=cli.integer_in(0, MAX_LIMIT), default=100,
+    parser.add_argument("--limit", type=integer_in(0, MAX_LIMIT), default=100,
                         help=f"most nodes to show, up to {MAX_LIMIT} (default %(default)s)")
-    parser.add_argument("--offset", type=cli.integer_in(0), default=0, help="nodes to skip first (default %(default)s)")
+    parser.add_argument("--offset", type=integer_in(0), default=0, help="nodes to skip first (default %(default)s)")
     parser.add_argument("--bbox", type=_bbox, metavar="W,S,E,N",
                         help="only nodes located in this box: longitudes and latitudes in degrees")
     cli.add_arguments(parser, admin=True)

@@ -9,6 +9,7 @@ from twisted.internet import defer
 from sisock.cli import support as cli
 from sisock.cli.data import time_table, write_csv
 from sisock.cli.nodes import FILTER_HELP
+from sisock.cli.options import parse_time
 from sisock.hub import fanout
 
 
@@ -33,8 +34,8 @@ examples:
     _filter_argument(parser)
     parser.add_argument("--field", action="append", required=True, metavar="FIELD",
                         help="field to read (repeatable)")
-    parser.add_argument("--start", type=cli.parse_time, default=-3600.0, help="start (default: an hour ago)")
-    parser.add_argument("--end", type=cli.parse_time, default=0.0, help="end, exclusive (default: now)")
+    parser.add_argument("--start", type=parse_time, default=-3600.0, help="start (default: an hour ago)")
+    parser.add_argument("--end", type=parse_time, default=0.0, help="end, exclusive (default: now)")
     parser.add_argument("--min-stride", type=float, default=None, metavar="SECONDS",
                         help="one value per bucket of this many seconds (required with --aggregate)")
     parser.add_argument("--aggregate", choices=fanout.AGGREGATES, help="combine the nodes on the common grid")
@@ -144,8 +145,8 @@ examples:
 {FILTER_HELP}"""
     parser.add_argument("filter", nargs="*", metavar="FILTER", help="nodes to ask (default: ALL)")
     parser.add_argument("--day", type=_day, metavar="DAY", help="a UTC day: today (default), yesterday or YYYY-MM-DD")
-    parser.add_argument("--start", type=cli.parse_time, help="start of a range instead of --day")
-    parser.add_argument("--end", type=cli.parse_time, default=0.0, help="end of that range (default: now)")
+    parser.add_argument("--start", type=parse_time, help="start of a range instead of --day")
+    parser.add_argument("--end", type=parse_time, default=0.0, help="end of that range (default: now)")
     parser.add_argument("--events", action="store_true", help="list every event, not only the counts")
     cli.add_arguments(parser)
 
@@ -265,8 +266,8 @@ a flat tariff file (TOML):         a day/night tariff:
 {FILTER_HELP}"""
     parser.add_argument("filter", nargs="*", metavar="FILTER", help="nodes to ask (default: ALL)")
     parser.add_argument("--month", type=_month, metavar="YYYY-MM", help="a UTC month (default: this month)")
-    parser.add_argument("--start", type=cli.parse_time, help="start of a range instead of --month")
-    parser.add_argument("--end", type=cli.parse_time, default=0.0, help="end of that range (default: now)")
+    parser.add_argument("--start", type=parse_time, help="start of a range instead of --month")
+    parser.add_argument("--end", type=parse_time, default=0.0, help="end of that range (default: now)")
     parser.add_argument("--by", dest="group_by", metavar="TAG", help="one line per value of this tag")
     parser.add_argument("--tariff", type=_tariff, metavar="FILE", help="prices per kWh (TOML); kWh only without")
     parser.add_argument("--field", default=ENERGY_FIELD, help="the energy counter, kWh (default %(default)s)")

@@ -2,7 +2,9 @@
 
 Connection options (from the environment, see `sisock.config`), one
 Twisted run per command (`run_command`), the exit statuses scripts can rely
-on (`EXIT_STATUS`), ``--json`` versus tables for people, and time parsing.
+on (`EXIT_STATUS`), ``--json`` versus tables for people, and the UTC range
+of ``--start`` and ``--end`` (`absolute_range`; what options take is in
+`sisock.cli.options`).
 """
 
 import datetime as dt
@@ -10,7 +12,6 @@ import errno
 import json
 import math
 import os
-import re
 import signal
 import stat
 import sys
@@ -26,6 +27,7 @@ from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer
 
 from sisock import config
+from sisock.cli.options import number_in
 from sisock.client import ConsumerSession
 from sisock.connection import start
 from sisock.wire import codec
@@ -363,88 +365,6 @@ def fmt_ago(t, now):
     return fmt_time(t)[:10]
 
 
-_DURATION_RE = re.compile(r"^-(\d+(?:\.\d+)?)([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-#: The last UNIX second a time option takes: 9999-12-31T23:59:59Z, the last a date can show.
-LAST_TIME = 253402300799.0
-#: What a time option accepts, for ``--help`` texts and the error of a time that is not one.
-TIMES = ("UNIX seconds (up to 253402300799, the end of year 9999), -SECONDS or -30s/-10m/-2h/-1d/-1w ago "
-         "(back to 1970), now, or ISO 8601 (2017-07-15, 2017-07-15T12:00; UTC unless it says otherwise)")
-
-
-def parse_time(text):
-    """A time option as a sisock time (UNIX seconds UTC, or <= 0 relative to now).
-
-    Accepts a number (``1500076800``, ``-3600``), ``now``, a duration ago
-    (``-30s``, ``-10m``, ``-2h``, ``-1d``, ``-1w``) or an ISO 8601 date or
-    time (``2017-07-15``, ``2017-07-15T12:00``, UTC unless it says
-    otherwise). For argparse ``type=``.
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        For anything else, NaN and infinities, a time after `LAST_TIME`, and
-        one before 1970 (a relative time reaching back that far, or an ISO
-        time before the epoch, which the wire would read as relative).
-    """
-    import argparse
-
-    text = text.strip()
-    if text == "now":
-        return 0.0
-    match = _DURATION_RE.match(text)
-    try:
-        value, number = (-float(match.group(1)) * _UNITS[match.group(2)] if match else float(text)), True
-    except ValueError:
-        value, number = _iso_time(text), False
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time: give {TIMES}")
-    if value > LAST_TIME:
-        raise argparse.ArgumentTypeError(f"{text!r} is after the year 9999: give {TIMES}")
-    if (number and -value > time.time()) or (not number and value <= 0):  # a number <= 0 is relative
-        raise argparse.ArgumentTypeError(f"{text!r} is before 1970: give {TIMES}")
-    return value
-
-
-#: The largest integer an option takes: the largest a JSON number holds exactly.
-MAX_INTEGER = 2**53
-
-
-def number_in(low, high, what):
-    """An argparse ``type=`` for a number from ``low`` to ``high`` (inclusive; NaN is none).
-
-    ``what`` names it in the error: ``must be {what} from {low} to {high}``.
-    """
-    import argparse
-
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be {what} from {low:g} to {high:g}, got {text!r}")
-        return value
-
-    return parse
-
-
-def integer_in(low, high=MAX_INTEGER):
-    """An argparse ``type=`` for an integer from ``low`` to ``high`` (inclusive)."""
-    import argparse
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {text!r}")
-        return value
-
-    return parse
-
-
 def absolute_range(start, end):
     """``(start, end)``, sisock times of ``--start`` and ``--end``, as UNIX seconds UTC with one "now".
 
@@ -458,16 +378,3 @@ def absolute_range(start, end):
     if not end > start:
         raise Failed(USAGE, f"--end ({fmt_time(end)}) must be after --start ({fmt_time(start)})")
     return start, end
-
-
-def _iso_time(text):
-    """UNIX seconds of ISO 8601 ``text`` (UTC unless it says otherwise); ArgumentTypeError if it is none."""
-    import argparse
-
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time: give {TIMES}") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.timestamp()
