@@ -60,7 +60,7 @@ def main(argv=None):
                              "is simulated only after its last recorded step")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random layout and faults")
     config.add_connection_arguments(parser, default_authid="fleet")
-    add_store_arguments(parser)
+    add_store_arguments(parser, "<authid>")
     args = parser.parse_args(argv)
     conn = node_connection(parser, args)
     lamps = build_lamps(args.count, args.authid, args.center, args.spacing, args.interval, args.history, args.seed,

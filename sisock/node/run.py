@@ -52,10 +52,11 @@ def _argument(parse):
     return convert
 
 
-def add_store_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def add_store_arguments(parser: argparse.ArgumentParser, name: str = "<name>") -> argparse.ArgumentParser:
     """Add the store options of every node: ``--retention`` (raw samples), ``--max-bytes`` (e.g. ``500M``)
-    and ``--rollups`` (the summary tiers, e.g. ``1m:365d,1h,1d``)."""
-    group = parser.add_argument_group("store", "recorded history, in <data dir>/<name>.sqlite")
+    and ``--rollups`` (the summary tiers, e.g. ``1m:365d,1h,1d``); ``--help`` says the file is
+    ``<data dir>/<name>.sqlite`` with ``name`` as given (``"<authid>"`` for a fleet)."""
+    group = parser.add_argument_group("store", f"recorded history, in <data dir>/{name}.sqlite")
     group.add_argument("--retention", type=_argument(store_settings.duration), default=DEFAULT_RETENTION,
                        metavar="SECONDS",
                        help="how long raw samples are kept: seconds or 90m, 12h, 30d, 1y; inf for no limit "
