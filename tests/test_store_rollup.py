@@ -10,6 +10,7 @@ from sisock.node import downsample
 from sisock.store import rollup
 from sisock.store.store import Store
 from sisock.wire.errors import InvalidArgument
+from tests.conftest import wait_until
 
 DAY = 86400.0
 T0 = math.floor(time.time() / DAY) * DAY - 3 * DAY   # midnight three days ago: within every retention
@@ -210,5 +211,23 @@ def test_bad_reads_raise_invalid_argument_naming_what_is_wrong(tmp_path):
             store.read_raw("tl", ["x"], [0, 1, 2])
         assert store.coverage("tl") == {k: (pytest.approx(math.nan, nan_ok=True),) * 2
                                         for k in ("raw", 60.0, 3600.0, DAY)}
+    finally:
+        store.close()
+
+
+def test_the_tiers_outlive_the_raw_samples_that_retention_drops(tmp_path):
+    t, data = samples(3000, step=5.0, start=T0 - 2 * DAY)     # two and three days old
+    store = open_store(tmp_path / "node.sqlite", retention=3 * DAY)
+    record(store, t, data, [50])
+    store.close()
+    store = open_store(tmp_path / "node.sqlite", retention=DAY)  # the raw samples are now too old
+    try:
+        wait_until(lambda: math.isnan(store.coverage("tl")["raw"][0]), 60, "retention dropped the raw samples")
+        coverage = store.coverage("tl")
+        assert math.isnan(coverage["raw"][1])
+        assert coverage[60.0] == (math.floor(t[0] / 60) * 60, math.floor(t[-1] / 60) * 60)
+        summary = store.read_rollup("tl", 60.0, list(FIELDS), [[0, 2 * T0]])
+        assert_matches(summary, finished(brute(t, data, 60.0), 60.0, t[-1]))
+        assert len(store.read_raw("tl", ["x"], [[0, 2 * T0]])[0]) == 0
     finally:
         store.close()

@@ -72,8 +72,10 @@ class PlannerReads:
         hi = last if last is not None else disk["raw"][1]
         out = {"raw": (lo, hi) if lo < math.inf else (math.nan, math.nan)}
         for width in self.rollup_widths:
-            start = disk.get(width, (math.nan, math.nan))[0]
-            out[width] = (start, math.floor(hi / width) * width) if start == start else (math.nan, math.nan)
+            start, end = disk.get(width, (math.nan, math.nan))
+            if not math.isnan(start) and not math.isnan(hi):
+                end = max(end, math.floor(hi / width) * width)   # empty buckets since the last row are finished too
+            out[width] = (start, end)
         return out
 
     def read_raw(self, timeline, fields, windows):
