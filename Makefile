@@ -15,11 +15,6 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	# crossbar pulls bjdata (autobahn's UBJSON serializer), an sdist whose isolated
-	# build compiles against NumPy 1 and then prints an ABI traceback at every
-	# import under NumPy 2: rebuild it against the NumPy installed here.
-	$(BIN)/python -m pip install --quiet --no-build-isolation --no-deps --force-reinstall \
-		--no-cache-dir --no-binary bjdata 'bjdata>=0.6'
 	touch $@
 
 # The web client's libraries (autobahn-js, uPlot) and the browser tests'

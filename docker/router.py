@@ -4,7 +4,8 @@
 Writes the router directory from the installed package's template
 (`sisock.router.directory.prepare_cbdir`: realm, roles, the authenticator
 component, the web client from the package) with the given interface and
-port, then replaces itself with ``crossbar start``. The WAMP-CRA secrets of
+port, then replaces itself with ``crossbar start`` (through the router
+directory's ``sisock-crossbar``, `sisock.router.python`). The WAMP-CRA secrets of
 the hub, node and admin roles come from ``SISOCK_HUB_SECRET``,
 ``SISOCK_NODE_SECRET`` and ``SISOCK_ADMIN_SECRET`` (read by the
 authenticator inside the router); ``SISOCK_HTTP_PUBLISHER_SECRET``, when
@@ -15,11 +16,11 @@ set, opens the signed HTTP publisher at ``/publish`` with key
 import argparse
 import json
 import os
-import shutil
 import sys
 
 from sisock import config
 from sisock.router.directory import prepare_cbdir
+from sisock.router.python import SCRIPT
 
 
 def publisher_secrets(cbdir, secret):
@@ -47,7 +48,7 @@ def main(argv=None):
     os.makedirs(cbdir, exist_ok=True)
     secrets = publisher_secrets(cbdir, os.environ.get("SISOCK_HTTP_PUBLISHER_SECRET"))
     prepare_cbdir(cbdir, args.port, args.interface, secrets=secrets)
-    crossbar = shutil.which("crossbar") or os.path.join(os.path.dirname(sys.executable), "crossbar")
+    crossbar = os.path.join(cbdir, SCRIPT)  # crossbar through sisock.router.python
     os.execv(crossbar, [crossbar, "start", "--cbdir", cbdir])
 
 

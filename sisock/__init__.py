@@ -15,6 +15,9 @@ The public API:
 The parts and how a call flows through them are described in ``docs/``.
 """
 
+from sisock import numpy_abi  # noqa: F401  first, before autobahn is imported (see it)
+
+# isort: split
 from sisock import base
 from sisock.client import Client
 from sisock.node import DataNode, DataNodeServer, NodeSession, procedure, run_node

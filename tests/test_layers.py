@@ -8,6 +8,7 @@ from tests.conftest import ROOT
 ALLOWED = {
     "sisock.config": set(),
     "sisock.tls": set(),
+    "sisock.numpy_abi": set(),
     "sisock.wire": {"sisock.config"},
     "sisock.store": {"sisock.wire"},
     "sisock.connection": {"sisock.config", "sisock.tls", "sisock.wire"},
@@ -16,7 +17,7 @@ ALLOWED = {
     "sisock.node": {"sisock.config", "sisock.connection", "sisock.store", "sisock.wire"},
     "sisock.hub": {"sisock.config", "sisock.connection", "sisock.wire"},
     "sisock.base": {"sisock.config", "sisock.node", "sisock.wire"},
-    "sisock": {"sisock.base", "sisock.client", "sisock.node", "sisock.wire"},
+    "sisock": {"sisock.base", "sisock.client", "sisock.node", "sisock.numpy_abi", "sisock.wire"},
     "sisock.cli": {"sisock", "sisock.client", "sisock.config", "sisock.connection", "sisock.hub", "sisock.node",
                    "sisock.router", "sisock.tls", "sisock.wire"},
     "nodes": {"sisock", "sisock.client", "sisock.config", "sisock.connection", "sisock.node", "sisock.wire"},

@@ -24,6 +24,7 @@ from sisock.cli.links import accepted_link, link_problems, router_dir
 from sisock.cli.supervisor import Child, Part, PartExited
 from sisock.router.directory import WEB_DIR, prepare_cbdir, socket_path
 from sisock.router.links import node_public_key
+from sisock.router.python import SCRIPT
 from sisock.tls import make_certificate
 
 # -- the stack ---------------------------------------------------------------
@@ -56,7 +57,8 @@ def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False, 
     list of Part
     """
     ready = "READY "  # sisock.connection.announce_ready
-    parts = [Part("router", (CROSSBAR, "start", "--cbdir", router_dir(home)), "NODE_BOOT_COMPLETE")]
+    cbdir = router_dir(home)  # the router runs through the script prepare_cbdir writes there (sisock.router.python)
+    parts = [Part("router", (os.path.join(cbdir, SCRIPT), "start", "--cbdir", cbdir), "NODE_BOOT_COMPLETE")]
     if router_only:
         return parts
     parts.append(Part("hub", (PYTHON, "-m", "sisock.hub"), ready))

@@ -11,11 +11,13 @@ from an installed package as from a checkout.
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from sisock import config
 from sisock.router.links import accept_links, link_to, node_public_key
 from sisock.router.proxies import add_proxies
+from sisock.router.python import SCRIPT, SCRIPT_TEXT
 
 #: The folder holding the ``sisock`` package (and ``nodes``, ``grafana_bridge``):
 #: the project folder of a checkout, ``site-packages`` once installed. The
@@ -99,6 +101,9 @@ def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None, rawsocket_p
                   link=None, link_keys=None, link_ca=None):
     """Write a router directory for ``crossbar start --cbdir`` and return its path (see `router_config`).
 
+    Its Crossbar workers run through the script `crossbar_script` writes there,
+    which can also start the router: ``<cbdir>/sisock-crossbar start --cbdir <cbdir>``.
+
     The router listens on the Unix socket `socket_path` ``(cbdir)`` too, unless that path is too long.
     With ``proxies`` > 0, that many Crossbar proxy workers serve the web port
     (`sisock.router.proxies.add_proxies`). With ``link`` (the central
@@ -118,5 +123,20 @@ def prepare_cbdir(cbdir, port=8080, interface="127.0.0.1", tls=None, rawsocket_p
         accept_links(cfg, link_keys)
     if proxies:
         add_proxies(cfg, proxies, cbdir)
+    script = crossbar_script(cbdir)
+    for worker in cfg["workers"]:
+        worker.setdefault("options", {})["python"] = script
     path.write_text(json.dumps(cfg, indent=2))
     return str(cbdir)
+
+
+def crossbar_script(cbdir):
+    """Write the executable `sisock.router.python.SCRIPT` into router directory ``cbdir``; its absolute path.
+
+    It is the ``crossbar`` command for this router directory and the Python
+    of its workers (see `sisock.router.python`), run by this Python.
+    """
+    path = Path(cbdir).resolve() / SCRIPT
+    path.write_text(SCRIPT_TEXT.format(python=sys.executable))
+    path.chmod(0o755)
+    return str(path)
