@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
 #: Seconds a command may take to end once it was told to.
 QUICK = 10
@@ -19,19 +21,21 @@ def user_env(stack):
     return {k: v for k, v in stack.env.items() if k != "PYTHONUNBUFFERED"}
 
 
-def test_tail_into_cat_stopped_by_ctrl_c_ends_with_0_without_a_word(stack, tmp_path):
-    """Ctrl-C signals the whole pipeline: cat ends at once, and tail must not take that for a reader gone."""
+@pytest.mark.parametrize("reader", [["cat"], ["head", "-n", "1000"]], ids=" ".join)
+def test_tail_into_a_reader_stopped_by_ctrl_c_ends_with_0_without_a_word(stack, tmp_path, reader):
+    """Ctrl-C signals the whole pipeline: the reader ends at once, and tail must not take that for a reader
+    gone (141), nor say anything (a traceback) on its way out."""
     with open(tmp_path / "stderr", "w+") as err:
         tail = subprocess.Popen([SISOCK, "tail", "sensors", "cpu_percent"], env=user_env(stack),
                                 stdout=subprocess.PIPE, stderr=err, process_group=0)
         try:
-            cat = subprocess.Popen(["cat"], stdin=tail.stdout, stdout=subprocess.PIPE, text=True,
+            piped = subprocess.Popen(reader, stdin=tail.stdout, stdout=subprocess.PIPE, text=True,
                                    process_group=tail.pid)
-            tail.stdout.close()  # cat is the only reader
-            assert "cpu_percent=" in cat.stdout.readline()  # samples flow through the pipeline
+            tail.stdout.close()  # the reader has the only reading end
+            assert "cpu_percent=" in piped.stdout.readline()  # samples flow through the pipeline
             os.killpg(tail.pid, signal.SIGINT)
             status = tail.wait(QUICK)
-            cat.wait(QUICK)
+            piped.wait(QUICK)
         finally:
             tail.kill()
             tail.wait()
