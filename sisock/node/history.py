@@ -38,7 +38,8 @@ import numpy as np
 
 from sisock.node.downsample import downsample, needs_downsampling
 
-_NUMERIC = ("count", "sum", "min", "max", "tmin", "tmax")
+#: The summaries each reduction of a number field needs (bool and string fields need ``first``).
+_NEEDS = {"mean": ("count", "sum"), "min": ("min",), "max": ("max",), "minmax": ("min", "max", "tmin", "tmax")}
 
 
 def get_data(store: Any, fields: list[str], start: float, end: float, min_stride: float,
@@ -127,11 +128,11 @@ def _from_tiers(store, timeline, names, start, end, stride, width, how):
     kinds = store.kinds(timeline)
     raw_lo, finalized = coverage["raw"]
     windows, raw_windows = _plan(edges, end, width, tiers, _stretches(store, timeline, tiers, raw_lo))
-    pieces = [_tier_pieces(store.read_rollup(timeline, w, names, _merged(*windows[w])), names, kinds)
+    pieces = [_tier_pieces(store.read_rollup(timeline, w, names, _merged(*windows[w])), names, kinds, how)
               for w in windows]
     if len(raw_windows[0]):
         t, values = store.read_raw(timeline, names, _merged(*raw_windows))
-        pieces.append(_raw_pieces(t, values, names, kinds))
+        pieces.append(_raw_pieces(t, values, names, kinds, how))
     pieces = [p for p in pieces if len(p["time"])]
     if not pieces:
         return np.empty(0), {f: np.empty(0, np.float64 if kinds[f] == "number" else _dtype(kinds[f]))
@@ -283,27 +284,25 @@ def _merged(lo, hi):
     return np.column_stack((starts, ends))
 
 
-def _tier_pieces(rollup, names, kinds):
-    """Tier buckets as pieces: ``{"time", "n", "fields": {f: {stat: ndarray}}}``."""
+def _tier_pieces(rollup, names, kinds, how):
+    """Tier buckets as pieces: ``{"time", "n", "fields": {f: {summary: ndarray}}}`` with what ``how`` needs."""
     t0, n, stats = rollup
-    fields = {}
-    for f in names:
-        s = stats[f]
-        fields[f] = {k: s[k] for k in _NUMERIC + ("first",)} if kinds[f] == "number" else {"first": s["first"]}
+    fields = {f: {k: stats[f][k] for k in (_NEEDS[how] if kinds[f] == "number" else ("first",))} for f in names}
     return {"time": np.asarray(t0, np.float64), "n": np.asarray(n, np.int64), "fields": fields}
 
 
-def _raw_pieces(t, values, names, kinds):
+def _raw_pieces(t, values, names, kinds, how):
     """Raw samples as pieces of one sample each (the same shape as `_tier_pieces`)."""
     fields = {}
     for f in names:
         v = values[f]
-        if kinds[f] == "number":
-            finite = np.isfinite(v)
-            fields[f] = {"count": finite.astype(np.int64), "sum": np.where(finite, v, 0.0), "min": v, "max": v,
-                         "tmin": t, "tmax": t, "first": v}
-        else:
+        if kinds[f] != "number":
             fields[f] = {"first": v}
+            continue
+        finite = np.isfinite(v)
+        every = {"count": finite.astype(np.int64), "sum": np.where(finite, v, 0.0), "min": v, "max": v,
+                 "tmin": t, "tmax": t}
+        fields[f] = {k: every[k] for k in _NEEDS[how]}
     return {"time": np.asarray(t, np.float64), "n": np.ones(len(t), np.int64), "fields": fields}
 
 
@@ -318,12 +317,11 @@ def _needs_reducing(pieces, width, stride):
 def _reduce(pieces, edges, start, width, stride, how, kinds):
     """Merge pieces into one sample per non-empty request bucket (two for ``"minmax"``)."""
     order = np.argsort(pieces["time"], kind="stable")
+    order = order[pieces["n"][order] > 0]
     bucket = np.searchsorted(edges, pieces["time"][order], side="right") - 1
-    n = pieces["n"][order]
-    keep = n > 0
-    order, bucket = order[keep], bucket[keep]
     if len(bucket) == 0:
-        return np.empty(0), {f: v["first"][:0] for f, v in pieces["fields"].items()}
+        return np.empty(0), {f: v["first"][:0] if kinds[f] != "number" else np.empty(0)
+                             for f, v in pieces["fields"].items()}
     idx = np.concatenate(([0], np.flatnonzero(np.diff(bucket)) + 1))
     k = bucket[idx]
     t = start + k * width
@@ -348,12 +346,12 @@ def _reduce_numeric(s, idx, how):
         out = np.full(len(idx), np.nan)
         np.divide(total, count, out=out, where=count > 0)
         return out
+    if how == "min":
+        return np.fmin.reduceat(s["min"], idx)
+    if how == "max":
+        return np.fmax.reduceat(s["max"], idx)
     lo = np.fmin.reduceat(s["min"], idx)
     hi = np.fmax.reduceat(s["max"], idx)
-    if how == "min":
-        return lo
-    if how == "max":
-        return hi
     sizes = np.diff(np.append(idx, len(s["min"])))
     t_lo = np.minimum.reduceat(np.where(s["min"] == np.repeat(lo, sizes), s["tmin"], np.inf), idx)
     t_hi = np.minimum.reduceat(np.where(s["max"] == np.repeat(hi, sizes), s["tmax"], np.inf), idx)
