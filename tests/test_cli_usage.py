@@ -68,7 +68,8 @@ def test_a_usage_mistake_is_one_line_that_says_where_the_usage_is(stack):
 # -- a time ago is given as the help shows it --------------------------------------------------
 
 def test_get_help_s_own_example_reads_the_last_hour(stack):
-    assert "--start -1h" in sisock(stack, "get", "--help").stdout
+    shown = sisock(stack, "get", "--help").stdout
+    assert "--start -1h" in shown and "-30s/-10m/-2h/-1d/-1w ago" in shown and "the end of year" in shown
     done = sisock(stack, "get", "sensors", "cpu_percent", "--start", "-1h", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

@@ -11,13 +11,12 @@ import numpy as np
 from twisted.internet import defer
 
 from sisock.cli import support as cli
-from sisock.cli.options import integer_in, parse_time
+from sisock.cli.options import TIMES_HELP, integer_in, parse_time
 from sisock.wire import uri
 
 #: Rows of a ``sisock get`` table for people (half from the start, half from the end).
 TABLE_ROWS = 20
 
-TIMES = "times: UNIX seconds, -SECONDS or -10m/-2h/-1d ago, now, or ISO 8601 (UTC unless it says otherwise)"
 
 
 def _node_argument(parser):
@@ -31,7 +30,7 @@ def fields_arguments(parser):
     parser.description = ("List a data node's fields: timeline, type, units, sampling interval, the times of "
                           "the timeline's first and last samples (UTC; - where the node does not say), "
                           "description.")
-    parser.epilog = f"examples:\n  sisock fields weather\n  sisock fields sensors --start -10m --json\n\n{TIMES}\n"
+    parser.epilog = f"examples:\n  sisock fields weather\n  sisock fields sensors --start -10m --json\n\n{TIMES_HELP}\n"
     _node_argument(parser)
     parser.add_argument("--start", type=parse_time, default=1.0, help="start of the range (default: all time)")
     parser.add_argument("--end", type=parse_time, default=0.0, help="end of the range (default: now)")
@@ -80,7 +79,7 @@ examples:
   sisock get sensors cpu_percent --start -1h --min-stride 60
   sisock get weather temperature --start 1500076800 --end 1501286400 --csv july.csv
 
-{TIMES}
+{TIMES_HELP}
 """
     _node_argument(parser)
     parser.add_argument("field", nargs="+", metavar="FIELD", help="fields to read")

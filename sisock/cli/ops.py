@@ -9,7 +9,7 @@ from twisted.internet import defer
 from sisock.cli import support as cli
 from sisock.cli.data import time_table, write_csv
 from sisock.cli.nodes import FILTER_HELP
-from sisock.cli.options import parse_time
+from sisock.cli.options import TIMES_HELP, parse_time
 from sisock.hub import fanout
 
 
@@ -29,6 +29,8 @@ examples:
   sisock query zone=north kind=led --field power_w --aggregate mean --by street --min-stride 60
   sisock query ALL --field power_w --start -10m            the last value of every node
   sisock query 'fleet.*' --field power_w --aggregate sum --by zone --min-stride 300 --csv power.csv
+
+{TIMES_HELP}
 
 {FILTER_HELP}"""
     _filter_argument(parser)
@@ -141,6 +143,8 @@ examples:
   sisock faults --day yesterday 'fleet.*'
   sisock faults --day 2026-11-26 zone=north --events
   sisock faults --start=-2h kind=sodium --json
+
+{TIMES_HELP}
 
 {FILTER_HELP}"""
     parser.add_argument("filter", nargs="*", metavar="FILTER", help="nodes to ask (default: ALL)")
@@ -262,6 +266,8 @@ a flat tariff file (TOML):         a day/night tariff:
                                      [periods.night]
                                      start = "22:00"
                                      price = 0.18
+
+{TIMES_HELP}
 
 {FILTER_HELP}"""
     parser.add_argument("filter", nargs="*", metavar="FILTER", help="nodes to ask (default: ALL)")

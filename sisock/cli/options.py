@@ -8,6 +8,7 @@ import argparse
 import datetime as dt
 import math
 import re
+import textwrap
 import time
 
 _DURATION_RE = re.compile(r"^-(\d+(?:\.\d+)?)([smhdw])$")
@@ -17,6 +18,8 @@ LAST_TIME = 253402300799.0
 #: What a time option accepts, for ``--help`` texts and the error of a time that is not one.
 TIMES = ("UNIX seconds (up to 253402300799, the end of year 9999), -SECONDS or -30s/-10m/-2h/-1d/-1w ago "
          "(back to 1970), now, or ISO 8601 (2017-07-15, 2017-07-15T12:00; UTC unless it says otherwise)")
+#: `TIMES` for the epilog of a command's ``--help`` (which argparse prints as it is).
+TIMES_HELP = textwrap.fill(f"times (--start, --end): {TIMES}", 79, subsequent_indent="  ")
 #: The largest integer an option takes: the largest a JSON number holds exactly.
 MAX_INTEGER = 2**53
 
