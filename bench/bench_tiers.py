@@ -40,7 +40,9 @@ def series(jitter, values, start, n):
     return t, {f: v[i % len(v)] for f, v in values.items()}
 
 
-def build(path, jitter, values, end):
+def build(path, jitter, values, end, days=365):
+    """Write ``days`` days of 1 Hz samples ending at ``end`` into a new store file ``path``: the tiers of
+    every day, raw compacted rows of the last 30."""
     kinds = {f: "number" for f in values}
     store = Store()
     store.declare("tl", {f: {} for f in values})
@@ -49,7 +51,7 @@ def build(path, jitter, values, end):
     db = sqlite3.connect(path, isolation_level=None)
     layout = db.execute("INSERT INTO layout (timeline, fields) VALUES ('tl', ?)",
                         (str([[f, "number"] for f in values]).replace("'", '"'),)).lastrowid
-    for day in range(365, 0, -1):
+    for day in range(days, 0, -1):
         t, data = series(jitter, values, end - day * DAY, int(DAY))
         db.execute("BEGIN")
         summary = rollup.summarize(t, data, kinds, 60.0)
