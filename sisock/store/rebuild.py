@@ -1,8 +1,10 @@
 """The tiers of a timeline at open: finished buckets missing from the file are built, open ones rebuilt.
 
-Finished buckets are written in the transaction of the block that finished
-them, so after a crash the file misses none; what lives only in memory is
-each tier's open bucket. `rebuild` recomputes it from what the file holds:
+Finished buckets are written in the transaction right after the one of
+the blocks that finished them (the blocks are acknowledged in between);
+what lives only in memory is each tier's open bucket, and a crash may also
+lose the finished buckets of the last blocks. `rebuild` recomputes both
+from what the file holds:
 the finest tier from the raw blocks since its last finished bucket, each
 coarser tier from the rows of the tier below since its own last finished
 bucket. The same pass builds every bucket the file lacks altogether: the

@@ -39,8 +39,10 @@ Durability
 The file is in WAL mode with ``synchronous=NORMAL``: a block whose
 transaction has committed (its ``done`` callback was called with None)
 survives the process being killed at any moment (``kill -9``, a crash),
-and the file is never left corrupt. The finished buckets a block completes
-are in its transaction; each compaction merge is one transaction (new row
+and the file is never left corrupt. The tier buckets a batch of blocks
+finishes are written in the next transaction (after the blocks are
+acknowledged) and rebuilt from the blocks at open if a crash came in
+between; each compaction merge is one transaction (new row
 in, old rows out), so a kill at any moment loses and duplicates nothing.
 After a power loss or an OS crash the last transactions before it may be
 lost (never corrupted); guaranteeing them too needs ``synchronous=FULL``,
@@ -251,7 +253,6 @@ class SqliteLog(LogReads):
 
     def _declare(self, item):
         seq, timeline, _, kinds, _, _ = item
-        error = None
         try:
             now = time.time()
             since = {w: (now - keep) // (w * tiers.SEGMENT_BUCKETS) * (w * tiers.SEGMENT_BUCKETS)
@@ -263,19 +264,18 @@ class SqliteLog(LogReads):
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             self._builders[timeline] = tiers.TierBuilder(kinds, self.widths)
-            error = exc
             _log.error("sisock: cannot rebuild the summary tiers of {timeline} in {path}: {exc}",
                        timeline=timeline, path=self.path, exc=exc)
-        self._done([item], error)
+        if seq is not None:
+            self._done([item])
 
     def _commit(self, batch):
+        """Insert a batch of blocks in one transaction, acknowledge them, then add their tier buckets."""
         if not batch:
             return
-        error, added = None, 0
-        states = {tl: b.state() for tl, b in self._builders.items()}
+        error, added, fed = None, 0, {}
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            fed = {}
             for _, timeline, t, data, kinds, _ in batch:
                 row = blocks.encode(t, data, kinds)
                 layout = self._layout_id(timeline, [[f, kinds[f]] for f in data])
@@ -283,32 +283,52 @@ class SqliteLog(LogReads):
                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (timeline, *row[:3], layout, *row[3:]))
                 added += row[-1]
                 fed.setdefault(timeline, []).append((t, data))
-                self._unsettled.add(timeline)
-            for timeline, parts in fed.items():
-                builder = self._builders.get(timeline)
-                if builder is not None:
-                    tiers.write(self._db, timeline, builder.add(*_joined(parts, builder.kinds)))
             self._db.execute("COMMIT")
             self._bytes += added
+            self._unsettled.update(fed)
         except Exception as exc:  # the writer thread must outlive any failure, and report it
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             self._layout_ids.clear()
-            for tl, state in states.items():
-                self._builders[tl].restore(state)
+            fed = {}
             error = StoreError(f"cannot write to the store {self.path}: {exc}")
             _log.error("sisock: {error}", error=error)
-        self._done(batch, error)
+        for *_, done in batch:   # durable from here: a crash now loses no sample, and the tiers are rebuilt
+            if done is not None:
+                done(error)
+        self._summarize(fed)
+        self._done(batch)
 
-    def _done(self, batch, error):
+    def _summarize(self, fed):
+        """Add the committed blocks ``{timeline: [(t, data), ...]}`` to the tiers, in one transaction.
+
+        If it fails, each timeline's tiers are rebuilt from the file (which
+        holds the blocks), as at open.
+        """
+        states = {tl: self._builders[tl].state() for tl in fed if tl in self._builders}
+        if not states:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            for timeline in states:
+                builder = self._builders[timeline]
+                tiers.write(self._db, timeline, builder.add(*_joined(fed[timeline], builder.kinds)))
+            self._db.execute("COMMIT")
+        except Exception as exc:  # the writer thread must outlive any failure, and report it
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            _log.error("sisock: cannot write the summary tiers to {path}, rebuilding them: {exc}",
+                       path=self.path, exc=exc)
+            for timeline in states:
+                self._declare((None, timeline, None, self._builders[timeline].kinds, None, None))
+
+    def _done(self, batch):
+        """The items of ``batch`` are written: wake whoever syncs on them."""
         with self._cond:
-            self._committed = batch[-1][0]
+            self._committed = max(self._committed, batch[-1][0])
             for _, timeline, *_ in batch:
                 self._pending[timeline].popleft()
             self._cond.notify_all()
-        for *_, done in batch:
-            if done is not None:
-                done(error)
 
     def _layout_id(self, timeline, fields):
         key = (timeline, json.dumps(fields))

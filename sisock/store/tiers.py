@@ -6,9 +6,10 @@ The writer thread feeds each committed block to the timeline's
 `TierBuilder`: the finest tier is summarised from the samples, each coarser
 one from the finished buckets of the one below (cascading, never re-reading
 the file). A bucket is finished once a sample at or after its end was
-committed; finished buckets are written in the transaction of the block
-that finished them, the open bucket of each tier stays in memory and is
-rebuilt at open from the rows and the raw blocks since (`rebuild_from`).
+committed; finished buckets are written in the transaction right after
+the one of the blocks that finished them, the open bucket of each tier
+stays in memory, and both are rebuilt at open from the rows and the raw
+blocks since (`sisock.store.rebuild`).
 
 Rows (table ``rollup``)
 -----------------------
