@@ -8,12 +8,11 @@ import argparse
 
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet import reactor
-from twisted.web.server import Site
 
 from grafana_bridge import limits
 from grafana_bridge.app import create_app
 from grafana_bridge.backend import BridgeSession, WampBackend
-from grafana_bridge.cancel import CancellingWSGIResource
+from grafana_bridge.site import make_site
 from sisock import config
 from sisock.connection import announce_ready, run
 from sisock.hub import tariff
@@ -46,14 +45,14 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog}: --tariff: {exc.message}\n")
     connection = config.connection_from_args(args, None)
     session = BridgeSession(ComponentConfig(args.realm, {"connection": connection}), reactor)
+    bounds = limits.from_args(args)
     app = create_app(WampBackend(session, reactor, prices), token=config.env("BRIDGE_TOKEN"),
-                     user=config.env("BRIDGE_USER"), password=config.env("BRIDGE_PASSWORD"),
-                     limits=limits.from_args(args))
-    resource = CancellingWSGIResource(reactor, reactor.getThreadPool(), app)
+                     user=config.env("BRIDGE_USER"), password=config.env("BRIDGE_PASSWORD"), limits=bounds)
+    site = make_site(reactor, app, bounds)
 
     def listen():
         reactor.suggestThreadPoolSize(THREADS)
-        port = reactor.listenTCP(args.port, Site(resource), interface=args.host)
+        port = reactor.listenTCP(args.port, site, interface=args.host)
         session.ready_label = f"bridge http://{args.host}:{port.getHost().port}/"
         if session.is_attached():
             announce_ready(session.ready_label)

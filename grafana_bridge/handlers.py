@@ -11,7 +11,7 @@ from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from grafana_bridge.errors import BackendUnavailable, BadRequest, ClientGone, TooLarge
-from grafana_bridge.limits import how_to_raise
+from grafana_bridge.limits import body_too_large
 from sisock.wire.errors import NodeError, SisockError
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,7 @@ def _too_large(e):
 
 
 def _body_too_large(e):
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    return _too_large(TooLarge(f"request body: over {limit} bytes ({how_to_raise('max_body_bytes')})"))
+    return _too_large(TooLarge(body_too_large(current_app.config["MAX_CONTENT_LENGTH"])))
 
 
 def _client_gone(e):

@@ -78,6 +78,11 @@ def from_args(args):
     return Limits(*(getattr(args, attribute) for attribute, *_ in OPTIONS))
 
 
+def body_too_large(limit):
+    """The message of a request body over ``limit`` bytes, naming where the limit is set."""
+    return f"request body: over {limit} bytes ({how_to_raise('max_body_bytes')})"
+
+
 def check_query(req, limits):
     """Refuse a ``/query`` that asks for more than ``limits`` allow, before any node is asked.
 

@@ -111,3 +111,31 @@ def test_a_bad_limit_exits_2_naming_it(stack, args, env, names):
     run = subprocess.run([PYTHON, "-m", "grafana_bridge", *args], env=dict(stack.env, **env), capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 2 and names in run.stderr.splitlines()[-1] and "Traceback" not in run.stderr
+
+
+def raw_exchange(port, head, body_part):
+    """Send ``head`` and the start of a body on a raw connection; the bridge's whole answer (it closes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as client:
+        client.sendall(head + body_part)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_body_declared_over_the_limit_is_refused_at_its_headers_without_waiting_for_it(stack):
+    head = (b"POST /query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 10000000000\r\n\r\n")  # 10 GB announced, 1 kB sent
+    answer = raw_exchange(stack.bridge_port, head, b"{" + b" " * 1000)
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert json.loads(body)["message"] == "request body: over 1048576 bytes (--max-body-bytes / " \
+                                          "SISOCK_BRIDGE_MAX_BODY_BYTES)"
+    assert rss(stack.bridge.pid) < RSS_BOUND
+
+
+def test_a_chunked_body_is_refused_once_it_passes_the_limit(small):
+    port = int(small.rsplit(":", 1)[1])
+    head = b"POST /query HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    answer = raw_exchange(port, head, b"".join(b"400\r\n" + b" " * 1024 + b"\r\n" for _ in range(8)))
+    assert answer.startswith(b"HTTP/1.1 413") and b"over 4096 bytes" in answer, answer[:300]
