@@ -82,7 +82,7 @@ def step(db, unsettled, lasts, widths, layout_fields, layout_id, progress):
 
 def _raw(db, timeline, limit, layout_fields, layout_id):
     """Merge the first plain blocks of ``timeline`` ending before ``limit``; bytes added, or None for none."""
-    rows = db.execute("SELECT id, t0, layout, codec, n, t, num, txt, size FROM block"
+    rows = db.execute("SELECT id, t0, layout, n, size FROM block"
                       " WHERE timeline = ? AND codec = 0 AND t1 < ? ORDER BY t0 LIMIT ?",
                       (timeline, limit, _BATCH)).fetchall()
     if not rows:
@@ -91,13 +91,15 @@ def _raw(db, timeline, limit, layout_fields, layout_id):
     group, kinds, count = [], {}, 0
     for row in rows:
         fields = dict(layout_fields(row[2]))
-        if group and (np.floor(row[1] / SPAN) != span or count + row[4] > MOST_SAMPLES
+        if group and (np.floor(row[1] / SPAN) != span or count + row[3] > MOST_SAMPLES
                       or any(kinds.get(f, k) != k for f, k in fields.items())):
             break
         group.append(row)
         kinds.update(fields)
-        count += row[4]
-    t, data = blocks.decode([r[2:8] for r in group], kinds, layout_fields)
+        count += row[3]
+    found = db.execute(f"SELECT layout, codec, n, t, num, txt FROM block WHERE id IN ({', '.join('?' * len(group))})"
+                       " ORDER BY t0", [r[0] for r in group]).fetchall()   # the blobs of the group only
+    t, data = blocks.decode(found, kinds, layout_fields)
     row = blocks.encode(t, data, kinds, packing.PCO)
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -110,7 +112,7 @@ def _raw(db, timeline, limit, layout_fields, layout_id):
     except BaseException:
         db.execute("ROLLBACK")
         raise
-    return row[-1] - sum(r[8] for r in group)
+    return row[-1] - sum(r[4] for r in group)
 
 
 def _segment(db, timeline, width, seg):
