@@ -28,8 +28,19 @@ def admin(fleet1000):
     yield from joined(connect_admin(fleet1000))
 
 
+def all_live(admin):
+    """Deferred of the live nodes once every enabled lamp is among them (a busy machine may take a while to
+    add a thousand, or drop the fleet's session, which then adds its lamps again)."""
+    disabled = yield admin.call(uri.HUB_NODES + "list", "status=disabled", 0, 0)
+    listed = yield until(lambda: admin.call(uri.GET_DATA_NODE),
+                         lambda nodes: sum(n["name"].startswith("fleet.") for n in nodes) == COUNT - disabled["total"],
+                         "every enabled lamp listed", timeout=120)
+    return listed
+
+
 @pytest_twisted.inlineCallbacks
 def test_admin_panel_pages_filters_disables_ten_lamps_and_dims_one(browser, fleet1000, admin):  # noqa: F811
+    yield from all_live(admin)
     scenario = Scenario(browser, "registry", f"http://127.0.0.1:{fleet1000.port}/", "--secret",
                         fleet1000.secret("admin"), "--node", LAMP, "--group", GROUP)
     try:
@@ -80,10 +91,7 @@ def test_admin_panel_pages_filters_disables_ten_lamps_and_dims_one(browser, flee
 @pytest_twisted.inlineCallbacks
 def test_the_sidebar_groups_the_lamps_collapsed_searches_by_name_and_stays_small_with_10000(
         browser, fleet1000, admin):  # noqa: F811
-    disabled = (yield admin.call(uri.HUB_NODES + "list", "status=disabled", 0, 0))["total"]
-    listed = yield until(lambda: admin.call(uri.GET_DATA_NODE),  # every enabled lamp live (a busy machine may
-                         lambda nodes: sum(n["name"].startswith("fleet.") for n in nodes) == COUNT - disabled,
-                         "every enabled lamp listed", timeout=120)  # have dropped the fleet's session)
+    listed = yield from all_live(admin)
     lamps = sorted(n["name"] for n in listed if n["name"].startswith("fleet."))
     result = yield run(browser, fleet1000, "sidebar", "--node", LAMP, "--group", "fleet", "--count", str(len(lamps)))
     # the fleet is one collapsed line with its count, not a thousand buttons

@@ -57,7 +57,7 @@ export const scenarios = {
     out.group = await c.until(`the group ${opts.group} of ${opts.count} nodes`, ([g, n]) => {
       const group = document.querySelector(`[data-testid="node-group"][data-group="${g}"]`);
       return group && group.dataset.count === n ? { count: +group.dataset.count, open: group.dataset.open } : null;
-    }, [opts.group, opts.count]);
+    }, [opts.group, opts.count], 60000);
     out.collapsed = await size(c);
     out.nodeCount = await c.text("node-count");
     await c.page.click(`${GROUP(opts.group)} [data-testid="node-group-toggle"]`);
