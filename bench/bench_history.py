@@ -43,7 +43,7 @@ import numpy as np
 from bench import history_record
 from bench.bench_tiers import DAY, build, columns
 from bench.history_node import FIELDS, TIMELINE
-from bench.run import blocking
+from bench.measure import blocking
 from bench.stack import Stack, run_and_report
 from sisock import client
 from sisock.node.downsample import downsample
@@ -118,10 +118,11 @@ def raw_read(store, repeats):
     store["raw_read_days"] = days
 
 
-def router_reads(session, store, repeats):
-    """``{span days: median seconds}`` of ``get_data`` of `POINTS` points through the router, spans the store covers."""
+def router_reads(session, store, spans, repeats):
+    """``{span days: median seconds}`` of ``get_data`` of `POINTS` points through the router, of each of ``spans``
+    (days) the store covers."""
     out = {}
-    for days in (d for d in SPANS if d <= store["days"]):
+    for days in (d for d in spans if d <= store["days"]):
         start, end = store["end"] - days * DAY, store["end"]
 
         def call(start=start, end=end):
@@ -133,6 +134,35 @@ def router_reads(session, store, repeats):
         if not 0 < points <= POINTS:
             raise RuntimeError(f"get_data of {days} days from {store['name']} gave {points} points")
     return out
+
+
+def serve(stack, directory, store):
+    """Start a `bench.history_node` on ``stack`` serving ``store``'s file from ``directory``."""
+    stack.python(store["name"], "bench.history_node", "--name", store["name"], "--data-dir", directory, timeout=600)
+
+
+def bench_row(stack, args):
+    """The history row of ``python -m bench``, on ``stack`` (its router running).
+
+    Builds a store of ``args.history_days`` days in the stack's directory,
+    times its raw read (`raw_read`) and, through the router, ``get_data``
+    of `POINTS` points over the whole store (a `bench.history_node` started
+    here), ``args.repeats`` times each.
+
+    Returns
+    -------
+    dict
+        ``{"days", "raw_s", "router_s"}``, median seconds.
+    """
+    store = ensure_store(stack.dir, args.history_days)
+    raw_read(store, args.repeats)
+    serve(stack, stack.dir, store)
+    session = blocking(client.connect, stack.url)
+    try:
+        router_s = router_reads(session, store, [store["days"]], args.repeats)[store["days"]]
+    finally:
+        blocking(session.close)
+    return {"days": store["days"], "raw_s": store["raw_read_s"], "router_s": router_s}
 
 
 def recording(directory, args):
@@ -179,11 +209,10 @@ def measure(stack, args):
     log("router and one node per store")
     stack.start_router()
     for store in stores:
-        stack.python(store["name"], "bench.history_node", "--name", store["name"], "--data-dir", directory,
-                     timeout=600)
+        serve(stack, directory, store)
     session = blocking(client.connect, stack.url)
     for store in stores:
-        store["router_s"] = router_reads(session, store, args.repeats)
+        store["router_s"] = router_reads(session, store, SPANS, args.repeats)
     blocking(session.close)
     log("recording")
     results["record"] = recording(stack.dir, args)

@@ -6,6 +6,7 @@ live ones return rates and latencies measured at the subscriber.
 
 import time
 
+import crochet
 import numpy as np
 from autobahn.wamp.types import CallOptions
 from twisted.internet import defer, task
@@ -13,6 +14,16 @@ from twisted.internet import defer, task
 from bench.bare import NAME as BARE
 from bench.node import DT, NAME, T0
 from sisock.wire import uri
+
+
+@crochet.run_in_reactor
+def _in_reactor(func, *args):
+    return func(*args)
+
+
+def blocking(func, *args, timeout=600.0):
+    """Run a Deferred-returning ``func(*args)`` in the reactor thread (crochet's) and wait for its result."""
+    return _in_reactor(func, *args).wait(timeout)
 
 
 def _span(n, first=0):

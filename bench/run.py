@@ -17,6 +17,10 @@ Autobahn baseline (`bench.bare`) and the Grafana bridge; measures
 - the bridge's ``/query`` of all samples down to 1,000 points (mean and
   min/max envelope);
 - the node's RSS per recorded sample;
+- the history row (`bench.bench_history.bench_row`): ``get_data`` of
+  1,000 points over a store of ``--history-days`` days (7; a 1 Hz node
+  with 12 fields, built in the run) through the router, next to the raw
+  read and downsampling every read took before the tiers;
 
 and prints a table (medians of the repeats) with the issue's targets, or
 JSON with ``--json``. Loops are bounded; a full run takes a few minutes.
@@ -34,8 +38,9 @@ from datetime import UTC, datetime
 import crochet
 from autobahn.wamp.exception import ApplicationError
 
-from bench import measure
+from bench import bench_history, measure
 from bench.bare import NAME as BARE
+from bench.measure import blocking
 from bench.node import DT, NAME, T0
 from bench.stack import Stack, free_port, run_and_report
 from sisock import client
@@ -43,16 +48,6 @@ from sisock.wire import chunks, uri
 
 SIZES = (100_000, 1_000_000, 10_000_000)
 VARIANTS = ("sisock", "msgpack_lists", "json_lists", "bare_raw")
-
-
-@crochet.run_in_reactor
-def _in_reactor(func, *args):
-    return func(*args)
-
-
-def blocking(func, *args, timeout=600.0):
-    """Run a Deferred-returning ``func(*args)`` in the reactor thread and wait for its result."""
-    return _in_reactor(func, *args).wait(timeout)
 
 
 class NotMeasured(Exception):
@@ -283,6 +278,12 @@ def _bridge_targets(results, args):
     return [(f"bridge /query {args.samples:.0e} -> 1,000 points < 250 ms", f"{q * 1e3:.0f} ms", q < 0.25)]
 
 
+def _history_targets(results, args):
+    h = results["history"]
+    return [(f"history get_data of 1,000 points over {h['days']} d via the router < 50 ms (the 30-day target)",
+             f"{h['router_s'] * 1e3:.1f} ms", h["router_s"] < 0.05)]
+
+
 def _memory_targets(results, args):
     m = results["memory"]
     return [("node memory < 20 B per recorded sample", f"{m['bytes_per_sample']:.1f} B", m["bytes_per_sample"] < 20)]
@@ -290,7 +291,7 @@ def _memory_targets(results, args):
 
 #: The measurements of a run, with the rows of `targets` each gives, in the order of the report.
 SECTIONS = {"get_data": _get_data_targets, "live": _live_targets, "rpc": _rpc_targets, "bridge": _bridge_targets,
-            "memory": _memory_targets}
+            "memory": _memory_targets, "history": _history_targets}
 
 
 def targets(results, args):
@@ -332,6 +333,10 @@ def table(results, args):
         lines.append(f"node RSS: {m['rss_after'] / 2**20:.0f} MiB holding {m['samples']:.0e} samples; buffer "
                      f"{m['bytes_per_sample']:.1f} B/sample (RSS growth), whole process "
                      f"{m['rss_per_sample']:.1f} B/sample")
+    if results["history"] is not None:
+        h = results["history"]
+        lines.append(f"history, 2 fields of a {h['days']}-day 1 Hz x 12-field store -> 1,000 points: get_data via the "
+                     f"router {h['router_s'] * 1e3:.1f} ms, raw get_data + downsample {h['raw_s'] * 1e3:.0f} ms")
     lines.append("connections: " + ("none dropped" if results["connections_intact"] else
                                     "some dropped and made again during the run (see the router's log)"))
     lines += ["", "targets"]
@@ -371,6 +376,8 @@ def main(argv=None):
                         help=f"1-sample calls of each kind (median; in blocks of {RPC_BLOCK})")
     parser.add_argument("--chunk-bytes", type=int, default=chunks.CHUNK_BYTES, help="SISOCK_CHUNK_BYTES")
     parser.add_argument("--full", action="store_true", help="also JSON lists at 1e7 (about a minute)")
+    parser.add_argument("--history-days", type=int, default=7,
+                        help="days of the store of the history row (1 Hz x 12 fields, built in the run)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument("--retry-for", type=float, default=RETRY_FOR, metavar="SECONDS",
                         help="try a failed measurement again for this long (a part of the stack that lost its "
@@ -400,7 +407,8 @@ def main(argv=None):
                    "load": [os.getloadavg()[0]], "failed": {}}
         measurements = {"memory": (bench_memory, sessions), "live": (bench_live, sessions),
                         "rpc": (bench_rpc, sessions), "get_data": (bench_get_data, sessions),
-                        "bridge": (bench_bridge, f"http://127.0.0.1:{bridge_port}")}
+                        "bridge": (bench_bridge, f"http://127.0.0.1:{bridge_port}"),
+                        "history": (bench_history.bench_row, stack)}
         for section, (func, first) in measurements.items():
             try:
                 results[section] = func(first, args)

@@ -22,7 +22,8 @@ import pytest
 from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--samples", "1000", "--repeats", "1", "--events", "200", "--live-repeats", "1", "--calls", "20"]
+TINY = ["--samples", "1000", "--repeats", "1", "--events", "200", "--live-repeats", "1", "--calls", "20",
+        "--history-days", "1"]
 
 pytestmark = pytest.mark.timeout(280)
 
