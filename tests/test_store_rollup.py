@@ -74,8 +74,9 @@ def assert_matches(summary, expected):
 
 @pytest.mark.parametrize("width", [60.0, 3600.0])
 @pytest.mark.parametrize("with_nan", [True, False])
-def test_a_summary_holds_per_bucket_what_each_bucket_of_samples_gives(width, with_nan):
-    t, data = samples(3000)
+@pytest.mark.parametrize("step", [37.3, 900.0])   # more samples than buckets, and fewer (two ways to bucket)
+def test_a_summary_holds_per_bucket_what_each_bucket_of_samples_gives(width, with_nan, step):
+    t, data = samples(3000, step=step)
     if not with_nan:
         data["x"] = np.nan_to_num(data["x"])
     assert_matches(rollup.summarize(t, data, KINDS, width), brute(t, data, width))

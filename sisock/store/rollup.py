@@ -72,6 +72,24 @@ def _groups(j):
     return starts, np.append(starts[1:], len(j))
 
 
+def _sample_buckets(t, width):
+    """Start, first and end sample index of each non-empty bucket of sorted ``t``.
+
+    With no more buckets than samples (the usual case), the edges ``j*width``
+    are searched in ``t`` (O(buckets log n)); otherwise each sample's bucket is
+    computed (`bucket_index`). Both put a sample on an edge in the later bucket.
+    """
+    first, last = int(np.floor(t[0] / width)) - 1, int(np.floor(t[-1] / width)) + 1
+    if last - first > len(t):
+        j = bucket_index(t, width)
+        starts, ends = _groups(j)
+        return j[starts] * width, starts, ends
+    edges = np.arange(first, last + 2) * width
+    at = np.searchsorted(t, edges)
+    full = np.flatnonzero(at[1:] > at[:-1])
+    return edges[full], at[full], at[full + 1]
+
+
 def _first_hit(values, extreme, starts, ends, times):
     """``times`` of the first element of each group equal to the group's ``extreme``; NaN where none."""
     hits = np.flatnonzero(values == np.repeat(extreme, ends - starts))
@@ -122,9 +140,8 @@ def summarize(t, data, kinds, width):
     """
     if len(t) == 0:
         return empty(kinds)
-    j = bucket_index(t, width)
-    starts, ends = _groups(j)
-    t0, n = j[starts] * float(width), ends - starts
+    t0, starts, ends = _sample_buckets(t, float(width))
+    n = ends - starts
     out = blank({f: k for f, k in kinds.items() if f not in data}, t0, n)[2]
     for name, kind in kinds.items():
         v = data.get(name)
