@@ -264,7 +264,9 @@ def test_the_registry_survives_hub_and_router_restarts(small_fleet):
         before = (yield admin.call(LIST))["nodes"]
 
         def all_back(page):
-            return [r["status"] for r in page["nodes"]] == ["online", "disabled", "online", "online", "online"] \
+            return [(r["name"], r["status"]) for r in page["nodes"]] == [  # the online first, then the disabled
+                ("fleet.lamp0001", "online"), ("fleet.lamp0003", "online"), ("fleet.lamp0004", "online"),
+                ("fleet.lamp0005", "online"), ("fleet.lamp0002", "disabled")] \
                 and all(r["connected"] for r in page["nodes"])
 
         def same_records(after):
