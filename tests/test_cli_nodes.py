@@ -61,3 +61,5 @@ def test_nodes_json_keeps_its_shape_and_adds_the_counts_of_what_the_filter_match
     assert page["counts"] == {"online": 1, "disabled": 1, "offline": 500}
     lamps = json.loads(sisock(gone_fleet, "nodes", "fleet.lamp00*", "--json", "--limit", "0").stdout)
     assert lamps["counts"] == {"online": 0, "disabled": 0, "offline": 100} and lamps["nodes"] == []
+    shown = sisock(gone_fleet, "nodes", "fleet.lamp00*", "--offset", "100")
+    assert shown.stdout == "no node at offset 100 (100 in all: 0 online, 0 disabled, 100 offline)\n"

@@ -101,7 +101,8 @@ def _table(page):
     if page["nodes"]:
         summary = f"nodes {first}-{last} of {page['total']} ({_counts(page)})"
     else:
-        summary = f"no node at offset {page['offset']} ({page['total']} in all)" if page["total"] else "no node matched"
+        summary = (f"no node at offset {page['offset']} ({page['total']} in all: {_counts(page)})" if page["total"]
+                   else "no node matched")
     if page["nodes"] and last < page["total"]:
         summary += f"; --offset {last} for more"
     out.print(summary, style="dim")
