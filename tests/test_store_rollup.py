@@ -1,6 +1,7 @@
 """The store's summary tiers: what they hold per bucket, how they are read, and that they survive a restart."""
 
 import math
+import sqlite3
 import time
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from sisock.node import downsample
 from sisock.store import rollup
+from sisock.store.logreads import WINDOWS_SQL
 from sisock.store.store import Store
 from sisock.wire.errors import InvalidArgument
 from tests.conftest import wait_until
@@ -232,3 +234,11 @@ def test_the_tiers_outlive_the_raw_samples_that_retention_drops(tmp_path):
         assert len(store.read_raw("tl", ["x"], [[0, 2 * T0]])[0]) == 0
     finally:
         store.close()
+
+
+def test_reads_by_windows_seek_the_time_index_once_a_window(tmp_path):
+    open_store(tmp_path / "node.sqlite").close()
+    with sqlite3.connect(tmp_path / "node.sqlite") as db:
+        plan = [row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + WINDOWS_SQL, {"tl": "tl", "w": "[[1, 2]]"})]
+    assert "SEARCH b USING INDEX block_time (timeline=? AND t0>? AND t0<?)" in plan, plan
+    assert [p for p in plan if p.startswith("SCAN")] == ["SCAN w VIRTUAL TABLE INDEX 1:"], plan
