@@ -73,10 +73,17 @@ def timed(func, repeats):
 
 
 def ensure_store(directory, days):
-    """The store file of ``days`` days in ``directory`` (built unless there): ``{path, name, end, build_s}``.
+    """The store file of ``days`` days in ``directory`` (built unless there) and its sizes.
 
-    ``end`` is the time after the last sample (a midnight UTC); ``build_s``
-    None for a file that was there already.
+    Returns
+    -------
+    dict
+        ``days``, ``path``, ``name`` (of the node serving it), ``end`` (the
+        time after the last sample: a midnight UTC), ``build_s`` (None for
+        a file that was there already), ``file_bytes``, ``raw_values``
+        (raw samples held x fields), ``bytes_per_value`` (the file's),
+        ``raw_bytes_per_value`` (the raw rows', times included) and
+        ``tier_share`` (of the file's bytes).
     """
     name = f"history{days}"
     path = os.path.join(directory, f"{name}.sqlite")
