@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from tests.conftest import free_port
+
 SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
 #: Seconds a command may take to end once it was told to.
 QUICK = 10
@@ -49,3 +51,11 @@ def test_a_url_whose_path_the_router_does_not_serve_is_said_at_once_with_the_rou
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr == f"sisock fields: the router at {wrong} answered HTTP 404: no WAMP endpoint at /wrong\n"
+
+
+def test_a_url_where_nothing_listens_is_said_at_once(stack):
+    nowhere = f"ws://127.0.0.1:{free_port()}/ws"
+    done = subprocess.run([SISOCK, "fields", "weather", "--url", nowhere, "--timeout", "60"], env=stack.env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == f"sisock fields: router not reachable at {nowhere}: connection refused\n"

@@ -22,7 +22,7 @@ import numpy as np
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import ComponentConfig
 from rich.console import Console
-from twisted.internet import defer
+from twisted.internet import defer, error
 from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer
 
@@ -64,7 +64,8 @@ def add_arguments(parser, admin=False):
                            help="secrets file with the admin secret (env SISOCK_ADMIN_SECRET wins; "
                                 "default $SISOCK_SECRETS_FILE or $SISOCK_HOME/secrets.json)")
     group.add_argument("--timeout", type=number_in(0.1, 86400, "seconds"), default=10.0,
-                       help="seconds to wait for the router and for each answer (default %(default)s)")
+                       help="seconds to wait for the router to let us in and for each answer (default "
+                            "%(default)s); a router that is not there is said at once")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
     parser.epilog = f"{parser.epilog or ''}\n{EXIT_STATUS}"
 
@@ -119,12 +120,27 @@ def _connect(args, admin, reactor):
     ready = defer.Deferred()
     session.on_refused = lambda exc: ready.called or ready.errback(exc)
     session.when_joined().addCallback(lambda s: ready.called or ready.callback(s))
+    session.service.whenConnected(failAfterFailures=1).addErrback(  # later: not inside the service's own turn
+        lambda failure: reactor.callLater(0, _unreachable, failure, args.url, session.on_refused))
 
     def timed_out(failure):
         failure.trap(defer.CancelledError, defer.TimeoutError)
         raise Failed(ERROR, f"router not reachable at {args.url} within {args.timeout:g} s")
 
     return session, ready.addTimeout(args.timeout, reactor).addErrback(timed_out)
+
+
+def _unreachable(failure, url, refused):
+    """The first connection to the router failed (nothing listens there, no such host): say so at once."""
+    if failure.check(defer.CancelledError):  # the command ended first
+        return
+    if failure.check(error.ConnectionRefusedError):
+        cause = "connection refused"
+    elif failure.check(error.DNSLookupError):
+        cause = "no such host"
+    else:
+        cause = failure.getErrorMessage()
+    refused(Failed(ERROR, f"router not reachable at {url}: {cause}"))
 
 
 def status_of(exc):
