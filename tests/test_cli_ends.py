@@ -59,3 +59,18 @@ def test_a_url_where_nothing_listens_is_said_at_once(stack):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr == f"sisock fields: router not reachable at {nowhere}: connection refused\n"
+
+
+def test_tail_run_in_the_background_of_a_script_ignores_ctrl_c_as_it_was_told(stack):
+    """A shell starts a background command (``sisock tail ... &`` in a script) with SIGINT ignored."""
+    tail = subprocess.Popen([SISOCK, "tail", "sensors", "cpu_percent"], env=stack.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert "cpu_percent=" in tail.stdout.readline()
+        tail.send_signal(signal.SIGINT)
+        assert "cpu_percent=" in tail.stdout.readline() and "cpu_percent=" in tail.stdout.readline()
+        assert tail.poll() is None
+    finally:
+        tail.kill()
+        tail.wait()

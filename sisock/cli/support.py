@@ -290,7 +290,8 @@ def run_command(args, body, admin=False, interrupted=INTERRUPTED):
     run = _Run(reactor, args, interrupted)
 
     def begin():
-        signal.signal(signal.SIGINT, run.interrupt)  # over the reactor's own, which only stops it
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # as a shell starts a script's `command &`
+            signal.signal(signal.SIGINT, run.interrupt)  # over the reactor's own, which only stops it
         _ReaderWatch.start(reactor, lambda: run.end(PIPE_CLOSED))
         run.main(body, admin).addErrback(run.crashed)
 
