@@ -74,3 +74,24 @@ def test_tail_run_in_the_background_of_a_script_ignores_ctrl_c_as_it_was_told(st
     finally:
         tail.kill()
         tail.wait()
+
+
+@pytest.fixture
+def sensors_alone(fresh_stack):
+    """A router of the test's own, its hub and the sensors node."""
+    fresh_stack.spawn("sensors", "nodes.sensors", "--interval", "0.5")
+    return fresh_stack
+
+
+def test_tail_whose_router_goes_away_says_so_and_ends_with_1(sensors_alone):
+    fresh_stack = sensors_alone
+    tail = subprocess.Popen([SISOCK, "tail", "sensors", "cpu_percent"], env=fresh_stack.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert "cpu_percent=" in tail.stdout.readline()
+        fresh_stack.router.stop()
+        assert tail.wait(QUICK) == 1
+        assert tail.stderr.read().splitlines()[-1] == f"sisock tail: lost the router at {fresh_stack.url}"
+    finally:
+        tail.kill()
+        tail.wait()

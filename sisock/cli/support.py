@@ -71,9 +71,15 @@ def add_arguments(parser, admin=False):
 
 
 class CliSession(ConsumerSession):
-    """A consumer (or admin) session that reports a refused join instead of retrying forever."""
+    """A consumer (or admin) session that reports a refused join instead of retrying forever, and a
+    connection lost after the join (`on_lost`) instead of reconnecting."""
 
-    on_refused = None
+    on_refused = on_lost = None
+
+    def onDisconnect(self):
+        if self.on_lost is not None:
+            self.on_lost()
+        super().onDisconnect()
 
     def onLeave(self, details):
         if details.reason in _REFUSALS and self.on_refused is not None:
@@ -216,6 +222,14 @@ class _Run:
         self.status, self.session, self.ended = status, None, False
         #: The exit status Ctrl-C gives, and once it was pressed (``interrupted``), the one it gave.
         self.on_interrupt, self.interrupted = status, None
+        self.said = False  # why the command ends is said already
+
+    def lost(self):
+        """The connection to the router dropped after the join (the router stopped): say so, end with `ERROR`."""
+        if not (self.ended or self.said):
+            self.said = True
+            print(f"sisock {self.args.command}: lost the router at {self.args.url}", file=sys.stderr)
+            self.reactor.callLater(0, self.end, ERROR)  # not inside the connection's own ending
 
     def interrupt(self, signum, frame):
         """SIGINT (Ctrl-C) handler: end with `on_interrupt`, whatever else ends the command next.
@@ -233,12 +247,13 @@ class _Run:
         try:
             self.session, joined = _connect(self.args, admin, self.reactor)
             yield joined
+            self.session.on_lost = self.lost
             status = (yield defer.maybeDeferred(body, self.session, self.args)) or OK
         except BrokenPipeError:
             status = PIPE_CLOSED
         except Exception as exc:
             status, message = status_of(exc)
-            if not self.ended:
+            if not (self.ended or self.said):
                 print(f"sisock {self.args.command}: {message}", file=sys.stderr)
         yield self.end(status)
 
