@@ -185,7 +185,7 @@ def test_appends_from_many_threads_are_all_committed(tmp_path):
         thread.join()
     for _ in range(200):
         assert done.acquire(timeout=30)
-    assert rows(path) == 200
+    assert rows(path, "SELECT sum(n) FROM block") == 200  # samples: compaction may have merged rows meanwhile
     store.close()
 
 

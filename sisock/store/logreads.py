@@ -32,7 +32,8 @@ SELECT (SELECT min(t0) FROM block WHERE timeline = :tl),
 WINDOWS_SQL = """
 SELECT b.t0, b.t1, b.layout, b.codec, b.n, b.t, b.num, b.txt
 FROM json_each(:w) AS w CROSS JOIN block AS b
-WHERE b.timeline = :tl AND b.t0 < json_extract(w.value, '$[1]') AND b.t0 >= coalesce(
+WHERE b.timeline = :tl AND b.t0 < json_extract(w.value, '$[1]') AND b.t1 >= json_extract(w.value, '$[0]')
+  AND b.t0 >= coalesce(
     (SELECT t0 FROM block WHERE timeline = :tl AND t0 <= json_extract(w.value, '$[0]') ORDER BY t0 DESC LIMIT 1),
     json_extract(w.value, '$[0]'))"""
 
