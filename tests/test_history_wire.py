@@ -87,9 +87,9 @@ def test_the_bridge_turns_max_data_points_into_a_read_of_the_tiers(served, truth
 
 def test_sisock_get_with_min_stride(served, truth):
     start, end = ranges(truth)[3]
-    done = subprocess.run([SISOCK, "get", "history", "x", "b", "s", "--start", repr(start), "--end", repr(end),
-                           "--min-stride", "3600", "--json"], env=served.env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([SISOCK, "get", "history", "x", "b", "s", "--start", repr(float(start)),
+                           "--end", repr(float(end)), "--min-stride", "3600", "--json"],
+                          env=served.env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     got = {"timeline": {"tl": {"t": np.array(answer["timeline"]["tl"]["t"])}},
