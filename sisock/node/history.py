@@ -70,7 +70,7 @@ def get_data(store: Any, fields: list[str], start: float, end: float, min_stride
     result: dict[str, Any] = {"data": {}, "timeline": {}}
     raw = []
     width = 2 * min_stride if how == "minmax" else min_stride
-    for timeline, names in _by_timeline(store, fields, result["data"]).items():
+    for timeline, names in store.by_timeline(fields, result["data"]).items():
         got = _from_tiers(store, timeline, names, start, end, min_stride, width, how)
         if got is None:
             raw.extend(names)
@@ -99,18 +99,6 @@ def reduce_timelines(result: dict[str, Any], start: float, min_stride: float, ho
             members = {f: data[f] for f in v["field"] if f in data}
             v["t"], values = downsample(v["t"], members, start, min_stride, how)
             data.update(values)
-
-
-def _by_timeline(store, fields, data):
-    """``{timeline: [field, ...]}`` of the known ``fields``; each unknown one gets an empty array in ``data``."""
-    wanted = {}
-    for f in fields:
-        timeline = store.timeline_of(f)
-        if timeline is None:
-            data[f] = np.empty(0)
-        else:
-            wanted.setdefault(timeline, []).append(f)
-    return wanted
 
 
 def _from_tiers(store, timeline, names, start, end, stride, width, how):

@@ -159,6 +159,21 @@ class Store(PlannerReads):
                 return name
         return None
 
+    def by_timeline(self, fields, data):
+        """``{timeline: [field, ...]}`` of the recorded ones of ``fields``, in their order.
+
+        Each field no timeline records gets an empty float64 array in the
+        dict ``data`` (as get_data answers an unknown field).
+        """
+        wanted = {}
+        for f in fields:
+            tl = self.timeline_of(f)
+            if tl is None:
+                data[f] = np.empty(0)
+            else:
+                wanted.setdefault(tl, []).append(f)
+        return wanted
+
     def append(self, timeline, t, data, done=None):
         """Append a block of co-sampled values; thread-safe.
 
@@ -276,15 +291,8 @@ class Store(PlannerReads):
             float64 array. ``finalized_until`` is the last recorded time:
             samples before it no longer change. None only with ``most``.
         """
-        data, timelines = {}, {}
-        wanted, held = {}, 0
-        for f in fields:
-            tl = self.timeline_of(f)
-            if tl is None:
-                data[f] = np.empty(0)
-            else:
-                wanted.setdefault(tl, []).append(f)
-        for tl, names in wanted.items():
+        data, timelines, held = {}, {}, 0
+        for tl, names in self.by_timeline(fields, data).items():
             buffer, _, meta = self._timelines[tl]
             got = buffer.query(start, end, names, None if most is None else most - held)
             if got is None:
