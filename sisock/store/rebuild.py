@@ -112,6 +112,10 @@ def _tier_chunks(db, timeline, kinds, below, start, last):
                        (timeline, below)).fetchone()[0]
     if first is None:
         return
+    if not np.isfinite(last):  # no raw sample left: every bucket of the tier below on disk is finished
+        top = db.execute("SELECT max(seg) FROM rollup WHERE timeline = ? AND width = ? AND field = ''",
+                         (timeline, below)).fetchone()[0]
+        last = (int(top) + 1) * span
     end = np.floor(last / below) * below
     seg = max(int(first), int(start // span) if np.isfinite(start) else int(first))
     stop = int(end // span) + 1
