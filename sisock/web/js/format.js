@@ -78,6 +78,19 @@ export function tick(v, units = "") {
   return number(v);
 }
 
+/** ``draw`` wrapped to run at the next animation frame, once however often it is asked for before then. */
+export function perFrame(draw) {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      draw();
+    });
+  };
+}
+
 /** A DOM element: ``el("td", {class: "x", text: "y"}, child...)``; ``text`` sets textContent, other keys attributes. */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

@@ -5,7 +5,7 @@
 // few dozen elements. The search box keeps the nodes whose name has the
 // text typed (any case), groups open.
 
-import { el } from "./format.js";
+import { el, perFrame } from "./format.js";
 
 /** Most nodes drawn in one group (the search narrows it down). */
 export const SHOWN = 100;
@@ -36,7 +36,7 @@ export class NodeList {
     this.open = new Set(); // groups opened by a click
     this.sorted = null; // names in order, until the next add or remove
     this.selected = null;
-    this.queued = false;
+    this._queue = perFrame(() => this._render()); // many changes in a row draw once
     if (this.search) this.search.addEventListener("input", () => this._queue());
     this._render();
   }
@@ -95,15 +95,6 @@ export class NodeList {
     this.message.hidden = !text;
   }
 
-  /** Draw the list at the next frame (many changes in a row draw once). */
-  _queue() {
-    if (this.queued) return;
-    this.queued = true;
-    requestAnimationFrame(() => {
-      this.queued = false;
-      this._render();
-    });
-  }
 
   _render() {
     if (!this.sorted) this.sorted = [...this.nodes.keys()].sort(collator.compare);

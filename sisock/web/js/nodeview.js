@@ -3,7 +3,7 @@
 
 import { showValue } from "./cells.js";
 import { Chart } from "./chart.js";
-import { el, utc } from "./format.js";
+import { el, perFrame, utc } from "./format.js";
 import { errorText } from "./wamp.js";
 import { bounds, label, RangePicker } from "./timerange.js";
 
@@ -37,7 +37,7 @@ export class NodeView {
     this.panels = []; // node-specific panels (attach)
     this.gen = 0;
     this.closed = false;
-    this.renderQueued = false;
+    this._queueRender = perFrame(() => this._renderValues());
 
     this.title = el("h2", { "data-testid": "node-title", text: name });
     this.descriptionEl = el("p", { class: "node-desc", text: description });
@@ -307,14 +307,6 @@ export class NodeView {
     this._queueRender();
   }
 
-  _queueRender() {
-    if (this.renderQueued) return;
-    this.renderQueued = true;
-    requestAnimationFrame(() => {
-      this.renderQueued = false;
-      this._renderValues();
-    });
-  }
 
   _renderValues() {
     for (const row of this.fieldsBody.children) {
