@@ -55,10 +55,10 @@ lint: $(BIN)/.installed  ## ruff (lint and import order) and mypy (the public AP
 test: lint $(BIN)/.installed $(SCHEMATHESIS) sisock/web/vendor/.built debian-tools  ## lint, then the test suite against real processes
 	$(BIN)/pytest
 
-bench: $(BIN)/.installed  ## run the benchmarks of issue 5 on a router of their own; prints a table
+bench: $(BIN)/.installed  ## run the benchmarks on a router of their own; prints a table
 	$(BIN)/python -m bench
 
-soak: $(BIN)/.installed  ## load and soak of issue 6 (5 minutes, loopback): a table; exit 0 only if every criterion is met
+soak: $(BIN)/.installed  ## load and soak (5 minutes, loopback): a table; exit 0 only if every criterion is met
 	$(BIN)/python -m bench.soak
 
 clean:

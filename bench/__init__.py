@@ -1,1 +1,1 @@
-"""sisock benchmarks (issue 5): ``python -m bench`` or ``make bench``; see `bench.run`."""
+"""sisock benchmarks: ``python -m bench`` or ``make bench``; see `bench.run`."""

@@ -1,4 +1,4 @@
-"""``python -m bench``: every number of issue 5 side by side, from one run on one router.
+"""``python -m bench``: every benchmark number side by side, from one run on one router.
 
 Starts a Crossbar router on a free loopback port, the hub, the benchmark
 node (`bench.node`, holding ``--samples`` recorded samples), the bare

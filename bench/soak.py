@@ -1,4 +1,4 @@
-"""``python -m bench.soak``: load and soak (issue 6, item 4), bounded in time, loopback only.
+"""``python -m bench.soak``: load and soak, bounded in time, loopback only.
 
 Starts a Crossbar router on a free loopback port, the hub, ``--nodes``
 data nodes (`bench.soak_node`, one process each, recording ``--rate``

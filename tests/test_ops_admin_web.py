@@ -1,4 +1,4 @@
-"""The web admin panel (issue 14, part 5) in headless Chromium against a router, a hub and 1,000 lamps:
+"""The web admin panel in headless Chromium against a router, a hub and 1,000 lamps:
 read-only for consumers; as admin, page through the registry, filter, disable 10 lamps after a confirmation,
 see them disabled, and dim a lamp with the form built from its API until its power drops."""
 

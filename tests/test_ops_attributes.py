@@ -1,4 +1,4 @@
-"""Attributes (issue 14, part 4): admins tag, untag and locate nodes; kept across a hub restart."""
+"""Attributes: admins tag, untag and locate nodes; kept across a hub restart."""
 
 import json
 import subprocess

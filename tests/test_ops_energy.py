@@ -1,4 +1,4 @@
-"""Energy and billing (issue 14, part 3): energy used per node, per zone and in total, from the recorded
+"""Energy and billing: energy used per node, per zone and in total, from the recorded
 counters (resets included), priced by a flat or a day/night tariff; procedure, CLI, CSV and Grafana table."""
 
 import csv

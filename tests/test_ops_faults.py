@@ -1,4 +1,4 @@
-"""Daily faults (issue 14, part 2): fault events as a node feature, listed across the fleet."""
+"""Daily faults: fault events as a node feature, listed across the fleet."""
 
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""Queries across nodes (issue 14, part 1): the 500-lamp fleet read as one, per node or summed by tag."""
+"""Queries across nodes: the 500-lamp fleet read as one, per node or summed by tag."""
 
 import math
 import signal
