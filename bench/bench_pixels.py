@@ -27,7 +27,7 @@ latency
     from its publish to the frame event that shows it; bare: the sink
     echoes each one (the same two trips through the router).
 
-Prints a table with the issue's targets, and how loaded the machine was:
+Prints a table with the targets, and how loaded the machine was:
 load averages before and after, how busy all CPUs were during the run
 and how much of it were the processes of this benchmark (the rest is
 everybody else's). Loopback only; every wait has a timeout.
@@ -276,7 +276,7 @@ def measure_all(s, args):
 
 
 def targets(r):
-    """``[(target, measured, met)]``: the issue's targets next to the numbers."""
+    """``[(target, measured, met)]``: the targets next to the numbers."""
     ratio = r["set events"][DISPLAY]["per_s"] / r["set events"][SINK]["per_s"]
     p99 = r["latency"][DISPLAY]["p99_ms"]
     return [("single set events/s >= 90 % of bare events/s", f"{100 * ratio:.0f} %", ratio >= 0.9),

