@@ -22,6 +22,10 @@ Procedures (original sisock names, see `sisock.wire.uri`):
     `sisock.hub.reports`).
 ``hub.nodes.*``
     Management of the registry, for admins: `sisock.hub.management`.
+``consumer.alerts.*``, ``hub.alerts.*``
+    The alert service on the hub's session: `sisock.alerts`.
+``hub.audit.*``
+    The audit trail of admin and operator actions: `sisock.hub.auditapi`.
 
 Every node ever added is kept in the registry (`sisock.hub.registry`, an
 SQLite file under the data directory), with its status ``online``,
@@ -51,7 +55,11 @@ from autobahn.wamp.types import ComponentConfig, PublishOptions, RegisterOptions
 from twisted.internet import defer, task
 
 from sisock import config
+from sisock.alerts import attach as attach_alerts
 from sisock.connection import SisockSession, run
+from sisock.hub.audit import FILE_NAME as AUDIT_FILE
+from sisock.hub.audit import RETENTION, AuditLog
+from sisock.hub.auditapi import AuditApi
 from sisock.hub.info import check_info
 from sisock.hub.management import NodesApi
 from sisock.hub.registry import FILE_NAME, Registry
@@ -84,6 +92,8 @@ class Hub(SisockSession):
         ``extra["connection"]`` as for every sisock session.
     registry : sisock.hub.registry.Registry
         The persistent registry (kept across reconnects).
+    audit : sisock.hub.audit.AuditLog
+        The audit trail (kept across reconnects).
     heartbeat_timeout : float
         Seconds of silence after which a heartbeating node is offline.
 
@@ -96,15 +106,19 @@ class Hub(SisockSession):
     """
 
     ready_label = "hub"
+    #: The alert service (`sisock.alerts`) that `main` attaches; None: no alerts.
+    alerts = None
 
-    def __init__(self, config, registry, heartbeat_timeout=HEARTBEAT_TIMEOUT):
+    def __init__(self, config, registry, audit, heartbeat_timeout=HEARTBEAT_TIMEOUT):
         super().__init__(config)
         self.registry = registry
+        self.audit = audit
         self.heartbeat_timeout = heartbeat_timeout
         self.nodes = {}
         self.sessions = {}
         self._expired = {}  # {session_id: route} of sessions dropped for silence that may come back
         self.api = NodesApi(self)
+        self.audit_api = AuditApi(self)
         self._loops = []
 
     @defer.inlineCallbacks
@@ -122,6 +136,9 @@ class Hub(SisockSession):
         yield self.register(self.subtract, uri.DATA_NODE_SUBTRACT, with_caller)
         yield self.register(self.get_data_node, uri.GET_DATA_NODE)
         yield self.api.register()
+        if self.alerts is not None:
+            yield self.alerts.start()
+        yield self.audit_api.register()
         if not self._loops:
             self.log.info("sisock: registry {path} holds {n} node(s)", path=self.registry.path,
                           n=len(self.registry.records))
@@ -286,6 +303,8 @@ class Hub(SisockSession):
         """Publish ``consumer.node_changed`` ``{name, change, node}`` (node None once forgotten)."""
         node = None if change == "forgotten" else record.to_wire()
         self.publish(uri.NODE_CHANGED, {"name": record.name, "change": change, "node": node})
+        if self.alerts is not None:
+            self.alerts.node_changed(record, change)
 
     def set_enabled(self, records, enabled):
         """Enable or disable ``records``; connected ones enter or leave `get_data_node` and are told.
@@ -385,18 +404,29 @@ def main(argv=None):
     config.add_connection_arguments(parser, default_authid="hub")
     parser.add_argument("--heartbeat-timeout", type=float, default=HEARTBEAT_TIMEOUT,
                         help="seconds without a heartbeat after which a node is offline (default %(default)s)")
+    parser.add_argument("--audit-days", type=float, default=RETENTION / 86400,
+                        help="days the audit trail keeps an entry (default %(default)g)")
     args = parser.parse_args(argv)
     if not args.heartbeat_timeout > 0:
         parser.error("--heartbeat-timeout must be a positive number of seconds")
+    if not args.audit_days > 0:
+        parser.error("--audit-days must be a positive number of days")
     try:
         conn = config.connection_from_args(args, "hub")
     except config.SecretsError as exc:
         parser.exit(2, f"{parser.prog}: {exc}\n")
-    registry = Registry(os.path.join(os.path.abspath(args.data_dir or config.data_dir()), FILE_NAME))
+    data_dir = os.path.abspath(args.data_dir or config.data_dir())
+    registry = Registry(os.path.join(data_dir, FILE_NAME))
+    audit = AuditLog(os.path.join(data_dir, AUDIT_FILE), args.audit_days * 86400)
     from twisted.internet import reactor
 
     reactor.addSystemEventTrigger("after", "shutdown", registry.close)
-    hub = Hub(ComponentConfig(args.realm, {"connection": conn}), registry, args.heartbeat_timeout)
+    reactor.addSystemEventTrigger("after", "shutdown", audit.close)
+    hub = Hub(ComponentConfig(args.realm, {"connection": conn}), registry, audit, args.heartbeat_timeout)
+    try:
+        attach_alerts(hub, os.path.abspath(args.data_dir or config.data_dir()))
+    except ValueError as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")
     run(hub, args.log_level)
 
 

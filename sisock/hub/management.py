@@ -34,9 +34,12 @@ records in `sisock.hub.registry.NodeRecord.to_wire`.
     and ``search`` see the result.
 
 Every change publishes ``consumer.node_changed`` (see `sisock.hub`); an
-edit of the attributes has ``change`` ``"edited"``.
+edit of the attributes has ``change`` ``"edited"``. Every call of
+``enable``, ``disable``, ``forget``, ``tag``, ``untag`` and ``locate``, refused or
+not, is an entry of the audit trail (`sisock.hub.audit`), by the caller's authid.
 """
 
+from autobahn.wamp.types import RegisterOptions
 from twisted.internet import defer
 
 from sisock.hub.info import check_info
@@ -46,6 +49,9 @@ from sisock.wire.errors import InvalidArgument, NoSuchNode
 
 #: Default page size of ``list`` and ``search``.
 DEFAULT_LIMIT = 100
+#: The procedures that change the registry, recorded in the audit trail: {name: the parameter naming the target}.
+AUDITED = {"enable": "filter", "disable": "filter", "forget": "name", "tag": "name", "untag": "name",
+           "locate": "name"}
 #: The order of the pages of ``list`` and ``search``: the online nodes first, the offline last (by name within).
 STATUS_ORDER = ("online", "disabled", "offline")
 
@@ -63,12 +69,22 @@ class NodesApi:
         self.hub = hub
 
     def register(self):
-        """Register every procedure on the hub's session; Deferred."""
+        """Register every procedure on the hub's session; Deferred.
+
+        The changes (`AUDITED`) are recorded in the audit trail with the
+        caller the router discloses (`sisock.hub.audit.AuditLog.audited`).
+        """
         procedures = {"list": self.list, "get": self.get, "enable": self.enable, "disable": self.disable,
                       "forget": self.forget, "search": self.search, "tag": self.tag, "untag": self.untag,
                       "locate": self.locate}
-        return defer.gatherResults([self.hub.register(proc, uri.HUB_NODES + name)
-                                    for name, proc in procedures.items()], consumeErrors=True)
+        registered = []
+        for name, proc in procedures.items():
+            options = None
+            if name in AUDITED:
+                proc = self.hub.audit.audited(f"nodes.{name}", validate.rpc(proc), target=AUDITED[name])
+                options = RegisterOptions(details_arg="details")
+            registered.append(self.hub.register(proc, uri.HUB_NODES + name, options))
+        return defer.gatherResults(registered, consumeErrors=True)
 
     def _select(self, text, required=False):
         accept = parse_filter(text, required)

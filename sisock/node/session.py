@@ -22,6 +22,9 @@ or ``A.<something>`` (a fleet of hundreds of devices over one connection):
   fields), on every join and again when the hub publishes ``hub.online``;
   a name the hub refuses (another live session owns it) is retried every
   `ADD_RETRY` seconds, one retry at a time per name;
+- a person's command or change (an admin's or operator's call of
+  ``command`` or of a procedure restricted to some roles) is reported to
+  the hub's audit trail (`sisock.node.audit`);
 - one heartbeat covers every node of the session, and the hub's
   ``hub.node_state`` events set each node's enabled state
   (`sisock.node.presence`);
@@ -45,7 +48,7 @@ from autobahn.wamp.types import RegisterOptions
 from twisted.internet import defer
 
 from sisock.connection import SisockSession
-from sisock.node import argtypes, presence
+from sisock.node import argtypes, audit, presence
 from sisock.node.base import DataNode
 from sisock.node.procedures import STANDARD, procedures_of
 from sisock.wire import uri, validate
@@ -150,8 +153,20 @@ class NodeSession(SisockSession):
                                    consumeErrors=True).addErrback(lambda failure: failure.value.subFailure)
 
     def _route(self, *args, details=None, **kwargs):
-        """The registered procedure (prefix and exact): ``consumer.<node>.<procedure>`` to the node's method."""
-        method, name, roles, takes_details = self._routes.get(details.procedure) or self._route_of(details.procedure)
+        """The registered procedure (prefix and exact): ``consumer.<node>.<procedure>`` to the node's method.
+
+        A person's command or change is reported to the hub's audit trail (`sisock.node.audit`).
+        """
+        route = self._routes.get(details.procedure) or self._route_of(details.procedure)
+        if audit.wanted(route[1], route[2], details):
+            node = self._find(details.procedure[len(uri.uri("consumer.")):])[0]
+            return audit.run(self, node, route[1], route[0], args, kwargs, details,
+                             lambda: self._call(route, args, kwargs, details))
+        return self._call(route, args, kwargs, details)
+
+    def _call(self, route, args, kwargs, details):
+        """Call the node's method of ``route`` (`_route_of`) with the caller's arguments."""
+        method, name, roles, takes_details = route
         if roles is not None and getattr(details, "caller_authrole", None) not in roles:
             raise NotAuthorized(f"{details.procedure} may be called by {' or '.join(sorted(roles))} sessions only")
         if takes_details:

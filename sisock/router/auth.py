@@ -11,19 +11,30 @@ here, in one place, built on `sisock.wire.uri` (``docs/roles.md`` explains it).
 ========  ==============================================================
 role      may
 ========  ==============================================================
-hub       register ``data_node.*``, ``consumer.get_data_node`` and
-          ``hub.nodes.*``; publish ``consumer.data_node_*``,
+hub       register ``data_node.*``, ``consumer.get_data_node``,
+          ``hub.nodes.*`` and ``hub.audit.*``; publish ``consumer.data_node_*``,
           ``consumer.node_changed`` and ``hub.*``; subscribe to
           ``hub.heartbeat``; subscribe to and call ``wamp.session.*``
 node      register and publish under ``consumer.<its authid>.``;
-          publish ``hub.heartbeat``; call ``data_node.add/subtract``;
+          publish ``hub.heartbeat``; call ``data_node.add/subtract``
+          and ``hub.audit.report``;
           subscribe to ``hub.online`` and ``hub.node_state``; read like
           a consumer
 consumer  call (except ``consumer.NAME.command``) and subscribe under
           ``consumer.``; nothing else
 admin     what a consumer may, and call ``consumer.NAME.command``,
-          ``hub.*`` (``hub.nodes.*``: the registry) and ``data_node.*``
+          ``hub.*`` (``hub.nodes.*``: the registry, ``hub.audit.*``: the
+          audit trail) and ``data_node.*``; subscribe to
+          ``hub.audit.recorded``; so also ``hub.users.*`` (named users,
+          `sisock.router.usersapi`) and ``hub.alerts.rules.*``
+operator  what a consumer may, and call ``consumer.NAME.command``, the
+          registry's reads (`OPERATOR_CALLS`: ``hub.nodes.list/get/search``)
+          and ``hub.alerts.ack/silence/unsilence``; no other ``hub.*``
 ========  ==============================================================
+
+People join as the shared ``admin`` authid with the admin secret, or as a
+named user (`sisock.router.users`) with the role ``admin``, ``operator``
+or ``consumer`` it was given; `RouterAuth` authenticates both.
 
 Only a router link's session (role ``rlink``, `sisock.router.links`) may
 send a call or a publication carrying ``forward_for``: Crossbar (26.10.1)
@@ -44,6 +55,9 @@ from twisted.internet.defer import inlineCallbacks
 
 from sisock import config
 from sisock.router.links import fix_forwarded_authid
+from sisock.router.users import UserFile
+from sisock.router.usersapi import UsersApi
+from sisock.router.wampcra import STORED_KEY, use_stored_keys
 from sisock.wire import uri
 
 
@@ -52,7 +66,10 @@ def _under(name, prefix):
 
 
 #: The roles of the realm whose rules `authorize` gives (declared without rules in the router config).
-ROLES = ("hub", "node", "consumer", "admin")
+ROLES = ("hub", "node", "consumer", "admin", "operator")
+#: What an operator may call besides a consumer's calls and node commands: the registry's reads, the alerts' handling.
+OPERATOR_CALLS = frozenset([uri.HUB_NODES + "list", uri.HUB_NODES + "get", uri.HUB_NODES + "search",
+                            uri.uri("hub.alerts.ack"), uri.uri("hub.alerts.silence"), uri.uri("hub.alerts.unsilence")])
 #: URI prefixes whose callee or subscriber acts on the disclosed caller or publisher (and node commands).
 IDENTIFIED = (uri.uri("data_node."), uri.uri("hub."))
 
@@ -91,10 +108,10 @@ def authorize(authrole, authid, name, action):
     if authrole == "hub":
         allow = (
             (action == "register" and (name in (uri.DATA_NODE_ADD, uri.DATA_NODE_SUBTRACT, uri.GET_DATA_NODE)
-                                       or _under(name, uri.HUB_NODES)))
+                                       or _under(name, uri.HUB_NODES) or _under(name, uri.HUB_AUDIT)))
             or (action == "publish" and (_under(name, uri.uri("consumer.data_node_")) or name == uri.NODE_CHANGED
                                          or _under(name, uri.uri("hub."))))
-            or (action == "subscribe" and name == uri.HUB_HEARTBEAT)
+            or (action == "subscribe" and name in (uri.HUB_HEARTBEAT, uri.HUB_USERS_CHANGED))
             or (action in ("subscribe", "call") and _under(name, "wamp.session."))
         )
     elif authrole == "node":
@@ -102,13 +119,17 @@ def authorize(authrole, authid, name, action):
             allow, cache = _under(name, uri.node_prefix(authid)) or (
                 action == "publish" and name == uri.HUB_HEARTBEAT), False
         else:
-            allow = reads or (action == "call" and name in (uri.DATA_NODE_ADD, uri.DATA_NODE_SUBTRACT)) or (
+            allow = reads or (action == "call" and name in (uri.DATA_NODE_ADD, uri.DATA_NODE_SUBTRACT,
+                                                            uri.HUB_AUDIT_REPORT)) or (
                 action == "subscribe" and name in (uri.HUB_ONLINE, uri.NODE_STATE))
     elif authrole == "consumer":
         allow = reads
+    elif authrole == "operator":
+        allow = reads or (action == "call" and (_under(name, consumer) or name in OPERATOR_CALLS))
     elif authrole == "admin":
         allow = reads or (action == "call" and (
-            _under(name, consumer) or _under(name, uri.uri("hub.")) or _under(name, uri.uri("data_node."))))
+            _under(name, consumer) or _under(name, uri.uri("hub.")) or _under(name, uri.uri("data_node.")))) or (
+            action == "subscribe" and name == uri.HUB_AUDIT_RECORDED)
     if action in ("call", "publish") and _identified(name):
         cache = False  # forward_for must be refused on every message (SisockRole.authorize)
     return {"allow": allow, "disclose": True, "cache": cache}
@@ -171,26 +192,34 @@ class RouterAuth(ApplicationSession):
             raise RuntimeError("sisock.router.auth.RouterAuth must run embedded in a Crossbar router worker")
         install_roles(router)
         fix_forwarded_authid()
+        use_stored_keys()
         self.log.info("sisock: roles {roles} are authorized in the router worker", roles=", ".join(ROLES))
+        self.users = UserFile(config.users_file())
         yield self.register(self.authenticate, uri.AUTHENTICATE)
-        self.log.info("sisock: router authenticator ready")
+        yield UsersApi(self, self.users).register()
+        self.log.info("sisock: router authenticator ready; named users in {path}", path=self.users.path)
 
     def authenticate(self, realm, authid, details):
         """Dynamic WAMP-CRA authenticator registered with the router; see `_authenticate`.
 
-        The secrets file is read in a thread, not in the router's reactor.
+        The secrets and users files are read in a thread, not in the router's reactor.
         """
         return threads.deferToThread(self._authenticate, authid)
 
     def _authenticate(self, authid):
         """Dynamic WAMP-CRA authenticator: the secret and role of ``authid``.
 
-        ``hub`` and ``admin`` authenticate as themselves; any other valid
-        node name authenticates as a ``node`` with its own secret if it has
-        one, else the shared node secret (`sisock.config.load_secret`).
+        ``hub`` and ``admin`` authenticate as themselves; a named user as
+        its role with its salted key (`sisock.router.users`, read again
+        after every change of the file; a removed user is refused, saying
+        so); any other valid node name authenticates as a ``node`` with its
+        own secret if it has one, else the shared node secret
+        (`sisock.config.load_secret`).
         """
         if authid in ("hub", "admin"):
             role = authid
+        elif (user := self._user(authid)) is not None:
+            return user
         elif uri.is_valid_node_name(authid):
             role = "node"
         else:
@@ -200,3 +229,22 @@ class RouterAuth(ApplicationSession):
         except config.SecretsError as exc:
             raise ApplicationError("wamp.error.not_authorized", str(exc)) from exc
         return {"secret": secret, "role": role}
+
+    def _user(self, authid):
+        """The authenticator's answer for named user ``authid`` (its salted key), or None if it is none.
+
+        Raises
+        ------
+        ApplicationError
+            ``wamp.error.not_authorized`` for a removed user, or a users file that cannot be read.
+        """
+        try:
+            record, removed = self.users.lookup(authid)
+        except (OSError, ValueError) as exc:
+            raise ApplicationError("wamp.error.not_authorized", f"cannot read the users file: {exc}") from exc
+        if record is None and removed is not None:
+            raise ApplicationError("wamp.error.not_authorized", f"user {authid!r} was removed")
+        if record is None:
+            return None
+        return {"secret": record["key"], "role": record["role"], "salt": record["salt"],
+                "iterations": record["iterations"], "keylen": record["keylen"], STORED_KEY: True}

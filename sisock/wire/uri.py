@@ -94,8 +94,22 @@ NODE_CHANGED = uri("consumer.node_changed")
 #: Prefix of the hub's management procedures (``hub.nodes.list`` ...).
 HUB_NODES = uri("hub.nodes.")
 
+# The audit trail (sisock.hub.audit, sisock.node.audit; docs/roles.md).
+#: Prefix of the hub's audit procedures (``hub.audit.list``, ``hub.audit.report``).
+HUB_AUDIT = uri("hub.audit.")
+#: Called by node sessions: one run of an audited procedure of one of their nodes.
+HUB_AUDIT_REPORT = uri("hub.audit.report")
+#: Published by the hub for every audit entry it recorded (admins and operators may subscribe).
+HUB_AUDIT_RECORDED = uri("hub.audit.recorded")
+
 #: Router meta events the hub follows to notice sessions that leave.
 SESSION_ON_LEAVE = "wamp.session.on_leave"
 
 #: Procedure that the router-side auth component registers.
 AUTHENTICATE = uri("auth.authenticate")
+
+# Named users, served by the router's auth component (sisock.router.usersapi; docs/roles.md).
+#: Prefix of the user procedures (``hub.users.add``, ``list``, ``rotate``, ``remove``), for admins.
+HUB_USERS = uri("hub.users.")
+#: Published by the router on every user change: ``{name, change, role, by, t}``.
+HUB_USERS_CHANGED = uri("hub.users.changed")

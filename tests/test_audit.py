@@ -1,0 +1,169 @@
+"""The audit trail: every admin action on the registry and every person's command on a node is recorded once,
+in order, with who did it (as the router disclosed the caller), what, to which target and how it ended.
+
+On the session stack, with one lamp of its own (``audited.lamp0001``) that only these tests touch.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import pytest_twisted
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet import threads
+
+from sisock.wire import uri
+from sisock.wire.errors import InvalidArgument, NotAuthorized
+from tests.registry_support import connect_admin, connect_node, joined, until
+
+LAMP = "audited.lamp0001"
+LIST = uri.HUB_AUDIT + "list"
+INVALID = InvalidArgument.uri()
+SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
+
+
+@pytest.fixture(scope="module")
+def lamp(stack):
+    """One lamp, ``audited.lamp0001``, on the session stack (stopped by the last test, or at the end)."""
+    proc = stack.spawn("audited", "nodes.fleet", "--count", "1", "--authid", "audited", "--interval", "1",
+                       timeout=60)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(stack, lamp):
+    """An admin session for the module."""
+    yield from joined(connect_admin(stack))
+
+
+def entries(session, since, **filters):
+    """Deferred: the entries about ``LAMP`` since ``since``, oldest first."""
+    return session.call(LIST, since=since, node=LAMP, **filters).addCallback(lambda got: got[::-1])
+
+
+def what(entry):
+    return entry["who"], entry["action"], entry["target"], entry["outcome"]
+
+
+@pytest_twisted.inlineCallbacks
+def test_every_registry_change_is_recorded_once_in_order_with_its_caller_and_outcome(admin):
+    since = time.time()
+    yield admin.call(uri.HUB_NODES + "tag", LAMP, {"zone": "audit"})
+    yield admin.call(uri.HUB_NODES + "untag", LAMP, ["zone"])
+    yield admin.call(uri.HUB_NODES + "locate", LAMP, -23.0, -67.8)
+    yield admin.call(uri.HUB_NODES + "disable", LAMP)
+    yield admin.call(uri.HUB_NODES + "enable", LAMP)
+    with pytest.raises(InvalidArgument):
+        yield admin.call(uri.HUB_NODES + "tag", LAMP, {})
+    with pytest.raises(InvalidArgument, match="connected"):
+        yield admin.call(uri.HUB_NODES + "forget", LAMP)
+    got = yield entries(admin, since)
+    assert [what(e) for e in got] == [
+        ("admin", "nodes.tag", LAMP, "ok"), ("admin", "nodes.untag", LAMP, "ok"),
+        ("admin", "nodes.locate", LAMP, "ok"), ("admin", "nodes.disable", LAMP, "ok"),
+        ("admin", "nodes.enable", LAMP, "ok"), ("admin", "nodes.tag", LAMP, INVALID),
+        ("admin", "nodes.forget", LAMP, INVALID)]
+    assert got[0]["args"] == {"name": LAMP, "tags": {"zone": "audit"}}
+    assert got[2]["args"] == {"name": LAMP, "lat": -23.0, "lon": -67.8}
+    assert got[3]["args"] == {"filter": LAMP} and got[0]["message"] is None
+    assert "tags must name at least one tag" in got[5]["message"] and "connected" in got[6]["message"]
+    times = [e["t"] for e in got]
+    assert times == sorted(times) and since <= times[0] <= time.time()
+    ids = [e["id"] for e in got]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_node_command_is_recorded_with_the_node_and_the_caller_the_node_received(admin):
+    since = time.time()
+    node_uri = uri.node_uri(LAMP, "command")
+    yield admin.call(node_uri, "dim", level=40.0)
+    with pytest.raises(InvalidArgument):
+        yield admin.call(node_uri, "dim", level="bright")
+    yield admin.call(uri.node_uri(LAMP, "get_latest"))  # a read: not an action
+    got = yield until(lambda: entries(admin, since), lambda got: len(got) >= 2, "the two command runs")
+    assert [what(e) for e in got] == [("admin", "command.dim", LAMP, "ok"), ("admin", "command.dim", LAMP, INVALID)]
+    assert got[0]["args"] == {"level": 40.0} and "level" in got[1]["message"]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_node_reports_only_for_its_own_nodes_and_the_person_comes_from_the_router(stack, admin):
+    since = time.time()
+    impostor = yield connect_node(stack, "intruder")
+    try:
+        with pytest.raises(ApplicationError) as refused:
+            yield impostor.call(uri.HUB_AUDIT_REPORT, LAMP, "command.dim", {}, "ok", None, "admin")
+        assert refused.value.error == NotAuthorized.uri()
+    finally:
+        yield impostor.close()
+    with pytest.raises(ApplicationError) as not_a_node:
+        yield admin.call(uri.HUB_AUDIT_REPORT, LAMP, "command.dim", {}, "ok", None, "someone")
+    assert not_a_node.value.error == NotAuthorized.uri()
+    assert (yield entries(admin, since)) == []
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_list_filters_by_time_user_node_and_action_newest_first(admin):
+    since = time.time()
+    yield admin.call(uri.HUB_NODES + "tag", LAMP, {"filtered": True})
+    yield admin.call(uri.HUB_NODES + "untag", LAMP, ["filtered"])
+    middle = time.time()
+    yield admin.call(uri.node_uri(LAMP, "command"), "switch", on=True)
+    got = yield until(lambda: admin.call(LIST, since=since), lambda got: len(got) >= 3, "three entries")
+    assert [e["action"] for e in got if e["target"] == LAMP][:3] == ["command.switch", "nodes.untag", "nodes.tag"]
+    assert [e["action"] for e in (yield admin.call(LIST, since=since, action="nodes"))] == ["nodes.untag", "nodes.tag"]
+    assert [e["action"] for e in (yield admin.call(LIST, since=since, action="nodes.tag"))] == ["nodes.tag"]
+    assert [e["action"] for e in (yield admin.call(LIST, since=since, until=middle, node=LAMP))] == [
+        "nodes.untag", "nodes.tag"]
+    assert [e["action"] for e in (yield admin.call(LIST, since=middle, node=LAMP))] == ["command.switch"]
+    assert (yield admin.call(LIST, since=since, user="nobody")) == []
+    assert len((yield admin.call(LIST, since=since, user="admin", node=LAMP, limit=1))) == 1
+    for bad in ({"limit": 0}, {"since": "yesterday"}, {"user": 3}):
+        with pytest.raises(InvalidArgument, match=next(iter(bad))):
+            yield admin.call(LIST, **bad)
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_consumer_cannot_read_the_audit_trail(stack):
+    consumer = yield stack.connect()
+    try:
+        with pytest.raises(ApplicationError, match="not_authorized"):
+            yield consumer.call(LIST)
+    finally:
+        yield consumer.close()
+
+
+def sisock(stack, *args):
+    """Deferred: ``sisock *args`` run in a thread, its CompletedProcess (text stdout and stderr)."""
+    return threads.deferToThread(subprocess.run, [SISOCK, *args], env=stack.env, capture_output=True, text=True,
+                                 timeout=60)
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_command_line_forgets_and_lists_the_trail(stack, lamp, admin):
+    """Last: stops the lamp, forgets it with ``sisock forget`` and reads the trail with ``sisock audit``."""
+    since = time.time()
+    yield threads.deferToThread(lamp.stop)
+    yield until(lambda: admin.call(uri.HUB_NODES + "get", LAMP), lambda r: r["status"] == "offline", "the lamp offline")
+    forgot = yield sisock(stack, "forget", LAMP)
+    assert forgot.returncode == 0, forgot.stderr
+    listed = yield sisock(stack, "audit", "--node", LAMP, "--since", str(since), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [what(e) for e in json.loads(listed.stdout)] == [("admin", "nodes.forget", LAMP, "ok")]
+    table = yield sisock(stack, "audit", "--node", LAMP, "--user", "admin")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:4] == ["TIME", "(UTC)", "WHO", "ACTION"]
+    assert lines[1].split()[2:6] == ["admin", "nodes.forget", LAMP, "ok"]
+    assert any("nodes.tag" in line and f"{INVALID}: tags must" in line for line in lines)
+    nobody = yield sisock(stack, "audit", "--user", "nobody")
+    assert nobody.returncode == 3 and nobody.stdout == ""
+    bad = yield sisock(stack, "audit", "--since", "yesterday")
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and "--since" in bad.stderr
+    head = yield threads.deferToThread(subprocess.run, f"{SISOCK} audit | head -n 1", shell=True, env=stack.env,
+                                       capture_output=True, text=True, timeout=60)
+    assert len(head.stdout.splitlines()) == 1 and head.stderr == ""
