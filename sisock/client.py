@@ -30,6 +30,7 @@ from twisted.python.failure import Failure
 
 from sisock import config
 from sisock.connection import SisockSession, start
+from sisock.dataframes import FrameMethods
 from sisock.wire import chunks, uri, validate
 from sisock.wire.errors import InvalidArgument, NoSuchNode
 
@@ -251,7 +252,7 @@ def _no_such_node(failure: Failure, node: str) -> Failure:
     return failure
 
 
-class Client:
+class Client(FrameMethods):
     """Blocking consumer client for scripts; runs Twisted in a background thread (crochet).
 
     Parameters

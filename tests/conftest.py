@@ -243,6 +243,15 @@ def stack(tmp_path_factory):
         s.stop()
 
 
+@pytest.fixture(scope="session")
+def fleet(stack):
+    """Eight lamps ``fleet.lamp0001``-``0008`` (six in zone north, two in south) sampling every second on the
+    session stack, with 10 minutes of history from the start; they stay until the stack stops."""
+    stack.fleet = stack.spawn("fleet", "nodes.fleet", "--count", "8", "--interval", "1", "--backfill", "600",
+                              timeout=60)
+    return stack.fleet
+
+
 @pytest.fixture
 def fresh_stack(tmp_path):
     """A router of its own for tests that restart or kill the router; hub started."""

@@ -13,7 +13,10 @@ ALLOWED = {
     "sisock.store": {"sisock.wire"},
     "sisock.connection": {"sisock.config", "sisock.tls", "sisock.wire"},
     "sisock.router": {"sisock.config", "sisock.wire"},
-    "sisock.client": {"sisock.config", "sisock.connection", "sisock.wire"},
+    "sisock.frames": set(),
+    # the blocking client's DataFrames and its queries across nodes (run on its own session, as the CLI's)
+    "sisock.dataframes": {"sisock.frames", "sisock.hub"},
+    "sisock.client": {"sisock.config", "sisock.connection", "sisock.dataframes", "sisock.wire"},
     "sisock.node": {"sisock.config", "sisock.connection", "sisock.store", "sisock.wire"},
     "sisock.hub": {"sisock.config", "sisock.connection", "sisock.wire"},
     "sisock.base": {"sisock.config", "sisock.node", "sisock.wire"},

@@ -1,0 +1,128 @@
+"""The blocking client's pandas, xarray and fleet-query methods (mixed into `sisock.client.Client`).
+
+They only fetch, with the client's `get_fields`, `get_data` and session;
+`sisock.frames` converts, so every client gives the same frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sisock import frames
+from sisock.hub import fanout
+
+#: A get_data result (`sisock.client.DataResult`).
+DataResult = dict[str, dict[str, Any]]
+
+
+class FrameMethods:
+    """`Client` methods returning pandas DataFrames and xarray Datasets, and queries across nodes.
+
+    The class they are mixed into provides ``get_fields``, ``get_data``,
+    ``_run(func, *args)`` (run in the reactor, wait up to ``timeout``),
+    ``_session`` and ``timeout``.
+    """
+
+    get_fields: Any
+    get_data: Any
+    _run: Any
+    _session: Any
+    timeout: float
+
+    def get_dataframe(self, node: str, field: list[str], start: float, end: float, min_stride: float | None = None,
+                      downsample: str | None = None, join: bool = False) -> Any:
+        """`get_data` as pandas DataFrames with get_fields' units (`sisock.frames.to_dataframes`).
+
+        Returns
+        -------
+        dict of str to pandas.DataFrame, or pandas.DataFrame
+            One DataFrame per timeline, indexed by a ``datetime64[ns, UTC]``
+            ``time`` index, or with ``join`` one of every timeline
+            outer-joined on time; ``attrs`` hold ``node``, ``timeline``,
+            ``units``, ``description`` and ``finalized_until``.
+
+        Raises
+        ------
+        ModuleNotFoundError
+            Without pandas (``pip install 'sisock[pandas]'``), before anything is read.
+        sisock.wire.errors.SisockError, crochet.TimeoutError
+            As `get_data`.
+        """
+        frames.require("pandas")
+        return frames.to_dataframes(*self._fetch(node, field, start, end, min_stride, downsample), node, join)
+
+    def get_dataset(self, node: str, field: list[str], start: float, end: float, min_stride: float | None = None,
+                    downsample: str | None = None) -> Any:
+        """`get_data` as an xarray Dataset, a ``time_<timeline>`` coordinate per timeline (`sisock.frames.to_dataset`).
+
+        Raises
+        ------
+        ModuleNotFoundError
+            Without xarray (``pip install 'sisock[xarray]'``), before anything is read.
+        sisock.wire.errors.SisockError, crochet.TimeoutError
+            As `get_data`.
+        """
+        frames.require("xarray")
+        return frames.to_dataset(*self._fetch(node, field, start, end, min_stride, downsample), node)
+
+    def _fetch(self, node: str, field: list[str], start: float, end: float, min_stride: float | None,
+               downsample: str | None) -> tuple[DataResult, dict[str, dict[str, Any]]]:
+        """``(get_data result, get_fields' field metadata)`` of ``node``."""
+        fields, _ = self.get_fields(node, start, end)
+        return self.get_data(node, field, start, end, min_stride, downsample), fields
+
+    def query(self, filter: str, field: str | list[str], start: float, end: float, min_stride: float | None = None,
+              aggregate: str | None = None, group_by: str | None = None, downsample: str = "mean",
+              concurrency: int = fanout.DEFAULT_CONCURRENCY) -> dict[str, Any]:
+        """Read ``field`` on every live node a registry ``filter`` selects (`sisock.hub.fanout`).
+
+        The hub selects the nodes (``fleet.lamp*``, ``zone=north kind=led``,
+        ``ALL``); this client's session calls each, ``concurrency`` at a time.
+        Each node has half of ``timeout`` to answer (a slower or failing node
+        is in ``errors`` with the reason), the whole query ``timeout``.
+
+        Parameters
+        ----------
+        filter, field, start, end, min_stride, aggregate, group_by, downsample, concurrency
+            As `sisock.hub.fanout.parse`: a registry filter (``ALL`` for
+            every node), the field(s), sisock times, the grid in seconds
+            (required with an ``aggregate`` of ``sum``, ``mean``, ``min``,
+            ``max`` or ``count``; None answers per node), the tag whose
+            values group the nodes, each node's bucket reduction, and the
+            node calls in flight at once.
+
+        Returns
+        -------
+        dict
+            The answer of `sisock.hub.fanout.query`: ``selected``, ``errors``
+            and per node ``results``, or aggregated ``t`` and ``groups``.
+
+        Raises
+        ------
+        sisock.wire.errors.InvalidArgument
+            Naming the argument at fault (the filter included).
+        crochet.TimeoutError
+            If the whole query takes longer than ``timeout``.
+        """
+        q = fanout.parse(filter, field, start, end, min_stride, aggregate, group_by, downsample, concurrency,
+                         self.timeout / 2)
+        return self._run(fanout.query, self._session, q)
+
+    def query_dataframe(self, filter: str, field: str | list[str], start: float, end: float,
+                        min_stride: float | None = None, aggregate: str | None = None, group_by: str | None = None,
+                        downsample: str = "mean", concurrency: int = fanout.DEFAULT_CONCURRENCY) -> dict[str, Any]:
+        """`query` as ``{node: DataFrame}``, or with ``aggregate`` ``{group: DataFrame}``
+        (`sisock.frames.query_frames`).
+
+        Nodes that failed are in every DataFrame's ``attrs["errors"]`` and said in a `UserWarning`.
+
+        Raises
+        ------
+        ModuleNotFoundError
+            Without pandas (``pip install 'sisock[pandas]'``), before anything is read.
+        sisock.wire.errors.InvalidArgument, crochet.TimeoutError
+            As `query`.
+        """
+        frames.require("pandas")
+        return frames.query_frames(self.query(filter, field, start, end, min_stride, aggregate, group_by, downsample,
+                                              concurrency))
