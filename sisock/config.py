@@ -11,6 +11,9 @@ variable                 default                           meaning
 ``SISOCK_HOME``          ``./.sisock``                     state: secrets, data, logs
 ``SISOCK_SECRETS_FILE``  ``$SISOCK_HOME/secrets.json``     generated secrets (mode 0600)
 ``SISOCK_DATA_DIR``      ``$SISOCK_HOME/data``             node stores
+``SISOCK_USERS_FILE``    ``$SISOCK_HOME/users.json``       named users (the router's; mode 0600)
+``SISOCK_USER``          (none: ``admin``)                 named user the CLI joins as
+``SISOCK_SECRET``        (none)                            that user's secret
 ``SISOCK_HUB_SECRET``    (from the secrets file)           WAMP-CRA secret of the hub
 ``SISOCK_NODE_SECRET``   (from the secrets file)           WAMP-CRA secret of nodes
 ``SISOCK_ADMIN_SECRET``  (from the secrets file)           WAMP-CRA secret of admins
@@ -44,6 +47,11 @@ def home_dir():
 def secrets_file():
     """Absolute path of the secrets file (``SISOCK_SECRETS_FILE``)."""
     return os.path.abspath(env("SECRETS_FILE", os.path.join(home_dir(), "secrets.json")))
+
+
+def users_file():
+    """Absolute path of the users file (``SISOCK_USERS_FILE``; `sisock.router.users`)."""
+    return os.path.abspath(env("USERS_FILE", os.path.join(home_dir(), "users.json")))
 
 
 def data_dir():
@@ -134,6 +142,37 @@ def load_secret(role, path=None, authid=None):
             "with 'sisock secrets'"
         )
     return value
+
+
+def credentials(path=None):
+    """``(authid, secret)`` a person's tool joins with: a named user, else the shared ``admin``.
+
+    ``SISOCK_USER`` and ``SISOCK_SECRET`` name a user (`sisock user add`);
+    without ``SISOCK_USER``, authid ``admin`` with the admin secret
+    (`load_secret`).
+
+    Parameters
+    ----------
+    path : str, optional
+        Secrets file for the admin secret; `secrets_file` by default.
+
+    Returns
+    -------
+    tuple of str
+
+    Raises
+    ------
+    SecretsError
+        If ``SISOCK_USER`` is set without ``SISOCK_SECRET``, or neither it
+        nor an admin secret is at hand.
+    """
+    user = env("USER")
+    if not user:
+        return "admin", load_secret("admin", path)
+    secret = env("SECRET")
+    if not secret:
+        raise SecretsError(f"SISOCK_USER is {user!r} but SISOCK_SECRET is not set: set it to that user's secret")
+    return user, secret
 
 
 def add_node_secret(name, path=None):

@@ -242,7 +242,10 @@ class SisockSession(ApplicationSession):
     def onChallenge(self, challenge):
         if challenge.method != "wampcra":
             raise ValueError(f"unsupported authentication method {challenge.method}")
-        return auth.compute_wcs(self.connection.secret, challenge.extra["challenge"])
+        extra, key = challenge.extra, self.connection.secret
+        if "salt" in extra:  # a named user's salted secret (sisock.router.users): sign with the derived key
+            key = auth.derive_key(key, extra["salt"], extra["iterations"], extra["keylen"])
+        return auth.compute_wcs(key, extra["challenge"])
 
     #: Printed as ``READY <ready_label>`` at every join (see `announce_ready`); None prints nothing.
     ready_label: str | None = None

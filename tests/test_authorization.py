@@ -44,7 +44,8 @@ def refused(deferred):
 
 
 def test_the_router_worker_decides_every_role_itself(stack):
-    assert "sisock: roles hub, node, consumer, admin are authorized in the router worker" in stack.router.output()
+    assert "sisock: roles hub, node, consumer, admin, operator are authorized in the router worker" in \
+        stack.router.output()
 
 
 @pytest_twisted.inlineCallbacks

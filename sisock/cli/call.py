@@ -27,8 +27,9 @@ def call_arguments(parser):
         "Send COMMAND to NODE, or call one of its own procedures, with arguments key=value (or values in "
         "parameter order) and print the answer. A parameter declared str takes the text as it is; others "
         "take JSON (50, true, null, [1, 2]), anything else is text. Without COMMAND, show the node's API: "
-        "description, fields, commands and procedures with their parameters. With the admin secret at hand "
-        "(SISOCK_ADMIN_SECRET or the secrets file) it joins as admin, else as an anonymous consumer, who may "
+        "description, fields, commands and procedures with their parameters. As a named user (SISOCK_USER and "
+        "SISOCK_SECRET: an operator or admin may send commands), else with the admin secret at hand "
+        "(SISOCK_ADMIN_SECRET or the secrets file) as admin, else as an anonymous consumer, who may "
         "call the procedures open to consumers but no command. An answer of bytes (an image) is written raw "
         "to --output FILE or to stdout when that is not a terminal; --json shows bytes as "
         "{\"base64\": ..., \"bytes\": N}.")
@@ -193,7 +194,8 @@ def _call(session, args):
                             f"{', '.join(sorted({**commands, **procedures})) or 'none'}")
     if args.name not in procedures and not args.admin:
         raise cli.Failed(cli.NOT_AUTHORIZED, f"{args.name} is a command: commands need the admin secret "
-                                             f"(SISOCK_ADMIN_SECRET or the secrets file)")
+                                             f"(SISOCK_ADMIN_SECRET or the secrets file) or an operator's "
+                                             f"(SISOCK_USER and SISOCK_SECRET)")
     positional, keywords = parse_arguments(spec, args.arguments)
     if spec is commands.get(args.name):
         answer = yield _node_procedure(session, args.node, "command", args.name, *positional, **keywords)
@@ -204,9 +206,10 @@ def _call(session, args):
 
 
 def call(args):
-    """Run ``sisock call``: as admin when the admin secret is at hand, else as an anonymous consumer."""
+    """Run ``sisock call``: with credentials when at hand (`sisock.config.credentials`), else as an anonymous
+    consumer."""
     try:
-        config.load_secret("admin", args.secret_file)
+        config.credentials(args.secret_file)
         args.admin = True
     except config.SecretsError:
         args.admin = False

@@ -33,6 +33,8 @@ COMMANDS = {
             None, "sisock.hub.hub:main"),
     "secrets": ("create the secrets file if missing and say where it is",
                 "sisock.cli.main:secrets_arguments", "sisock.cli.main:secrets"),
+    "user": ("named accounts: add, list, rotate, remove users with a role (admin)",
+             "sisock.cli.users:user_arguments", "sisock.cli.users:user"),
     "cert": ("make a key and a self-signed certificate for wss:// and https://",
              "sisock.cli.main:cert_arguments", "sisock.cli.main:cert"),
     "link-key": ("print the key a site router links to a central router with (sisock up --link-to)",
@@ -84,8 +86,9 @@ examples:
   sisock COMMAND --help     options of a command
 
 Commands that talk to a running stack take the router from SISOCK_URL and
-SISOCK_REALM (or --url, --realm); admin commands read the admin secret from
-SISOCK_ADMIN_SECRET or the secrets file ($SISOCK_HOME/secrets.json).
+SISOCK_REALM (or --url, --realm); admin commands join as the named user
+SISOCK_USER with SISOCK_SECRET (sisock user), else as admin with the admin
+secret from SISOCK_ADMIN_SECRET or the secrets file ($SISOCK_HOME/secrets.json).
 
 {EXIT_STATUS}"""
 

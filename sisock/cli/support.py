@@ -31,7 +31,7 @@ from sisock.cli.options import number_in
 from sisock.client import ConsumerSession
 from sisock.connection import start
 from sisock.wire import codec
-from sisock.wire.errors import InvalidArgument, NoSuchCommand, NoSuchNode, NotAuthorized, SisockError
+from sisock.wire.errors import InvalidArgument, NoSuchCommand, NoSuchNode, NoSuchUser, NotAuthorized, SisockError
 from sisock.wire.timeutil import sisock_to_unix_time
 
 OK, ERROR, USAGE, NOT_FOUND, NOT_AUTHORIZED, INTERRUPTED, PIPE_CLOSED = 0, 1, 2, 3, 4, 130, 141
@@ -41,8 +41,9 @@ exit status:
   0    success
   1    error: router not reachable, timeout, no hub running, a node failed or is disabled
   2    usage: bad options, or arguments the hub or the node refused as invalid
-  3    not found: no such node or field, nothing matched the filter, no such command
-  4    not authorized: no admin secret, a wrong one, or the router refused the call
+  3    not found: no such node or field, nothing matched the filter, no such command or user
+  4    not authorized: no admin secret or user secret, a wrong one, a removed user, or the router refused
+       the call
   130  interrupted by Ctrl-C (sisock tail ends with 0)
   141  the reader of the output went away (e.g. | head), as for grep (128 + SIGPIPE)
 """
@@ -83,8 +84,7 @@ class CliSession(ConsumerSession):
 
     def onLeave(self, details):
         if details.reason in _REFUSALS and self.on_refused is not None:
-            self.on_refused(NotAuthorized(f"the router refused to let us join: {details.reason} "
-                                          f"{details.message or ''}".strip()))
+            self.on_refused(NotAuthorized(refusal(self.connection.authid, details)))
         super().onLeave(details)
 
     def onUpgradeRefused(self, status_line, reason):
@@ -102,6 +102,16 @@ class CliSession(ConsumerSession):
         self.on_refused(Failed(ERROR, message))
 
 
+def refusal(authid, details):
+    """One line on why the router refused ``authid`` (None: anonymous) at join time (a WAMP ``CloseDetails``)."""
+    said = f"{details.reason} {details.message or ''}".strip()
+    if not authid:
+        return f"the router refused to let us join: {said}"
+    if "signature is invalid" in (details.message or ""):
+        said = "wrong secret (or one rotated since)"
+    return f"user {authid}: the router refused to let us join: {said}"
+
+
 class Failed(Exception):
     """A command's own failure: ``status`` and a one-line message for stderr."""
 
@@ -111,13 +121,14 @@ class Failed(Exception):
 
 
 def _connect(args, admin, reactor):
-    secret = None
+    authid = secret = None
     if admin:
         try:
-            secret = config.load_secret("admin", args.secret_file)
+            authid, secret = config.credentials(args.secret_file)
         except config.SecretsError as exc:
-            raise Failed(NOT_AUTHORIZED, f"{exc} (admin commands need the admin secret)") from None
-    conn = config.Connection(args.url, args.realm, "admin" if admin else None, secret)
+            raise Failed(NOT_AUTHORIZED, f"{exc} (admin commands need SISOCK_USER and SISOCK_SECRET, "
+                                         "or the admin secret)") from None
+    conn = config.Connection(args.url, args.realm, authid, secret)
     session = CliSession(ComponentConfig(conn.realm, {"connection": conn}))
     try:
         start(session, reactor)
@@ -153,7 +164,7 @@ def status_of(exc):
     """``(exit status, message)`` for an exception raised while running a command."""
     if isinstance(exc, Failed):
         return exc.status, str(exc)
-    if isinstance(exc, (NoSuchNode, NoSuchCommand)):
+    if isinstance(exc, (NoSuchNode, NoSuchCommand, NoSuchUser)):
         return NOT_FOUND, exc.message
     if isinstance(exc, InvalidArgument):
         return USAGE, exc.message
@@ -291,7 +302,9 @@ def run_command(args, body, admin=False, interrupted=INTERRUPTED):
     body : callable
         ``body(session, args) -> Deferred`` of an exit status (None is 0).
     admin : bool
-        Join as ``admin`` with the admin secret; else as an anonymous consumer.
+        Join with credentials (`sisock.config.credentials`: ``SISOCK_USER`` and
+        ``SISOCK_SECRET``, else ``admin`` with the admin secret); else as an
+        anonymous consumer.
     interrupted : int
         Exit status when Ctrl-C stops the command.
 

@@ -25,8 +25,16 @@ consumer  call (except ``consumer.NAME.command``) and subscribe under
 admin     what a consumer may, and call ``consumer.NAME.command``,
           ``hub.*`` (``hub.nodes.*``: the registry, ``hub.audit.*``: the
           audit trail) and ``data_node.*``; subscribe to
-          ``hub.audit.recorded``
+          ``hub.audit.recorded``; so also ``hub.users.*`` (named users,
+          `sisock.router.usersapi`) and ``hub.alerts.rules.*``
+operator  what a consumer may, and call ``consumer.NAME.command``, the
+          registry's reads (`OPERATOR_CALLS`: ``hub.nodes.list/get/search``)
+          and ``hub.alerts.ack/silence/unsilence``; no other ``hub.*``
 ========  ==============================================================
+
+People join as the shared ``admin`` authid with the admin secret, or as a
+named user (`sisock.router.users`) with the role ``admin``, ``operator``
+or ``consumer`` it was given; `RouterAuth` authenticates both.
 
 Only a router link's session (role ``rlink``, `sisock.router.links`) may
 send a call or a publication carrying ``forward_for``: Crossbar (26.10.1)
@@ -47,6 +55,9 @@ from twisted.internet.defer import inlineCallbacks
 
 from sisock import config
 from sisock.router.links import fix_forwarded_authid
+from sisock.router.users import UserFile
+from sisock.router.usersapi import UsersApi
+from sisock.router.wampcra import STORED_KEY, use_stored_keys
 from sisock.wire import uri
 
 
@@ -55,7 +66,10 @@ def _under(name, prefix):
 
 
 #: The roles of the realm whose rules `authorize` gives (declared without rules in the router config).
-ROLES = ("hub", "node", "consumer", "admin")
+ROLES = ("hub", "node", "consumer", "admin", "operator")
+#: What an operator may call besides a consumer's calls and node commands: the registry's reads, the alerts' handling.
+OPERATOR_CALLS = frozenset([uri.HUB_NODES + "list", uri.HUB_NODES + "get", uri.HUB_NODES + "search",
+                            uri.uri("hub.alerts.ack"), uri.uri("hub.alerts.silence"), uri.uri("hub.alerts.unsilence")])
 #: URI prefixes whose callee or subscriber acts on the disclosed caller or publisher (and node commands).
 IDENTIFIED = (uri.uri("data_node."), uri.uri("hub."))
 
@@ -97,7 +111,7 @@ def authorize(authrole, authid, name, action):
                                        or _under(name, uri.HUB_NODES) or _under(name, uri.HUB_AUDIT)))
             or (action == "publish" and (_under(name, uri.uri("consumer.data_node_")) or name == uri.NODE_CHANGED
                                          or _under(name, uri.uri("hub."))))
-            or (action == "subscribe" and name == uri.HUB_HEARTBEAT)
+            or (action == "subscribe" and name in (uri.HUB_HEARTBEAT, uri.HUB_USERS_CHANGED))
             or (action in ("subscribe", "call") and _under(name, "wamp.session."))
         )
     elif authrole == "node":
@@ -110,6 +124,8 @@ def authorize(authrole, authid, name, action):
                 action == "subscribe" and name in (uri.HUB_ONLINE, uri.NODE_STATE))
     elif authrole == "consumer":
         allow = reads
+    elif authrole == "operator":
+        allow = reads or (action == "call" and (_under(name, consumer) or name in OPERATOR_CALLS))
     elif authrole == "admin":
         allow = reads or (action == "call" and (
             _under(name, consumer) or _under(name, uri.uri("hub.")) or _under(name, uri.uri("data_node.")))) or (
@@ -176,26 +192,34 @@ class RouterAuth(ApplicationSession):
             raise RuntimeError("sisock.router.auth.RouterAuth must run embedded in a Crossbar router worker")
         install_roles(router)
         fix_forwarded_authid()
+        use_stored_keys()
         self.log.info("sisock: roles {roles} are authorized in the router worker", roles=", ".join(ROLES))
+        self.users = UserFile(config.users_file())
         yield self.register(self.authenticate, uri.AUTHENTICATE)
-        self.log.info("sisock: router authenticator ready")
+        yield UsersApi(self, self.users).register()
+        self.log.info("sisock: router authenticator ready; named users in {path}", path=self.users.path)
 
     def authenticate(self, realm, authid, details):
         """Dynamic WAMP-CRA authenticator registered with the router; see `_authenticate`.
 
-        The secrets file is read in a thread, not in the router's reactor.
+        The secrets and users files are read in a thread, not in the router's reactor.
         """
         return threads.deferToThread(self._authenticate, authid)
 
     def _authenticate(self, authid):
         """Dynamic WAMP-CRA authenticator: the secret and role of ``authid``.
 
-        ``hub`` and ``admin`` authenticate as themselves; any other valid
-        node name authenticates as a ``node`` with its own secret if it has
-        one, else the shared node secret (`sisock.config.load_secret`).
+        ``hub`` and ``admin`` authenticate as themselves; a named user as
+        its role with its salted key (`sisock.router.users`, read again
+        after every change of the file; a removed user is refused, saying
+        so); any other valid node name authenticates as a ``node`` with its
+        own secret if it has one, else the shared node secret
+        (`sisock.config.load_secret`).
         """
         if authid in ("hub", "admin"):
             role = authid
+        elif (user := self._user(authid)) is not None:
+            return user
         elif uri.is_valid_node_name(authid):
             role = "node"
         else:
@@ -205,3 +229,22 @@ class RouterAuth(ApplicationSession):
         except config.SecretsError as exc:
             raise ApplicationError("wamp.error.not_authorized", str(exc)) from exc
         return {"secret": secret, "role": role}
+
+    def _user(self, authid):
+        """The authenticator's answer for named user ``authid`` (its salted key), or None if it is none.
+
+        Raises
+        ------
+        ApplicationError
+            ``wamp.error.not_authorized`` for a removed user, or a users file that cannot be read.
+        """
+        try:
+            record, removed = self.users.lookup(authid)
+        except (OSError, ValueError) as exc:
+            raise ApplicationError("wamp.error.not_authorized", f"cannot read the users file: {exc}") from exc
+        if record is None and removed is not None:
+            raise ApplicationError("wamp.error.not_authorized", f"user {authid!r} was removed")
+        if record is None:
+            return None
+        return {"secret": record["key"], "role": record["role"], "salt": record["salt"],
+                "iterations": record["iterations"], "keylen": record["keylen"], STORED_KEY: True}

@@ -6,8 +6,10 @@ option of every Crossbar worker there: Crossbar starts a worker as
 ``<python> -u -m crossbar.worker.main ...``. `sisock up` starts the router
 itself as ``<router directory>/sisock-crossbar start --cbdir ...``. Either
 way `sisock` is imported first, so no process of the router prints NumPy's
-traceback about bjdata's extension (see `sisock.numpy_abi`); otherwise it
-behaves as ``python`` and ``crossbar`` do.
+traceback about bjdata's extension (see `sisock.numpy_abi`), and every
+worker signs WAMP-CRA challenges of named users with their stored salted
+keys (`sisock.router.wampcra`); otherwise it behaves as ``python`` and
+``crossbar`` do.
 """
 
 import runpy
@@ -38,6 +40,10 @@ def main(argv=None):
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(write_through=True)
     if argv[:1] == ["-m"] and len(argv) > 1:
+        if argv[1].startswith("crossbar."):  # a worker: it may authenticate salted WAMP-CRA clients
+            from sisock.router.wampcra import use_stored_keys
+
+            use_stored_keys()
         sys.argv = [argv[1], *argv[2:]]
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
         return 0

@@ -82,7 +82,14 @@ class NoSuchCommand(SisockError):
     kind = "no_such_command"
 
 
-ALL_ERRORS = (InvalidArgument, TooLarge, NoSuchNode, NodeError, NotAuthorized, NodeDisabled, NoSuchCommand)
+class NoSuchUser(SisockError):
+    """No named user of that name (``hub.users.list`` lists them)."""
+
+    kind = "no_such_user"
+
+
+ALL_ERRORS = (InvalidArgument, TooLarge, NoSuchNode, NodeError, NotAuthorized, NodeDisabled, NoSuchCommand,
+              NoSuchUser)
 
 
 def define_errors(session):

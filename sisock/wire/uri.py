@@ -107,3 +107,9 @@ SESSION_ON_LEAVE = "wamp.session.on_leave"
 
 #: Procedure that the router-side auth component registers.
 AUTHENTICATE = uri("auth.authenticate")
+
+# Named users, served by the router's auth component (sisock.router.usersapi; docs/roles.md).
+#: Prefix of the user procedures (``hub.users.add``, ``list``, ``rotate``, ``remove``), for admins.
+HUB_USERS = uri("hub.users.")
+#: Published by the router on every user change: ``{name, change, role, by, t}``.
+HUB_USERS_CHANGED = uri("hub.users.changed")

@@ -1,0 +1,180 @@
+"""Alerts on any field, against the session stack: rules evaluated on live blocks of a node that replays the
+APEX wind speed at speed, acks seen by every client, silences, notifications to a webhook, offline nodes."""
+
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer
+
+from sisock import client
+from sisock.wire.errors import InvalidArgument, NoSuchNode
+from tests.conftest import Events, free_port, wait_for
+
+READS, CHANGES = "org.simonsobservatory.consumer.alerts.", "org.simonsobservatory.hub.alerts."
+#: Rows of apex_windspeed.dat replayed: 13.5 km/h, then above 15 for 6 minutes (20.1 ... 18.6), 14.6, ..., 13.3.
+FIRST, COUNT = 4176, 12
+
+
+class Webhook:
+    """A real HTTP server on loopback that keeps the JSON bodies posted to it (Apprise's json://)."""
+
+    def __init__(self):
+        self.bodies = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                hook.bodies.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def titles(self):
+        return [b.get("title", "") for b in self.bodies]
+
+
+@pytest.fixture(scope="module")
+def alerting(stack):
+    """The session stack with the wind replay node, an admin session, a consumer session following
+    ``consumer.alerts.changed``, and a webhook in the rules file's ``notify``."""
+    hook = Webhook()
+    path = os.path.join(stack.env["SISOCK_HOME"], "alerts.json")
+    settings = json.load(open(path)) if os.path.exists(path) else {}
+    with open(path, "w") as fp:
+        json.dump(dict(settings, notify=[hook.url]), fp)
+    node = stack.spawn("windreplay", "tests.windreplay_node")
+    admin = pytest_twisted.blockon(client.connect(stack.url, authid="admin", secret=stack.secret("admin")))
+    watcher = pytest_twisted.blockon(stack.connect())
+    changes = Events()
+    pytest_twisted.blockon(watcher.subscribe(changes, READS + "changed"))
+    added = []
+    yield stack, node, admin, watcher, changes, hook, added
+    for rule_id in added:
+        try:
+            pytest_twisted.blockon(admin.call(CHANGES + "rules.remove", rule_id))
+        except InvalidArgument:
+            pass
+    hook.server.shutdown()
+    node.stop()
+    for session in (admin, watcher):
+        pytest_twisted.blockon(session.close())
+
+
+@defer.inlineCallbacks
+def add_rule(admin, added, text, **kwargs):
+    rule = yield admin.call(CHANGES + "rules.add", text, **kwargs)
+    added.append(rule["id"])
+    return rule
+
+
+def of_rule(changes, rule_id, state=None):
+    return [a for a in changes.items if a["rule"] == rule_id and (state is None or a["state"] == state)]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_rule_fires_on_the_replayed_wind_resolves_and_its_ack_reaches_a_second_client(alerting):
+    stack, node, admin, watcher, changes, hook, added = alerting
+    loud = yield add_rule(admin, added, "windreplay windspeed > 15 for 5m", severity="critical")
+    quiet = yield add_rule(admin, added, "windreplay windspeed > 14 for 5m", name="windy")
+    silence = yield admin.call(CHANGES + "silence", quiet["id"], 3600, comment="known windy week")
+    assert silence["by"] == "admin" and silence["until"] > time.time() + 3000
+    played = yield watcher.call("org.simonsobservatory.consumer.windreplay.play", FIRST, COUNT, 20.0)
+
+    yield changes.wait(lambda _: of_rule(changes, loud["id"], "resolved"), 15, "the loud rule resolved")
+    first = of_rule(changes, loud["id"])[0]["id"]
+    states = [a["state"] for a in of_rule(changes, loud["id"]) if a["id"] == first]
+    assert states == ["pending", "firing", "resolved"], states
+    # 15.8 and 15.9 then 13.3: a second alert, pending, resolves without firing
+    yield changes.wait(lambda _: len(of_rule(changes, loud["id"], "resolved")) == 2, 15, "the second resolved")
+    again = of_rule(changes, loud["id"], "resolved")[1]
+    assert again["id"] != first and again["fired_at"] is None
+    firing = of_rule(changes, loud["id"], "firing")[0]
+    # 'for 5m' on the samples' own times: rows 4177 (20.1) to 4182 are five minutes apart
+    assert firing["fired_at"] - firing["since"] == pytest.approx(300)
+    assert firing["since"] == pytest.approx(played["start"] + 60)
+    assert firing["value"] == pytest.approx(15.7) and firing["severity"] == "critical"
+    assert firing["source"] == "rule" and firing["node"] == "windreplay" and firing["field"] == "windspeed"
+    assert not firing["silenced"]
+    resolved = of_rule(changes, loud["id"], "resolved")[0]
+    assert resolved["resolved_at"] == pytest.approx(played["start"] + 8 * 60)
+
+    # ack by the admin: the consumer's subscription sees it within a second
+    asked = time.monotonic()
+    acked = yield admin.call(CHANGES + "ack", firing["id"])
+    assert acked["acked_by"] == "admin"
+    yield changes.wait(lambda items: any(a["id"] == firing["id"] and a["acked_by"] == "admin" for a in items),
+                       1.0, "the ack seen by the other client")
+    assert time.monotonic() - asked < 1.0
+    listed = yield watcher.call(READS + "list")
+    assert [a["acked_by"] for a in listed if a["id"] == firing["id"]] == ["admin"]
+
+    # the silenced rule changed state like the other, silenced, and the webhook heard only the loud one
+    yield changes.wait(lambda _: of_rule(changes, quiet["id"], "resolved"), 15, "the quiet rule resolved")
+    assert all(a["silenced"] for a in of_rule(changes, quiet["id"]))
+    yield wait_for(lambda: len(hook.bodies) >= 2, 10, "two notifications")
+    titles = hook.titles()
+    assert any("FIRING" in t and loud["name"] in t for t in titles), titles
+    assert any("RESOLVED" in t and loud["name"] in t for t in titles), titles
+    assert not any("windy" in t for t in titles), titles
+
+    history = yield watcher.call(READS + "history", rule=loud["id"])
+    mine = [h for h in reversed(history) if h["alert"]["id"] == first]
+    assert [h["change"] for h in mine] == ["pending", "firing", "resolved", "acked"]
+    assert mine[-1]["by"] == "admin" and mine[-1]["alert"]["acked_by"] == "admin"
+
+
+@pytest_twisted.inlineCallbacks
+def test_rules_are_added_listed_kept_in_the_home_and_removed(alerting):
+    stack, node, admin, watcher, changes, hook, added = alerting
+    rule = yield add_rule(admin, added, "warning: fleet.lamp* power_w == 0 for 10m by zone")
+    assert (rule["kind"], rule["nodes"], rule["by"], rule["for"]) == ("threshold", "fleet.lamp*", "zone", 600)
+    listed = yield watcher.call(READS + "rules")
+    assert rule["id"] in [r["id"] for r in listed]
+    with open(os.path.join(stack.env["SISOCK_HOME"], "alerts.json")) as fp:
+        assert rule["id"] in [r["id"] for r in json.load(fp)["rules"]]
+    yield admin.call(CHANGES + "rules.remove", rule["id"])
+    listed = yield watcher.call(READS + "rules")
+    assert rule["id"] not in [r["id"] for r in listed]
+    with pytest.raises(InvalidArgument, match="rule_id"):
+        yield admin.call(CHANGES + "rules.remove", rule["id"])
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_rule_that_does_not_parse_is_refused_naming_the_column_and_the_token(alerting):
+    stack, node, admin, watcher, changes, hook, added = alerting
+    with pytest.raises(InvalidArgument, match=r"column 19, got 'bigger'"):
+        yield admin.call(CHANGES + "rules.add", "weather windspeed bigger 50")
+    with pytest.raises(InvalidArgument, match=r"duration .* column 27, got '5x'"):
+        yield admin.call(CHANGES + "rules.add", "weather windspeed > 5 for 5x")
+    with pytest.raises(NoSuchNode, match="alert_id"):
+        yield admin.call(CHANGES + "ack", "nope")
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_consumer_reads_alerts_but_cannot_change_them(alerting):
+    stack, node, admin, watcher, changes, hook, added = alerting
+    assert isinstance((yield watcher.call(READS + "list")), list)
+    with pytest.raises(Exception, match="not_authorized"):
+        yield watcher.call(CHANGES + "rules.add", "weather windspeed > 50")
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_offline_rule_fires_when_the_node_stops(alerting):
+    stack, node, admin, watcher, changes, hook, added = alerting
+    rule = yield add_rule(admin, added, "node windreplay offline for 1s")
+    node.stop()
+    yield changes.wait(lambda _: of_rule(changes, rule["id"], "firing"), 15, "the offline alert firing")
+    alert = of_rule(changes, rule["id"], "firing")[0]
+    assert alert["fired_at"] - alert["since"] >= 1.0 and alert["node"] == "windreplay"

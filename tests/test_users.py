@@ -1,0 +1,172 @@
+"""Named accounts (admin, operator, consumer) against the session stack's real router, and the web login.
+
+Users are added, listed, rotated and removed through the router's
+``hub.users.*`` procedures (`sisock.router.usersapi`), from the ``sisock
+user`` command and from Python; the router's authenticator sees each change
+at once, without a restart, and ends the open sessions of a removed or
+rotated user.
+"""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+import pytest_twisted
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import ComponentConfig
+from twisted.internet import defer
+
+from sisock import client, config
+from sisock.cli.main import main
+from sisock.cli.support import CliSession
+from sisock.connection import start
+from sisock.wire import uri
+from tests.conftest import wait_for
+from tests.registry_support import connect_admin, joined
+
+SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
+USERS = uri.uri("hub.users.")
+
+
+@pytest.fixture(scope="module")
+def thermometer(stack):
+    """The thermometer node (a command ``calibrate``) on the session stack, for this module."""
+    proc = stack.spawn("thermometer", "tests.thermometer_node")
+    yield proc
+    proc.stop()
+    stack.procs.remove(proc)
+
+
+@pytest.fixture
+def admin(stack):
+    """A session of the shared ``admin`` authid with the admin secret of the secrets file."""
+    yield from joined(connect_admin(stack))
+
+
+def sisock(stack, *args, **env):
+    """Run ``sisock *args`` with the stack's environment and ``env``; the CompletedProcess (text)."""
+    return subprocess.run([SISOCK, *args], env=dict(stack.env, **env), capture_output=True, text=True, timeout=60)
+
+
+def refusal(stack, authid, secret):
+    """Deferred of the message with which the router refuses ``authid`` with ``secret`` at join time."""
+    conn = config.Connection(stack.url, config.DEFAULT_REALM, authid, secret)
+    session = CliSession(ComponentConfig(conn.realm, {"connection": conn}))
+    refused = defer.Deferred()
+    session.on_refused = lambda exc: refused.called or refused.callback(str(exc))
+    session.when_joined().addCallback(lambda s: refused.called or refused.errback(
+        AssertionError(f"{authid} joined, as {s.authrole}")))
+    start(session)
+    return refused.addTimeout(15, _reactor()).addBoth(lambda result: session.close().addCallback(lambda _: result))
+
+
+def _reactor():
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def error_of(deferred):
+    """Deferred of the WAMP error URI ``deferred`` fails with (an AssertionError if it succeeds)."""
+
+    def succeeded(result):
+        raise AssertionError(f"expected an error, got {result!r}")
+
+    return deferred.addCallbacks(succeeded, lambda failure: failure.trap(ApplicationError) and failure.value.error)
+
+
+def test_users_are_added_listed_rotated_and_removed_from_the_command_line(stack):
+    added = sisock(stack, "user", "add", "cli_alice", "--role", "operator")
+    assert added.returncode == 0, added.stderr
+    first = added.stdout.strip()
+    assert added.stdout == f"{first}\n" and len(first) >= 32  # the secret and nothing else, for a pipe
+    again = sisock(stack, "user", "add", "cli_alice", "--role", "consumer")
+    assert again.returncode == 2 and "cli_alice" in again.stderr and "exists" in again.stderr, again.stderr
+    listed = sisock(stack, "user", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    alice = next(u for u in json.loads(listed.stdout) if u["name"] == "cli_alice")
+    assert set(alice) == {"name", "role", "created", "rotated"} and alice["role"] == "operator"
+    assert first not in listed.stdout
+    rotated = sisock(stack, "user", "rotate", "cli_alice")
+    assert rotated.returncode == 0, rotated.stderr
+    second = rotated.stdout.strip()
+    assert second != first and rotated.stdout == f"{second}\n"
+    old = sisock(stack, "user", "list", SISOCK_USER="cli_alice", SISOCK_SECRET=first)
+    assert old.returncode == 4 and old.stderr.count("\n") == 1, old.stderr
+    assert "cli_alice" in old.stderr and "wrong secret" in old.stderr
+    operator = sisock(stack, "user", "list", SISOCK_USER="cli_alice", SISOCK_SECRET=second)
+    assert operator.returncode == 4 and "not authorized" in operator.stderr, operator.stderr  # joined, refused
+    assert sisock(stack, "user", "remove", "cli_alice").returncode == 0
+    gone = sisock(stack, "user", "list", SISOCK_USER="cli_alice", SISOCK_SECRET=second)
+    assert gone.returncode == 4 and gone.stderr.count("\n") == 1, gone.stderr
+    assert "cli_alice" in gone.stderr and "removed" in gone.stderr
+    missing = sisock(stack, "user", "remove", "cli_alice")
+    assert missing.returncode == 3 and "cli_alice" in missing.stderr, missing.stderr
+
+
+@pytest.mark.parametrize("argv, named", [(["user", "add", "no spaces", "--role", "operator"], "NAME"),
+                                         (["user", "add", "hub", "--role", "operator"], "NAME"),
+                                         (["user", "add", "bob", "--role", "boss"], "--role")])
+def test_an_invalid_user_name_or_role_is_a_usage_error_naming_the_argument(argv, named, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert named in err and err.count("\n") == 1, err
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_new_operator_joins_without_a_router_restart_runs_commands_but_changes_nothing_else(
+        stack, admin, thermometer):
+    added = yield admin.call(USERS + "add", "op_bob", "operator")
+    assert added["name"] == "op_bob" and added["role"] == "operator"
+    bob = yield client.connect(stack.url, authid="op_bob", secret=added["secret"])
+    try:
+        assert (bob.authid, bob.authrole) == ("op_bob", "operator")
+        assert (yield bob.call(uri.node_uri("thermometer", "command"), "calibrate", 0.0)) == {"offset": 0.0}
+        listed = yield bob.call(uri.HUB_NODES + "list", "thermometer")  # the registry, read-only
+        assert [n["name"] for n in listed["nodes"]] == ["thermometer"]
+        for procedure, args in [(uri.HUB_NODES + "disable", ["thermometer"]), (uri.HUB_NODES + "enable", ["ALL"]),
+                                (uri.HUB_NODES + "forget", ["thermometer"]), (uri.HUB_NODES + "tag", ["x", {}]),
+                                (USERS + "add", ["op_eve", "admin"]), (USERS + "list", []),
+                                (uri.uri("hub.alerts.rules.add"), [{}])]:
+            assert (yield error_of(bob.call(procedure, *args))) == "wamp.error.not_authorized", procedure
+        for procedure in ("ack", "silence", "unsilence"):  # the router lets it through (served or not)
+            assert (yield error_of(bob.call(uri.uri(f"hub.alerts.{procedure}"), "no-such-alert"))) != \
+                "wamp.error.not_authorized"
+    finally:
+        yield bob.close()
+        yield admin.call(USERS + "remove", "op_bob")
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_removed_or_rotated_user_is_refused_and_its_open_session_ends(stack, admin):
+    carol = yield admin.call(USERS + "add", "gone_carol", "consumer")
+    dave = yield admin.call(USERS + "add", "rot_dave", "admin")
+    path = os.path.join(stack.env["SISOCK_HOME"], "users.json")
+    text = open(path).read()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert carol["secret"] not in text and dave["secret"] not in text  # salted keys only
+    stored = json.loads(text)["users"]["rot_dave"]
+    assert {"salt", "iterations", "keylen"} <= set(stored)
+    sessions = []
+    try:
+        for who in (carol, dave):
+            sessions.append((yield client.connect(stack.url, authid=who["name"], secret=who["secret"])))
+        assert [s.authrole for s in sessions] == ["consumer", "admin"]
+        yield admin.call(USERS + "remove", "gone_carol")
+        rotated = yield admin.call(USERS + "rotate", "rot_dave")
+        yield wait_for(lambda: not any(s.is_attached() for s in sessions), 10, "both open sessions ended")
+        assert "removed" in (yield refusal(stack, "gone_carol", carol["secret"]))
+        assert "wrong secret" in (yield refusal(stack, "rot_dave", dave["secret"]))
+        again = yield client.connect(stack.url, authid="rot_dave", secret=rotated["secret"])
+        assert again.authrole == "admin"
+        yield again.close()
+        listed = yield admin.call(USERS + "list")
+        assert [u["name"] for u in listed if u["name"] in ("gone_carol", "rot_dave")] == ["rot_dave"]
+    finally:
+        for s in sessions:
+            yield s.close()
+        yield admin.call(USERS + "remove", "rot_dave")
+
