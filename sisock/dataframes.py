@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet import defer
+
 from sisock import frames
 from sisock.hub import fanout
+from sisock.wire import uri
 
 #: A get_data result (`sisock.client.DataResult`).
 DataResult = dict[str, dict[str, Any]]
@@ -26,6 +29,7 @@ class FrameMethods:
     get_fields: Any
     get_data: Any
     _run: Any
+    _in_reactor: Any
     _session: Any
     timeout: float
 
@@ -126,3 +130,64 @@ class FrameMethods:
         frames.require("pandas")
         return frames.query_frames(self.query(filter, field, start, end, min_stride, aggregate, group_by, downsample,
                                               concurrency))
+
+    def follow_dataframe(self, node: str, blocks: int = 5, join: bool = False, timeout: float | None = None) -> Any:
+        """The next ``blocks`` live blocks of ``node`` (topic ``consumer.NODE.data``) as DataFrames.
+
+        Subscribes, waits for the blocks, unsubscribes; shaped as
+        `get_dataframe` (``finalized_until`` None).
+
+        Parameters
+        ----------
+        node : str
+        blocks : int
+            Blocks to wait for (a live node records one every sampling interval).
+        join : bool
+            As for `get_dataframe`.
+        timeout : float, optional
+            Seconds to wait for them; default the client's ``timeout``.
+
+        Raises
+        ------
+        ModuleNotFoundError
+            Without pandas (``pip install 'sisock[pandas]'``).
+        sisock.wire.errors.NoSuchNode
+            If no node of that name is registered.
+        crochet.TimeoutError
+            If fewer than ``blocks`` came within ``timeout`` (the subscription is then dropped).
+        """
+        frames.require("pandas")
+        fields, _ = self.get_fields(node, 1.0, 0.0)  # the metadata of its whole history
+        waiting = self._in_reactor(_collect, self._session, node, blocks)
+        try:
+            received = waiting.wait(self.timeout if timeout is None else timeout)
+        except BaseException:
+            waiting.cancel()  # unsubscribes
+            raise
+        return frames.to_dataframes(frames.blocks_result(received), fields, node, join)
+
+
+def _collect(session: Any, node: str, count: int) -> defer.Deferred:
+    """Deferred list of the next ``count`` live blocks of ``node``; unsubscribes when done or cancelled."""
+    received: list[dict[str, Any]] = []
+    subscribed: list[Any] = []
+
+    def unsubscribe(_: Any = None) -> Any:
+        if subscribed and subscribed[0].active:
+            subscribed[0].unsubscribe().addErrback(lambda _: None)  # the connection may be gone already
+        return _
+
+    def on_subscribed(subscription: Any) -> None:
+        subscribed.append(subscription)
+        if done.called:  # cancelled meanwhile
+            unsubscribe()
+
+    def on_block(block: dict[str, Any]) -> None:
+        received.append(block)
+        if len(received) == count and not done.called:
+            done.callback(received)
+
+    done = defer.Deferred(unsubscribe)
+    session.subscribe(on_block, uri.node_uri(node, "data")).addCallbacks(
+        on_subscribed, lambda failure: None if done.called else done.errback(failure))
+    return done.addBoth(unsubscribe)

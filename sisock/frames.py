@@ -19,6 +19,7 @@ This module imports nothing of sisock.
 from __future__ import annotations
 
 import importlib
+import numbers
 import warnings
 from typing import Any
 
@@ -71,9 +72,10 @@ def _column(values: Any, kind: str | None) -> Any:
     values = np.asarray(values)
     if values.dtype != object:
         return values
-    if kind == "bool" or (kind is None and all(v is None or isinstance(v, bool | np.bool_) for v in values)):
+    present = [v for v in values if v is not None]
+    if kind == "bool" or (kind is None and present and all(isinstance(v, bool | np.bool_) for v in present)):
         return pd.array(values, dtype="boolean")
-    if kind == "number":
+    if kind == "number" or (kind is None and all(isinstance(v, numbers.Real) for v in present)):
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     return pd.array(values, dtype="string")
 
@@ -102,6 +104,31 @@ def timeline_fields(result: dict, fields: dict | None = None) -> dict[str, list[
         else:
             out[tl] = list(result["data"]) if len(result["timeline"]) == 1 else []
     return out
+
+
+def blocks_result(blocks: list[dict]) -> dict:
+    """Live blocks ``[{"timeline", "t": [...], "data": {f: [...]}}, ...]`` as one get_data result.
+
+    Returns
+    -------
+    dict
+        ``{"data": {f: ndarray}, "timeline": {tl: {"t": float64 UNIX seconds UTC,
+        "finalized_until": None, "field": [f, ...]}}}``, each timeline's
+        blocks in the order they came, a field left out of a block None there.
+    """
+    by_timeline: dict[str, list[dict]] = {}
+    for block in blocks:
+        by_timeline.setdefault(block["timeline"], []).append(block)
+    data, timeline = {}, {}
+    for tl, group in by_timeline.items():
+        names = list(dict.fromkeys(f for block in group for f in block["data"]))
+        timeline[tl] = {"t": np.concatenate([np.asarray(b["t"], dtype=np.float64) for b in group]),
+                        "finalized_until": None, "field": names}
+        for f in names:
+            values = [v for b in group for v in b["data"].get(f, [None] * len(b["t"]))]
+            data[f] = np.array(values, dtype=object if any(v is None or isinstance(v, str) for v in values)
+                               else None)
+    return {"data": data, "timeline": timeline}
 
 
 def _frame(result: dict, tl: str, names: list[str], fields: dict) -> Any:

@@ -46,6 +46,10 @@ SCRIPT = textwrap.dedent('''
         zones = ("fleet.*", ["power_w", "energy_kwh"], START, END, 10)
         out["per_zone"] = client.query_dataframe(*zones, aggregate="sum", group_by="zone")
         out["per_zone_raw"] = client.query(*zones, aggregate="sum", group_by="zone")
+        out["live"] = client.follow_dataframe("sensors", 3)
+        [frame] = out["live"].values()
+        t = frame.index.asi8 / 1e9
+        out["live_raw"] = client.get_data("sensors", list(frame.columns), t[0] - 0.001, t[-1] + 0.001)
         for name, call in (("no_node", lambda: client.get_dataframe("no_such_node", ["x"], T0, T0 + 1)),
                            ("bad_filter", lambda: client.query_dataframe("zone=north ~~", "power_w", START, END))):
             try:
@@ -197,6 +201,18 @@ def test_a_fleet_query_is_a_dataframe_per_node_or_per_group(got, fleet):
             np.testing.assert_array_equal(frame[f].to_numpy(), group["data"][f])
         assert frame.attrs == {"group": zone, "nodes": group["nodes"], "aggregate": "sum", "group_by": "zone",
                                "min_stride": 10.0, "selected": answer["selected"], "errors": {}}
+
+
+def test_the_next_live_blocks_are_a_dataframe_equal_to_what_the_node_recorded(got):
+    [(tl, frame)] = got["live"].items()
+    raw = got["live_raw"]
+    assert len(frame) == 3 and frame.index.is_monotonic_increasing and frame.attrs["node"] == "sensors"
+    assert frame.attrs["timeline"] == tl and frame.attrs["finalized_until"] is None
+    assert frame.index.asi8.tolist() == [unix_ns(x) for x in raw["timeline"][tl]["t"]]
+    assert list(frame.columns) == raw["timeline"][tl]["field"] and "cpu_percent" in frame.columns
+    for f in frame.columns:
+        np.testing.assert_array_equal(frame[f].to_numpy(dtype=np.float64), raw["data"][f].astype(np.float64), f)
+    assert frame.attrs["units"]["cpu_percent"] == "%"
 
 
 def test_a_missing_node_or_a_bad_filter_is_sisocks_error_naming_it(got):
