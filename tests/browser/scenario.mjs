@@ -4,9 +4,10 @@
 //   node tests/browser/scenario.mjs SCENARIO URL [--node NAME] [--hash H] [--artifacts DIR]
 //
 // Scenarios: lists, sensors-live, node-leaves, apex-day, bookmark (opens
-// URL#H), reconnect (see below), brewing (brewing.mjs, with --secret), pixels-legend (pixels.mjs,
-// with --node), registry (registry.mjs, with --secret, --node and --group) and sidebar (sidebar.mjs,
-// with --node, --group and --count). Prints one JSON object per line on stdout:
+// URL#H), reconnect (see below), alerts (alerts.mjs, with --hash alerts and --secret),
+// brewing (brewing.mjs, with --secret), pixels-legend (pixels.mjs, with --node), registry
+// (registry.mjs, with --secret, --node and --group) and sidebar (sidebar.mjs, with --node,
+// --group and --count). Prints one JSON object per line on stdout:
 // progress lines {"step": ...} and, last, {"result": {...}} or
 // {"error": "...", "partial": {...}} (exit status 1).
 // node-leaves prints {"step": "listed"} once NAME is shown and then waits for
@@ -22,6 +23,7 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { scenarios as alerts } from "./alerts.mjs";
 import { scenarios as brewing } from "./brewing.mjs";
 import { scenarios as pixels } from "./pixels.mjs";
 import { scenarios as registry } from "./registry.mjs";
@@ -341,6 +343,7 @@ const scenarios = {
     out.customHash = await c.page.evaluate(() => window.location.hash);
   },
 
+  ...alerts,
   ...brewing,
   ...pixels,
   ...registry,

@@ -1,16 +1,20 @@
-// The admin login of the page: a second WAMP connection as authid "admin"
-// (WAMP-CRA, autobahn-js's auth_cra), for panels whose changes only admins
-// may make. Reads stay on the anonymous consumer connection (wamp.js).
+// The login of the page: a second WAMP connection as a user (WAMP-CRA,
+// autobahn-js's auth_cra), for panels whose changes only some roles may
+// make. Reads stay on the anonymous consumer connection (wamp.js).
 //
-// The secret is what the user types (`sisock secrets` wrote it to the
-// secrets file). It is never part of the page's source: it is kept in
+// The user is the shared "admin" (its secret from `sisock secrets`) or a
+// named user (`sisock user add NAME --role ROLE`, whose salted secret the
+// router's challenge says how to derive). The role comes back from the
+// router (the join's authrole): an admin may change everything, an
+// operator may send commands but not enable, disable or manage (`mayCommand`,
+// `isAdmin`). The secret is never part of the page's source: it is kept in
 // memory and in sessionStorage, so a reload of the tab stays logged in and
 // closing the tab forgets it. A wrong secret is refused by the router and
 // forgotten; `logout` closes the connection and forgets it too.
 //
 //   const admin = new AdminLogin({ url, realm });
 //   admin.onChange((state) => ...);       // {state: "out"|"connecting"|"in"|"reconnecting", error}
-//   panel.append(loginBox(admin).element); // the form: secret, log in, log out
+//   panel.append(loginBox(admin).element); // the form: user, secret, log in, log out
 //   await admin.call(procedure, args, kwargs);
 
 /* global autobahn */
@@ -18,9 +22,13 @@
 import { el } from "./format.js";
 import { errorText } from "./wamp.js";
 
-/** sessionStorage key of the secret (this tab only). */
+/** sessionStorage keys of the secret and the user (this tab only). */
 const STORAGE_KEY = "sisock.admin.secret";
+const USER_KEY = "sisock.admin.user";
+/** The shared admin's authid, the user name the form proposes. */
 const AUTHID = "admin";
+/** The roles that may send node commands (the router's table, sisock.router.auth). */
+const COMMANDERS = ["admin", "operator"];
 
 export class AdminLogin {
   /**
@@ -33,6 +41,8 @@ export class AdminLogin {
     this.connection = null;
     this.session = null;
     this.state = { state: "out", error: null };
+    this.role = null; // the router's authrole of the open session (WELCOME details), else null
+    this.user = null; // the authid of the open session, else null
     this.listeners = [];
   }
 
@@ -50,17 +60,29 @@ export class AdminLogin {
     return this.session !== null && this.session.isOpen;
   }
 
-  /** Log in again with the secret this tab kept, if any (after a reload). */
+  /** Whether the open session may send node commands (an admin or an operator). */
+  get mayCommand() {
+    return this.loggedIn && COMMANDERS.includes(this.role);
+  }
+
+  /** Whether the open session is an admin's (enable, disable, users: everything). */
+  get isAdmin() {
+    return this.loggedIn && this.role === "admin";
+  }
+
+  /** Log in again as the user with the secret this tab kept, if any (after a reload). */
   restore() {
     const secret = this.storage.getItem(STORAGE_KEY);
-    return secret ? this.login(secret).catch(() => {}) : Promise.resolve();
+    const user = this.storage.getItem(USER_KEY) || AUTHID;
+    return secret ? this.login(secret, user).catch(() => {}) : Promise.resolve();
   }
 
   /**
-   * Open the admin connection with ``secret``; resolves once joined, rejects
-   * with the router's reason (a wrong secret: wamp.error.not_authorized).
+   * Open the connection as ``user`` (default the shared "admin") with ``secret``;
+   * resolves once joined, rejects with the router's reason (a wrong secret or a
+   * removed user: wamp.error.not_authorized).
    */
-  login(secret) {
+  login(secret, user = AUTHID) {
     this.logout(false);
     this._set("connecting");
     return new Promise((resolve, reject) => {
@@ -68,7 +90,7 @@ export class AdminLogin {
       const connection = (this.connection = new autobahn.Connection({
         url: this.url,
         realm: this.realm,
-        authid: AUTHID,
+        authid: user,
         authmethods: ["wampcra"],
         onchallenge: (session, method, extra) => sign(secret, method, extra),
         use_es6_promises: true,
@@ -76,14 +98,17 @@ export class AdminLogin {
         initial_retry_delay: 1,
         max_retry_delay: 10,
       }));
-      connection.onopen = (session) => {
+      connection.onopen = (session, details) => {
         if (connection !== this.connection) {
           connection.close(); // logged out while logging in
           return;
         }
         joined = true;
         this.session = session;
+        this.role = details.authrole;
+        this.user = details.authid || user;
         this.storage.setItem(STORAGE_KEY, secret);
+        this.storage.setItem(USER_KEY, user);
         this._set("in");
         resolve();
       };
@@ -96,7 +121,10 @@ export class AdminLogin {
         }
         const why = (details && (details.message || details.reason)) || reason;
         this.connection = null;
-        if (!joined) this.storage.removeItem(STORAGE_KEY); // refused: forget it
+        if (!joined) { // refused: forget it
+          this.storage.removeItem(STORAGE_KEY);
+          this.storage.removeItem(USER_KEY);
+        }
         this._set("out", joined ? null : why);
         if (!joined) reject(new Error(`admin login refused: ${why}`));
         return true; // no retry after a refusal
@@ -110,7 +138,10 @@ export class AdminLogin {
     const connection = this.connection;
     this.connection = null;
     this.session = null;
+    this.role = null;
+    this.user = null;
     this.storage.removeItem(STORAGE_KEY);
+    this.storage.removeItem(USER_KEY);
     if (connection && connection.isOpen) connection.close(); // one still connecting stops at its next open or close
     if (notify) this._set("out");
   }
@@ -135,38 +166,72 @@ function sign(secret, method, extra) {
   return autobahn.auth_cra.sign(key, extra.challenge);
 }
 
+/** Who is logged in, for the form: "admin" (the shared admin), else "NAME (ROLE)". */
+function whoText(admin) {
+  return admin.user === AUTHID ? AUTHID : `${admin.user} (${admin.role})`;
+}
+
 /**
- * The login form of ``admin``: a secret field and "log in" while logged out,
- * "admin" and "log out" while logged in, the refusal when there is one.
+ * The login form of ``admin``: a user field (default "admin"), a secret field
+ * and "log in" while logged out, who is logged in and "log out" while logged
+ * in, the refusal when there is one.
  * Returns {element, close}: close() stops it following the login.
  */
 export function loginBox(admin) {
-  const secret = el("input", { type: "password", autocomplete: "current-password", placeholder: "admin secret",
-    "data-testid": "admin-secret", "aria-label": "admin secret" });
+  const user = el("input", { type: "text", autocomplete: "username", value: AUTHID, placeholder: "user",
+    "data-testid": "admin-user", "aria-label": "user", size: "8" });
+  const secret = el("input", { type: "password", autocomplete: "current-password", placeholder: "secret",
+    "data-testid": "admin-secret", "aria-label": "secret" });
   const login = el("button", { type: "submit", "data-testid": "admin-login", text: "log in" });
   const logout = el("button", { type: "button", "data-testid": "admin-logout", text: "log out" });
   const status = el("span", { class: "admin-status", "data-testid": "admin-status", role: "status" });
-  const form = el("form", { class: "admin-login", "data-testid": "admin-box" }, status, secret, login, logout);
+  const form = el("form", { class: "admin-login", "data-testid": "admin-box" }, status, user, secret, login, logout);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const typed = secret.value;
     secret.value = "";
-    if (typed) admin.login(typed).catch((err) => console.warn(errorText(err)));
+    const name = user.value.trim() || AUTHID;
+    if (typed) admin.login(typed, name).catch((err) => console.warn(errorText(err)));
   });
   logout.addEventListener("click", () => admin.logout());
   const close = admin.onChange(({ state, error }) => {
     form.dataset.state = state;
     const out = state === "out";
-    secret.hidden = login.hidden = !out;
+    user.hidden = secret.hidden = login.hidden = !out;
     logout.hidden = out;
     login.disabled = state === "connecting";
     status.textContent = {
-      out: error ? `admin login refused (${error}); read-only` : "read-only; log in as admin to change",
+      out: error ? `login refused (${error}); read-only` : "read-only; log in to change",
       connecting: "logging in…",
-      in: "admin",
-      reconnecting: "admin (reconnecting…)",
+      in: state === "in" ? whoText(admin) : "",
+      reconnecting: `${whoText(admin)} (reconnecting…)`,
     }[state];
     status.classList.toggle("error", out && !!error);
   });
   return { element: form, close };
+}
+
+/**
+ * The login form of a panel, there only while the panel is shown (one form on the page at a time):
+ * ``attach()`` appends a `loginBox` of ``admin`` to ``parent``, ``detach()`` closes and removes it.
+ */
+export class PanelLogin {
+  constructor(admin, parent) {
+    this.admin = admin;
+    this.parent = parent;
+    this.box = null;
+  }
+
+  attach() {
+    if (this.box) return;
+    this.box = loginBox(this.admin);
+    this.parent.append(this.box.element);
+  }
+
+  detach() {
+    if (!this.box) return;
+    this.box.close();
+    this.box.element.remove();
+    this.box = null;
+  }
 }

@@ -5,9 +5,12 @@
 // The hash keeps what is shown, so a reload or a bookmark comes back to it:
 // #node=sensors&range=15m&fields=cpu_percent,mem_percent
 // (range: 15m, 1h, 24h, 7d, <n>s, day:YYYY-MM-DD, <start>-<end> in UNIX seconds),
-// or #registry for the registry panel (registry.js).
+// #registry for the registry panel (registry.js), #alerts for the alert panel (alertpanel.js).
 
 import { AdminLogin } from "./admin.js";
+import { AlertPanel } from "./alertpanel.js";
+import { AlertFeed } from "./alerts.js";
+import { AlertBell } from "./bell.js";
 import { BREWING_NODE, BrewingPanel } from "./brewing.js";
 import { utc } from "./format.js";
 import { ActivityLog } from "./activity.js";
@@ -37,17 +40,26 @@ const nodes = new NodeList($("node-list"), $("node-count"), $("node-message"), s
 const remembered = new Map(); // node -> {range, charted}
 let view = null;
 const registry = new RegistryPanel(sisock, admin, { onOpen: (name) => select(name) });
-$("main").append(registry.element);
-$("open-registry").addEventListener("click", () => showRegistry(!registry.shown));
+const alerts = new AlertFeed(sisock);
+const alertPanel = new AlertPanel(sisock, admin, alerts);
+const bell = new AlertBell(alerts, () => showPanel(alertPanel.shown ? null : "alerts"));
+/** The panels shown in place of the node's view, by their #address. */
+const panels = { registry, alerts: alertPanel };
+$("main").append(registry.element, alertPanel.element);
+$("clock").before(bell.element);
+$("open-registry").addEventListener("click", () => showPanel(registry.shown ? null : "registry"));
 
-/** Show the registry panel in place of the node's view (``on``), or the view again. */
-function showRegistry(on) {
-  if (on) registry.show();
-  else registry.hide();
-  $("open-registry").setAttribute("aria-pressed", String(on));
-  if (view) view.element.hidden = on;
-  $("placeholder").hidden = on || view !== null;
-  if (on) history.replaceState(null, "", "#registry");
+/** Show the panel ``name`` ("registry", "alerts") in place of the node's view, or (null) the view again. */
+function showPanel(name) {
+  for (const [key, panel] of Object.entries(panels)) {
+    if (key === name) panel.show();
+    else if (panel.shown) panel.hide();
+  }
+  $("open-registry").setAttribute("aria-pressed", String(name === "registry"));
+  bell.pressed(name === "alerts");
+  if (view) view.element.hidden = name !== null;
+  $("placeholder").hidden = name !== null || view !== null;
+  if (name) history.replaceState(null, "", `#${name}`);
   else writeHash();
 }
 
@@ -135,7 +147,7 @@ sisock.onJoin(async () => {
 
 // -- the selected node ------------------------------------------------------------
 function select(name, state = null) {
-  if (registry.shown) showRegistry(false);
+  if (registry.shown || alertPanel.shown) showPanel(null);
   if (view && view.name === name) return;
   if (view) view.close();
   const saved = state || remembered.get(name) || {};
@@ -168,8 +180,9 @@ function writeHash() {
 }
 
 function readHash() {
-  if (window.location.hash === "#registry") {
-    showRegistry(true);
+  const panel = window.location.hash.slice(1);
+  if (Object.hasOwn(panels, panel)) {
+    showPanel(panel);
     return;
   }
   const hash = new URLSearchParams(window.location.hash.slice(1));
