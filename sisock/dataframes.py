@@ -187,7 +187,7 @@ def _collect(session: Any, node: str, count: int) -> defer.Deferred:
         if len(received) == count and not done.called:
             done.callback(received)
 
-    done = defer.Deferred(unsubscribe)
+    done: defer.Deferred[list[dict[str, Any]]] = defer.Deferred(unsubscribe)
     session.subscribe(on_block, uri.node_uri(node, "data")).addCallbacks(
         on_subscribed, lambda failure: None if done.called else done.errback(failure))
     return done.addBoth(unsubscribe)
