@@ -203,6 +203,24 @@ def test_a_rule_raises_and_clears_its_alarm_and_ack_all_records_the_admin(admin,
 
 
 @pytest_twisted.inlineCallbacks
+def test_settings_changes_and_acknowledgements_are_in_the_hubs_audit_trail_by_the_caller(admin):
+    since = time.time()
+    yield change(admin, "settings.set", "audit_note", "kept")
+    yield admin.call(proc("command"), "settings.set", key="audit_note", value="again")
+    with pytest.raises(InvalidArgument):
+        yield change(admin, "settings.set", 3, "bad key")
+    alarm = yield change(admin, "alarms.simulate", "fermenter", "audit", "minor", "audited")
+    yield change(admin, "alarms.ack", alarm["id"])
+    got = yield until(lambda: admin.call(uri.HUB_AUDIT + "list", since=since, node=NODE),
+                      lambda got: len(got) >= 5, "five entries about the brewing node")
+    assert [(e["who"], e["action"], e["outcome"]) for e in reversed(got)] == [
+        ("admin", "settings.set", "ok"), ("admin", "command.settings.set", "ok"),
+        ("admin", "settings.set", InvalidArgument.uri()), ("admin", "alarms.simulate", "ok"),
+        ("admin", "alarms.ack", "ok")]
+    assert got[-1]["args"] == {"key": "audit_note", "value": "kept"} and got[0]["args"] == {"id": alarm["id"]}
+
+
+@pytest_twisted.inlineCallbacks
 def test_a_chamber_deleted_right_after_its_device_takes_its_alarms_and_fields_with_it(admin, consumer):
     controller = yield change(admin, "io.create", "controller",
                               {"name": "far", "kind": "brewpi-socket", "address": "127.0.0.1:9"})

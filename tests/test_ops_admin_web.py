@@ -1,6 +1,7 @@
 """The web admin panel in headless Chromium against a router, a hub and 1,000 lamps:
 read-only for consumers; as admin, page through the registry, filter, disable 10 lamps after a confirmation,
-see them disabled, and dim a lamp with the form built from its API until its power drops."""
+see them disabled, and dim a lamp with the form built from its API until its power drops; the audit trail
+below the registry shows both changes as they happen, by the admin."""
 
 import pytest
 import pytest_twisted
@@ -63,6 +64,14 @@ def test_admin_panel_pages_filters_disables_ten_lamps_and_dims_one(browser, flee
     assert result["consumerCount"] == f"1–50 of {COUNT}" and result["consumerStatus"] == "live"
     assert result["consumerButtons"] == {"registry-enable": True, "registry-disable": True, "command-send-dim": True}
     assert result["consumerChanges"] == []
+    assert result["consumerAudit"] == "hidden"
+    # the audit trail below the registry shows each change live, with who made it
+    assert {k: result["auditDisable"][k] for k in ("who", "action", "target", "outcome")} == {
+        "who": "admin", "action": "nodes.disable", "target": GROUP, "outcome": "ok"}
+    assert {k: result["auditDim"][k] for k in ("who", "action", "target", "outcome")} == {
+        "who": "admin", "action": "command.dim", "target": LAMP, "outcome": "ok"}
+    assert '{"level":10}' in result["auditDim"]["text"]
+    assert result["auditActions"][:3] == ["command.dim", "command.switch", "nodes.disable"]
     # the admin pages through the whole registry, 50 rows at a time
     assert result["adminCount"] == f"1–50 of {COUNT}"
     assert result["rowsShown"] == [50] * (COUNT // 50)

@@ -18,7 +18,7 @@ name, the outcome (``"ok"`` or the error URI and message the caller got)
 and the caller's authid as the router disclosed it to the node. It is
 sent before the answer, so the hub has it before the caller has the
 answer; it never delays nor fails the run (a hub that is down loses the
-entry, and the node logs why).
+entry, and the node logs why, once until a report goes through again).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def run(session: Any, node: Any, name: str, method: Any, args: tuple, kwargs: di
         outcome, message = (OK, None) if not isinstance(result, defer.Failure) else outcome_of(result)
         if session.is_attached():
             session.call(uri.HUB_AUDIT_REPORT, node.name, action, json.loads(args_json(named)), outcome,
-                         message, details.caller_authid).addErrback(_not_reported, node.name, action)
+                         message, details.caller_authid).addCallbacks(_reported, _not_reported)
         return result
 
     try:
@@ -91,6 +91,16 @@ def run(session: Any, node: Any, name: str, method: Any, args: tuple, kwargs: di
     return report(result)
 
 
-def _not_reported(failure: Any, name: str, action: str) -> None:
-    _log.warn("sisock: {action} on {name} not recorded in the audit trail: {why}", action=action, name=name,
-              why=failure.getErrorMessage())
+#: Why the last report failed (None: it went through); a reason is logged once, not for every run.
+_failing: list[str | None] = [None]
+
+
+def _reported(_: Any) -> None:
+    _failing[0] = None
+
+
+def _not_reported(failure: Any) -> None:
+    why = failure.getErrorMessage()
+    if why != _failing[0]:
+        _log.warn("sisock: runs are not recorded in the hub's audit trail: {why}", why=why)
+    _failing[0] = why

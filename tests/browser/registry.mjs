@@ -6,7 +6,8 @@
 // it pages through the whole registry, filters GROUP, disables it after a
 // confirmation that names the count, and sees those rows disabled; then it
 // opens NODE, switches it on and dims it with the forms built from its
-// get_api, and sees its power drop in the live values. It prints
+// get_api, and sees its power drop in the live values; the audit trail
+// below the registry shows the disable and the dim as they happen. It prints
 // {"step": "dimmed"} and waits for a line on stdin while the test reads the
 // lamp's state.
 
@@ -44,6 +45,14 @@ function power(c, what, { above = -Infinity, below = Infinity }) {
   }, [above, below]);
 }
 
+/** The newest row of the audit trail (shown below the registry) of ``action``, once it is there. */
+function audited(c, action) {
+  return c.until(`the audit trail showing ${action}`, (a) => {
+    const row = document.querySelector(`[data-testid="audit-row"][data-action="${a}"]`);
+    return row && { ...row.dataset, text: row.textContent };
+  }, action);
+}
+
 export const scenarios = {
   async registry(c, out, opts) {
     await c.connected();
@@ -59,6 +68,7 @@ export const scenarios = {
     out.consumerButtons = await disabled(c, "registry-enable", "registry-disable", "command-send-dim");
     await c.page.$$eval(`${PANEL} [data-admin]`, (buttons) => buttons.forEach((b) => b.click()));
     out.consumerChanges = c.calls.map((x) => x.procedure).filter((p) => CHANGES.test(p));
+    out.consumerAudit = await c.page.$eval('[data-testid="audit-panel"]', (p) => (p.hidden ? "hidden" : "shown"));
 
     // logged in: the registry, a page at a time
     await c.page.fill('[data-testid="admin-secret"]', opts.secret);
@@ -106,6 +116,7 @@ export const scenarios = {
     out.message = await c.text("registry-message");
     out.mapDisabled = await c.until("the disabled nodes on the map",
       () => +document.querySelector('[data-testid="node-map"]').dataset.disabled || null);
+    out.auditDisable = await audited(c, "nodes.disable");
 
     // one lamp: switch it on, then dim it, with the forms from its get_api
     await filter(c, opts.node, 1);
@@ -132,6 +143,8 @@ export const scenarios = {
     await c.page.fill('[data-testid="command-dim-level"]', "10");
     await c.page.click('[data-testid="command-send-dim"]');
     out.powerDimmed = await power(c, "the lamp's power dropping below half", { below: out.powerOn / 2 });
+    out.auditDim = await audited(c, "command.dim");
+    out.auditActions = await c.page.$$eval('[data-testid="audit-row"]', (rows) => rows.map((r) => r.dataset.action));
     out.shot = await c.shot("web-registry-admin");
     opts.say({ step: "dimmed" });
     await opts.next();

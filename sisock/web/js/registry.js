@@ -8,9 +8,11 @@
 // confirmation that says how many they are, and send commands. Without a
 // login it shows what consumers may read (consumer.get_data_node with the
 // filter: the live, enabled nodes, their tags and locations), read-only.
-// consumer.node_changed events refresh the page shown.
+// consumer.node_changed events refresh the page shown. Below, for an admin,
+// the audit trail (audit.js): who changed what, live.
 
 import { loginBox } from "./admin.js";
+import { AuditList } from "./audit.js";
 import { NodeCommands } from "./commands.js";
 import { el, utc } from "./format.js";
 import { NodeMap } from "./nodemap.js";
@@ -65,12 +67,14 @@ export class RegistryPanel {
     this.map = new NodeMap((name) => this.select(name));
     this.detailBox = el("div", { class: "registry-detail" });
     this.login = null; // the login form, there while the panel is shown (one form on the page at a time)
+    this.audit = new AuditList(sisock, admin);
     this.head = el("header", { class: "registry-head" }, el("h2", { text: "Registry" }));
     this.element = el("section", { class: "registry", "data-testid": "registry-panel", hidden: "" }, this.head,
       el("div", { class: "registry-bar" }, filterForm, this.prev, this.count, this.next, this.enableButton,
         this.disableButton),
       this.confirm, this.message,
-      el("div", { class: "registry-grid" }, this.table, el("div", {}, this.map.element, this.detailBox)));
+      el("div", { class: "registry-grid" }, this.table, el("div", {}, this.map.element, this.detailBox)),
+      this.audit.element);
     sisock.subscribe(sisock.uri("consumer.node_changed"), () => this._soon());
     let state = null;
     admin.onChange((s) => {
