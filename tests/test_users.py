@@ -17,7 +17,7 @@ import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import ComponentConfig
-from twisted.internet import defer
+from twisted.internet import defer, threads
 
 from sisock import client, config
 from sisock.cli.main import main
@@ -25,7 +25,8 @@ from sisock.cli.support import CliSession
 from sisock.connection import start
 from sisock.wire import uri
 from tests.conftest import wait_for
-from tests.registry_support import connect_admin, joined
+from tests.registry_support import connect_admin, joined, until
+from tests.test_web import Scenario, browser  # noqa: F401 (browser: the fixture)
 
 SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
 USERS = uri.uri("hub.users.")
@@ -170,3 +171,23 @@ def test_a_removed_or_rotated_user_is_refused_and_its_open_session_ends(stack, a
             yield s.close()
         yield admin.call(USERS + "remove", "rot_dave")
 
+
+@pytest_twisted.inlineCallbacks
+def test_the_web_login_as_an_operator_shows_command_buttons_but_not_enable_or_disable(
+        browser, stack, admin, thermometer):  # noqa: F811
+    added = yield admin.call(USERS + "add", "web_olga", "operator")
+    yield until(lambda: admin.call(uri.GET_DATA_NODE), lambda nodes: "thermometer" in [n["name"] for n in nodes],
+                "the thermometer listed")
+    scenario = Scenario(browser, "operator", f"http://127.0.0.1:{stack.port}/", "--user", "web_olga",
+                        "--secret", added["secret"], "--node", "thermometer")
+    try:
+        result = yield threads.deferToThread(scenario.result)
+    finally:
+        scenario.kill()
+        yield admin.call(USERS + "remove", "web_olga")
+        yield admin.call(uri.node_uri("thermometer", "command"), "calibrate", 0.0)
+    assert result["defaultUser"] == "admin"
+    assert result["status"] == "web_olga (operator)" and result["role"] == "operator"
+    assert result["changeButtons"] == {"registry-enable": True, "registry-disable": True}  # hidden
+    assert result["sendEnabled"] is True and result["answer"] == '{"offset":0.5}'
+    assert result["commands"] == [uri.node_uri("thermometer", "command")] and result["adminOnly"] == []

@@ -11,7 +11,7 @@ Reads, open to every consumer (``consumer.brewing.<name>``)::
     alarms.history(start, end)
     logs.history(start, end)
 
-Changes, procedures that only admins may call (others get
+Changes, procedures that only admins and operators may call (others get
 ``error.not_authorized``): ``io.create(kind, record)``, ``io.update(kind,
 id, changes)``, ``io.delete(kind, id)``, ``profiles.create|update|delete``,
 ``settings.set(key, value)``, ``settings.delete(key)``,
@@ -45,13 +45,15 @@ from sisock.wire import uri, validate
 from sisock.wire.errors import InvalidArgument
 
 IO_KINDS = ("controller", "chamber", "device")
+#: The caller roles that may change the brewery: admins and operators (settings, setpoints, modes, acks).
+CHANGERS = ("admin", "operator")
 
 
 def change(name):
-    """Mark a method as the admin procedure ``consumer.brewing.<name>`` and the command ``<name>``."""
+    """Mark a method as the procedure ``consumer.brewing.<name>`` for `CHANGERS` and the command ``<name>``."""
 
     def mark(func):
-        return procedure(name=name, roles=("admin",))(command(name=name)(func))
+        return procedure(name=name, roles=CHANGERS)(command(name=name)(func))
 
     return mark
 

@@ -7,7 +7,8 @@
 // URL#H), reconnect (see below), alerts (alerts.mjs, with --hash alerts and --secret),
 // brewing (brewing.mjs, with --secret), pixels-legend (pixels.mjs, with --node), registry
 // (registry.mjs, with --secret, --node and --group) and sidebar (sidebar.mjs, with --node,
-// --group and --count). Prints one JSON object per line on stdout:
+// --group and --count), operator (users.mjs, with --user, --secret and --node). Prints one
+// JSON object per line on stdout:
 // progress lines {"step": ...} and, last, {"result": {...}} or
 // {"error": "...", "partial": {...}} (exit status 1).
 // node-leaves prints {"step": "listed"} once NAME is shown and then waits for
@@ -28,6 +29,7 @@ import { scenarios as brewing } from "./brewing.mjs";
 import { scenarios as pixels } from "./pixels.mjs";
 import { scenarios as registry } from "./registry.mjs";
 import { scenarios as sidebar } from "./sidebar.mjs";
+import { scenarios as users } from "./users.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CHROMIUM = process.env.SISOCK_CHROMIUM || "/usr/bin/chromium";
@@ -348,6 +350,7 @@ const scenarios = {
   ...pixels,
   ...registry,
   ...sidebar,
+  ...users,
 };
 
 async function main() {

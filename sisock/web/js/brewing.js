@@ -5,9 +5,9 @@
 //
 // Everything is read on the consumer connection (consumer.brewing.io.*,
 // control.status, profiles.list, alarms.active/history, logs.history and
-// the node's topics). Changes are the node's admin procedures, called on
-// the admin connection of admin.js: without a login every change control
-// is disabled, and the panel is read-only.
+// the node's topics). Changes are the node's procedures for admins and
+// operators, called on the login's connection (admin.js): without such a
+// login every change control is disabled, and the panel is read-only.
 
 import { loginBox } from "./admin.js";
 import { ChamberChart } from "./brewchart.js";
@@ -137,10 +137,10 @@ export class BrewingPanel {
     this.message.classList.toggle("error", bad);
   }
 
-  /** A change control: disabled unless logged in as admin. */
+  /** A change control: disabled unless logged in as an admin or an operator. */
   _adminOnly(element) {
     element.dataset.admin = "";
-    element.disabled = !this.admin.loggedIn;
+    element.disabled = !this.admin.mayCommand;
     return element;
   }
 
@@ -152,7 +152,7 @@ export class BrewingPanel {
 
   _adminChanged() {
     this.element.dataset.admin = String(this.admin.loggedIn);
-    for (const control of this.element.querySelectorAll("[data-admin]")) control.disabled = !this.admin.loggedIn;
+    for (const control of this.element.querySelectorAll("[data-admin]")) control.disabled = !this.admin.mayCommand;
   }
 
   // -- state, chart and controls -------------------------------------------------
@@ -168,7 +168,7 @@ export class BrewingPanel {
     this.chamberSelect.replaceChildren(...chambers.map((c) => option(c)));
     if (!chambers.includes(this.chamber)) this.chamber = chambers[0] || null;
     this.chamberSelect.value = this.chamber || "";
-    this._renderState(controls || !this.admin.loggedIn); // a read-only page always shows the node's values
+    this._renderState(controls || !this.admin.mayCommand); // a read-only page always shows the node's values
   }
 
   _showChamber(chamber) {

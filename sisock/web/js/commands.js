@@ -2,8 +2,9 @@
 // get_api answer, and its latest numeric values, kept live from its topic.
 //
 // get_api and the values are read on the consumer connection; a command is
-// sent on the admin connection (the router lets only admins call
-// consumer.NAME.command), so without a login every send button is disabled.
+// sent on the login's connection (the router lets only admins and operators
+// call consumer.NAME.command), so without such a login every send button is
+// disabled.
 
 import { showValue } from "./cells.js";
 import { el, utc } from "./format.js";
@@ -105,7 +106,7 @@ export class NodeCommands {
       title: command.description }, send, ...command.parameters.map((p) => paramInput(command.name, p)), result);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      if (!this.admin.loggedIn) return;
+      if (!this.admin.mayCommand) return;
       result.textContent = "…";
       try {
         const answer = await this.admin.call(this.sisock.nodeUri(this.name, "command"), [command.name], formArgs(form));
@@ -120,6 +121,6 @@ export class NodeCommands {
   }
 
   _enable() {
-    for (const button of this.forms.querySelectorAll("[data-admin]")) button.disabled = !this.admin.loggedIn;
+    for (const button of this.forms.querySelectorAll("[data-admin]")) button.disabled = !this.admin.mayCommand;
   }
 }

@@ -79,7 +79,11 @@ export class RegistryPanel {
     let state = null;
     admin.onChange((s) => {
       this.element.dataset.admin = String(s.state === "in");
-      for (const b of this.element.querySelectorAll(".registry-bar [data-admin]")) b.disabled = s.state !== "in";
+      this.element.dataset.role = s.state === "in" ? admin.role : "";
+      for (const b of this.element.querySelectorAll(".registry-bar [data-admin]")) { // enable, disable: admins only
+        b.disabled = !admin.isAdmin;
+        b.hidden = s.state === "in" && !admin.isAdmin; // an operator: not theirs to press
+      }
       if ((s.state === "in") !== (state === "in") && !this.element.hidden) this.refresh(); // another source
       state = s.state;
     });
@@ -141,7 +145,7 @@ export class RegistryPanel {
 
   /** {total, nodes} of the registry (admin) or of the live nodes (consumer), ``limit`` from ``offset``. */
   async _read(offset, limit) {
-    if (this.admin.loggedIn) {
+    if (this.admin.mayCommand) { // an admin or an operator may read the registry
       return this.admin.call(this.sisock.uri("hub.nodes.list"), [this.filter || null, limit, offset]);
     }
     const live = await this.sisock.call(this.sisock.uri("consumer.get_data_node"), [this.filter || "ALL"]);
@@ -185,7 +189,7 @@ export class RegistryPanel {
 
   /** Ask to enable (``on``) or disable the nodes the filter selects, saying how many they are. */
   async ask(on) {
-    if (!this.admin.loggedIn) return;
+    if (!this.admin.isAdmin) return;
     const filter = this.filter || "ALL";
     try {
       const { total } = await this.admin.call(this.sisock.uri("hub.nodes.list"), [filter, 0, 0]);
