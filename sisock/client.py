@@ -191,13 +191,67 @@ class ConsumerSession(SisockSession):
         if not self.is_attached():  # the encoding depends on the serializer of the next connection
             return self.when_joined().addCallback(
                 lambda _: self.get_data(node, field, start, end, min_stride, downsample, progress, encoding))
-        assembler = chunks.Assembler(progress)
-        options = {"encoding": encoding or self.encoding, "options": CallOptions(on_progress=assembler.feed)}
+        return self._read(chunks.Assembler(progress), node, field, start, end, min_stride, downsample, encoding)
+
+    def stream_data(self, node: str, field: list[str], start: float, end: float,
+                    on_rows: Callable[[str, Any, dict[str, Any]], Any], min_stride: float | None = None,
+                    downsample: str | None = None, progress: Progress | None = None, encoding: str | None = None,
+                    timeline_of: dict[str, str] | None = None,
+                    on_start: Callable[[dict[str, Any]], Any] | None = None) -> defer.Deferred[dict[str, Any]]:
+        """One get_data call whose answer is handed to ``on_rows`` in batches of rows as it arrives.
+
+        What :meth:`get_data` reads, without ever holding it whole: each
+        chunk's rows go to ``on_rows`` once decoded (`sisock.wire.chunks.RowStream`),
+        so a range of any length can go to a file in bounded memory.
+
+        Parameters
+        ----------
+        node, field, start, end, min_stride, downsample, progress, encoding
+            As for :meth:`get_data`.
+        on_rows : callable
+            ``on_rows(timeline, t, data)``, in the reactor thread, for rows
+            ``[i0, i1)`` of a timeline in order: ``t`` float64 (n,) UNIX
+            seconds UTC, ``data`` ``{field: ndarray (n,)}`` for each of the
+            timeline's fields (dtypes as :meth:`get_data` gives them, but
+            decoded a batch at a time: a list-encoded batch with no value is
+            float64 NaN whatever the field's type). Keep it short or hand
+            the work to a thread; a timeline without samples gets no call.
+        timeline_of : dict or None
+            ``{field: timeline}`` (from :meth:`get_fields`) for a node that
+            does not name each timeline's fields in its answer.
+        on_start : callable or None
+            ``on_start(summary)`` before the first batch, with what the
+            Deferred fires with (each timeline's rows in all, known in advance).
+
+        Returns
+        -------
+        Deferred of dict
+            Fires after the last batch: ``{"timeline": {tl: {"rows": int,
+            "finalized_until": float or None, "field": [f, ...]}}}``.
+
+        Raises (in the Deferred)
+        ------------------------
+        sisock.wire.errors.SisockError
+            As :meth:`get_data`; ``NodeError`` also for a malformed answer
+            (then some batches may have been handed already).
+        """
+        stream = chunks.RowStream(on_rows, progress, timeline_of, on_start)
+        return self._read(stream, node, field, start, end, min_stride, downsample, encoding)
+
+    def _read(self, reader: Any, node: str, field: list[str], start: float, end: float, min_stride: float | None,
+              downsample: str | None, encoding: str | None) -> defer.Deferred:
+        """Deferred ``reader.finish(final)`` of one get_data call whose progressive results go to ``reader.feed``."""
+        if not self.is_attached():  # the encoding depends on the serializer of the next connection
+            return self.when_joined().addCallback(
+                lambda _: self._read(reader, node, field, start, end, min_stride, downsample, encoding))
+        options = {"encoding": encoding or self.encoding, "options": CallOptions(on_progress=reader.feed)}
         if downsample is not None:
             options["downsample"] = downsample
 
         def finish(final: Any) -> Any:  # decoding a large list result would hold up the reactor: in a thread
-            return threads.deferToThread(assembler.finish, final) if assembler.chunked else assembler.finish(final)
+            if isinstance(reader, chunks.Assembler) and reader.chunked:
+                return threads.deferToThread(reader.finish, final)
+            return reader.finish(final)
 
         return self._node_call(node, "get_data", finish, field, start, end, min_stride, **options)
 
@@ -343,6 +397,24 @@ class Client(FrameMethods):
             If the whole transfer takes longer than ``timeout``.
         """
         return self._run(self._session.get_data, node, field, start, end, min_stride, downsample, progress)
+
+    def stream_data(self, node: str, field: list[str], start: float, end: float,
+                    on_rows: Callable[[str, Any, dict[str, Any]], Any], min_stride: float | None = None,
+                    downsample: str | None = None, progress: Progress | None = None,
+                    timeline_of: dict[str, str] | None = None) -> dict[str, Any]:
+        """One get_data call handed to ``on_rows`` in row batches; see :meth:`ConsumerSession.stream_data`.
+
+        ``on_rows`` and ``progress`` run in the reactor's thread, not the caller's.
+
+        Raises
+        ------
+        sisock.wire.errors.SisockError
+            As :meth:`ConsumerSession.stream_data`.
+        crochet.TimeoutError
+            If the whole transfer takes longer than ``timeout``.
+        """
+        return self._run(self._session.stream_data, node, field, start, end, on_rows, min_stride, downsample,
+                         progress, None, timeline_of)
 
     def close(self) -> None:
         """Leave the router and stop reconnecting."""

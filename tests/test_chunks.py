@@ -141,3 +141,92 @@ def test_limits_come_from_arguments_then_environment_then_defaults(monkeypatch):
     monkeypatch.setenv("SISOCK_MAX_MESSAGE_BYTES", "12")
     with pytest.raises(ValueError, match="SISOCK_MAX_MESSAGE_BYTES"):
         chunks.limits()
+
+
+def pieces_of(message):
+    """``{(kind, name): (offset, rows)}`` of one chunk message (after a MessagePack round trip)."""
+    out = {}
+    for kind in ("timeline", "data"):
+        for name, piece in message[kind].items():
+            values = piece["values"]
+            out[kind, name] = (piece["offset"], values["shape"][0] if isinstance(values, dict) else len(values))
+    return out
+
+
+FIELDS_OF = {"fast": ["x", "i", "b", "s"], "slow": ["y"]}
+
+
+@pytest.mark.parametrize("encoding", ["binary", "list"])
+def test_each_chunk_carries_the_same_rows_of_a_timeline_and_of_all_its_fields(encoding):
+    result = make_result(20_000)
+    for tl, fields in FIELDS_OF.items():
+        result["timeline"][tl]["field"] = fields
+    _, sent = deliver(result, encoding)
+    order = []
+    for message in sent[1:]:
+        pieces = pieces_of(wire(message))
+        for tl, fields in FIELDS_OF.items():
+            rows = {pieces.get(("data", f)) for f in fields} | {pieces.get(("timeline", tl))}
+            assert len(rows) == 1, (tl, rows)  # t and every field: the same [i0, i1), or none of them
+            if pieces.get(("timeline", tl)):
+                order.append(tl)
+    assert order == sorted(order, key=["fast", "slow"].index)  # one timeline after the other
+    assert len(sent) > 5
+
+
+def stream(result, encoding, timeline_of=None):
+    """Feed a chunked answer of ``result`` to a `chunks.RowStream`; ``(batches, summary, held, sent)``:
+    batches ``(timeline, t, data, messages fed so far)``, ``held`` the rows it held after each message."""
+    sent = []
+    final = chunks.answer(result, encoding, sent.append, 100.0, CHUNK, MAX_MESSAGE)
+    batches, held, fed = [], [], [0]
+    rows = chunks.RowStream(lambda tl, t, data: batches.append((tl, t, data, fed[0])), timeline_of=timeline_of)
+    for message in sent:
+        rows.feed(wire(message))
+        fed[0] += 1
+        held.append(rows.held_rows)
+    return batches, rows.finish(wire(final)), held, sent
+
+
+def joined(batches, tl, name=None):
+    parts = [t if name is None else data[name] for line, t, data, _ in batches if line == tl]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+@pytest.mark.parametrize("encoding", ["binary", "list"])
+def test_a_row_stream_hands_whole_rows_as_chunks_arrive_and_holds_at_most_a_chunk(encoding):
+    result = make_result(20_000)
+    for tl, fields in FIELDS_OF.items():
+        result["timeline"][tl]["field"] = fields
+    batches, summary, held, sent = stream(result, encoding)
+    expected = one_message(result, encoding)
+    for tl, fields in FIELDS_OF.items():
+        np.testing.assert_array_equal(joined(batches, tl), expected["timeline"][tl]["t"])
+        for f in fields:
+            got, want = joined(batches, tl, f), expected["data"][f]
+            assert list(got) == list(want) if want.dtype == object else np.array_equal(got, want, equal_nan=True), f
+        assert summary["timeline"][tl]["rows"] == len(expected["timeline"][tl]["t"])
+        assert summary["timeline"][tl]["finalized_until"] == expected["timeline"][tl]["finalized_until"]
+    assert len(batches) >= len(sent) - 2 and batches[0][3] == 1  # handed while the first chunk is fed
+    largest = max(max(rows for _, rows in pieces_of(wire(m)).values()) for m in sent[1:])
+    assert max(held) <= largest and max(len(t) for _, t, _, _ in batches) <= largest
+
+
+def test_a_row_stream_of_a_one_message_answer_hands_each_timeline_whole():
+    result = make_result(50)
+    batches, summary, _, sent = stream(result, "binary", timeline_of={f: tl for tl, fs in FIELDS_OF.items()
+                                                                       for f in fs})
+    assert sent == [] and [b[0] for b in batches] == ["fast", "slow"]
+    np.testing.assert_array_equal(joined(batches, "slow", "y"), result["data"]["y"])
+    assert summary["timeline"]["fast"]["rows"] == 50
+
+
+def test_a_row_stream_reports_a_missing_chunk_as_node_error():
+    result = make_result(20_000)
+    sent = []
+    chunks.answer(result, "binary", sent.append, 100.0, CHUNK, MAX_MESSAGE)
+    rows = chunks.RowStream(lambda *batch: None)
+    for message in sent[:-1]:
+        rows.feed(wire(message))
+    with pytest.raises(NodeError, match="chunks"):
+        rows.finish({"chunks": sent[0]["layout"]["chunks"], "bytes": 0})

@@ -24,12 +24,18 @@ A chunked answer is, in this order:
    {"offset": i0, "values": v}}, "timeline": {tl: {"offset": i0, "values":
    t}}}``, each carrying consecutive samples ``[i0, i0 + len)`` of some of
    the arrays, encoded as in a one-message result; ``b`` is their estimated
-   size and the ``b`` add up to ``B``;
+   size and the ``b`` add up to ``B``. Rows are aligned: a chunk carries
+   the same rows ``[i0, i1)`` of a timeline's ``t`` and of every field its
+   ``field`` lists, or none of them; timelines come one after another (then
+   any array of no timeline), and each array's pieces in order of offset;
 3. the final result ``{"chunks": K, "bytes": B}``.
 
 A result that is not chunked is the plain one-message result of
-:func:`sisock.wire.codec.result_to_wire`. :class:`Assembler` turns either back
-into a result with NumPy arrays, writing raw chunks into preallocated arrays.
+:func:`sisock.wire.codec.result_to_wire`. On the caller's side
+(`sisock.wire.assembly`), :class:`Assembler` turns either back into a
+result with NumPy arrays, writing raw chunks into preallocated arrays, and
+:class:`RowStream` hands it over in batches of whole rows as the chunks
+arrive, holding no more than a chunk.
 
 Everything queued ahead of a WebSocket ping must reach the caller and be
 decoded before the ping timeout of the router (3 s), or the router drops
@@ -43,7 +49,11 @@ import numpy as np
 
 from sisock import config
 from sisock.wire import codec
-from sisock.wire.errors import NodeError, TooLarge
+from sisock.wire.assembly import Assembler, RowStream
+from sisock.wire.errors import TooLarge
+
+__all__ = ["CHUNK_BYTES", "MAX_MESSAGE_BYTES", "MIN_CHUNK_BYTES", "Assembler", "Plan", "RowStream", "answer",
+           "limits"]
 
 #: Default size of one chunk of a progressive get_data answer, bytes.
 CHUNK_BYTES = 1024 * 1024
@@ -146,29 +156,55 @@ class Plan:
         self.chunks = []
 
     def cut(self, chunk_bytes):
-        """Split the samples into `chunks` of at most ``chunk_bytes`` each (a single larger row goes alone)."""
-        self.chunks = self._cut(self.costs, max(chunk_bytes - self.overhead, 1))
+        """Split the samples into `chunks` of at most ``chunk_bytes`` each (a single larger row goes alone).
 
-    def _cut(self, costs, budget):
+        Each timeline's ``t`` and its fields (those its ``field`` lists, of as
+        many samples) are cut together: a chunk carries the same rows
+        ``[i0, i1)`` of all of them. Timelines come one after another, then
+        any array of no timeline.
+        """
+        self.chunks = self._cut(max(chunk_bytes - self.overhead, 1))
+
+    def _groups(self):
+        """Indices into `arrays` of the arrays cut together: each timeline's ``t`` and fields, then the rest alone."""
+        index = {(kind, name): i for i, (kind, name, _) in enumerate(self.arrays)}
+        groups, grouped = [], set()
+        for tl, info in self.result.get("timeline", {}).items():
+            group = [index["timeline", tl]]
+            for f in info.get("field", ()):
+                i = index.get(("data", f))
+                if i is not None and i not in grouped and len(self.arrays[i][2]) == len(self.arrays[group[0]][2]):
+                    group.append(i)
+                    grouped.add(i)
+            groups.append(group)
+        grouped.update(g[0] for g in groups)
+        return groups + [[i] for i in range(len(self.arrays)) if i not in grouped]
+
+    def _cut(self, budget):
         chunks, room = [[]], budget
-        for (kind, name, a), cost in zip(self.arrays, costs, strict=True):
-            cum = None if isinstance(cost, int) else np.cumsum(cost)
+        for group in self._groups():
+            costs = [self.costs[i] for i in group]
+            rows = len(self.arrays[group[0]][2])
+            cost = sum(costs) if all(isinstance(c, int) for c in costs) else None
+            cum = None if cost is not None else np.cumsum(sum(np.broadcast_to(c, rows) for c in costs))
             pos = 0
-            while pos < len(a):
+            while pos < rows:
                 base = 0 if cum is None or pos == 0 else int(cum[pos - 1])
                 if cum is None:
-                    fit = room // cost if cost else len(a)
+                    fit = room // cost if cost else rows
                 else:
                     fit = int(np.searchsorted(cum, base + room, side="right")) - pos
-                fit = max(min(fit, len(a) - pos), 0)
+                fit = max(min(fit, rows - pos), 0)
                 if fit == 0 and chunks[-1]:
                     chunks.append([])
                     room = budget
                     continue
                 fit = max(fit, 1)  # a single row larger than a chunk goes alone
-                size = fit * cost if cum is None else int(cum[pos + fit - 1]) - base
-                chunks[-1].append((kind, name, pos, pos + fit, size))
-                room -= size
+                for i, c in zip(group, costs, strict=True):
+                    kind, name, _ = self.arrays[i]
+                    size = fit * c if isinstance(c, int) else int(c[pos:pos + fit].sum())
+                    chunks[-1].append((kind, name, pos, pos + fit, size))
+                room -= fit * cost if cum is None else int(cum[pos + fit - 1]) - base
                 pos += fit
         return [c for c in chunks if c]
 
@@ -262,117 +298,3 @@ def answer(result, encoding, send=None, span=0.0, chunk_bytes=None, max_message_
     for message in plan.messages():
         send(message)
     return plan.summary()
-
-
-class Assembler:
-    """Reassembles a get_data answer, chunked or not, into a result with NumPy arrays.
-
-    Feed it every progressive result (`feed`, e.g. as autobahn's
-    ``CallOptions(on_progress=...)``), then the final result (`finish`).
-
-    Parameters
-    ----------
-    progress : callable or None
-        ``progress(received_bytes, total_bytes)``, called after each chunk
-        of a chunked answer (not for a one-message result).
-    """
-
-    def __init__(self, progress=None):
-        self.progress = progress
-        self._layout = None
-        self._arrays = {}   # (kind, name) -> preallocated ndarray, or a list for list-encoded arrays
-        self._filled = {}   # (kind, name) -> rows written so far
-        self._chunks = 0
-        self._received = 0
-        self._error = None
-
-    @property
-    def chunked(self):
-        """Whether progressive results came (then `finish` may take a while: decode it in a thread)."""
-        return self._layout is not None or self._error is not None
-
-    def feed(self, message):
-        """Take one progressive result; a malformed one is remembered and raised by `finish`."""
-        if self._error is not None:
-            return
-        try:
-            self._feed(message)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            self._error = exc
-            return
-        if "chunk" in message and self.progress is not None:
-            self.progress(self._received, self._layout["bytes"])
-
-    def _feed(self, message):
-        if "layout" in message:
-            self._start(message["layout"])
-            return
-        if self._layout is None:
-            raise ValueError("a chunk came before the layout")
-        for kind in ("timeline", "data"):
-            for name, piece in message.get(kind, {}).items():
-                self._place((kind, name), int(piece["offset"]), piece["values"])
-        self._chunks += 1
-        self._received += int(message["bytes"])
-
-    def _start(self, layout):
-        self._layout = layout
-        for key, spec in self._specs():
-            dtype = spec["dtype"]
-            self._arrays[key] = [] if dtype is None else np.empty(spec["shape"], codec.raw_dtype(dtype))
-            self._filled[key] = 0
-
-    def _place(self, key, offset, values):
-        out = self._arrays[key]
-        if isinstance(out, list):
-            if offset != len(out):
-                raise ValueError(f"{key[0]} {key[1]!r}: samples from {offset} came after {len(out)} samples")
-            out.extend(values)
-            self._filled[key] = len(out)
-            return
-        piece = codec.wire_to_array(values)
-        if offset < 0 or offset + len(piece) > len(out):
-            raise ValueError(f"{key[0]} {key[1]!r}: samples [{offset}, {offset + len(piece)}) out of {len(out)}")
-        out[offset:offset + len(piece)] = piece
-        self._filled[key] += len(piece)
-
-    def finish(self, final):
-        """The result with NumPy arrays, from the call's final result.
-
-        Returns
-        -------
-        dict
-            As :func:`sisock.wire.codec.result_from_wire`; a chunked result's raw
-            arrays are writable arrays holding one copy of the data.
-
-        Raises
-        ------
-        sisock.wire.errors.NodeError
-            If a chunked answer was malformed or incomplete.
-        """
-        if self._layout is None and self._error is None:
-            return codec.result_from_wire(final)
-        problem = self._error
-        if problem is None and not (final.get("chunks") == self._chunks == self._layout["chunks"]):
-            problem = f"got {self._chunks} chunks, announced {self._layout['chunks']}"
-        if problem is None:
-            missing = [f"{kind} {name!r}" for (kind, name), spec in self._specs()
-                       if self._filled[kind, name] != spec["shape"][0]]
-            problem = f"incomplete arrays: {', '.join(missing)}" if missing else None
-        if problem is not None:
-            raise NodeError(f"the node sent a malformed chunked get_data result: {problem}")
-        data = {name: self._array(("data", name)) for name in self._layout["data"]}
-        timeline = {name: dict(spec, t=np.asarray(self._array(("timeline", name)), dtype=np.float64),
-                               finalized_until=codec.finalized(spec.get("finalized_until")))
-                    for name, spec in self._layout["timeline"].items()}
-        return {"data": data, "timeline": timeline}
-
-    def _specs(self):
-        """``((kind, name), spec)`` of every array in the layout."""
-        for kind in ("timeline", "data"):
-            for name, spec in self._layout[kind].items():
-                yield (kind, name), spec["t"] if kind == "timeline" else spec
-
-    def _array(self, key):
-        out = self._arrays[key]
-        return codec.list_to_array(out) if isinstance(out, list) else out
