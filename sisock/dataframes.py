@@ -12,7 +12,8 @@ from twisted.internet import defer
 
 from sisock import frames
 from sisock.hub import fanout
-from sisock.wire import uri
+from sisock.wire import uri, validate
+from sisock.wire.errors import InvalidArgument
 
 #: A get_data result (`sisock.client.DataResult`).
 DataResult = dict[str, dict[str, Any]]
@@ -151,12 +152,16 @@ class FrameMethods:
         ------
         ModuleNotFoundError
             Without pandas (``pip install 'sisock[pandas]'``).
+        sisock.wire.errors.InvalidArgument
+            If ``blocks`` is not a whole number from 1.
         sisock.wire.errors.NoSuchNode
             If no node of that name is registered.
         crochet.TimeoutError
             If fewer than ``blocks`` came within ``timeout`` (the subscription is then dropped).
         """
         frames.require("pandas")
+        if not validate.is_count(blocks) or blocks < 1:
+            raise InvalidArgument(f"blocks must be a whole number from 1, got {blocks!r:.40}")
         fields, _ = self.get_fields(node, 1.0, 0.0)  # the metadata of its whole history
         waiting = self._in_reactor(_collect, self._session, node, blocks)
         try:

@@ -51,7 +51,8 @@ SCRIPT = textwrap.dedent('''
         t = frame.index.asi8 / 1e9
         out["live_raw"] = client.get_data("sensors", list(frame.columns), t[0] - 0.001, t[-1] + 0.001)
         for name, call in (("no_node", lambda: client.get_dataframe("no_such_node", ["x"], T0, T0 + 1)),
-                           ("bad_filter", lambda: client.query_dataframe("zone=north ~~", "power_w", START, END))):
+                           ("bad_filter", lambda: client.query_dataframe("zone=north ~~", "power_w", START, END)),
+                           ("no_blocks", lambda: client.follow_dataframe("sensors", 0))):
             try:
                 call()
             except Exception as exc:
@@ -215,9 +216,10 @@ def test_the_next_live_blocks_are_a_dataframe_equal_to_what_the_node_recorded(go
     assert frame.attrs["units"]["cpu_percent"] == "%"
 
 
-def test_a_missing_node_or_a_bad_filter_is_sisocks_error_naming_it(got):
+def test_a_missing_node_a_bad_filter_or_no_blocks_is_sisocks_error_naming_it(got):
     assert got["no_node"][0] == "NoSuchNode" and "no_such_node" in got["no_node"][1]
     assert got["bad_filter"][0] == "InvalidArgument" and "filter" in got["bad_filter"][1]
+    assert got["no_blocks"][0] == "InvalidArgument" and "blocks" in got["no_blocks"][1]
 
 
 MISSING = textwrap.dedent('''

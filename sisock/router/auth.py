@@ -28,8 +28,9 @@ admin     what a consumer may, and call ``consumer.NAME.command``,
           ``hub.audit.recorded``; so also ``hub.users.*`` (named users,
           `sisock.router.usersapi`) and ``hub.alerts.rules.*``
 operator  what a consumer may, and call ``consumer.NAME.command``, the
-          registry's reads (`OPERATOR_CALLS`: ``hub.nodes.list/get/search``)
-          and ``hub.alerts.ack/silence/unsilence``; no other ``hub.*``
+          registry's reads (`OPERATOR_CALLS`: ``hub.nodes.list/get/search``),
+          ``hub.alerts.ack/silence/unsilence`` and ``hub.audit.list``;
+          subscribe to ``hub.audit.recorded``; no other ``hub.*``
 ========  ==============================================================
 
 People join as the shared ``admin`` authid with the admin secret, or as a
@@ -69,7 +70,8 @@ def _under(name, prefix):
 ROLES = ("hub", "node", "consumer", "admin", "operator")
 #: What an operator may call besides a consumer's calls and node commands: the registry's reads, the alerts' handling.
 OPERATOR_CALLS = frozenset([uri.HUB_NODES + "list", uri.HUB_NODES + "get", uri.HUB_NODES + "search",
-                            uri.uri("hub.alerts.ack"), uri.uri("hub.alerts.silence"), uri.uri("hub.alerts.unsilence")])
+                            uri.uri("hub.alerts.ack"), uri.uri("hub.alerts.silence"), uri.uri("hub.alerts.unsilence"),
+                            uri.HUB_AUDIT + "list"])
 #: URI prefixes whose callee or subscriber acts on the disclosed caller or publisher (and node commands).
 IDENTIFIED = (uri.uri("data_node."), uri.uri("hub."))
 
@@ -125,7 +127,8 @@ def authorize(authrole, authid, name, action):
     elif authrole == "consumer":
         allow = reads
     elif authrole == "operator":
-        allow = reads or (action == "call" and (_under(name, consumer) or name in OPERATOR_CALLS))
+        allow = reads or (action == "call" and (_under(name, consumer) or name in OPERATOR_CALLS)) or (
+            action == "subscribe" and name == uri.HUB_AUDIT_RECORDED)
     elif authrole == "admin":
         allow = reads or (action == "call" and (
             _under(name, consumer) or _under(name, uri.uri("hub.")) or _under(name, uri.uri("data_node.")))) or (
