@@ -5,6 +5,7 @@ method here hands its WAMP work to the reactor with
 ``blockingCallFromThread`` and waits, so the reactor itself never blocks.
 """
 
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 from twisted.internet.threads import blockingCallFromThread
 
@@ -14,10 +15,13 @@ from grafana_bridge.targets import TargetCache
 from sisock.client import ConsumerSession
 from sisock.hub import fanout, reports
 from sisock.hub import tariff as tariffs
+from sisock.wire import uri
 from sisock.wire.errors import NoSuchNode
 
 #: Seconds a request waits for the nodes before it gives up.
 CALL_TIMEOUT = 30.0
+#: Most alert changes an annotation request reads (``consumer.alerts.history``'s ``limit``).
+HISTORY_LIMIT = 500
 
 
 class BridgeSession(ConsumerSession):
@@ -152,6 +156,58 @@ class WampBackend:
         tariff (`sisock.hub.reports.energy`)."""
         return self._blocking(reports.energy, self.session, filter, start, end, self.tariff, group_by,
                               reports.ENERGY_FIELD, fanout.DEFAULT_CONCURRENCY, fanout.CALL_TIMEOUT, self.reactor)
+
+    def alerts(self, state=None):
+        """The alerts of the alert service (``consumer.alerts.list``), only those in ``state`` if given.
+
+        Returns
+        -------
+        list of dict
+            Alert dicts (`sisock.alerts.state.Alert.to_dict`).
+
+        Raises
+        ------
+        BackendUnavailable
+            If no alert service is running.
+        """
+        return self._blocking(self._alerts_call, "list", state)
+
+    def alerts_between(self, start, end):
+        """Every alert the alert service knows of in ``[start, end)`` (UNIX seconds UTC), as it is now.
+
+        The latest state of each alert that changed in the range (``consumer.alerts.history``, its
+        newest `HISTORY_LIMIT` changes), and the alerts listed now (``consumer.alerts.list``).
+
+        Returns
+        -------
+        list of dict
+            Alert dicts, one per alert id.
+
+        Raises
+        ------
+        BackendUnavailable
+            If no alert service is running.
+        """
+        return self._blocking(self._alerts_between, start, end)
+
+    @defer.inlineCallbacks
+    def _alerts_between(self, start, end):
+        history = yield self._alerts_call("history", start, end, None, HISTORY_LIMIT)
+        listed = yield self._alerts_call("list")
+        latest = {r["alert"]["id"]: r["alert"] for r in reversed(history)}  # newest first: the latest wins
+        latest.update((a["id"], a) for a in listed)
+        return list(latest.values())
+
+    @defer.inlineCallbacks
+    def _alerts_call(self, procedure, *args):
+        """Deferred answer of ``consumer.alerts.<procedure>(*args)``; BackendUnavailable without the service."""
+        try:
+            answer = yield self.session.call(uri.uri(f"consumer.alerts.{procedure}"), *args)
+        except ApplicationError as exc:
+            if exc.error != "wamp.error.no_such_procedure":
+                raise
+            raise BackendUnavailable("the alert service is not running (the hub runs it: `sisock up`)") from None
+        return answer
 
     def _get_data_many(self, requests):
         d = defer.DeferredList([self._get_one(*req) for req in requests], consumeErrors=True)

@@ -25,7 +25,8 @@ fault events of the nodes a filter selects (`sisock.hub.reports.faults`),
 which ``/annotations`` also serves (`grafana_bridge.lookup.parse_annotation`). The pseudo-field
 `ENERGY` (``fleet.*::@energy``, a table target, ``group_by`` in the payload
 optional) is the energy report of those nodes over the range, priced by
-the bridge's tariff (`sisock.hub.reports.energy`).
+the bridge's tariff (`sisock.hub.reports.energy`). The target ``alerts`` (no
+node) is the table of the alert service's alerts (`grafana_bridge.alerts`).
 """
 
 import math
@@ -33,6 +34,7 @@ import time
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
+from grafana_bridge import alerts
 from grafana_bridge.body import expect_object
 from grafana_bridge.errors import BadRequest
 from sisock.hub.fanout import AGGREGATES
@@ -53,8 +55,10 @@ DEFAULT_RANGE_SECONDS = 3600.0
 FAULTS = "@faults"
 #: The pseudo-field of a table target reporting energy and its cost.
 ENERGY = "@energy"
-#: Pseudo-fields answered by a report across nodes, not by reading a field.
-REPORTS = (FAULTS, ENERGY)
+#: The pseudo-field of the target ``alerts`` (`grafana_bridge.alerts`), whose node is "".
+ALERTS_FIELD = "@alerts"
+#: Pseudo-fields answered by a report across nodes (or the alert service), not by reading a field.
+REPORTS = (FAULTS, ENERGY, ALERTS_FIELD)
 #: Target types: SimpleJSON's ``"timeserie"`` (``"timeseries"`` accepted) and ``"table"``.
 TIMESERIE = "timeserie"
 TABLE = "table"
@@ -88,6 +92,8 @@ class Target:
         nodes are combined; None for one node.
     group_by : str or None
         The tag that groups the nodes of an aggregate.
+    state : str or None
+        The alerts target's state filter (`grafana_bridge.alerts.parse_state`).
     """
 
     target: str
@@ -98,6 +104,7 @@ class Target:
     downsample: str = "mean"
     aggregate: str | None = None
     group_by: str | None = None
+    state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +169,7 @@ class QueryRequest:
             the stride from :func:`min_stride_for` for that downsampling.
         """
         out = []
-        for how in dict.fromkeys(t.downsample for t in self.targets if t.aggregate is None and t.field != FAULTS):
+        for how in dict.fromkeys(t.downsample for t in self.targets if t.aggregate is None and t.field not in REPORTS):
             stride = min_stride_for(self.start, self.end, self.max_data_points, self.interval_ms, how) or None
             out += [(node, fields, self.start, self.end, stride, how) for node, fields in self.by_node(how).items()]
         return out
@@ -272,21 +279,24 @@ def _parse_target(item, i):
     text = item.get("target")
     if text is None or (isinstance(text, str) and not text.strip()):
         return None                      # a new, still empty query row
+    ref_id = item.get("refId")
+    if ref_id is not None and not isinstance(ref_id, str):
+        raise BadRequest(f"{name}.refId must be a string, not {type(ref_id).__name__}")
+    given = {key: item[key] for key in ("payload", "data") if isinstance(item.get(key), dict)}  # simpod, SimpleJSON
+    if alerts.is_alerts(text):  # a table whatever its type
+        state = [alerts.parse_state(options, f"{name}.{key}") for key, options in given.items()]
+        return Target(target=alerts.ALERTS, node="", field=ALERTS_FIELD, type=TABLE, ref_id=ref_id,
+                      state=next((s for s in state if s), None))
     node, fld = split_target(text, f"{name}.target")
     kind = item.get("type", TIMESERIE)
     if kind is None:
         kind = TIMESERIE
     if kind not in _TYPES:
         raise BadRequest(f"{name}.type must be 'timeserie' or 'table', not {kind!r}")
-    ref_id = item.get("refId")
-    if ref_id is not None and not isinstance(ref_id, str):
-        raise BadRequest(f"{name}.refId must be a string, not {type(ref_id).__name__}")
     options = {"downsample": "mean", "aggregate": None, "group_by": None}
-    for key in ("payload", "data"):  # simpod JSON datasource, SimpleJSON
-        given = item.get(key)
-        if isinstance(given, dict):
-            options.update({k: given[k] for k in options if given.get(k) is not None})
-            _check_options(options, f"{name}.{key}")
+    for key, values in given.items():
+        options.update({k: values[k] for k in options if values.get(k) is not None})
+        _check_options(options, f"{name}.{key}")
     if options["aggregate"] is None and fld not in REPORTS and not is_valid_node_name(node):
         _refuse_node(node, f"{name}.target {text.strip()!r}")
     return Target(target=text.strip(), node=node, field=fld, type=_TYPES[kind], ref_id=ref_id, **options)

@@ -3,7 +3,8 @@
 Grafana JSON datasource (simpod ``grafana-json-datasource``): ``GET /``,
 ``/metrics``, ``/metric-payload-options``, ``/query``, ``/variable``,
 ``/tag-keys``, ``/tag-values``; legacy SimpleJSON: ``/search``,
-``/annotations``. Each route reads its body with `grafana_bridge.body`,
+``/annotations``; the target and annotation query ``alerts``
+(`grafana_bridge.alerts`). Each route reads its body with `grafana_bridge.body`,
 parses it with `grafana_bridge.query` or `grafana_bridge.lookup`, and asks
 the backend (see `grafana_bridge.app`) found in
 ``current_app.extensions[BACKEND]``.
@@ -13,7 +14,8 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from grafana_bridge import body, limits, lookup, query, series
+from grafana_bridge import alerts, body, limits, lookup, query, series
+from grafana_bridge.errors import BackendUnavailable
 from sisock.hub import fanout, reports
 from sisock.wire.errors import NoSuchNode
 
@@ -33,7 +35,17 @@ def _body():
 
 
 def _targets():
-    return list(_backend().list_targets())
+    """Every target: ``alerts`` (`grafana_bridge.alerts`), then every ``node::field``."""
+    return [alerts.ALERTS, *_backend().list_targets()]
+
+
+def _alerts_table(target):
+    """The ``/query`` table of the alerts target; empty with a notice while the alert service is not running."""
+    try:
+        listed = _backend().alerts(target.state)
+    except BackendUnavailable as exc:
+        return alerts.table([], target.ref_id, series.notice(exc.message))
+    return alerts.table(listed, target.ref_id)
 
 
 def _fetch(requests):
@@ -150,7 +162,9 @@ def answer_query():
     results = dict(zip(keys, _fetch(requests), strict=True)) if requests else {}
     out = []
     for t in req.targets:
-        if t.field == query.FAULTS:
+        if t.field == query.ALERTS_FIELD:
+            out.append(_alerts_table(t))
+        elif t.field == query.FAULTS:
             report = _backend().faults(t.node, req.start, req.end)
             out.append(series.events_table(report["events"], t.ref_id, _failed_notice(report)))
         elif t.field == query.ENERGY:
@@ -165,13 +179,16 @@ def answer_query():
 
 @blueprint.route("/annotations", methods=["POST"])
 def annotations():
-    """SimpleJSON ``/annotations``: the fault events of the nodes the annotation's query selects.
+    """SimpleJSON ``/annotations``: the alerts that fired in the range for the query ``alerts``
+    (`grafana_bridge.alerts.annotations`), else the fault events of the nodes the query selects.
 
-    The query is a node filter (``fleet.*``, ``zone=north``); without one, ``[]``.
+    The query is ``alerts`` or a node filter (``fleet.*``, ``zone=north``); without one, ``[]``.
     """
     start, end, text, annotation = lookup.parse_annotation(_body(), now=time.time())
     if text is None:
         return jsonify([])
+    if alerts.is_alerts(text):
+        return jsonify(alerts.annotations(_backend().alerts_between(start, end), annotation, start, end))
     return jsonify(series.fault_annotations(_backend().faults(text, start, end)["events"], annotation))
 
 
