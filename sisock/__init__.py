@@ -5,7 +5,8 @@ The public API:
 - `DataNodeServer`, `run_node` and `command` to write a data node
   (`sisock.node`); `DataNode` and `NodeSession` to serve many nodes over
   one session;
-- `Client` to read from Python (`sisock.client`);
+- `Client` to read from Python (`sisock.client`); `sisock.aio.connect` to read from asyncio code
+  (`sisock.aio`, imported on first use);
 - the errors every procedure may answer (`sisock.wire.errors`);
 - `sisock_to_unix_time`, as in the original sisock (`sisock.wire.timeutil`).
 
@@ -41,3 +42,12 @@ __all__ = [
     "NoSuchCommand",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``sisock.aio`` on first use: its asyncio flavour of autobahn is loaded only by those who read with it."""
+    if name == "aio":
+        import sisock.aio
+
+        return sisock.aio
+    raise AttributeError(f"module 'sisock' has no attribute {name!r}")

@@ -19,11 +19,11 @@ for the next join up to its timeout.
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable
 from typing import Any
 
 import crochet
-from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions, ComponentConfig
 from twisted.internet import defer, threads
 from twisted.python.failure import Failure
@@ -31,8 +31,9 @@ from twisted.python.failure import Failure
 from sisock import config
 from sisock.connection import SisockSession, start
 from sisock.dataframes import FrameMethods
-from sisock.wire import chunks, uri, validate
-from sisock.wire.errors import InvalidArgument, NoSuchNode
+from sisock.wire import chunks, uri
+from sisock.wire.errors import InvalidArgument
+from sisock.wire.session import get_data_options, no_such_node, node_procedure
 
 #: Seconds a call waits for the session to (re)join before failing.
 DEFAULT_TIMEOUT = 10.0
@@ -77,9 +78,29 @@ class ConsumerSession(SisockSession):
             return self.subscribe(handler, topic)
         return defer.succeed(None)
 
+    def unfollow(self, topic: str, handler: Callable[..., Any]) -> defer.Deferred:
+        """Undo `follow`: no more events of ``topic`` for ``handler``, now or after a reconnect.
+
+        Returns
+        -------
+        Deferred
+            Fires once unsubscribed.
+        """
+        self._follows.remove((topic, handler))
+        if not self.is_attached():
+            return defer.succeed(None)
+        return defer.gatherResults([sub.unsubscribe() for subs in list(self._subscriptions.values())
+                                    for sub in subs if sub.topic == topic and sub.handler == handler and sub.active])
+
     def subscribe_data(self, node: str, handler: Callable[[dict[str, Any]], Any]) -> defer.Deferred:
-        """Follow the live blocks of ``node``: ``handler({timeline, t: [...], data: {f: [...]}})``."""
-        return self.follow(uri.node_uri(node, "data"), handler)
+        """Follow the live blocks of ``node``: ``handler({timeline, t: [...], data: {f: [...]}})``.
+
+        Raises
+        ------
+        sisock.wire.errors.InvalidArgument
+            If ``node`` is not a valid node name.
+        """
+        return self.follow(node_procedure(node, "data"), handler)
 
     def _call(self, procedure: str, *args: Any, **kwargs: Any) -> defer.Deferred:
         """Deferred result of calling ``procedure``: now if joined, else at the next join."""
@@ -98,11 +119,10 @@ class ConsumerSession(SisockSession):
                    **kwargs: Any) -> defer.Deferred:
         """Deferred ``then(result)`` of procedure ``suffix`` of ``node``, `NoSuchNode` where none answers."""
         try:
-            validate.node_name(node, "node")
+            procedure = node_procedure(node, suffix)
         except InvalidArgument:
             return defer.fail()
-        return self._call(uri.node_uri(node, suffix), *args, **kwargs).addCallbacks(
-            then, _no_such_node, errbackArgs=(node,))
+        return self._call(procedure, *args, **kwargs).addCallbacks(then, _no_such_node, errbackArgs=(node,))
 
     def get_fields(self, node: str, start: float, end: float) -> defer.Deferred[Fields]:
         """Deferred ``(field, timeline)`` of ``node``: the fields with samples in ``[start, end)``.
@@ -133,13 +153,6 @@ class ConsumerSession(SisockSession):
             For a malformed node name, or a ``start``/``end`` the node refuses.
         """
         return self._node_call(node, "get_fields", tuple, start, end)
-
-    @property
-    def encoding(self) -> str:
-        """How get_data arrays should travel on this connection: ``"binary"`` over
-        MessagePack or CBOR, ``"list"`` over JSON (`sisock.wire.codec`)."""
-        serializer = getattr(self._transport, "_serializer", None)
-        return "binary" if getattr(serializer, "SERIALIZER_ID", None) in ("msgpack", "cbor") else "list"
 
     def get_data(self, node: str, field: list[str], start: float, end: float, min_stride: float | None = None,
                  downsample: str | None = None, progress: Progress | None = None,
@@ -188,9 +201,6 @@ class ConsumerSession(SisockSession):
             message names the argument), ``NodeDisabled`` (an admin disabled
             the node), ``NodeError`` (the node failed to read its data).
         """
-        if not self.is_attached():  # the encoding depends on the serializer of the next connection
-            return self.when_joined().addCallback(
-                lambda _: self.get_data(node, field, start, end, min_stride, downsample, progress, encoding))
         return self._read(chunks.Assembler(progress), node, field, start, end, min_stride, downsample, encoding)
 
     def stream_data(self, node: str, field: list[str], start: float, end: float,
@@ -244,19 +254,46 @@ class ConsumerSession(SisockSession):
         if not self.is_attached():  # the encoding depends on the serializer of the next connection
             return self.when_joined().addCallback(
                 lambda _: self._read(reader, node, field, start, end, min_stride, downsample, encoding))
-        options = {"encoding": encoding or self.encoding, "options": CallOptions(on_progress=reader.feed)}
-        if downsample is not None:
-            options["downsample"] = downsample
+        options = get_data_options(encoding or self.encoding, downsample)
 
         def finish(final: Any) -> Any:  # decoding a large list result would hold up the reactor: in a thread
             if isinstance(reader, chunks.Assembler) and reader.chunked:
                 return threads.deferToThread(reader.finish, final)
             return reader.finish(final)
 
-        return self._node_call(node, "get_data", finish, field, start, end, min_stride, **options)
+        return self._node_call(node, "get_data", finish, field, start, end, min_stride,
+                               options=CallOptions(on_progress=reader.feed), **options)
+
+    def get_latest(self, node: str) -> defer.Deferred[dict[str, dict[str, Any]]]:
+        """Deferred newest recorded block of each timeline of ``node``: ``{tl: {"t": [...], "data": {f: [...]}}}``.
+
+        Lists (NaN as None), as the live blocks carry them; ``{}`` for a node that records nothing.
+
+        Raises (in the Deferred)
+        ------------------------
+        sisock.wire.errors.NoSuchNode, sisock.wire.errors.InvalidArgument
+        """
+        return self._node_call(node, "get_latest", _same)
+
+    def command(self, node: str, name: str, *args: Any, **kwargs: Any) -> defer.Deferred:
+        """Deferred answer of command ``name`` of ``node`` run with ``args``/``kwargs`` (admins only).
+
+        Raises (in the Deferred)
+        ------------------------
+        sisock.wire.errors.NoSuchCommand
+            If the node has no command ``name``.
+        sisock.wire.errors.InvalidArgument
+            If the arguments do not fit the command (the message names the argument and gives the usage).
+        sisock.wire.errors.NoSuchNode
+        autobahn.wamp.exception.ApplicationError
+            ``wamp.error.not_authorized`` for a session that is not an admin.
+        """
+        return self._node_call(node, "command", _same, name, *args, **kwargs)
 
 
-def _connection(url: str | None, realm: str | None, authid: str | None, secret: str | None) -> config.Connection:
+def connection(url: str | None, realm: str | None, authid: str | None, secret: str | None) -> config.Connection:
+    """The :class:`sisock.config.Connection` of a client: ``url``/``realm`` default to ``SISOCK_URL`` /
+    ``SISOCK_REALM``, else the embedded defaults; WAMP-CRA with ``authid``/``secret`` when given."""
     return config.Connection(url or config.env("URL", config.DEFAULT_URL),
                              realm or config.env("REALM", config.DEFAULT_REALM), authid, secret)
 
@@ -274,7 +311,7 @@ def start_session(url: str | None = None, realm: str | None = None, authid: str 
     ValueError
         If ``url`` does not look like ``ws://host:port/path`` (or ``wss://``).
     """
-    conn = _connection(url, realm, authid, secret)
+    conn = connection(url, realm, authid, secret)
     session = ConsumerSession(ComponentConfig(conn.realm, {"connection": conn}))
     start(session, reactor, binary=binary)
     return session
@@ -299,11 +336,13 @@ def connect(url: str | None = None, realm: str | None = None, authid: str | None
 
 
 def _no_such_node(failure: Failure, node: str) -> Failure:
-    """``failure``, or `NoSuchNode` where the router found no procedure of ``node``."""
-    value = failure.value
-    if isinstance(value, ApplicationError) and value.error == ApplicationError.NO_SUCH_PROCEDURE:
-        raise NoSuchNode(f"node {node!r} is not available (no such data node registered)")
-    return failure
+    """``failure``, or `NoSuchNode` where the router found no procedure of ``node`` (`no_such_node`)."""
+    mapped = no_such_node(failure.value, node)
+    return failure if mapped is failure.value else Failure(mapped)
+
+
+def _same(result: Any) -> Any:
+    return result
 
 
 class Client(FrameMethods):
@@ -330,7 +369,7 @@ class Client(FrameMethods):
                  secret: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         crochet.setup()
         self.timeout = timeout
-        conn = _connection(url, realm, authid, secret)
+        conn = connection(url, realm, authid, secret)
         self._session: ConsumerSession = self._run(start_session, conn.url, conn.realm, authid, secret)
         try:
             self._run(self._session.when_joined)
@@ -416,11 +455,102 @@ class Client(FrameMethods):
         return self._run(self._session.stream_data, node, field, start, end, on_rows, min_stride, downsample,
                          progress, None, timeline_of)
 
+    def get_latest(self, node: str) -> dict[str, dict[str, Any]]:
+        """The newest recorded block of each timeline of ``node``; see :meth:`ConsumerSession.get_latest`.
+
+        Raises
+        ------
+        sisock.wire.errors.NoSuchNode, sisock.wire.errors.InvalidArgument
+        crochet.TimeoutError
+            If there is no answer within ``timeout``.
+        """
+        return self._run(self._session.get_latest, node)
+
+    def command(self, node: str, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run command ``name`` of ``node`` and return its answer; see :meth:`ConsumerSession.command`.
+
+        Raises
+        ------
+        sisock.wire.errors.NoSuchCommand, sisock.wire.errors.InvalidArgument, sisock.wire.errors.NoSuchNode
+            As :meth:`ConsumerSession.command`.
+        crochet.TimeoutError
+            If there is no answer within ``timeout``.
+        """
+        return self._run(lambda: self._session.command(node, name, *args, **kwargs))
+
+    def subscribe(self, node: str) -> BlockingSubscription:
+        """The live blocks of ``node``, as an iterator (made again after every reconnect).
+
+        ``for block in client.subscribe("sensors"): ...``, each block
+        ``{"timeline": tl, "t": [unix_s, ...], "data": {f: [v, ...]}}`` (lists,
+        NaN as None); blocks queue up from this call on. Waiting for the
+        next block can be interrupted (Ctrl-C); ``close()`` (or ``with``) unsubscribes.
+
+        Raises
+        ------
+        sisock.wire.errors.InvalidArgument
+            If ``node`` is not a valid node name.
+        crochet.TimeoutError
+            If the subscription is not made within ``timeout``.
+        """
+        subscription = BlockingSubscription(self, node_procedure(node, "data"))
+        self._run(self._session.follow, subscription.topic, subscription.event)
+        return subscription
+
     def close(self) -> None:
         """Leave the router and stop reconnecting."""
         self._run(self._session.close)
 
     def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BlockingSubscription:
+    """Live blocks of one node for a blocking `Client`: an iterator, queued from `Client.subscribe` to `close`.
+
+    Attributes
+    ----------
+    topic : str
+        The node's live topic.
+    """
+
+    def __init__(self, client: Client, topic: str) -> None:
+        self._client, self.topic = client, topic
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._open = True
+
+    def event(self, *args: Any, **kwargs: Any) -> None:
+        """The handler of the topic's events (in the reactor's thread)."""
+        self._queue.put(args[0] if len(args) == 1 else args)
+
+    def get(self, timeout: float | None = None) -> Any:
+        """The next block, waiting up to ``timeout`` seconds (None: for ever).
+
+        Raises
+        ------
+        queue.Empty
+            If no block came within ``timeout``.
+        """
+        return self._queue.get(timeout=timeout)
+
+    def __iter__(self) -> BlockingSubscription:
+        return self
+
+    def __next__(self) -> Any:
+        if not self._open:
+            raise StopIteration
+        return self._queue.get()
+
+    def close(self) -> None:
+        """Unsubscribe; blocks not yet taken are dropped."""
+        if self._open:
+            self._open = False
+            self._client._run(self._client._session.unfollow, self.topic, self.event)
+
+    def __enter__(self) -> BlockingSubscription:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,15 +15,14 @@ from autobahn.rawsocket.util import parse_url as parse_rawsocket_url
 from autobahn.twisted.rawsocket import WampRawSocketClientFactory, WampRawSocketClientProtocol
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.twisted.websocket import WampWebSocketClientFactory, WampWebSocketClientProtocol
-from autobahn.wamp import auth
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet import defer, task
 from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint, UNIXClientEndpoint
 
-from sisock.config import Connection
 from sisock.wire import validate
-from sisock.wire.errors import SisockError, define_errors
+from sisock.wire.errors import SisockError
+from sisock.wire.session import SessionBase
 
 #: Seconds between reconnect attempts: 0.2 s doubling up to 3 s.
 RETRY_POLICY = backoffPolicy(initialDelay=0.2, factor=2.0, maxDelay=3.0, jitter=lambda: 0.0)
@@ -196,8 +195,8 @@ def serializers(binary=True):
     return [MsgPackSerializer(), CBORSerializer(), JsonSerializer()] if binary else [JsonSerializer()]
 
 
-class SisockSession(ApplicationSession):
-    """Base of every sisock session: authentication and lifecycle.
+class SisockSession(SessionBase, ApplicationSession):
+    """Base of every sisock session on Twisted: authentication (`SessionBase`) and lifecycle.
 
     Parameters
     ----------
@@ -214,39 +213,7 @@ class SisockSession(ApplicationSession):
     #: nodes do, need nothing more).
     _joined = None
 
-    # -- lifecycle ---------------------------------------------------------
-    def fresh(self):
-        """Reset the WAMP state for a new connection and return ``self``.
-
-        Called by the transport factory on every connection, so that
-        attributes of subclasses survive reconnects while registrations,
-        subscriptions and pending requests start from nothing.
-        """
-        ApplicationSession.__init__(self, self.config)
-        self._listeners = None
-        define_errors(self)
-        return self
-
-    @property
-    def connection(self):
-        """The :class:`Connection` of this session."""
-        return (self.config.extra or {}).get("connection") or Connection(realm=self.config.realm)
-
-    def onConnect(self):
-        conn = self.connection
-        if conn.secret:
-            self.join(self.config.realm, ["wampcra"], conn.authid)
-        else:
-            self.join(self.config.realm, ["anonymous"])
-
-    def onChallenge(self, challenge):
-        if challenge.method != "wampcra":
-            raise ValueError(f"unsupported authentication method {challenge.method}")
-        extra, key = challenge.extra, self.connection.secret
-        if "salt" in extra:  # a named user's salted secret (sisock.router.users): sign with the derived key
-            key = auth.derive_key(key, extra["salt"], extra["iterations"], extra["keylen"])
-        return auth.compute_wcs(key, extra["challenge"])
-
+    # -- lifecycle (fresh, connection, authentication: `SessionBase`) ----------
     #: Printed as ``READY <ready_label>`` at every join (see `announce_ready`); None prints nothing.
     ready_label: str | None = None
 

@@ -252,6 +252,22 @@ def fleet(stack):
     return stack.fleet
 
 
+#: Bytes of one chunk of the `chunky` node's get_data answers.
+CHUNKY_BYTES = 65536
+
+
+@pytest.fixture(scope="session")
+def chunky(stack, tmp_path_factory):
+    """`tests.wirenode` named ``chunky`` on the session stack, answering get_data in `CHUNKY_BYTES` chunks
+    (a few thousand samples already come in several); it stays until the stack stops."""
+    env = dict(stack.env, SISOCK_CHUNK_BYTES=str(CHUNKY_BYTES), PYTHONPATH=str(ROOT))
+    proc = Proc("chunky", [PYTHON, "-m", "tests.wirenode", "--name", "chunky"], env,
+                str(tmp_path_factory.mktemp("chunky"))).start()
+    stack.procs.append(proc)
+    pytest_twisted.blockon(proc.ready(60))
+    return proc
+
+
 @pytest.fixture
 def fresh_stack(tmp_path):
     """A router of its own for tests that restart or kill the router; hub started."""

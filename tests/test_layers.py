@@ -17,11 +17,12 @@ ALLOWED = {
     # the blocking client's DataFrames and its queries across nodes (run on its own session, as the CLI's)
     "sisock.dataframes": {"sisock.frames", "sisock.hub", "sisock.wire"},
     "sisock.client": {"sisock.config", "sisock.connection", "sisock.dataframes", "sisock.wire"},
+    "sisock.aio": {"sisock.client", "sisock.config", "sisock.connection", "sisock.wire"},
     "sisock.node": {"sisock.config", "sisock.connection", "sisock.store", "sisock.wire"},
     "sisock.alerts": {"sisock.config", "sisock.wire"},
     "sisock.hub": {"sisock.alerts", "sisock.config", "sisock.connection", "sisock.wire"},
     "sisock.base": {"sisock.config", "sisock.node", "sisock.wire"},
-    "sisock": {"sisock.base", "sisock.client", "sisock.node", "sisock.numpy_abi", "sisock.wire"},
+    "sisock": {"sisock.aio", "sisock.base", "sisock.client", "sisock.node", "sisock.numpy_abi", "sisock.wire"},
     "sisock.cli": {"sisock", "sisock.client", "sisock.config", "sisock.connection", "sisock.hub", "sisock.node",
                    "sisock.router", "sisock.tls", "sisock.wire"},
     "nodes": {"sisock", "sisock.client", "sisock.config", "sisock.connection", "sisock.node", "sisock.wire"},
