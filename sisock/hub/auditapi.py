@@ -17,9 +17,15 @@
     with ``not_authorized``. Answers None once the entry is written.
 ``hub.audit.recorded`` (topic)
     Every entry, once written; admins and operators may subscribe.
+
+The named users' changes are made in the router (`sisock.router.usersapi`),
+which announces each on ``hub.users.changed`` ``{name, change, role, by}``;
+the hub records them from there (action ``users.add``, ``users.rotate`` or
+``users.remove``, target the user, who ``by``), taking only the router's own
+publications (publisher role ``router``, as the router discloses it).
 """
 
-from autobahn.wamp.types import RegisterOptions
+from autobahn.wamp.types import RegisterOptions, SubscribeOptions
 from twisted.internet import defer
 
 from sisock.hub.audit import MAX_LIST
@@ -31,6 +37,8 @@ from sisock.wire.errors import InvalidArgument, NotAuthorized
 MAX_NAME = 256
 #: Longest error message a node may report, characters.
 MAX_MESSAGE = 4096
+#: ``hub.users.changed`` change -> the action recorded (the procedure's name).
+USER_ACTIONS = {"added": "users.add", "rotated": "users.rotate", "removed": "users.remove"}
 
 
 def _text(name, value, longest, optional=True):
@@ -56,11 +64,21 @@ class AuditApi:
         hub.audit.listeners.append(self._publish)
 
     def register(self):
-        """Register the procedures on the hub's session; Deferred."""
+        """Register the procedures and follow the users' changes on the hub's session; Deferred."""
         with_caller = RegisterOptions(details_arg="details")
         return defer.gatherResults([self.hub.register(validate.rpc(self.list), uri.HUB_AUDIT + "list"),
-                                    self.hub.register(validate.rpc(self.report), uri.HUB_AUDIT_REPORT, with_caller)],
+                                    self.hub.register(validate.rpc(self.report), uri.HUB_AUDIT_REPORT, with_caller),
+                                    self.hub.subscribe(self._user_changed, uri.HUB_USERS_CHANGED,
+                                                       SubscribeOptions(details_arg="details"))],
                                    consumeErrors=True)
+
+    def _user_changed(self, event=None, details=None):
+        """Record a ``hub.users.changed`` event of the router (see the module docstring); others are ignored."""
+        if getattr(details, "publisher_authrole", None) != "router" or not isinstance(event, dict):
+            return None
+        action = USER_ACTIONS.get(event.get("change"), f"users.{event.get('change')}")
+        return self.hub.audit.record(event.get("by") or "?", action, event.get("name"),
+                                     {"name": event.get("name"), "role": event.get("role")})
 
     def _publish(self, entry):
         if self.hub.is_attached():
