@@ -3,6 +3,7 @@
 ``sisock call`` (a node's commands and procedures) is `sisock.cli.call`.
 """
 
+import contextlib
 import csv
 import sys
 import time
@@ -10,6 +11,7 @@ import time
 import numpy as np
 from twisted.internet import defer
 
+from sisock.cli import export
 from sisock.cli import support as cli
 from sisock.cli.options import TIMES_HELP, integer_in, parse_time
 from sisock.wire import uri
@@ -72,12 +74,28 @@ def get_arguments(parser):
     parser.description = ("Read FIELDs of NODE over a time range [start, end) with one get_data call, however "
                           "long the range; a large answer comes in chunks, with a progress bar (on a terminal). "
                           "A table of the first and last samples for people, "
-                          "--json for scripts (the get_data shape), --csv FILE for everything.")
+                          "--json for scripts (the get_data shape), --csv FILE for everything, "
+                          "--parquet FILE / --netcdf FILE for pandas, pyarrow and xarray: written chunk by chunk "
+                          "as the answer arrives, in the memory of a few chunks whatever the range.")
     parser.epilog = f"""\
 examples:
   sisock get weather temperature humidity --start 2017-07-15 --end 2017-07-16
   sisock get sensors cpu_percent --start -1h --min-stride 60
   sisock get weather temperature --start 1500076800 --end 1501286400 --csv july.csv
+  sisock get weather temperature windspeed --start 1 --end now --parquet apex.parquet --netcdf apex.nc
+
+files (--parquet, --netcdf): written under FILE.<pid>.partial and renamed to
+  FILE once complete (a failed or interrupted read leaves no file); an existing
+  FILE is an error (exit 2) unless --force. Times are UTC: Parquet column
+  "time", timestamp[ns, UTC]; NetCDF coordinate "time_<timeline>", float64
+  "seconds since 1970-01-01 00:00:00 UTC" (CF; xarray decodes it). Parquet
+  holds one timeline a file: FILE for fields of one timeline, else
+  <stem>.<timeline><suffix> (apex.hourly.parquet, apex.minutely.parquet).
+  NetCDF: one file, a dimension per timeline. Units, descriptions, types and
+  the node, range and min_stride are in the files' metadata (Parquet schema and
+  field metadata, NetCDF attributes). A line per file written is printed
+  (--json: {{node, start, end, files: [{{path, format, rows, timeline}}]}}). They
+  need pip install 'sisock[parquet]' / 'sisock[netcdf]'.
 
 {TIMES_HELP}
 """
@@ -90,6 +108,11 @@ examples:
     parser.add_argument("--csv", metavar="FILE",
                         help="write every sample as CSV to FILE (- for stdout): a row per time, every digit of "
                              "each value; fields of timelines that share a time share its row")
+    parser.add_argument("--parquet", metavar="FILE",
+                        help="write every sample to the Parquet FILE (one per timeline: see below), streamed")
+    parser.add_argument("--netcdf", metavar="FILE",
+                        help="write every sample to the NetCDF-4 FILE (xarray.open_dataset reads it), streamed")
+    parser.add_argument("--force", action="store_true", help="overwrite the --parquet / --netcdf files if they exist")
     cli.add_arguments(parser)
 
 
@@ -109,12 +132,21 @@ def _fields_of(session, args, result):
     timeline_of = {f: tl for tl, v in result["timeline"].items() for f in v.get("field", ())}
     if not set(args.field) <= set(timeline_of):
         field, _ = yield session.get_fields(args.node, 1, time.time())
-        missing = [f for f in args.field if f not in field]
-        if missing:
-            raise cli.Failed(cli.NOT_FOUND, f"node {args.node} has no field {missing[0]!r}; it has: "
-                                            f"{', '.join(sorted(field)) or 'none'}")
+        cli.require_fields(args.node, field, args.field)
         timeline_of.update({f: field[f]["timeline"] for f in args.field if f not in timeline_of})
     return timeline_of
+
+
+@contextlib.contextmanager
+def _bytes_bar(node):
+    """A progress bar of received bytes on stderr if it is a terminal; yields ``progress(received, total)``."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = cli.console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=bar, transient=True, disable=not bar.is_terminal) as progress:
+        task = progress.add_task(node, total=None)
+        yield lambda received, total: progress.update(task, completed=received, total=total)
 
 
 @defer.inlineCallbacks
@@ -125,15 +157,9 @@ def _read(session, args):
     shown as a progress bar of received bytes on a terminal; each
     timeline's ``field`` lists the wanted fields on it.
     """
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = cli.console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=bar, transient=True, disable=not bar.is_terminal) as progress:
-        task = progress.add_task(args.node, total=None)
+    with _bytes_bar(args.node) as progress:
         result = yield session.get_data(args.node, args.field, args.start, args.end, args.min_stride,
-                                        progress=lambda received, total: progress.update(
-                                            task, completed=received, total=total))
+                                        progress=progress)
     timeline_of = yield _fields_of(session, args, result)
     result["data"] = {f: result["data"].get(f, np.empty(0)) for f in args.field}
     for tl, entry in result["timeline"].items():
@@ -207,6 +233,9 @@ def time_table(t, columns, args):
 @defer.inlineCallbacks
 def _get(session, args):
     args.start, args.end = cli.absolute_range(args.start, args.end)
+    if args.parquet or args.netcdf:
+        with _bytes_bar(args.node) as progress:
+            return (yield export.export(session, args, progress))
     result, timeline_of = yield _read(session, args)
     if args.csv:
         write_csv(args.csv, *_wide(result, timeline_of))
@@ -219,7 +248,15 @@ def _get(session, args):
 
 def get(args):
     """Run ``sisock get``."""
-    return cli.run_command(args, _get)
+    try:
+        export.check_options(args)   # before connecting
+    except cli.Failed as exc:
+        print(f"sisock {args.command}: {exc}", file=sys.stderr)
+        return exc.status
+    try:
+        return cli.run_command(args, _get)
+    finally:
+        export.discard()   # the files of an export that did not complete
 
 
 # -- tail --------------------------------------------------------------------------
@@ -238,10 +275,7 @@ def tail_arguments(parser):
 @defer.inlineCallbacks
 def _tail(session, args):
     known, _ = yield session.get_fields(args.node, 1, 0)
-    missing = [f for f in args.field if f not in known]
-    if missing:
-        raise cli.Failed(cli.NOT_FOUND, f"node {args.node} has no field {missing[0]!r}; it has: "
-                                        f"{', '.join(sorted(known)) or 'none'}")
+    cli.require_fields(args.node, known, args.field)
     done = defer.Deferred()
     seen = [0]
 

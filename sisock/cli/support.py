@@ -120,6 +120,15 @@ class Failed(Exception):
         self.status = status
 
 
+def require_fields(node, known, wanted):
+    """Raise `Failed` (NOT_FOUND) for the first of ``wanted`` (field names) that ``known`` (node ``node``'s
+    fields, as ``get_fields`` gives them) lacks, naming those it has."""
+    missing = [f for f in wanted if f not in known]
+    if missing:
+        raise Failed(NOT_FOUND, f"node {node} has no field {missing[0]!r}; it has: "
+                                f"{', '.join(sorted(known)) or 'none'}")
+
+
 def _connect(args, admin, reactor):
     authid = secret = None
     if admin:
