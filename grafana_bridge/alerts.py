@@ -7,8 +7,8 @@ value, summary, acked_by, acked_at, silenced, ...}``. The bridge shows them
 two ways:
 
 * the target `ALERTS` (listed by ``/search`` and ``/metrics``): a
-  ``/query`` table of the alerts, one row each, columns Time (when it
-  entered its state), State, Severity, Node, Summary, Acked by; the
+  ``/query`` table of the alerts, one row each, columns time (when it
+  entered its state), state, severity, node, summary, acked_by; the
   target's payload (or SimpleJSON ``data``) ``{"state": "firing"}``
   keeps the alerts in that state;
 * the annotation query `ALERTS`: every alert that fired within the range
@@ -26,9 +26,9 @@ from grafana_bridge.errors import BadRequest
 ALERTS = "alerts"
 #: States an alert may be in (the alert service's contract).
 STATES = ("pending", "firing", "resolved")
-#: The table's columns: (header, Grafana type).
-COLUMNS = (("Time", "time"), ("State", "string"), ("Severity", "string"), ("Node", "string"),
-           ("Summary", "string"), ("Acked by", "string"))
+#: The table's columns: (name, Grafana type); the alert dict's names, ``time`` when it entered its state.
+COLUMNS = (("time", "time"), ("state", "string"), ("severity", "string"), ("node", "string"),
+           ("summary", "string"), ("acked_by", "string"))
 
 
 def is_alerts(text):

@@ -65,8 +65,8 @@ def test_the_alerts_table_has_the_firing_alert_with_its_state_severity_node_summ
     every, resolved = response.json()
     assert every["type"] == "table" and every["refId"] == "A"
     assert [(c["text"], c["type"]) for c in every["columns"]] == [
-        ("Time", "time"), ("State", "string"), ("Severity", "string"), ("Node", "string"), ("Summary", "string"),
-        ("Acked by", "string")]
+        ("time", "time"), ("state", "string"), ("severity", "string"), ("node", "string"), ("summary", "string"),
+        ("acked_by", "string")]
     row = [int(round(firing["fired_at"] * 1000)), "firing", "warning", "sensors", firing["summary"], ""]
     assert row in every["rows"]
     assert "mem_percent" in firing["summary"]
