@@ -16,6 +16,7 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, threads
 
 from sisock import client
+from sisock.cli.main import main
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NotAuthorized
 from tests.registry_support import connect_admin, connect_node, joined, until
@@ -168,27 +169,39 @@ def sisock(stack, *args):
 
 
 @pytest_twisted.inlineCallbacks
-def test_the_command_line_forgets_and_lists_the_trail(stack, lamp, admin):
-    """Last: stops the lamp, forgets it with ``sisock forget`` and reads the trail with ``sisock audit``."""
+def test_the_command_line_forgets_and_lists_the_trail(stack, lamp, admin, capsys):
+    """Last: stops the lamp and forgets it with ``sisock forget`` while ``sisock audit`` reads the trail."""
     since = time.time()
-    yield threads.deferToThread(lamp.stop)
-    yield until(lambda: admin.call(uri.HUB_NODES + "get", LAMP), lambda r: r["status"] == "offline", "the lamp offline")
-    forgot = yield sisock(stack, "forget", LAMP)
+    yield admin.call(uri.HUB_NODES + "tag", LAMP, {"cli": "yes"})
+    with pytest.raises(InvalidArgument):
+        yield admin.call(uri.HUB_NODES + "tag", LAMP, {})
+
+    @defer.inlineCallbacks
+    def forget():
+        yield threads.deferToThread(lamp.stop)
+        yield until(lambda: admin.call(uri.HUB_NODES + "get", LAMP), lambda r: r["status"] == "offline",
+                    "the lamp offline")
+        return (yield sisock(stack, "forget", LAMP))
+
+    tags = yield admin.call(LIST, node=LAMP, action="nodes.tag")
+    forgot, listed, table, nobody = yield defer.gatherResults([  # at once: each starts a Python
+        forget(),
+        sisock(stack, "audit", "--node", LAMP, "--action", "nodes.tag", "--json"),
+        threads.deferToThread(subprocess.run, f"{SISOCK} audit --node {LAMP} --action nodes.tag --user admin"
+                              " | head -n 3", shell=True, env=stack.env, capture_output=True, text=True, timeout=60),
+        sisock(stack, "audit", "--user", "nobody")])
     assert forgot.returncode == 0, forgot.stderr
-    listed, table, nobody, bad, head = yield defer.gatherResults([  # at once: each starts a Python
-        sisock(stack, "audit", "--node", LAMP, "--since", str(since), "--json"),
-        sisock(stack, "audit", "--node", LAMP, "--user", "admin"),
-        sisock(stack, "audit", "--user", "nobody"),
-        sisock(stack, "audit", "--since", "yesterday"),
-        threads.deferToThread(subprocess.run, f"{SISOCK} audit | head -n 1", shell=True, env=stack.env,
-                              capture_output=True, text=True, timeout=60)])
+    assert [what(e) for e in (yield entries(admin, since, action="nodes"))] == [
+        ("admin", "nodes.tag", LAMP, "ok"), ("admin", "nodes.tag", LAMP, INVALID),
+        ("admin", "nodes.forget", LAMP, "ok")]
     assert listed.returncode == 0, listed.stderr
-    assert [what(e) for e in json.loads(listed.stdout)] == [("admin", "nodes.forget", LAMP, "ok")]
-    assert table.returncode == 0, table.stderr
-    lines = table.stdout.splitlines()
-    assert lines[0].split()[:4] == ["TIME", "(UTC)", "WHO", "ACTION"]
-    assert lines[1].split()[2:6] == ["admin", "nodes.forget", LAMP, "ok"]
-    assert any("nodes.tag" in line and f"{INVALID}: tags must" in line for line in lines)
+    assert json.loads(listed.stdout) == tags
+    header, refused, done = table.stdout.splitlines()  # newest first
+    assert table.stderr == ""
+    assert header.split() == ["TIME", "(UTC)", "WHO", "ACTION", "TARGET", "OUTCOME", "ARGUMENTS"]
+    assert refused.split()[2:6] == ["admin", "nodes.tag", LAMP, f"{INVALID}:"] and "tags must" in refused
+    assert done.split()[2:6] == ["admin", "nodes.tag", LAMP, "ok"]
+    assert done.endswith(json.dumps({"name": LAMP, "tags": {"cli": "yes"}}))
     assert nobody.returncode == 3 and nobody.stdout == ""
-    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and "--since" in bad.stderr
-    assert len(head.stdout.splitlines()) == 1 and head.stderr == ""
+    assert main(["audit", "--since", "yesterday"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
