@@ -17,6 +17,7 @@ from twisted.internet import defer, threads
 
 from sisock import client
 from sisock.cli.main import main
+from sisock.hub.audit import AuditLog
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NotAuthorized
 from tests.registry_support import connect_admin, connect_node, joined, until
@@ -160,6 +161,23 @@ def test_a_consumer_cannot_read_the_audit_trail(stack):
             yield consumer.call(LIST)
     finally:
         yield consumer.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_trail_is_kept_across_restarts_and_bounded_by_age_and_count(tmp_path):
+    path = str(tmp_path / "hub" / "audit.sqlite3")
+    log = AuditLog(path)
+    for i in range(5):
+        yield log.record("alice", "nodes.tag", f"n{i}", {"i": i, "blob": "x" * 10_000})
+    log.close()
+    log = AuditLog(path, max_entries=3)  # pruned at start: the newest 3
+    kept = yield log.list()
+    assert [e["target"] for e in kept] == ["n4", "n3", "n2"]
+    assert isinstance(kept[0]["args"], str) and len(kept[0]["args"]) <= 4200  # the arguments, cut
+    log.close()
+    log = AuditLog(path, retention=1e-3)  # older than a millisecond: gone
+    assert (yield log.list()) == []
+    log.close()
 
 
 def sisock(stack, *args):
