@@ -1,7 +1,7 @@
 """``sisock audit``: who did what, when, to which node or user, and how it ended.
 
-Calls the hub's ``hub.audit.list`` (`sisock.hub.auditapi`) as the ``admin``
-role, with the admin secret from ``SISOCK_ADMIN_SECRET`` or the secrets file.
+Calls the hub's ``hub.audit.list`` (`sisock.hub.auditapi`) as a named admin
+or operator, or as ``admin`` with the admin secret (`sisock.cli.support`).
 """
 
 import json
@@ -17,17 +17,18 @@ from sisock.wire import uri
 def audit_arguments(parser):
     """Options of ``sisock audit``."""
     parser.description = (
-        "Show the audit trail, newest first: every change an admin or operator made to the registry "
-        "(enable, disable, forget, tag, untag, locate), every command and change a person sent to a node, "
-        "and the hub's other recorded actions, with who made it (the authid the router authenticated), "
-        "when (UTC), the target node or user, the arguments and the outcome (ok, or the error). Needs the "
-        "admin secret.")
+        "Show the audit trail, newest first: every change an admin made to the registry (enable, disable, "
+        "forget, tag, untag, locate), every command and change an admin or operator sent to a node, the users' "
+        "changes and the alerts' acknowledgements, with who made it (the authid the router authenticated), "
+        "when (UTC), the target node or user, the arguments and the outcome (ok, or the error). Needs an admin "
+        "or an operator: SISOCK_USER and SISOCK_SECRET of a named user, else the admin secret.")
     parser.epilog = f"""\
 examples:
   sisock audit                              the newest 1000 entries
   sisock audit --since -1d --user alice     what alice did in the last day
   sisock audit --node brewing --action command
   sisock audit --since 2026-12-01 --until 2026-12-02 --json | jq '.[].action'
+  SISOCK_USER=bob SISOCK_SECRET=$(cat bob.secret) sisock audit --user bob   as operator bob
 
 {TIMES_HELP}
 """

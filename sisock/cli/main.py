@@ -53,7 +53,7 @@ COMMANDS = {
               "sisock.cli.attributes:untag_arguments", "sisock.cli.attributes:edit"),
     "locate": ("place a node at LAT LON in the registry, over its own location (admin)",
                "sisock.cli.attributes:locate_arguments", "sisock.cli.attributes:edit"),
-    "audit": ("who changed what and when: the audit trail of admins' and operators' actions (admin)",
+    "audit": ("who changed what and when: the audit trail of admins' and operators' actions (admin, operator)",
               "sisock.cli.audit:audit_arguments", "sisock.cli.audit:audit"),
     "fields": ("list a node's fields", "sisock.cli.data:fields_arguments", "sisock.cli.data:fields"),
     "get": ("read fields of a node over a time range (table, --json, --csv)",
