@@ -540,14 +540,16 @@ class BlockingSubscription:
         return self
 
     def __next__(self) -> Any:
-        if not self._open:
+        block = self._queue.get() if self._open else self
+        if block is self:  # queued by close
             raise StopIteration
-        return self._queue.get()
+        return block
 
     def close(self) -> None:
-        """Unsubscribe; blocks not yet taken are dropped."""
+        """Unsubscribe; blocks not yet taken are dropped, and an iteration waiting for one ends."""
         if self._open:
             self._open = False
+            self._queue.put(self)
             self._client._run(self._client._session.unfollow, self.topic, self.event)
 
     def __enter__(self) -> BlockingSubscription:

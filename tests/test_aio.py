@@ -17,6 +17,7 @@ from twisted.internet import reactor, threads
 from twisted.protocols import portforward
 
 import sisock
+from sisock import client
 from sisock.wire.errors import InvalidArgument, NoSuchCommand, NoSuchNode
 from tests.conftest import CHUNKY_BYTES, pause, wait_for
 from tests.wirenode import T0
@@ -130,6 +131,15 @@ def thermometer(stack):
 @pytest_twisted.inlineCallbacks
 def test_an_admin_joining_with_wamp_cra_runs_a_command(stack, thermometer):
     out = yield run(admin_commands(stack.url, stack.secret("admin")))
+    twisted_admin = yield client.connect(stack.url, authid="admin", secret=stack.secret("admin"))
+    try:  # the same through the Twisted session that sisock.Client runs
+        assert (yield twisted_admin.command("aio_thermometer", "calibrate", offset=0.0)) == {"offset": 0.0}
+        latest = yield twisted_admin.get_latest("aio_thermometer")
+        with pytest.raises(NoSuchCommand):
+            yield twisted_admin.command("aio_thermometer", "explode")
+    finally:
+        yield twisted_admin.close()
+    assert set(latest) == {"room"} and latest["room"]["data"]["temperature"][-1] in (21.0, 23.5)
     assert out["answer"] == {"offset": 2.5}
     assert out["reading"] == 23.5
     assert out["bad"][0] is InvalidArgument and "offset" in out["bad"][1]

@@ -159,6 +159,10 @@ class AsyncClient:
         await self.close()
 
 
+#: Queued by `Subscription.close` to end an iteration waiting for a block.
+_CLOSED = object()
+
+
 class Subscription:
     """Live blocks of one node's topic, queued from subscription to `close`; an async iterator."""
 
@@ -182,15 +186,17 @@ class Subscription:
 
     async def __anext__(self) -> Any:
         await self.start()
-        if self._state == "closed":
+        block = _CLOSED if self._state == "closed" else await self._queue.get()
+        if block is _CLOSED:
             raise StopAsyncIteration
-        return await self._queue.get()
+        return block
 
     async def close(self) -> None:
-        """Unsubscribe; blocks not yet taken are dropped."""
+        """Unsubscribe; blocks not yet taken are dropped, and an iteration waiting for one ends."""
         if self._state == "open":
             await self._session.unfollow(self.topic, self._event)
         self._state = "closed"
+        self._queue.put_nowait(_CLOSED)
 
     aclose = close
 

@@ -73,7 +73,7 @@ class AioSession(SessionBase, ApplicationSession):
                 _, protocol = await asyncio.wait_for(
                     loop.create_connection(factory, self._host, self._port, ssl=self._ssl), 5)
                 await protocol.is_closed
-            except (TimeoutError, OSError) as exc:
+            except Exception as exc:  # refused, unreachable, TLS or handshake failure: try again
                 self.log.debug("sisock: connecting to {url} failed: {exc}", url=self.connection.url, exc=exc)
             self._joined.clear()
             if self._closing:
