@@ -7,7 +7,7 @@ node, range and ``min_stride`` of the read.
 
 - :class:`ParquetOut`: one Parquet file of one timeline (pyarrow), columns
   ``time`` (``timestamp[ns, UTC]``) then the fields; one row group per
-  `ROW_GROUP_ROWS` rows; a missing value is a null.
+  `ROW_GROUP_ROWS` rows, zstd; a missing value is a null.
 - :class:`NetcdfOut`: one NetCDF-4 file of every timeline (h5netcdf), for
   xarray: per timeline an unlimited dimension and coordinate
   ``time_<timeline>``, float64 seconds with the CF units
@@ -95,20 +95,36 @@ class ParquetOut:
             columns.append(pa.field(f, typ, metadata=dict(extra, timeline=self.timeline)))
         return pa.schema(columns, metadata={"sisock": json.dumps(self.info)})
 
+    def _open(self, schema):
+        """Start the file: zstd, dictionaries for string columns only (unique floats and times defeat them)."""
+        strings = [f for f, meta in self.fields.items() if meta.get("type") == "string"]
+        self._writer = self.pq.ParquetWriter(self.path, schema, compression="zstd", use_dictionary=strings)
+
     def write(self, timeline, t, data):
         """Add rows: ``t`` float64 (n,) UNIX seconds UTC, ``data`` ``{field: ndarray (n,)}``."""
         if self._writer is None:
-            self._writer = self.pq.ParquetWriter(self.path, self._schema(data))
+            self._open(self._schema(data))
         pa, schema = self.pa, self._writer.schema
-        columns = [pa.array(utc_ns(t), type=schema.field("time").type)]
+        columns = [self._numbers(schema.field("time").type, utc_ns(t), np.zeros(len(t), dtype=bool))]
         for f in self.fields:
-            values = data[f]
-            columns.append(pa.array(values, type=schema.field(f).type, mask=_missing(values),
-                                    from_pandas=True))
+            values, typ = data[f], schema.field(f).type
+            if values.dtype.kind in "iuf" and (pa.types.is_floating(typ) or pa.types.is_integer(typ)):
+                columns.append(self._numbers(typ, values, _missing(values)))
+            else:
+                columns.append(pa.array(values, type=typ, mask=_missing(values)))
         self._held.append(pa.Table.from_arrays(columns, schema=schema))
         self.rows += len(t)
         if sum(len(b) for b in self._held) >= ROW_GROUP_ROWS:
             self._flush()
+
+    def _numbers(self, typ, values, missing):
+        """An Arrow array of ``typ`` on the bytes of ``values`` (a null where ``missing``), built from its
+        buffers: ``pa.array`` of a NumPy array would import pandas, a second of the command's start."""
+        pa = self.pa
+        values = np.ascontiguousarray(values, dtype=np.float64 if pa.types.is_floating(typ) else values.dtype)
+        nulls = int(missing.sum())
+        validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
+        return pa.Array.from_buffers(typ, len(values), [validity, pa.py_buffer(values)], null_count=nulls)
 
     def _flush(self):
         if self._held:
@@ -118,7 +134,7 @@ class ParquetOut:
     def close(self):
         """Write what is held and close the file (a file of no rows keeps its columns)."""
         if self._writer is None:
-            self._writer = self.pq.ParquetWriter(self.path, self._schema({}))
+            self._open(self._schema({}))
         self._flush()
         self._writer.close()
 
