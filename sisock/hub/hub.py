@@ -62,6 +62,7 @@ from sisock.hub.management import NodesApi
 from sisock.hub.registry import FILE_NAME, Registry
 from sisock.hub.selection import parse_filter
 from sisock.wire import uri, validate
+from sisock.wire.audit import AUDITED_ROLES
 from sisock.wire.errors import InvalidArgument, NoSuchNode, NotAuthorized
 
 #: Seconds without a heartbeat after which a node that heartbeats is offline.
@@ -214,7 +215,7 @@ class Hub(SisockSession):
         return True
 
     def subtract(self, name, session_id=None, details=None):
-        """``data_node.subtract``; see the module docstring.
+        """``data_node.subtract``; see the module docstring. A person's (an admin's) is in the audit trail.
 
         Raises
         ------
@@ -223,6 +224,12 @@ class Hub(SisockSession):
         NotAuthorized
             The caller does not own ``name``.
         """
+        if getattr(details, "caller_authrole", None) in AUDITED_ROLES:
+            return self.audit.run(details.caller_authid, "data_node.subtract", name, {"name": name},
+                                  self._subtract, name, details)
+        return self._subtract(name, details)
+
+    def _subtract(self, name, details):
         validate.node_name(name)
         caller = self._caller(details)
         entry = self.nodes.get(name)

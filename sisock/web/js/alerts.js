@@ -13,6 +13,8 @@
 
 import { errorText, NO_SUCH_PROCEDURE } from "./wamp.js";
 
+/** Rank of each state in the list. */
+const ORDER = { firing: 0, pending: 1, resolved: 2 };
 /** Seconds between full re-reads of the list (resolved alerts leave it; events keep it current between). */
 const RESYNC = 60;
 
@@ -41,9 +43,9 @@ export class AlertFeed {
     };
   }
 
-  /** The alerts, newest change first. */
+  /** The alerts: firing, then pending, then resolved; newest change first within each. */
   list() {
-    return [...this.alerts.values()].sort((a, b) => latest(b) - latest(a));
+    return [...this.alerts.values()].sort((a, b) => (ORDER[a.state] - ORDER[b.state]) || (latest(b) - latest(a)));
   }
 
   /** How many alerts fire unacknowledged and not silenced (the bell's count). */
