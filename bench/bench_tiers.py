@@ -2,7 +2,8 @@
 
 Builds (once, in ``--dir``) a store file as a year of recording leaves it
 with the default settings: 30 days of raw samples in compacted rows, 365
-days of the 60 s tier, the 1 h and 1 d tiers; the values are host metrics
+days of the 60 s tier, the 1 h and 1 d tiers (compacted but for their
+newest segment); the values are host metrics
 as a sensors node records them (``--metrics``, an ``.npz`` of columns with
 ``t``), repeated. Prints the bytes per raw value, the size of each tier, and
 the median time of the reads the planner makes (2 fields each).
@@ -41,8 +42,10 @@ def series(jitter, values, start, n):
 
 
 def build(path, jitter, values, end, days=365):
-    """Write ``days`` days of 1 Hz samples ending at ``end`` into a new store file ``path``: the tiers of
-    every day, raw compacted rows of the last 30."""
+    """Write ``days`` days of 1 Hz samples ending at ``end`` into a new store file ``path``, as recording and
+    compaction leave them: the 60 s tier of every day and the finished segments of the coarser tiers in
+    compressed rows, the newest segment of a coarser tier in plain rows of one bucket each, raw compacted
+    rows of the last 30 days."""
     kinds = {f: "number" for f in values}
     store = Store()
     store.declare("tl", {f: {} for f in values})
@@ -51,12 +54,14 @@ def build(path, jitter, values, end, days=365):
     db = sqlite3.connect(path, isolation_level=None)
     layout = db.execute("INSERT INTO layout (timeline, fields) VALUES ('tl', ?)",
                         (str([[f, "number"] for f in values]).replace("'", '"'),)).lastrowid
+    coarse = {3600.0: [], DAY: []}
     for day in range(days, 0, -1):
         t, data = series(jitter, values, end - day * DAY, int(DAY))
         db.execute("BEGIN")
         summary = rollup.summarize(t, data, kinds, 60.0)
-        tiers.write(db, "tl", {60.0: summary, 3600.0: rollup.coarsen(summary, kinds, 3600.0),
-                               DAY: rollup.coarsen(summary, kinds, DAY)})
+        tiers.write(db, "tl", {60.0: summary}, packing.PCO)
+        for width, parts in coarse.items():
+            parts.append(rollup.coarsen(summary, kinds, width))
         if day <= 30:
             edges = np.searchsorted(t, np.arange(np.ceil(t[0] / SPAN) * SPAN, t[-1] + SPAN, SPAN))
             for a, b in zip(np.r_[0, edges], np.r_[edges, len(t)], strict=True):
@@ -65,6 +70,15 @@ def build(path, jitter, values, end, days=365):
                     db.execute("INSERT INTO block (timeline, t0, t1, n, layout, t, num, txt, size, codec)"
                                " VALUES ('tl', ?, ?, ?, ?, ?, ?, ?, ?, 1)", (*row[:3], layout, *row[3:]))
         db.execute("COMMIT")
+    db.execute("BEGIN")
+    for width, parts in coarse.items():
+        summary = rollup.coarsen(rollup.concat(parts, kinds), kinds, width)
+        newest = rollup.bucket_index(summary[0], width * tiers.SEGMENT_BUCKETS) == \
+            rollup.bucket_index(end - width, width * tiers.SEGMENT_BUCKETS)
+        tiers.write(db, "tl", {width: rollup.take(summary, ~newest)}, packing.PCO)
+        for i in np.flatnonzero(newest):
+            tiers.write(db, "tl", {width: rollup.take(summary, [i])})
+    db.execute("COMMIT")
     db.close()
 
 

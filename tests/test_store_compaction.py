@@ -14,7 +14,7 @@ from sisock.store.store import Store
 from tests.conftest import ROOT
 
 DAY = 86400.0
-T0 = math.floor(time.time() / DAY) * DAY - 2 * DAY
+T0 = math.floor(time.time() / DAY) * DAY - DAY - 900   # a day of the 60 s tier ends after 900 samples
 
 
 def test_a_store_killed_again_and_again_while_compacting_keeps_every_sample_exactly_once(tmp_path):
@@ -32,7 +32,9 @@ def test_a_store_killed_again_and_again_while_compacting_keeps_every_sample_exac
         kills += 1
     with sqlite3.connect(path) as db:
         codecs = dict(db.execute("SELECT codec, count(*) FROM block GROUP BY codec").fetchall())
+        joined = db.execute("SELECT count(*) FROM rollup WHERE codec = 1").fetchone()[0]
     assert codecs.get(1, 0) > 0, f"nothing was compacted: {codecs}"
+    assert joined > 0, "no finished segment of the tiers was compacted"
     store = Store()
     store.declare("tl", {"x": {}, "y": {}}, capacity=1000)
     store.open(str(path), retention=None, max_bytes=None)

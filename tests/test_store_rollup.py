@@ -242,3 +242,58 @@ def test_reads_by_windows_seek_the_time_index_once_a_window(tmp_path):
         plan = [row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + WINDOWS_SQL, {"tl": "tl", "w": "[[1, 2]]"})]
     assert "SEARCH b USING INDEX block_time (timeline=? AND t0>? AND t0<?)" in plan, plan
     assert [p for p in plan if p.startswith("SCAN")] == ["SCAN w VIRTUAL TABLE INDEX 1:"], plan
+
+
+def test_finished_segments_become_one_pcodec_row_per_field_that_gives_back_every_statistic(tmp_path):
+    t, data = samples(10000, step=20.0)                             # 2.3 days: two whole 60 s segments (days)
+    store = open_store(tmp_path / "node.sqlite")
+    path = tmp_path / "node.sqlite"
+
+    def joined():
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT count(*), min(codec) FROM rollup WHERE width = 60 AND t0 < ?",
+                              (T0 + 2 * DAY,)).fetchone() == (2 * (1 + len(FIELDS)), 1)
+    try:
+        record(store, t, data, [1, 40])
+        wait_until(joined, 60, "the finished days of the 60 s tier joined into one pcodec row per field")
+        want = rollup.summarize(t, data, KINDS, 60.0)
+        want = rollup.take(want, want[0] + 60.0 <= t[-1])
+        got = store.read_rollup("tl", 60.0, list(FIELDS), [[0, 2 * T0]])
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        for stat in rollup.STATS["number"]:
+            np.testing.assert_allclose(got[2]["x"][stat], want[2]["x"][stat], rtol=1e-12 if stat == "sum" else 0)
+        for stat in ("tmin", "tmax"):                                # exact times, not rounded
+            np.testing.assert_array_equal(got[2]["y"][stat], want[2]["y"][stat])
+        assert got[2]["word"]["last"].tolist() == want[2]["word"]["last"].tolist()
+        assert got[2]["ok"]["first"].tolist() == want[2]["ok"]["first"].tolist()
+        mean = store.read_rollup("tl", 60.0, ["x"], [[0, 2 * T0]], stats=("count", "sum"))
+        assert set(mean[2]["x"]) == {"count", "sum"}
+        np.testing.assert_array_equal(mean[2]["x"]["count"], want[2]["x"]["count"])
+        with sqlite3.connect(path) as db:
+            nb, size = db.execute("SELECT total(nb), total(size) FROM rollup WHERE width = 60 AND field = 'x'"
+                                  " AND codec = 1").fetchone()
+        assert size < nb * 8 * 8 / 3, "a compacted row takes less than a third of the plain float64 statistics"
+    finally:
+        store.close()
+
+
+def test_a_store_without_tiers_records_and_compacts_without_an_error(tmp_path):
+    from twisted.logger import LogLevel, globalLogPublisher
+
+    errors = []
+
+    def observer(event):
+        if event.get("log_level") in (LogLevel.error, LogLevel.critical, LogLevel.warn):
+            errors.append(event.get("log_format"))
+    globalLogPublisher.addObserver(observer)
+    t, data = samples(3000, step=5.0)
+    store = open_store(tmp_path / "node.sqlite", rollups=())
+    try:
+        record(store, t, data, [1, 40])
+        got = store.get_data(["x"], 0, 2 * T0)
+        np.testing.assert_array_equal(got["timeline"]["tl"]["t"], t)
+    finally:
+        store.close()
+        globalLogPublisher.removeObserver(observer)
+    assert errors == []

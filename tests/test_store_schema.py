@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sisock.store import rollup
+from sisock.store.rollup import STATS
 from sisock.store.store import Store, StoreError
 from tests.conftest import wait_until
 
@@ -45,11 +46,93 @@ def write_schema_1(path, t, x, word, per_block=10):
     db.close()
 
 
+#: What schema 2 added to schema 1: the blocks' codec, the tiers in segments of 60 buckets, plain float64.
+SCHEMA_2 = """
+ALTER TABLE block ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX block_plain ON block (timeline, t0) WHERE codec = 0;
+CREATE TABLE rollup (
+    id INTEGER PRIMARY KEY, timeline TEXT NOT NULL, width REAL NOT NULL, field TEXT NOT NULL, seg INTEGER NOT NULL,
+    t0 REAL NOT NULL, nb INTEGER NOT NULL, kind TEXT NOT NULL, codec INTEGER NOT NULL, data BLOB NOT NULL,
+    size INTEGER NOT NULL);
+CREATE INDEX rollup_seg ON rollup (timeline, width, field, seg, t0);
+CREATE INDEX rollup_age ON rollup (width, seg);
+PRAGMA user_version = 2;
+"""
+
+
+def write_schema_2_tiers(path, t, x, word, piece=7):
+    """The tiers as schema 2 wrote them (after `write_schema_1`): plain rows of ``piece`` finished buckets,
+    in segments of 60 buckets, times of the min and max as UNIX seconds."""
+    kinds = {"x": "number", "word": "string"}
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA_2)
+    for width in (60.0, 3600.0, DAY):
+        t0, n, stats = rollup.summarize(t, {"x": x, "word": np.array(word, dtype=object)}, kinds, width)
+        done = np.flatnonzero(t0 + width <= t[-1])
+        seg = np.floor(t0 / (width * 60)).astype(np.int64)
+        pieces = [k[a:a + piece] for s in np.unique(seg[done]) for k in [done[seg[done] == s]]
+                  for a in range(0, len(k), piece)]
+        for k in pieces:
+            rows = [("", "n", np.column_stack([t0[k], n[k]]).astype("<f8").tobytes()),
+                    ("x", "number", np.column_stack([stats["x"][s][k] for s in STATS["number"]]).astype("<f8")
+                     .tobytes()),
+                    ("word", "string", json.dumps([stats["word"]["first"][k].tolist(),
+                                                   stats["word"]["last"][k].tolist()]).encode())]
+            for field, kind, blob in rows:
+                db.execute("INSERT INTO rollup (timeline, width, field, seg, t0, nb, kind, codec, data, size)"
+                           " VALUES ('tl', ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                           (width, field, int(seg[k[0]]), float(t0[k[0]]), len(k), kind, blob, len(blob)))
+    db.commit()
+    db.close()
+
+
+def recorded():
+    """``(t, x, word)``: 1.6 days every 7 s."""
+    t = T0 + 13 + np.arange(20000) * 7.0
+    return t, np.round(np.sin(t / 5000.0) * 100, 1), [f"w{i % 5}" for i in range(len(t))]
+
+
+def assert_tiers(store, t, x, word):
+    """Every tier of ``store`` holds what summarising the samples gives (times of the min and max exact)."""
+    kinds = {"x": "number", "word": "string"}
+    for width in store.rollup_widths:
+        summary = store.read_rollup("tl", width, ["x", "word"], [[0, 2 * T0]])
+        want = rollup.summarize(t, {"x": x, "word": np.array(word, dtype=object)}, kinds, width)
+        want = rollup.take(want, want[0] + width <= t[-1])
+        assert len(want[0]) > 0
+        np.testing.assert_array_equal(summary[0], want[0])
+        np.testing.assert_array_equal(summary[1], want[1])
+        for stat in ("max", "tmax", "tmin", "first"):
+            np.testing.assert_array_equal(summary[2]["x"][stat], want[2]["x"][stat])
+        assert summary[2]["word"]["last"].tolist() == want[2]["word"]["last"].tolist()
+
+
+def test_a_schema_2_file_is_upgraded_in_place_its_tier_rows_joined_into_a_pcodec_row_a_day(tmp_path):
+    path = tmp_path / "node.sqlite"
+    t, x, word = recorded()
+    write_schema_1(path, t, x, word)
+    write_schema_2_tiers(path, t, x, word)
+    store = Store()
+    store.declare("tl", {"x": {}, "word": {"type": "string"}}, capacity=100)
+    store.open(str(path))
+
+    def joined():
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT count(*), min(codec) FROM rollup WHERE width = 60 AND t0 < ?",
+                              (T0 + DAY,)).fetchone() == (3, 1)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert_tiers(store, t, x, word)
+        wait_until(joined, 60, "the first day of the 60 s tier joined into one pcodec row per field")
+        assert_tiers(store, t, x, word)
+    finally:
+        store.close()
+
+
 def test_a_schema_1_file_is_upgraded_in_place_and_gets_its_tiers_and_compaction(tmp_path):
     path = tmp_path / "node.sqlite"
-    t = T0 + 13 + np.arange(20000) * 7.0          # 1.6 days every 7 s
-    x = np.round(np.sin(t / 5000.0) * 100, 1)
-    word = [f"w{i % 5}" for i in range(len(t))]
+    t, x, word = recorded()
     write_schema_1(path, t, x, word)
     store = Store()
     store.declare("tl", {"x": {}, "word": {"type": "string"}}, capacity=100)
@@ -59,18 +142,9 @@ def test_a_schema_1_file_is_upgraded_in_place_and_gets_its_tiers_and_compaction(
         np.testing.assert_array_equal(got["timeline"]["tl"]["t"], t)
         np.testing.assert_array_equal(got["data"]["x"], x)
         assert got["data"]["word"].tolist() == word
-        kinds = {"x": "number", "word": "string"}
-        for width in store.rollup_widths:
-            summary = store.read_rollup("tl", width, ["x", "word"], [[0, 2 * T0]])
-            want = rollup.summarize(t, {"x": x, "word": np.array(word, dtype=object)}, kinds, width)
-            want = rollup.take(want, want[0] + width <= t[-1])
-            assert len(want[0]) > 0
-            np.testing.assert_array_equal(summary[0], want[0])
-            np.testing.assert_array_equal(summary[2]["x"]["max"], want[2]["x"]["max"])
-            np.testing.assert_array_equal(summary[2]["x"]["tmax"], want[2]["x"]["tmax"])
-            assert summary[2]["word"]["last"].tolist() == want[2]["word"]["last"].tolist()
+        assert_tiers(store, t, x, word)
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 3
 
         def compacted():
             with sqlite3.connect(path) as db:
@@ -84,8 +158,8 @@ def test_a_schema_1_file_is_upgraded_in_place_and_gets_its_tiers_and_compaction(
 def test_a_file_of_a_newer_schema_is_refused_naming_it(tmp_path):
     path = tmp_path / "node.sqlite"
     with sqlite3.connect(path) as db:
-        db.execute("PRAGMA user_version = 3")
+        db.execute("PRAGMA user_version = 4")
     store = Store()
     store.declare("tl", {"x": {}})
-    with pytest.raises(StoreError, match=f"{path}: schema version 3 is not 2"):
+    with pytest.raises(StoreError, match=f"{path}: schema version 4 is not 3"):
         store.open(str(path))

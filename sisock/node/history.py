@@ -116,8 +116,8 @@ def _from_tiers(store, timeline, names, start, end, stride, width, how):
     kinds = store.kinds(timeline)
     raw_lo, finalized = coverage["raw"]
     windows, raw_windows = _plan(edges, end, width, tiers, _stretches(store, timeline, tiers, raw_lo))
-    pieces = [_tier_pieces(store.read_rollup(timeline, w, names, _merged(*windows[w])), names, kinds, how)
-              for w in windows]
+    pieces = [_tier_pieces(store.read_rollup(timeline, w, names, _merged(*windows[w]), _NEEDS[how]), names, kinds,
+                           how) for w in windows]
     if len(raw_windows[0]):
         t, values = store.read_raw(timeline, names, _merged(*raw_windows))
         pieces.append(_raw_pieces(t, values, names, kinds, how))

@@ -12,7 +12,8 @@ raw blocks
     columns compressed with pcodec (`sisock.store.packing.PCO`).
 tier pieces
     The pieces of a finished segment (`sisock.store.tiers.SEGMENT_BUCKETS`
-    buckets) become one row per field.
+    buckets, a day of the 60 s tier) become one row per field, its columns
+    compressed with pcodec.
 
 Each merge is one transaction: the new row goes in (taking the smallest id
 of those it replaces) and the old rows go out together, so a process killed
@@ -69,7 +70,7 @@ def step(db, unsettled, lasts, widths, layout_fields, layout_id, progress):
             span = width * tiers.SEGMENT_BUCKETS
             limit = int(np.floor(np.floor(last / width) * width / span))   # segments before it are finished
             row = db.execute("SELECT seg FROM rollup WHERE timeline = ? AND width = ? AND field = '' AND seg >= ?"
-                             " AND seg < ? GROUP BY seg HAVING count(*) > 1 ORDER BY seg LIMIT 1",
+                             " AND seg < ? GROUP BY seg HAVING count(*) > 1 OR min(codec) = 0 ORDER BY seg LIMIT 1",
                              (timeline, width, first, limit)).fetchone()
             if row is not None:
                 _segment(db, timeline, width, row[0])
@@ -116,14 +117,14 @@ def _raw(db, timeline, limit, layout_fields, layout_id):
 
 
 def _segment(db, timeline, width, seg):
-    """Merge the pieces of segment ``seg`` of tier ``width`` into one row per field."""
+    """Merge the pieces of segment ``seg`` of tier ``width`` into one compressed row per field."""
     kinds = dict(db.execute("SELECT DISTINCT field, kind FROM rollup WHERE timeline = ? AND width = ? AND seg = ?"
                             " AND field != ''", (timeline, width, seg)).fetchall())
     summary = tiers.read(db, timeline, width, kinds, np.array([seg]))
     db.execute("BEGIN IMMEDIATE")
     try:
         db.execute("DELETE FROM rollup WHERE timeline = ? AND width = ? AND seg = ?", (timeline, width, seg))
-        tiers.write_piece(db, timeline, width, seg, summary, packing.PLAIN)
+        tiers.write_piece(db, timeline, width, seg, summary, packing.PCO)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")

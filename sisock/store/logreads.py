@@ -107,8 +107,10 @@ class LogReads:
         inside = (k >= 0) & (t < windows[np.maximum(k, 0), 1])
         return t[inside], {f: v[inside] for f, v in data.items()}
 
-    def read_rollup(self, timeline, width, kinds, windows):
+    def read_rollup(self, timeline, width, kinds, windows, stats=None):
         """Finished buckets of tier ``width`` whose start lies in a row ``[lo, hi)`` of ``windows``.
+
+        ``stats`` names the statistics wanted of number fields (all by default).
 
         Returns
         -------
@@ -118,8 +120,7 @@ class LogReads:
         """
         segs = tiers.segments(windows, width)
         with self._reading() as db:
-            summary = tiers.read(db, timeline, width, kinds, segs)
-        return tiers.in_windows(summary, windows)
+            return tiers.read(db, timeline, width, kinds, segs, stats, windows)
 
     def span(self, timeline):
         """``(first, last)``: the times of the oldest and newest sample of ``timeline`` in the file, or

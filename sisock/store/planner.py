@@ -114,7 +114,7 @@ class PlannerReads:
             data = {f: np.concatenate([old_data[f], data[f]]) for f in fields}
         return t, data
 
-    def read_rollup(self, timeline, width, fields, windows):
+    def read_rollup(self, timeline, width, fields, windows, stats=None):
         """Finished buckets of tier ``width`` starting in any of ``windows`` (blocking: call it in a thread).
 
         Parameters
@@ -126,6 +126,9 @@ class PlannerReads:
             Fields of ``timeline``.
         windows : array_like, float64, shape (k, 2)
             ``[lo, hi)`` rows, UNIX seconds UTC, sorted and disjoint.
+        stats : sequence of str, optional
+            The statistics wanted of number fields (all by default): a
+            compacted row decodes only those.
 
         Returns
         -------
@@ -136,22 +139,26 @@ class PlannerReads:
         stats : dict of str to dict of str to numpy.ndarray, each (m,)
             ``{field: {stat: values}}``: a number field has ``count``
             (int64), ``sum``, ``min``, ``max``, ``tmin``, ``tmax``,
-            ``first``, ``last`` (float64); a bool or string field ``first``
-            and ``last`` (bool / object). See `sisock.store.rollup`.
+            ``first``, ``last`` (float64), or those of ``stats``; a bool or
+            string field ``first`` and ``last`` (bool / object). See
+            `sisock.store.rollup`.
 
         Raises
         ------
         InvalidArgument
-            Unknown timeline, field or width, or windows not of shape (k, 2).
+            Unknown timeline, field, width or statistic, or windows not of shape (k, 2).
         """
         _, kinds = self._meta(timeline, fields)
         if width not in self.rollup_widths:
             raise InvalidArgument(f"width: {width!r} is not a tier of this store; tiers: {self.rollup_widths}")
+        if stats is not None and not set(stats) <= set(rollup.STATS["number"]):
+            raise InvalidArgument(f"stats: {sorted(set(stats) - set(rollup.STATS['number']))} are not statistics"
+                                  f" of a tier; they are {rollup.STATS['number']}")
         windows = _windows(windows)
         if self._log is None or not len(windows):
             return rollup.empty(kinds)
         self._log.sync(timeline)
-        return self._log.read_rollup(timeline, float(width), kinds, windows)
+        return self._log.read_rollup(timeline, float(width), kinds, windows, stats)
 
 
 def _windows(windows):

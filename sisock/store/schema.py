@@ -11,11 +11,21 @@ Schema (``PRAGMA user_version``)
     column and the table are added in one transaction (its blocks stay as
     they are, read as codec 0), and its tiers are built from its blocks by
     the writer thread as if they had just been recorded.
+3
+    A tier segment is 1440 buckets (a day of the 60 s tier), not 60, and
+    compaction joins a finished segment's rows into pcodec rows
+    (`sisock.store.tiers`). A file of version 2 is upgraded when opened:
+    its tier rows are numbered in the larger segments (24 old segments
+    make one new one), in one transaction; they stay plain, read as they
+    are, and compaction joins each finished segment later, one transaction
+    a segment, as it does for new rows.
 """
 
 import sqlite3
 
-VERSION = 2
+VERSION = 3
+#: Old segments of 60 buckets in one of `sisock.store.tiers.SEGMENT_BUCKETS` (1440).
+_REGROUP = 24
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS layout (
@@ -45,7 +55,7 @@ class SchemaError(RuntimeError):
 
 
 def prepare(db):
-    """Create the tables of `VERSION` in a new file, or upgrade a file of version 1; returns the old version.
+    """Create the tables of `VERSION` in a new file, or upgrade a file of version 1 or 2; returns the old version.
 
     Parameters
     ----------
@@ -60,7 +70,7 @@ def prepare(db):
         If it cannot be read or written.
     """
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, VERSION):
+    if version not in (0, 1, 2, VERSION):
         raise SchemaError(f"schema version {version} is not {VERSION} (written by another sisock version)")
     if version == VERSION:
         return version
@@ -68,6 +78,8 @@ def prepare(db):
     try:
         if version == 1:
             db.execute("ALTER TABLE block ADD COLUMN" + _CODEC.removeprefix(","))
+        if version == 2:   # floor division of the segment numbers (never negative for times after 1970)
+            db.execute(f"UPDATE rollup SET seg = (seg - (seg < 0) * {_REGROUP - 1}) / {_REGROUP}")
         for statement in (_TABLES.format(codec=_CODEC) + _ROLLUP).split(";"):
             if statement.strip():
                 db.execute(statement)

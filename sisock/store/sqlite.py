@@ -8,7 +8,7 @@ in any thread, and enforces retention (`sisock.store.retention`).
 `sisock.store.store.Store` puts it behind the in-memory buffers; node
 authors never use it directly.
 
-File layout (schema 2, `sisock.store.schema`)
+File layout (schema 3, `sisock.store.schema`; pages of `PAGE_SIZE` bytes)
 ---------------------------------------------
 ``layout(id, timeline, fields)``
     The field names and types of a block, JSON ``[[name, type], ...]``; one
@@ -25,9 +25,11 @@ File layout (schema 2, `sisock.store.schema`)
     ``block_plain`` (partial, ``codec = 0``) finds what is left to compact.
 ``rollup(id, timeline, width, field, seg, t0, nb, kind, codec, data, size)``
     The summary tiers (`sisock.store.tiers`): per timeline, width, field and
-    segment of `tiers.SEGMENT_BUCKETS` buckets, the statistics of the
-    finished buckets, uncompressed. Index ``rollup_seg(timeline, width,
-    field, seg, t0)``; ``rollup_age(width, seg)`` for retention.
+    segment of `tiers.SEGMENT_BUCKETS` buckets (a day of the 60 s tier), the
+    statistics of the finished buckets, uncompressed as the writer thread
+    writes them, one pcodec row per field once compaction joined a finished
+    segment. Index ``rollup_seg(timeline, width, field, seg, t0)``;
+    ``rollup_age(width, seg)`` for retention.
 
 Blocks of one timeline never overlap in time (each is after the last),
 which is what makes the seek exact; compaction keeps it so (it merges
@@ -81,6 +83,9 @@ COMMIT_INTERVAL = 0.05
 COMMIT_BLOCKS = 1000
 #: Seconds between retention passes of the writer thread.
 RETENTION_INTERVAL = 1.0
+#: Bytes of a page of a new file: compacted rows of a minute (1-4 KB) fill 4 KB pages badly (one or two
+#: rows a page, a quarter of the file left empty), 16 KB ones to within a few per cent.
+PAGE_SIZE = 16384
 
 class SqliteLog(LogReads):
     """Recorded blocks of one node in one SQLite file, with their summary tiers.
@@ -122,7 +127,8 @@ class SqliteLog(LogReads):
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             self._db = self._connect(check_same_thread=False)
-            self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect on a new file only
+            self._db.execute(f"PRAGMA page_size = {PAGE_SIZE}")    # these two take effect on a new file only
+            self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise StoreError(f"cannot open the store {self.path}: journal mode stays {mode!r}, not 'wal'")

@@ -14,17 +14,24 @@ blocks since (`sisock.store.rebuild`).
 Rows (table ``rollup``)
 -----------------------
 One row per timeline, width, field and piece of a segment: a segment is
-`SEGMENT_BUCKETS` consecutive buckets starting at a multiple of
-``SEGMENT_BUCKETS * width``, so the segments a window needs are computed,
-not searched. The row of field ``''`` holds the bucket starts and sample
-counts (``t0`` float64, ``n`` int64); the row of a field the same buckets'
-statistics (number: a (8, nb) float64 matrix in `rollup.STATS` order;
-bool: a (2, nb) uint8 matrix; string: JSON ``[firsts, lasts]``), written
-in the same transaction with the same ``t0`` (its first bucket), so a
-field row lines up with its ``''`` row. Compaction
-(`sisock.store.compaction`) later joins the pieces of a finished segment.
+`SEGMENT_BUCKETS` consecutive buckets (a day of the 60 s tier) starting at
+a multiple of ``SEGMENT_BUCKETS * width``, so the segments a window needs
+are computed, not searched. The row of field ``''`` holds the bucket starts
+and sample counts (``t0``, ``n``); the row of a field the same buckets'
+statistics (number: the 8 columns of `rollup.STATS`; bool: 2 columns of
+0/1; string: JSON ``[firsts, lasts]``), written in the same transaction
+with the same ``t0`` (its first bucket), so a field row lines up with its
+``''`` row. As the writer thread writes them, the columns are plain
+float64 (`packing.PLAIN`, sample-major). Compaction
+(`sisock.store.compaction`) later joins the pieces of a finished segment
+into one row per field compressed with pcodec (`packing.PCO`), where
+``tmin`` and ``tmax`` are seconds after their bucket's start (exact: the
+difference of two float64 less than a bucket apart is; it takes a few bits
+where the time itself takes dozens). A read decodes only the statistics
+it asks for.
 """
 
+import itertools
 import json
 
 import numpy as np
@@ -32,8 +39,10 @@ import numpy as np
 from sisock.store import packing, rollup
 from sisock.store.rollup import STATS
 
-#: Buckets per segment of a tier (a row after compaction holds at most this many).
-SEGMENT_BUCKETS = 60
+#: Buckets per segment of a tier (a row after compaction holds at most this many): a day of the 60 s tier.
+SEGMENT_BUCKETS = 1440
+#: The statistics stored as seconds after their bucket's start in compressed rows.
+_OFFSETS = ("tmin", "tmax")
 
 _INSERT = ("INSERT INTO rollup (timeline, width, field, seg, t0, nb, kind, codec, data, size)"
            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -72,6 +81,8 @@ class TierBuilder:
         if len(t) == 0:
             return {}
         self.last = float(t[-1])
+        if not self.widths:
+            return {}
         fresh = rollup.summarize(t, data, self.kinds, self.widths[0])
         out = {}
         for w in self.widths:
@@ -102,6 +113,8 @@ def write(db, timeline, finished, codec=packing.PLAIN):
     size = 0
     for width, summary in finished.items():
         t0 = summary[0]
+        if not len(t0):
+            continue
         seg = rollup.bucket_index(t0, width * SEGMENT_BUCKETS)
         starts = np.concatenate(([0], np.flatnonzero(np.diff(seg)) + 1, [len(seg)]))
         for a, b in zip(starts[:-1], starts[1:], strict=True):
@@ -115,32 +128,41 @@ def write_piece(db, timeline, width, seg, summary, codec):
     rows = [("", "n", packing.pack_columns([t0, n.astype(np.float64)], codec))]
     for name, columns in stats.items():
         kind = "number" if "count" in columns else ("string" if columns["first"].dtype == object else "bool")
-        rows.append((name, kind, _encode(kind, columns, codec)))
+        rows.append((name, kind, _encode(kind, columns, codec, t0)))
     key = (timeline, float(width), None, seg, float(t0[0]), len(t0))
     for name, kind, blob in rows:
         db.execute(_INSERT, (*key[:2], name, *key[3:], kind, codec, blob, len(blob)))
     return sum(len(blob) for _, _, blob in rows)
 
 
-def _encode(kind, columns, codec):
+def _encode(kind, columns, codec, t0):
     if kind == "string":
         return json.dumps([columns["first"].tolist(), columns["last"].tolist()]).encode()
-    return packing.pack_columns([columns[s].astype(np.float64) for s in STATS[kind]], codec)
+    shift = codec != packing.PLAIN
+    return packing.pack_columns([columns[s] - t0 if shift and s in _OFFSETS else columns[s].astype(np.float64)
+                                 for s in STATS[kind]], codec)
 
 
-def _decode(kind, nb, codec, blob):
+def _decode(kind, row, wanted, t0):
+    """The ``wanted`` statistics of one field row ``(field, t0, nb, kind, codec, data)``; ``t0`` its buckets'."""
+    _, _, nb, _, codec, blob = row
     if kind == "string":
         first, last = json.loads(blob)
         out = {"first": np.empty(nb, object), "last": np.empty(nb, object)}
         out["first"][:], out["last"][:] = first, last
         return out
-    return _typed(kind, dict(zip(STATS[kind], packing.unpack_columns(blob, len(STATS[kind]), nb, codec), strict=True)))
+    names = STATS[kind]
+    out = dict(zip(wanted, packing.unpack_columns(blob, len(names), nb, codec, [names.index(s) for s in wanted]),
+                   strict=True))
+    if codec != packing.PLAIN:
+        out |= {s: out[s] + t0 for s in _OFFSETS if s in out}
+    return out
 
 
 def _typed(kind, columns):
     """Float64 ``columns`` of a field as `rollup` keeps them: ``count`` int64, bool fields bool."""
     if kind == "number":
-        return columns | {"count": columns["count"].astype(np.int64)}
+        return columns | ({"count": columns["count"].astype(np.int64)} if "count" in columns else {})
     return {s: v != 0 for s, v in columns.items()}
 
 
@@ -160,8 +182,15 @@ def segments(windows, width):
     return np.unique(np.repeat(s0, counts) + offsets)
 
 
-def read(db, timeline, width, kinds, segs):
-    """The finished buckets of segments ``segs`` on disk, fields ``kinds`` (a summary, in time order)."""
+def read(db, timeline, width, kinds, segs, stats=None, windows=None):
+    """The finished buckets of segments ``segs`` on disk, fields ``kinds`` (a summary, in time order).
+
+    ``stats`` names the statistics wanted of number fields (all of
+    `rollup.STATS` by default); bool and string fields get all of theirs.
+    With ``windows`` (float64 (k, 2), sorted, disjoint), only the buckets
+    whose start lies in a ``[lo, hi)`` row are kept (each row is decoded,
+    then cut, so nothing more than those is put together).
+    """
     names = ["", *kinds]
     sql = (f"SELECT field, t0, nb, kind, codec, data FROM rollup WHERE timeline = ? AND width = ?"
            f" AND field IN ({', '.join('?' * len(names))}) AND seg IN (SELECT value FROM json_each(?))")
@@ -170,36 +199,62 @@ def read(db, timeline, width, kinds, segs):
     index = [r for r in rows if r[0] == ""]
     if not index:
         return rollup.empty(kinds)
-    t0, n = _columns(index, 2)
-    n = n.astype(np.int64)
+    t0, n = _columns(index, 2, [0, 1])
+    keep = np.ones(len(t0), bool) if windows is None else _in_windows(t0, windows)
     offset = dict(zip((r[1] for r in index), np.cumsum([0] + [r[2] for r in index]).tolist(), strict=False))
-    stats = {}
+    out = {}
     for name, kind in kinds.items():
+        wanted = tuple(STATS[kind] if stats is None or kind != "number" else stats)
         mine = [r for r in rows if r[0] == name and r[3] == kind and r[1] in offset]
-        if len(mine) == len(index) and kind != "string":
-            stats[name] = _typed(kind, dict(zip(STATS[kind], _columns(mine, len(STATS[kind])), strict=True)))
+        if len(mine) == len(index) and kind != "string":   # the usual case: a row for every index row
+            which = [STATS[kind].index(s) for s in wanted]
+            out[name] = _typed(kind, dict(zip(wanted, _columns(mine, len(STATS[kind]), which, t0, wanted, keep),
+                                              strict=True)))
             continue
-        stats[name] = rollup.blank({name: kind}, t0, n)[2][name]
+        kept = np.cumsum(keep) - keep   # where each bucket goes among the kept ones
+        blank = rollup.blank({name: kind}, t0[keep], n[keep].astype(np.int64))[2][name]
+        out[name] = {s: blank[s] for s in wanted}   # a field missing from some rows: filled
         for r in mine:
             at = offset[r[1]]
-            for s, v in _decode(kind, r[2], r[4], r[5]).items():
-                stats[name][s][at:at + r[2]] = v
-    return t0, n, stats
+            mask = keep[at:at + r[2]]
+            part = _decode(kind, r, wanted, t0[at:at + r[2]])
+            for s, v in (_typed(kind, part) if kind != "string" else part).items():
+                out[name][s][kept[at]:kept[at] + mask.sum()] = v[mask]
+    return t0[keep], n[keep].astype(np.int64), out
 
 
-def _columns(rows, ncols):
-    """The columns of rows ``(field, t0, nb, kind, codec, data)`` in order: plain ones joined, read at once."""
-    if all(r[4] == packing.PLAIN for r in rows):
-        matrix = np.frombuffer(b"".join(r[5] for r in rows), "<f8").reshape(-1, ncols)
-        return [matrix[:, i] for i in range(ncols)]
-    parts = [packing.unpack_columns(r[5], ncols, r[2], r[4]) for r in rows]
-    return [np.concatenate([p[i] for p in parts]) for i in range(ncols)]
+def _columns(rows, ncols, which, t0=None, names=(), keep=None):
+    """Columns ``which`` (named ``names``) of rows ``(field, t0, nb, kind, codec, data)`` in order, the
+    buckets ``t0``, those of ``keep`` only (a bool mask, all by default): runs of plain rows joined and
+    read at once, compressed rows decoded each (those with a bucket kept)."""
+    parts, at = [], 0
+    for codec, run in itertools.groupby(rows, key=lambda r: r[4]):
+        run = list(run)
+        size = sum(r[2] for r in run)
+        if codec == packing.PLAIN:
+            matrix = np.frombuffer(b"".join(r[5] for r in run), "<f8").reshape(-1, ncols)
+            mask = slice(None) if keep is None else keep[at:at + size]
+            parts.append([matrix[:, i][mask] for i in which])
+            at += size
+            continue
+        for r in run:
+            mask = slice(None) if keep is None else keep[at:at + r[2]]
+            if keep is None or mask.any():
+                columns = packing.unpack_columns(r[5], ncols, r[2], codec, which)
+                parts.append([c[mask] + t0[at:at + r[2]][mask] if s in _OFFSETS else c[mask]
+                              for c, s in itertools.zip_longest(columns, names)])
+            at += r[2]
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return [np.empty(0) for _ in which]
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(which))]
 
 
-def in_windows(summary, windows):
-    """The buckets of ``summary`` whose start lies in any ``[lo, hi)`` row of ``windows`` (sorted, disjoint)."""
-    windows = np.asarray(windows, dtype=np.float64).reshape(-1, 2)
-    bounds = np.searchsorted(summary[0], windows.ravel()).reshape(-1, 2)
-    counts = np.maximum(bounds[:, 1] - bounds[:, 0], 0)
-    index = np.repeat(bounds[:, 0] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-    return rollup.take(summary, index)
+def _in_windows(t0, windows):
+    """Whether each of the sorted ``t0`` lies in a ``[lo, hi)`` row of ``windows`` (sorted, disjoint)."""
+    bounds = np.searchsorted(t0, np.asarray(windows, dtype=np.float64).reshape(-1, 2))
+    edges = np.zeros(len(t0) + 1, np.int64)
+    np.add.at(edges, bounds[:, 0], 1)
+    np.add.at(edges, bounds[:, 1], -1)
+    return np.cumsum(edges[:-1]) > 0
