@@ -188,7 +188,7 @@ def sisock(stack, *args):
 
 @pytest_twisted.inlineCallbacks
 def test_the_command_line_forgets_and_lists_the_trail(stack, lamp, admin, capsys):
-    """Last: stops the lamp and forgets it with ``sisock forget`` while ``sisock audit`` reads the trail."""
+    """Last: subtracts and stops the lamp and forgets it with ``sisock forget`` while ``sisock audit`` reads."""
     since = time.time()
     yield admin.call(uri.HUB_NODES + "tag", LAMP, {"cli": "yes"})
     with pytest.raises(InvalidArgument):
@@ -196,6 +196,7 @@ def test_the_command_line_forgets_and_lists_the_trail(stack, lamp, admin, capsys
 
     @defer.inlineCallbacks
     def forget():
+        yield admin.call(uri.DATA_NODE_SUBTRACT, LAMP)  # an admin takes it off the list: recorded too
         yield threads.deferToThread(lamp.stop)
         yield until(lambda: admin.call(uri.HUB_NODES + "get", LAMP), lambda r: r["status"] == "offline",
                     "the lamp offline")
@@ -212,6 +213,8 @@ def test_the_command_line_forgets_and_lists_the_trail(stack, lamp, admin, capsys
     assert [what(e) for e in (yield entries(admin, since, action="nodes"))] == [
         ("admin", "nodes.tag", LAMP, "ok"), ("admin", "nodes.tag", LAMP, INVALID),
         ("admin", "nodes.forget", LAMP, "ok")]
+    assert [what(e) for e in (yield entries(admin, since, action="data_node"))] == [
+        ("admin", "data_node.subtract", LAMP, "ok")]
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == tags
     header, refused, done = table.stdout.splitlines()  # newest first
@@ -219,7 +222,7 @@ def test_the_command_line_forgets_and_lists_the_trail(stack, lamp, admin, capsys
     assert header.split() == ["TIME", "(UTC)", "WHO", "ACTION", "TARGET", "OUTCOME", "ARGUMENTS"]
     assert refused.split()[2:6] == ["admin", "nodes.tag", LAMP, f"{INVALID}:"] and "tags must" in refused
     assert done.split()[2:6] == ["admin", "nodes.tag", LAMP, "ok"]
-    assert done.endswith(json.dumps({"name": LAMP, "tags": {"cli": "yes"}}))
+    assert done.rstrip().endswith(json.dumps({"name": LAMP, "tags": {"cli": "yes"}}))
     assert nobody.returncode == 3 and nobody.stdout == ""
     assert main(["audit", "--since", "yesterday"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
