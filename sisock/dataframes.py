@@ -1,18 +1,22 @@
-"""The blocking client's pandas, xarray and fleet-query methods (mixed into `sisock.client.Client`).
+"""The clients' pandas, xarray and fleet-query methods: `FrameMethods` (mixed into the blocking
+`sisock.client.Client`) and `AsyncFrameMethods` (into the asyncio `sisock.aio.AsyncClient`).
 
-They only fetch, with the client's `get_fields`, `get_data` and session;
-`sisock.frames` converts, so every client gives the same frames.
+They only fetch, with the client's `get_fields`, `get_data`, `subscribe`
+and session; `sisock.frames` converts, so every client gives the same frames.
 """
 
 from __future__ import annotations
 
+import asyncio
+import queue
+import time
 from typing import Any
 
-from twisted.internet import defer
+import crochet
 
 from sisock import frames
 from sisock.hub import fanout
-from sisock.wire import uri, validate
+from sisock.wire import validate
 from sisock.wire.errors import InvalidArgument
 
 #: A get_data result (`sisock.client.DataResult`).
@@ -23,14 +27,14 @@ class FrameMethods:
     """`Client` methods returning pandas DataFrames and xarray Datasets, and queries across nodes.
 
     The class they are mixed into provides ``get_fields``, ``get_data``,
-    ``_run(func, *args)`` (run in the reactor, wait up to ``timeout``),
-    ``_session`` and ``timeout``.
+    ``subscribe(node)`` (live blocks), ``_run(func, *args)`` (run in the
+    reactor, wait up to ``timeout``), ``_session`` and ``timeout``.
     """
 
     get_fields: Any
     get_data: Any
+    subscribe: Any
     _run: Any
-    _in_reactor: Any
     _session: Any
     timeout: float
 
@@ -135,8 +139,8 @@ class FrameMethods:
     def follow_dataframe(self, node: str, blocks: int = 5, join: bool = False, timeout: float | None = None) -> Any:
         """The next ``blocks`` live blocks of ``node`` (topic ``consumer.NODE.data``) as DataFrames.
 
-        Subscribes, waits for the blocks, unsubscribes; shaped as
-        `get_dataframe` (``finalized_until`` None).
+        Subscribes (``subscribe``), waits for the blocks, unsubscribes;
+        shaped as `get_dataframe` (``finalized_until`` None).
 
         Parameters
         ----------
@@ -160,39 +164,72 @@ class FrameMethods:
             If fewer than ``blocks`` came within ``timeout`` (the subscription is then dropped).
         """
         frames.require("pandas")
-        if not validate.is_count(blocks) or blocks < 1:
-            raise InvalidArgument(f"blocks must be a whole number from 1, got {blocks!r:.40}")
+        _check_blocks(blocks)
         fields, _ = self.get_fields(node, 1.0, 0.0)  # the metadata of its whole history
-        waiting = self._in_reactor(_collect, self._session, node, blocks)
-        try:
-            received = waiting.wait(self.timeout if timeout is None else timeout)
-        except BaseException:
-            waiting.cancel()  # unsubscribes
-            raise
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        received: list[dict[str, Any]] = []
+        with self.subscribe(node) as live:
+            while len(received) < blocks:
+                try:
+                    received.append(live.get(max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    raise crochet.TimeoutError(f"{len(received)} of {blocks} live blocks of {node!r} came "
+                                               f"within {wait:g} s") from None
         return frames.to_dataframes(frames.blocks_result(received), fields, node, join)
 
 
-def _collect(session: Any, node: str, count: int) -> defer.Deferred:
-    """Deferred list of the next ``count`` live blocks of ``node``; unsubscribes when done or cancelled."""
-    received: list[dict[str, Any]] = []
-    subscribed: list[Any] = []
+def _check_blocks(blocks: Any) -> None:
+    """Raise `InvalidArgument` unless ``blocks`` is a whole number from 1."""
+    if not validate.is_count(blocks) or blocks < 1:
+        raise InvalidArgument(f"blocks must be a whole number from 1, got {blocks!r:.40}")
 
-    def unsubscribe(_: Any = None) -> Any:
-        if subscribed and subscribed[0].active:
-            subscribed[0].unsubscribe().addErrback(lambda _: None)  # the connection may be gone already
-        return _
 
-    def on_subscribed(subscription: Any) -> None:
-        subscribed.append(subscription)
-        if done.called:  # cancelled meanwhile
-            unsubscribe()
+class AsyncFrameMethods:
+    """`sisock.aio.AsyncClient` coroutines returning pandas DataFrames and xarray Datasets.
 
-    def on_block(block: dict[str, Any]) -> None:
-        received.append(block)
-        if len(received) == count and not done.called:
-            done.callback(received)
+    The same frames as `FrameMethods` (`sisock.frames` converts, in a worker
+    thread so that the event loop keeps running). Queries across nodes run
+    on a Twisted session (`sisock.hub.fanout`): use `FrameMethods.query_dataframe`
+    of the blocking client. The class they are mixed into provides the
+    coroutines ``get_fields`` and ``get_data``, ``subscribe`` and ``timeout``.
+    """
 
-    done: defer.Deferred[list[dict[str, Any]]] = defer.Deferred(unsubscribe)
-    session.subscribe(on_block, uri.node_uri(node, "data")).addCallbacks(
-        on_subscribed, lambda failure: None if done.called else done.errback(failure))
-    return done.addBoth(unsubscribe)
+    get_fields: Any
+    get_data: Any
+    subscribe: Any
+    timeout: float
+
+    async def get_dataframe(self, node: str, field: list[str], start: float, end: float,
+                            min_stride: float | None = None, downsample: str | None = None, join: bool = False) -> Any:
+        """As `FrameMethods.get_dataframe`; a timeout is the built-in ``TimeoutError``."""
+        frames.require("pandas")
+        fields, _ = await self.get_fields(node, start, end)
+        result = await self.get_data(node, field, start, end, min_stride, downsample)
+        return await asyncio.to_thread(frames.to_dataframes, result, fields, node, join)
+
+    async def get_dataset(self, node: str, field: list[str], start: float, end: float,
+                          min_stride: float | None = None, downsample: str | None = None) -> Any:
+        """As `FrameMethods.get_dataset`; a timeout is the built-in ``TimeoutError``."""
+        frames.require("xarray")
+        fields, _ = await self.get_fields(node, start, end)
+        result = await self.get_data(node, field, start, end, min_stride, downsample)
+        return await asyncio.to_thread(frames.to_dataset, result, fields, node)
+
+    async def follow_dataframe(self, node: str, blocks: int = 5, join: bool = False,
+                               timeout: float | None = None) -> Any:
+        """As `FrameMethods.follow_dataframe`; fewer blocks than asked within ``timeout`` is ``TimeoutError``."""
+        frames.require("pandas")
+        _check_blocks(blocks)
+        fields, _ = await self.get_fields(node, 1.0, 0.0)
+        received: list[dict[str, Any]] = []
+
+        async def collect() -> None:
+            async with self.subscribe(node) as live:
+                async for block in live:
+                    received.append(block)
+                    if len(received) == blocks:
+                        return
+
+        await asyncio.wait_for(collect(), self.timeout if timeout is None else timeout)
+        return frames.to_dataframes(frames.blocks_result(received), fields, node, join)

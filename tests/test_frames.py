@@ -27,8 +27,8 @@ APEX_DAY = 1500076800.0  # 2017-07-15 00:00 UTC
 NAMES = list(FIELDS)
 
 SCRIPT = textwrap.dedent('''
-    import pickle, sys
-    import sisock
+    import asyncio, pickle, sys
+    import sisock, sisock.aio
 
     T0, DAY, START, END, NAMES = {args}
     out = {{}}
@@ -57,6 +57,16 @@ SCRIPT = textwrap.dedent('''
                 call()
             except Exception as exc:
                 out[name] = (type(exc).__name__, str(exc))
+
+
+    async def main():  # the asyncio client, in the same process
+        async with sisock.aio.connect() as client:
+            out["aio"] = {{"frames": await client.get_dataframe("frames", NAMES, T0 - 1, T0 + 10),
+                          "joined": await client.get_dataframe("frames", NAMES, T0 - 1, T0 + 10, join=True),
+                          "dataset": await client.get_dataset("frames", NAMES, T0 - 1, T0 + 10),
+                          "live": await client.follow_dataframe("sensors", 2)}}
+
+    asyncio.run(main())
     pickle.dump(out, sys.stdout.buffer)
 ''')
 
@@ -214,6 +224,20 @@ def test_the_next_live_blocks_are_a_dataframe_equal_to_what_the_node_recorded(go
     for f in frame.columns:
         np.testing.assert_array_equal(frame[f].to_numpy(dtype=np.float64), raw["data"][f].astype(np.float64), f)
     assert frame.attrs["units"]["cpu_percent"] == "%"
+
+
+def test_the_asyncio_client_gives_the_same_frames_and_dataset(got):
+    aio = got["aio"]
+    assert aio["frames"].keys() == got["frames"].keys()
+    for tl, frame in got["frames"].items():
+        pd.testing.assert_frame_equal(aio["frames"][tl], frame)
+        assert aio["frames"][tl].attrs == frame.attrs
+    pd.testing.assert_frame_equal(aio["joined"], got["joined"])
+    assert aio["joined"].attrs == got["joined"].attrs
+    assert aio["dataset"].identical(got["dataset"])
+    [(tl, live)] = aio["live"].items()
+    assert len(live) == 2 and list(live.columns) == list(got["live"][tl].columns)
+    assert live.index[0] > got["live"][tl].index[-1] and live.attrs["units"] == got["live"][tl].attrs["units"]
 
 
 def test_a_missing_node_a_bad_filter_or_no_blocks_is_sisocks_error_naming_it(got):

@@ -11,11 +11,12 @@ from autobahn.wamp.types import CallOptions
 
 from sisock.aio.session import AioSession
 from sisock.client import DEFAULT_TIMEOUT, DataResult, Fields, Progress, connection
+from sisock.dataframes import AsyncFrameMethods
 from sisock.wire import chunks, uri
 from sisock.wire.session import get_data_options, no_such_node, node_procedure
 
 
-class AsyncClient:
+class AsyncClient(AsyncFrameMethods):
     """An asyncio consumer of a sisock router; made by :func:`connect`.
 
     Every method waits up to ``timeout`` seconds for the session to
