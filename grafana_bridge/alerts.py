@@ -11,6 +11,9 @@ two ways:
   entered its state), state, severity, node, summary, acked_by; the
   target's payload (or SimpleJSON ``data``) ``{"state": "firing"}``
   keeps the alerts in that state;
+* the same target with ``{"annotations": true}``: `annotation_table`, the
+  annotations below as a table whose columns Grafana maps to annotation
+  fields by their names (the simpod plugin's annotations are queries);
 * the annotation query `ALERTS`: every alert that fired within the range
   (those the history has changes of in the range, and those listed now:
   `grafana_bridge.backend.WampBackend.alerts_between`) as a region from when
@@ -36,30 +39,37 @@ def is_alerts(text):
     return isinstance(text, str) and text.strip() == ALERTS
 
 
-def parse_state(options, name):
-    """The state filter of an alerts target's options.
+def parse_options(given, name):
+    """The options of an alerts target.
 
     Parameters
     ----------
-    options : dict
-        The target's ``payload`` or ``data`` object.
+    given : dict
+        ``{key: options}``: the target's ``payload`` (simpod) and ``data`` (SimpleJSON) objects.
     name : str
-        How to name it in an error message (``targets[0].payload``).
+        How to name the target in an error message (``targets[0]``).
 
     Returns
     -------
-    str or None
-        One of `STATES`, or None for every alert.
+    dict
+        ``{"state": one of STATES or None (every alert), "annotations": bool}``; ``annotations``
+        asks for `annotation_table` instead of `table`.
 
     Raises
     ------
     BadRequest
-        If ``state`` is given and is not one of `STATES`.
+        If ``state`` is not one of `STATES` or ``annotations`` is not a boolean; the message names it.
     """
-    state = options.get("state")
-    if state is not None and state not in STATES:
-        raise BadRequest(f"{name}.state must be one of {', '.join(STATES)}, not {state!r}")
-    return state
+    out = {"state": None, "annotations": False}
+    for key, options in given.items():
+        state, annotations = options.get("state"), options.get("annotations", False)
+        if state is not None and state not in STATES:
+            raise BadRequest(f"{name}.{key}.state must be one of {', '.join(STATES)}, not {state!r}")
+        if not isinstance(annotations, bool):
+            raise BadRequest(f"{name}.{key}.annotations must be true or false, not {annotations!r}")
+        out["state"] = state or out["state"]
+        out["annotations"] = annotations or out["annotations"]
+    return out
 
 
 def _ms(t):
@@ -135,3 +145,29 @@ def annotations(alerts, annotation, start, end):
                     "isRegion": True, "title": f"{a['severity']}: {a.get('name') or a['rule']}", "text": text,
                     "tags": [a["severity"], a.get("node") or "", a["rule"], a["state"]]})
     return out
+
+
+def annotation_table(events, ref_id=None):
+    """The `annotations` as a ``/query`` table: columns time, timeEnd, title, text, tags (comma-separated).
+
+    Grafana turns a data frame into annotations by these field names (a ``timeEnd`` makes a region), so an
+    annotation query of the target ``alerts`` with ``{"annotations": true}`` draws the regions of `annotations`.
+
+    Parameters
+    ----------
+    events : list of dict
+        The answer of `annotations`.
+    ref_id : str, optional
+        Grafana's ``refId``, echoed.
+
+    Returns
+    -------
+    dict
+        ``{"type": "table", "columns": [...], "rows": [[time_ms, time_end_ms, title, text, tags], ...]}``.
+    """
+    columns = (("time", "time"), ("timeEnd", "time"), ("title", "string"), ("text", "string"), ("tags", "string"))
+    result = {"type": "table", "columns": [{"text": text, "type": kind} for text, kind in columns],
+              "rows": [[e["time"], e["timeEnd"], e["title"], e["text"], ",".join(e["tags"])] for e in events]}
+    if ref_id is not None:
+        result["refId"] = ref_id
+    return result

@@ -92,8 +92,8 @@ class Target:
         nodes are combined; None for one node.
     group_by : str or None
         The tag that groups the nodes of an aggregate.
-    state : str or None
-        The alerts target's state filter (`grafana_bridge.alerts.parse_state`).
+    state, annotations : str or None, bool
+        The alerts target's options (`grafana_bridge.alerts.parse_options`).
     """
 
     target: str
@@ -105,6 +105,7 @@ class Target:
     aggregate: str | None = None
     group_by: str | None = None
     state: str | None = None
+    annotations: bool = False
 
 
 @dataclass(frozen=True)
@@ -284,9 +285,8 @@ def _parse_target(item, i):
         raise BadRequest(f"{name}.refId must be a string, not {type(ref_id).__name__}")
     given = {key: item[key] for key in ("payload", "data") if isinstance(item.get(key), dict)}  # simpod, SimpleJSON
     if alerts.is_alerts(text):  # a table whatever its type
-        state = [alerts.parse_state(options, f"{name}.{key}") for key, options in given.items()]
         return Target(target=alerts.ALERTS, node="", field=ALERTS_FIELD, type=TABLE, ref_id=ref_id,
-                      state=next((s for s in state if s), None))
+                      **alerts.parse_options(given, name))
     node, fld = split_target(text, f"{name}.target")
     kind = item.get("type", TIMESERIE)
     if kind is None:

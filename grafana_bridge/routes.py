@@ -39,13 +39,16 @@ def _targets():
     return [alerts.ALERTS, *_backend().list_targets()]
 
 
-def _alerts_table(target):
-    """The ``/query`` table of the alerts target; empty with a notice while the alert service is not running."""
+def _alerts_table(target, start, end):
+    """The ``/query`` table of the alerts target (its annotations as a table if it asks); empty with a notice
+    while the alert service is not running."""
     try:
-        listed = _backend().alerts(target.state)
+        if target.annotations:
+            events = alerts.annotations(_backend().alerts_between(start, end), None, start, end)
+            return alerts.annotation_table(events, target.ref_id)
+        return alerts.table(_backend().alerts(target.state), target.ref_id)
     except BackendUnavailable as exc:
         return alerts.table([], target.ref_id, series.notice(exc.message))
-    return alerts.table(listed, target.ref_id)
 
 
 def _fetch(requests):
@@ -163,7 +166,7 @@ def answer_query():
     out = []
     for t in req.targets:
         if t.field == query.ALERTS_FIELD:
-            out.append(_alerts_table(t))
+            out.append(_alerts_table(t, req.start, req.end))
         elif t.field == query.FAULTS:
             report = _backend().faults(t.node, req.start, req.end)
             out.append(series.events_table(report["events"], t.ref_id, _failed_notice(report)))

@@ -88,6 +88,13 @@ def test_the_alert_annotation_is_a_region_from_when_it_fired_to_the_end_of_the_r
     assert region["timeEnd"] == int(end) * 1000
     assert region["title"] == f"warning: {RULE}" and region["text"].startswith(firing["summary"])
     assert region["tags"] == ["warning", "sensors", firing["rule"], "firing"]
+    # the same as a /query table (the simpod plugin's annotations are queries): Grafana maps its columns by name
+    body = {"range": {"from": iso(now - 3600), "to": iso(end)},
+            "targets": [{"target": "alerts", "refId": "Anno", "payload": {"annotations": True}}]}
+    [table] = post(stack, "/query", body).json()
+    assert [c["text"] for c in table["columns"]] == ["time", "timeEnd", "title", "text", "tags"]
+    assert [region["time"], region["timeEnd"], region["title"], region["text"],
+            f"warning,sensors,{firing['rule']},firing"] in table["rows"]
     # a range that ends before it fired has no region of it
     before = post(stack, "/annotations", {"range": {"from": iso(now - 7200), "to": iso(firing["fired_at"] - 60)},
                                           "annotation": annotation}).json()
@@ -97,6 +104,8 @@ def test_the_alert_annotation_is_a_region_from_when_it_fired_to_the_end_of_the_r
 @pytest.mark.parametrize(("path", "body", "named"), [
     ("/query", {"targets": [{"target": "alerts", "payload": {"state": "burning"}}]}, "targets[0].payload.state"),
     ("/query", {"targets": [{"target": "alerts", "data": {"state": 3}}]}, "targets[0].data.state"),
+    ("/query", {"targets": [{"target": "alerts", "payload": {"annotations": "yes"}}]},
+     "targets[0].payload.annotations"),
     ("/query", {"targets": [{"target": "alerts", "refId": 1}]}, "targets[0].refId"),
     ("/query", {"range": {"from": "yesterday", "to": "now"}, "targets": [{"target": "alerts"}]}, "range.from"),
     ("/annotations", {"annotation": {"query": ["alerts"]}}, "annotation.query"),
