@@ -3,8 +3,9 @@
 The alerts come from the real alert service of the session stack's hub: the
 test adds a rule that holds for every sample of the live sensors node while
 two pages watch (one anonymous, one signed in as admin), so the alert fires
-at the node's next block; the admin's page acknowledges it. The rule is
-removed at the end (its alert resolves).
+at the node's next block; the admin's page acknowledges it, then the first
+page signs in as an operator and silences it. The rule, the silence and the
+operator are removed at the end (the alert resolves).
 """
 
 import pytest
@@ -18,6 +19,8 @@ from tests.test_web import Scenario, browser  # noqa: F401 (browser: the fixture
 
 #: Holds for every sample of the sensors node: fires at its next block (no ``for``).
 RULE = "sensors cpu_percent >= 0"
+#: A named user of role operator, added for the test and removed after it.
+OPERATOR = "alerts_operator"
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +39,14 @@ def alert_rules(session):
 
 
 @pytest_twisted.inlineCallbacks
-def test_the_bell_counts_a_firing_alert_and_an_admins_ack_shows_on_another_page_within_a_second(
+def test_the_bell_counts_a_firing_alert_an_admins_ack_shows_on_another_page_within_a_second_an_operator_silences_it(
         browser, stack, admin):  # noqa: F811
     rules = yield alert_rules(admin)
     assert not [r for r in rules if r["text"] == RULE], "a rule of this test was left over"
+    operator = yield admin.call(uri.uri("hub.users.add"), OPERATOR, "operator")
     scenario = Scenario(browser, "alerts", f"http://127.0.0.1:{stack.port}/", "--hash", "alerts",
-                        "--secret", stack.secret("admin"))
+                        "--secret", stack.secret("admin"), "--operator", OPERATOR, "--operator-secret",
+                        operator["secret"])
     rule = None
     try:
         yield threads.deferToThread(scenario.step, "watching")
@@ -51,10 +56,15 @@ def test_the_bell_counts_a_firing_alert_and_an_admins_ack_shows_on_another_page_
         result = yield threads.deferToThread(scenario.result)
         listed = yield until(lambda: admin.call(uri.uri("consumer.alerts.list")),
                              lambda alerts: any(a["rule"] == rule["id"] for a in alerts), "the alert listed")
+        silences = yield admin.call(uri.uri("consumer.alerts.silences"))
     finally:
         scenario.kill()
+        yield admin.call(uri.uri("hub.users.remove"), OPERATOR)
         if rule is not None:
             yield admin.call(uri.uri("hub.alerts.rules.remove"), rule["id"])
+            for silence in (yield admin.call(uri.uri("consumer.alerts.silences"))):
+                if silence["matcher"] == rule["id"]:
+                    yield admin.call(uri.uri("hub.alerts.unsilence"), silence["id"])
     [alert] = [a for a in listed if a["rule"] == rule["id"]]
     assert alert["state"] == "firing" and alert["acked_by"] == "admin"
     # the bell of both pages counts the alert when it fires, and no more once acknowledged
@@ -75,4 +85,10 @@ def test_the_bell_counts_a_firing_alert_and_an_admins_ack_shows_on_another_page_
     assert result["ackMs"] < 1000, f"the ack took {result['ackMs']} ms to reach the other page"
     assert result["messageB"].startswith("acknowledged")
     assert result["adminButtonsAfterAck"]["ack"] == result["adminButtons"]["ack"] - 1
+    # an operator gets the buttons too (silence: the alert is acknowledged already); its silence shows
+    assert result["operatorButtons"] == {"ack": 0, "silence": result["adminButtons"]["silence"]}
+    assert result["messageA"].startswith(f"silenced rule {rule['id']}")
+    assert result["silencedSeenByB"] == "firing (silenced)"
+    [silence] = [s for s in silences if s["matcher"] == rule["id"]]
+    assert silence["by"] == OPERATOR and 3500 < silence["until"] - silence["start"] <= 3600
     assert result["problemsB"] == []

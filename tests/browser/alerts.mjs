@@ -1,5 +1,5 @@
 // Scenario of the alert bell and panel, run by scenario.mjs
-// (node tests/browser/scenario.mjs alerts URL --hash alerts --secret S).
+// (node tests/browser/scenario.mjs alerts URL --hash alerts --secret S --operator NAME --operator-secret S).
 //
 // alerts: two pages. A stays anonymous with the alert panel open
 // (#alerts); B opens the panel from the bell and logs in as admin with
@@ -8,6 +8,8 @@
 // that rule, which fires at once. Both bells count one more; A shows no ack
 // or silence button, B does. B acknowledges the alert: A shows "acked by
 // admin" (the time from B's click is measured) and both bells count one less.
+// Then A signs in as the operator NAME: it gets the silence button, and its
+// silence shows on B.
 
 const ROW = '[data-testid="alert-row"]';
 
@@ -75,6 +77,22 @@ export const scenarios = {
     out.messageB = await b.text("alerts-message");
     out.adminButtonsAfterAck = await buttons(b);
     out.shotAcked = await b.shot("web-alerts-acked");
+
+    // A signs in as the operator: the silence button shows (no ack: acknowledged); B sees the silence
+    await c.page.fill('[data-testid="admin-user"]', opts.operator);
+    await c.page.fill('[data-testid="admin-secret"]', opts["operator-secret"]);
+    await c.page.click('[data-testid="admin-login"]');
+    await c.until("A logged in as an operator", () => document.querySelector('[data-testid="alert-panel"]').dataset.changer === "true");
+    out.operatorButtons = await buttons(c);
+    await c.page.click(`${ROW}[data-alert="${rowB.id}"] [data-testid="alert-silence"]`);
+    out.messageA = await c.until("the silence said", () => {
+      const text = document.querySelector('[data-testid="alerts-message"]').textContent;
+      return text.startsWith("silenced") ? text : null;
+    });
+    out.silencedSeenByB = await b.until("the silence on page B", (id) => {
+      const row = document.querySelector(`[data-testid="alert-row"][data-alert="${id}"]`);
+      return row && row.dataset.silenced === "true" ? row.querySelector("td").textContent : null;
+    }, rowB.id);
     out.problemsB = b.problems;
   },
 };

@@ -4,7 +4,8 @@
 //   node tests/browser/scenario.mjs SCENARIO URL [--node NAME] [--hash H] [--artifacts DIR]
 //
 // Scenarios: lists, sensors-live, node-leaves, apex-day, bookmark (opens
-// URL#H), reconnect (see below), alerts (alerts.mjs, with --hash alerts and --secret),
+// URL#H), reconnect (see below), alerts (alerts.mjs, with --hash alerts, --secret, --operator
+// and --operator-secret),
 // brewing (brewing.mjs, with --secret), pixels-legend (pixels.mjs, with --node), registry
 // (registry.mjs, with --secret, --node and --group) and sidebar (sidebar.mjs, with --node,
 // --group and --count), operator (users.mjs, with --user, --secret and --node). Prints one
