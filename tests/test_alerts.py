@@ -3,13 +3,15 @@ APEX wind speed at speed, acks seen by every client, silences, notifications to 
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer
+from twisted.internet import defer, threads
 
 from sisock import client
 from sisock.wire.errors import InvalidArgument, NoSuchNode
@@ -178,3 +180,23 @@ def test_an_offline_rule_fires_when_the_node_stops(alerting):
     yield changes.wait(lambda _: of_rule(changes, rule["id"], "firing"), 15, "the offline alert firing")
     alert = of_rule(changes, rule["id"], "firing")[0]
     assert alert["fired_at"] - alert["since"] >= 1.0 and alert["node"] == "windreplay"
+
+
+def sisock_alerts(stack, *argv):
+    """Deferred of ``sisock alerts ARGV`` run as a process (in a thread: the reactor keeps running)."""
+    return threads.deferToThread(subprocess.run, [sys.executable, "-m", "sisock.cli.main", "alerts", *argv],
+                                 env=stack.env, capture_output=True, text=True, timeout=60)
+
+
+@pytest_twisted.inlineCallbacks
+def test_sisock_alerts_adds_a_rule_and_says_what_it_refuses_in_one_line(alerting):
+    stack, node, admin, watcher, changes, hook, added = alerting
+    added_run, bad = yield defer.gatherResults([
+        sisock_alerts(stack, "rule", "add", "sensors cpu_percent no data for 10 intervals", "--severity", "info",
+                      "--json"),
+        sisock_alerts(stack, "rule", "add", "weather windspeed bigger 50")])
+    assert added_run.returncode == 0, added_run.stderr
+    rule = json.loads(added_run.stdout)
+    added.append(rule["id"])
+    assert (rule["kind"], rule["intervals"], rule["severity"]) == ("nodata", 10, "info")
+    assert bad.returncode == 2 and "column 19, got 'bigger'" in bad.stderr and bad.stderr.count("\n") == 1

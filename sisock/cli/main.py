@@ -67,6 +67,8 @@ COMMANDS = {
                "sisock.cli.ops:faults_arguments", "sisock.cli.ops:faults"),
     "energy": ("energy used and its cost, per node or tag group, for a month or a range",
                "sisock.cli.ops:energy_arguments", "sisock.cli.ops:energy"),
+    "alerts": ("alerts on any field: active alerts, history, ack, silence, rules (sisock alerts --help)",
+               None, "sisock.cli.alerts:main"),
     "legacy-node": ("run a node file written for the original sisock, unmodified",
                     "sisock.cli.legacy:add_arguments", "sisock.cli.legacy:run"),
     "grafana": ("write provisioning files: the sisock data source and dashboards for a Grafana",
