@@ -80,11 +80,12 @@ def _column(values: Any, kind: str | None) -> Any:
     return pd.array(values, dtype="string")
 
 
-def _missing_as_nan(values: Any) -> np.ndarray:
-    """``values``; an object array with NaN where it had None (xarray's missing value)."""
-    values = np.asarray(values)
+def _variable_values(values: Any) -> np.ndarray:
+    """A writable copy of ``values`` (a binary read gives read-only views); an object array
+    with NaN where it had None (xarray's missing value)."""
+    values = np.array(values)
     if values.dtype == object:
-        values = np.array([np.nan if v is None else v for v in values], dtype=object)
+        values[[v is None for v in values]] = np.nan
     return values
 
 
@@ -252,7 +253,7 @@ def to_dataset(result: dict, fields: dict | None = None, node: str | None = None
         coords[dim] = xr.Variable(dim, time_index(entry["t"]).tz_localize(None).to_numpy(), attrs)
         for f in names:
             meta = fields.get(f, {})
-            variables[f] = xr.Variable(dim, _missing_as_nan(result["data"][f]),
+            variables[f] = xr.Variable(dim, _variable_values(result["data"][f]),
                                        {k: meta[k] for k in ("units", "description") if meta.get(k) is not None})
     return xr.Dataset(variables, coords=coords, attrs={} if node is None else {"node": node})
 

@@ -271,3 +271,13 @@ def test_without_pandas_or_xarray_the_error_says_which_extra_to_install(stack):
     assert len(lines) == 3 and all(line.startswith("ModuleNotFoundError ") for line in lines), lines
     assert "pip install 'sisock[pandas]'" in lines[0] and "pip install 'sisock[pandas]'" in lines[2]
     assert "pip install 'sisock[xarray]'" in lines[1]
+
+
+def test_a_datasets_arrays_are_writable_copies_of_a_binary_reads_read_only_views():
+    from sisock import frames
+
+    view = np.frombuffer(np.array([1.0, 2.0]).tobytes())  # as a binary get_data answer's arrays are
+    result = {"data": {"x": view}, "timeline": {"tl": {"t": view + T0, "finalized_until": None, "field": ["x"]}}}
+    ds = frames.to_dataset(result)
+    ds["x"].values[0] = 5.0
+    assert view.tolist() == [1.0, 2.0] and ds["x"].values.tolist() == [5.0, 2.0]
