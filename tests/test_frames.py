@@ -1,9 +1,10 @@
-"""pandas and xarray from the blocking client: DataFrames and Datasets that hold get_data's values exactly,
-with a UTC time index to the nanosecond and get_fields' units; fleet queries as a DataFrame per node or group.
+"""pandas and xarray from the clients: DataFrames and Datasets that hold get_data's values exactly, with a
+UTC time index to the nanosecond and get_fields' units; live blocks; fleet queries as a DataFrame per node
+or group; the asyncio client's frames equal to the blocking client's.
 
-Every read runs in one script with `sisock.Client` against the session stack (the blocking client runs
-Twisted in a thread of its own, which the test process's reactor cannot share); the script pickles what
-it got, `get_data`'s arrays included, and the tests compare them.
+Every read runs in one script with `sisock.Client` and `sisock.aio` against the session stack (the
+blocking client runs Twisted in a thread of its own, which the test process's reactor cannot share);
+the script pickles what it got, `get_data`'s arrays included, and the tests compare them.
 """
 
 import math
