@@ -173,6 +173,18 @@ def test_a_consumer_reads_alerts_but_cannot_change_them(alerting):
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_no_data_rule_fires_while_the_node_is_quiet_and_resolves_with_its_next_block(alerting):
+    stack, node, admin, watcher, changes, hook, added = alerting
+    rule = yield add_rule(admin, added, "windreplay windspeed no data for 1s")
+    yield changes.wait(lambda _: of_rule(changes, rule["id"], "firing"), 15, "the no-data alert firing")
+    alert = of_rule(changes, rule["id"], "firing")[0]
+    assert alert["fired_at"] - alert["since"] >= 1.0 and "no windspeed data" in alert["summary"]
+    yield watcher.call("org.simonsobservatory.consumer.windreplay.play", FIRST, 1, 20.0)
+    yield changes.wait(lambda _: of_rule(changes, rule["id"], "resolved"), 15, "the no-data alert resolved")
+    yield admin.call(CHANGES + "rules.remove", rule["id"])
+
+
+@pytest_twisted.inlineCallbacks
 def test_an_offline_rule_fires_when_the_node_stops(alerting):
     stack, node, admin, watcher, changes, hook, added = alerting
     rule = yield add_rule(admin, added, "node windreplay offline for 1s")

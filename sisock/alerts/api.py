@@ -205,6 +205,7 @@ class AlertsApi:
                 self.service.emit(state.node_state(record.name, record.current_tags, False, time.time()))
             elif rule.kind == "nodata" and record.connected:
                 state.watch(record.name, record.current_tags, time.time())
+        self.service.learn_periods()
         self.service.emit([])
         return rule.to_dict()
 

@@ -93,6 +93,7 @@ class AlertService:
         self.subs = {}  # {(topic, match): {"rules": set of rule ids, "sub": Subscription or None}}
         self._timer = None
         self._started = False
+        self._asked = set()  # (rule id, node) asked for the interval of a "no data for N intervals" rule
 
     # -- the session -----------------------------------------------------------------------
     @defer.inlineCallbacks
@@ -115,6 +116,7 @@ class AlertService:
         for node in self.settings["alarm_nodes"]:
             if node in self.hub.nodes:
                 self._load_alarms(node)
+        self.learn_periods()
         self._schedule()
 
     def follow(self, rule):
@@ -170,8 +172,36 @@ class AlertService:
         if online is None:
             return
         self.emit(self.engine.node_state(record.name, record.current_tags, online, time.time()))
+        if not online:
+            self._asked = {(r, n) for r, n in self._asked if n != record.name}
+        self.learn_periods()
         if online and record.name in self.settings["alarm_nodes"]:
             self._load_alarms(record.name)
+
+    def learn_periods(self):
+        """Ask the nodes watched by a rule ``no data for N intervals`` for their field's interval
+        (``get_fields``), once each, and give the rule its allowance of N intervals."""
+        for state in self.engine.rules.values():
+            for node, watch in state.watches.items():
+                if state.rule.intervals and watch.period is None and (state.rule.id, node) not in self._asked:
+                    self._asked.add((state.rule.id, node))
+                    d = self.hub.call(uri.node_uri(node, "get_fields"), 1, 0)
+                    d.addCallbacks(self._period_of, self._no_period, (state, node), errbackArgs=(state, node))
+
+    def _period_of(self, answer, state, node):
+        fields, timelines = answer
+        timeline = timelines.get(fields.get(state.rule.field, {}).get("timeline"), {})
+        if timeline.get("interval"):
+            if node in state.watches:
+                state.watches[node].period = state.rule.intervals * timeline["interval"]
+                self._schedule()
+        else:
+            self._no_period(None, state, node)
+
+    def _no_period(self, failure, state, node):
+        self._asked.discard((state.rule.id, node))
+        _log.warn("sisock: rule {rule}: no interval known for {node} {field}; it is not watched for data",
+                  rule=state.rule.id, node=node, field=state.rule.field)
 
     def _tags(self, node):
         record = self.hub.registry.get(node)
