@@ -11,10 +11,13 @@ Blocking (scripts, notebooks)::
         result["timeline"]["hourly"]["t"]              # numpy float64 UNIX seconds UTC
 
 Twisted: ``session = yield connect(...)`` then the same methods on
-:class:`ConsumerSession`, returning Deferreds.
+:class:`ConsumerSession`, returning Deferreds. asyncio: `sisock.aio`, the
+same methods as coroutines.
 
-Both reconnect by themselves; a call made while the router is away waits
-for the next join up to its timeout.
+Both also have ``get_latest``, ``command`` and the live blocks of a node
+(``Client.subscribe``, ``ConsumerSession.subscribe_data``). Both reconnect
+by themselves; a call made while the router is away waits for the next
+join up to its timeout, and subscriptions are made again.
 """
 
 from __future__ import annotations
