@@ -11,6 +11,7 @@ import pytest_twisted
 import requests
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions
+from twisted.internet import reactor
 
 from sisock import client, config
 from sisock.router.directory import prepare_cbdir, socket_path
@@ -44,7 +45,7 @@ def test_two_proxy_workers_serve_the_port_and_the_router_directory_is_private(pr
 
 
 @pytest_twisted.inlineCallbacks
-def test_through_the_proxies_a_consumer_lists_reads_and_calls_like_on_the_router(proxied):
+def test_through_the_proxies_a_consumer_lists_reads_and_calls_like_on_the_router_and_a_user_joins(proxied):
     assert 'authid="weather", authrole="node", authmethod="anonymous-proxy"' in proxied.router.output()
     consumer = yield client.connect(proxied.url)
     try:
@@ -55,8 +56,21 @@ def test_through_the_proxies_a_consumer_lists_reads_and_calls_like_on_the_router
         with pytest.raises(ApplicationError) as info:
             yield consumer.publish(uri.node_uri("weather", "data"), {}, options=ACK)
         assert info.value.error == "wamp.error.not_authorized"
+        # a named user, whose salted key the proxy worker signs the challenge with (sisock.router.wampcra)
+        added = yield consumer_admin(proxied).addCallback(
+            lambda admin: admin.call(uri.HUB_USERS + "add", "proxied_olga", "operator").addBoth(
+                lambda answer: admin.close().addCallback(lambda _: answer)))
+        olga = yield client.connect(proxied.url, authid="proxied_olga", secret=added["secret"]).addTimeout(
+            15, reactor)  # a refused join would be tried again and again
+        assert (olga.authid, olga.authrole) == ("proxied_olga", "operator")
+        yield olga.close()
     finally:
         yield consumer.close()
+
+
+def consumer_admin(stack):
+    """Deferred of a session of the shared admin through ``stack``'s URL."""
+    return client.connect(stack.url, authid="admin", secret=stack.secret("admin"))
 
 
 @pytest_twisted.inlineCallbacks
