@@ -4,7 +4,8 @@ The answer's rows go to the files as its chunks arrive
 (`sisock.client.ConsumerSession.stream_data`), written in one worker
 thread (`sisock.cli.writers`), so a range of any length takes the memory
 of a few chunks. While more than `MAX_PENDING` batches wait for the
-writer, the connection stops reading (TCP pushes back on the router).
+writer, the connection stops reading (the router holds what comes meanwhile) for
+`MAX_PAUSE` at most.
 
 Files are written under temporary names ``FILE.<pid>.partial`` and renamed
 to their names only once complete; a failed or interrupted command
@@ -26,6 +27,8 @@ from sisock.cli import writers
 
 #: Batches waiting for the writer thread above which the connection stops reading.
 MAX_PENDING = 2
+#: Seconds the connection stops reading at most: the router's pings must get their answers (3 s timeout).
+MAX_PAUSE = 1.0
 #: Temporary files of this process not renamed yet (removed by `discard`).
 _partial = set()
 
@@ -144,16 +147,23 @@ class _Export:
                 self.pending += 1
                 self._submit(out.write, timeline, t, data).addBoth(self._written, path)
         if self.pending > MAX_PENDING and self.transport is not None and not self.paused:
+            from twisted.internet import reactor
+
             self.paused = True
             self.transport.pauseProducing()
+            reactor.callLater(MAX_PAUSE, self._resume)
+
+    def _resume(self):
+        if self.paused:
+            self.paused = False
+            self.transport.resumeProducing()
 
     def _written(self, outcome, path):
         self.pending -= 1
         if isinstance(outcome, Failure) and self.failure is None:
             self.failure = (path, outcome)
-        if self.paused and (self.pending <= 1 or self.failure is not None):
-            self.paused = False
-            self.transport.resumeProducing()
+        if self.pending <= 1 or self.failure is not None:
+            self._resume()
 
     def _raise_failure(self):
         if self.failure is not None:
@@ -208,9 +218,12 @@ def export(session, args, progress):
     """
     field, timeline = yield session.get_fields(args.node, 1, time.time())
     cli.require_fields(args.node, field, args.field)
+    from twisted.internet import reactor
+
     job = _Export(args, field, timeline)
     job.check()
     job.pool.start()
+    stopping = reactor.addSystemEventTrigger("during", "shutdown", job.pool.stop)   # Ctrl-C: the reactor stops
     job.transport = getattr(getattr(session, "_transport", None), "transport", None)
     try:
         yield session.stream_data(args.node, list(args.field), args.start, args.end, job.on_rows, args.min_stride,
@@ -223,6 +236,7 @@ def export(session, args, progress):
         yield job.abort()
         raise
     finally:
+        reactor.removeSystemEventTrigger(stopping)
         job.pool.stop()
     _report(args, written)
     return cli.OK

@@ -33,7 +33,7 @@ import txaio
 from twisted.internet import defer, threads
 from twisted.python.failure import Failure
 
-from sisock.node import commands, history
+from sisock.node import commands, history, pacing
 from sisock.node.counters import Counters
 from sisock.node.downsample import HOW
 from sisock.node.failures import log_failure
@@ -220,9 +220,7 @@ class DataNode(Recording, Faults, Counters):
                     return defer.fail(self._node_error(Failure(), "get_data"))
         send = None
         if progress is not None:
-            from twisted.internet import reactor
-
-            send = functools.partial(threads.blockingCallFromThread, reactor, progress)
+            send = pacing.sender(progress, getattr(getattr(self, "_transport", None), "transport", None))
         return self._in_thread("get_data", self._answer_data, field, start, end, min_stride, how, encoding, send)
 
     def run_command(self, *args: Any, details: Any = None, **kwargs: Any) -> defer.Deferred:
