@@ -16,8 +16,9 @@ ALLOWED = {
     "sisock.frames": set(),
     # the blocking client's DataFrames and its queries across nodes (run on its own session, as the CLI's)
     "sisock.dataframes": {"sisock.frames", "sisock.hub", "sisock.wire"},
-    "sisock.client": {"sisock.config", "sisock.connection", "sisock.dataframes", "sisock.wire"},
-    "sisock.aio": {"sisock.client", "sisock.config", "sisock.connection", "sisock.dataframes", "sisock.wire"},
+    "sisock.consumer": {"sisock.config", "sisock.connection", "sisock.wire"},
+    "sisock.client": {"sisock.config", "sisock.connection", "sisock.consumer", "sisock.dataframes", "sisock.wire"},
+    "sisock.aio": {"sisock.config", "sisock.connection", "sisock.consumer", "sisock.dataframes", "sisock.wire"},
     "sisock.node": {"sisock.config", "sisock.connection", "sisock.store", "sisock.wire"},
     "sisock.alerts": {"sisock.config", "sisock.wire"},
     "sisock.hub": {"sisock.alerts", "sisock.config", "sisock.connection", "sisock.wire"},

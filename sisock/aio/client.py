@@ -10,7 +10,7 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions
 
 from sisock.aio.session import AioSession
-from sisock.client import DEFAULT_TIMEOUT, DataResult, Fields, Progress, connection
+from sisock.consumer import DEFAULT_TIMEOUT, DataResult, Fields, Progress, connection
 from sisock.dataframes import AsyncFrameMethods
 from sisock.wire import chunks, uri
 from sisock.wire.session import get_data_options, no_such_node, node_procedure
@@ -61,12 +61,12 @@ class AsyncClient(AsyncFrameMethods):
         return await self.call(uri.GET_DATA_NODE)
 
     async def get_fields(self, node: str, start: float, end: float) -> Fields:
-        """``(field, timeline)`` of ``node`` in ``[start, end)``, as `sisock.client.ConsumerSession.get_fields`.
+        """``(field, timeline)`` of ``node`` in ``[start, end)``, as `sisock.consumer.ConsumerSession.get_fields`.
 
         Raises
         ------
         sisock.wire.errors.NoSuchNode, sisock.wire.errors.InvalidArgument
-            As `sisock.client.ConsumerSession.get_fields`.
+            As `sisock.consumer.ConsumerSession.get_fields`.
         """
         field, timeline = await self._node_call(node, "get_fields", start, end)
         return field, timeline
@@ -74,7 +74,7 @@ class AsyncClient(AsyncFrameMethods):
     async def get_data(self, node: str, field: list[str], start: float, end: float,
                        min_stride: float | None = None, downsample: str | None = None,
                        progress: Progress | None = None) -> DataResult:
-        """Data of ``field`` in ``[start, end)`` with NumPy arrays, as `sisock.client.ConsumerSession.get_data`.
+        """Data of ``field`` in ``[start, end)`` with NumPy arrays, as `sisock.consumer.ConsumerSession.get_data`.
 
         A result of any size arrives in chunks (`sisock.wire.chunks`); a
         chunked one is decoded in a worker thread, so the loop keeps running.
@@ -130,7 +130,7 @@ class AsyncClient(AsyncFrameMethods):
         Raises
         ------
         sisock.wire.errors.SisockError
-            As `sisock.client.ConsumerSession.command` (``NoSuchCommand``, ``InvalidArgument``, ``NoSuchNode``).
+            As `sisock.consumer.ConsumerSession.command` (``NoSuchCommand``, ``InvalidArgument``, ``NoSuchNode``).
         """
         return await self._node_call(node, "command", name, *args, **kwargs)
 

@@ -1,6 +1,6 @@
 """A sisock session on asyncio (``autobahn.asyncio``) that keeps itself connected.
 
-The asyncio twin of `sisock.connection.start` and `sisock.client.ConsumerSession`:
+The asyncio twin of `sisock.connection.start` and `sisock.consumer.ConsumerSession`:
 one :class:`AioSession` object serves every connection (`SessionBase.fresh`),
 reconnects with the same backoff as the Twisted sessions
 (`sisock.connection.RETRY_POLICY`), joins with WAMP-CRA or anonymously
