@@ -402,3 +402,20 @@ def test_the_readme_curl_command_publishes_a_log_line(brew, consumer):
                                        timeout=30)
     assert done.returncode == 0 and '"id"' in done.stdout, done.stdout + done.stderr
     yield seen.wait(lambda items: any(e.get("msg") == "door opened" for e in items), what="the curl line")
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_alarm_is_an_alert_of_the_hub_and_its_ack_there_reaches_the_node_as_the_person(admin, consumer):
+    changed = Events()
+    yield consumer.subscribe(changed, uri.uri("consumer.alerts.changed"))
+    alarm = yield change(admin, "alarms.simulate", "fermenter", "door", "critical", "cellar door open")
+    alert_id = f"brewing:{alarm['id']}"
+    yield changed.wait(lambda items: any(a["id"] == alert_id for a in items), what="the alarm as an alert")
+    listed = [a for a in (yield consumer.call(uri.uri("consumer.alerts.list"))) if a["id"] == alert_id]
+    assert [(a["source"], a["state"], a["severity"], a["summary"], a["group"]) for a in listed] == [
+        ("brewing", "firing", "critical", "cellar door open", {"chamber": "fermenter"})]
+    yield admin.call(uri.uri("hub.alerts.ack"), alert_id)
+    yield changed.wait(lambda items: any(a["id"] == alert_id and a["acked_by"] == "admin" and a["state"] == "resolved"
+                                         for a in items), what="the ack, and the alarm raised by hand cleared")
+    history = yield consumer.call(proc("alarms.history"), alarm["raised"] - 1, 0)
+    assert [a["acked_by"] for a in history if a["id"] == alarm["id"]] == ["admin"]  # the person, not "hub"

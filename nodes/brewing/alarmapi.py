@@ -10,7 +10,9 @@ import time
 from autobahn.wamp.types import SubscribeOptions
 from twisted.internet import defer, threads
 
-from nodes.brewing.api import change, who
+from nodes.brewing.api import CHANGERS, change, who
+from sisock.node.commands import command
+from sisock.node.procedures import procedure
 from sisock.wire.errors import InvalidArgument
 
 #: Role of the router's HTTP bridge session (``sisock/router/config.json``).
@@ -28,18 +30,23 @@ class AlarmApi:
                                    for alarm in (changed if isinstance(changed, list) else [changed])])
         return changed
 
-    @change("alarms.ack")
-    def alarms_ack(self, id: int, details=None):  # noqa: A002
+    @procedure(name="alarms.ack", roles=(*CHANGERS, "hub"))
+    @command(name="alarms.ack")
+    def alarms_ack(self, id: int, by: str = None, details=None):  # noqa: A002
         """Acknowledge an alarm, as by the caller (its authid is kept as ``acked_by``).
 
         Parameters
         ----------
         id : int
             The alarm's id.
+        by : str
+            Only from the hub (its alert service acknowledging for a person, `sisock.alerts`):
+            that person's authid; ignored from anyone else.
         details : autobahn.wamp.types.CallDetails
             The call's details (the caller), from the node's session; None when called from Python.
         """
-        return self._alarm_change(self.alarms.ack, id, who(details), time.time())
+        person = by if getattr(details, "caller_authrole", None) == "hub" and isinstance(by, str) and by else None
+        return self._alarm_change(self.alarms.ack, id, person or who(details), time.time())
 
     @change("alarms.ack_all")
     def alarms_ack_all(self, details=None):

@@ -21,7 +21,9 @@ id, changes)``, ``io.delete(kind, id)``, ``profiles.create|update|delete``,
 ``sim.set(chamber, ...)``. Who made a change (logged, and kept as an
 alarm's ``acked_by``) is the caller's authid, which the router discloses.
 The same changes are commands (``sisock call brewing control.setpoint
-chamber=fermenter temperature=19``), which ``get_api`` lists.
+chamber=fermenter temperature=19``), which ``get_api`` lists. The hub may
+call ``alarms.ack(id, by=AUTHID)`` too: its alert service (`sisock.alerts`)
+acknowledging an alarm for the person ``by`` who acknowledged its alert.
 
 Topics: ``consumer.brewing.io``, ``.profiles`` and ``.settings`` carry
 ``{event: created|updated|deleted, kind, id, record}`` (settings: ``key``
