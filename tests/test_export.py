@@ -23,7 +23,7 @@ from twisted.internet import defer, utils
 from nodes.weather.node import WeatherNode
 from sisock import config
 from sisock.cli.main import main
-from sisock.cli.writers import CF_TIME_UNITS, utc_ns
+from sisock.cli.writers import CF_TIME_UNITS, NetcdfOut, ParquetOut, utc_ns
 from sisock.connection import start
 
 SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
@@ -31,6 +31,8 @@ ALL = ["temperature", "humidity", "pressure", "windspeed", "radiometer"]
 TIMELINE = {"temperature": "hourly", "humidity": "hourly", "pressure": "hourly",
             "windspeed": "minutely", "radiometer": "minutely"}
 JUL15, JUL16 = 1500076800.0, 1500163200.0
+#: Time of the first row of the batches of every kind.
+T0_KINDS = 1.6e9
 
 
 def sisock(stack, *args, env=None):
@@ -228,3 +230,28 @@ def test_a_missing_extra_or_csv_with_an_export_is_said_before_connecting(monkeyp
     err = capsys.readouterr().err
     assert got == status and words in err and len(err.splitlines()) == 1, err
     assert os.listdir(tmp_path) == []
+
+
+def test_batches_of_every_kind_as_a_list_encoded_answer_brings_them_are_written_and_read_back(tmp_path):
+    """A batch with no value comes as float64 NaN whatever the field's type (`RowStream`); strings, bools with
+    missing values and ints between: every file keeps each value, a missing one as null (NetCDF: NaN, "")."""
+    meta = {"s": {"type": "string"}, "b": {"type": "bool"}, "x": {"type": "number", "units": "V"}}
+    batches = [{"s": np.full(2, np.nan), "b": np.full(2, np.nan), "x": np.full(2, np.nan)},
+               {"s": np.array(["a", None], dtype=object), "b": np.array([True, None], dtype=object),
+                "x": np.array([1.5, np.nan])},
+               {"s": np.array(["c", "d"], dtype=object), "b": np.array([False, True]), "x": np.array([2.0, 3.0])}]
+    parquet = ParquetOut(str(tmp_path / "k.parquet"), "tl", meta, {"node": "n"})
+    netcdf = NetcdfOut(str(tmp_path / "k.nc"), {"tl": {"fields": meta, "interval": 1.0}}, {"node": "n"})
+    for k, batch in enumerate(batches):
+        for out in (parquet, netcdf):
+            out.write("tl", T0_KINDS + np.array([2.0 * k, 2.0 * k + 1]), batch)
+    parquet.close()
+    netcdf.close()
+    table = pq.read_table(tmp_path / "k.parquet").to_pydict()
+    assert table["s"] == [None, None, "a", None, "c", "d"] and table["b"] == [None, None, True, None, False, True]
+    assert table["x"] == [None, None, 1.5, None, 2.0, 3.0]
+    with xr.open_dataset(tmp_path / "k.nc") as ds:
+        assert list(ds.s.values) == ["", "", "a", "", "c", "d"]
+        assert_same_values(ds.b.values, [np.nan, np.nan, 1, np.nan, 0, 1], "b")
+        assert_same_values(ds.x.values, [np.nan, np.nan, 1.5, np.nan, 2, 3], "x")
+        assert ds.x.attrs["units"] == "V" and list(ds.b.attrs["flag_values"]) == [0, 1]

@@ -110,8 +110,11 @@ class ParquetOut:
             values, typ = data[f], schema.field(f).type
             if values.dtype.kind in "iuf" and (pa.types.is_floating(typ) or pa.types.is_integer(typ)):
                 columns.append(self._numbers(typ, values, _missing(values)))
-            else:
-                columns.append(pa.array(values, type=typ, mask=_missing(values)))
+            else:   # a batch of no value comes as float64 NaN whatever the field's type: the mask hides it
+                missing = _missing(values)
+                if pa.types.is_string(typ) and values.dtype.kind != "O":
+                    values = values.astype(str).astype(object)
+                columns.append(pa.array(values, type=typ, mask=missing))
         self._held.append(pa.Table.from_arrays(columns, schema=schema))
         self.rows += len(t)
         if sum(len(b) for b in self._held) >= ROW_GROUP_ROWS:
@@ -121,7 +124,9 @@ class ParquetOut:
         """An Arrow array of ``typ`` on the bytes of ``values`` (a null where ``missing``), built from its
         buffers: ``pa.array`` of a NumPy array would import pandas, a second of the command's start."""
         pa = self.pa
-        values = np.ascontiguousarray(values, dtype=np.float64 if pa.types.is_floating(typ) else values.dtype)
+        dtype = np.float64 if pa.types.is_floating(typ) else np.int64   # int64 also under timestamps
+        dtype = np.dtype(str(typ)) if pa.types.is_integer(typ) else dtype
+        values = np.ascontiguousarray(values, dtype=dtype)
         nulls = int(missing.sum())
         validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
         return pa.Array.from_buffers(typ, len(values), [validity, pa.py_buffer(values)], null_count=nulls)
