@@ -96,9 +96,15 @@ class AlertService:
         self._asked = set()  # (rule id, node) asked for the interval of a "no data for N intervals" rule
 
     # -- the session -----------------------------------------------------------------------
-    @defer.inlineCallbacks
     def start(self):
-        """Register the procedures and subscribe (at every join of the hub); Deferred."""
+        """Register the procedures and subscribe (at every join of the hub); Deferred.
+
+        A failure is logged, never raised: alerts must not keep the hub from serving nodes.
+        """
+        return self._start().addErrback(lambda f: _log.failure("sisock: the alert service did not start", f))
+
+    @defer.inlineCallbacks
+    def _start(self):
         self.subs = {}
         now = time.time()
         if not self._started:
@@ -167,7 +173,16 @@ class AlertService:
             self.emit(self.engine.block(node, self._tags(node), args[0], time.time(), rules))
 
     def node_changed(self, record, change):
-        """The hub's registry changed (`sisock.hub.hub.Hub.changed`): a node came, went or was forgotten."""
+        """The hub's registry changed (`sisock.hub.hub.Hub.changed`): a node came, went or was forgotten.
+
+        A failure is logged, never raised into the hub.
+        """
+        try:
+            self._node_changed(record, change)
+        except Exception:
+            _log.failure("sisock: alerts: the change {change} of node {name}", change=change, name=record.name)
+
+    def _node_changed(self, record, change):
         online = {"added": True, "online": True, "offline": False, "forgotten": False}.get(change)
         if online is None:
             return

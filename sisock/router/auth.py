@@ -14,7 +14,10 @@ role      may
 hub       register ``data_node.*``, ``consumer.get_data_node``,
           ``hub.nodes.*`` and ``hub.audit.*``; publish ``consumer.data_node_*``,
           ``consumer.node_changed`` and ``hub.*``; subscribe to
-          ``hub.heartbeat``; subscribe to and call ``wamp.session.*``
+          ``hub.heartbeat``; subscribe to and call ``wamp.session.*``;
+          for its alert service, register ``consumer.alerts.*`` and
+          ``hub.alerts.*``, publish ``consumer.alerts.*`` and read like
+          a consumer (live data, alarm nodes' ``alarms.*``)
 node      register and publish under ``consumer.<its authid>.``;
           publish ``hub.heartbeat``; call ``data_node.add/subtract``
           and ``hub.audit.report``;
@@ -72,6 +75,8 @@ ROLES = ("hub", "node", "consumer", "admin", "operator")
 OPERATOR_CALLS = frozenset([uri.HUB_NODES + "list", uri.HUB_NODES + "get", uri.HUB_NODES + "search",
                             uri.uri("hub.alerts.ack"), uri.uri("hub.alerts.silence"), uri.uri("hub.alerts.unsilence"),
                             uri.HUB_AUDIT + "list"])
+#: What the alert service on the hub's session (`sisock.alerts`) registers: reads, and changes.
+ALERTS = (uri.uri("consumer.alerts."), uri.uri("hub.alerts."))
 #: URI prefixes whose callee or subscriber acts on the disclosed caller or publisher (and node commands).
 IDENTIFIED = (uri.uri("data_node."), uri.uri("hub."))
 
@@ -115,6 +120,9 @@ def authorize(authrole, authid, name, action):
                                          or _under(name, uri.uri("hub."))))
             or (action == "subscribe" and name in (uri.HUB_HEARTBEAT, uri.HUB_USERS_CHANGED))
             or (action in ("subscribe", "call") and _under(name, "wamp.session."))
+            or (action == "register" and _under(name, ALERTS))
+            or (action == "publish" and _under(name, ALERTS[0]))
+            or reads
         )
     elif authrole == "node":
         if action in ("register", "publish"):

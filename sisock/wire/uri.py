@@ -70,9 +70,14 @@ def node_prefix(authid):
     return uri(f"consumer.{authid}.")
 
 
+#: First parts of names no data node may take: ``consumer.alerts.*`` are the alert service's.
+RESERVED_NODE_NAMES = ("alerts",)
+
+
 def is_valid_node_name(name):
-    """Whether ``name`` can be used as a data node name (see `NODE_NAME_RE`)."""
-    return isinstance(name, str) and len(name) <= NODE_NAME_MAX and bool(NODE_NAME_RE.match(name))
+    """Whether ``name`` can be used as a data node name (see `NODE_NAME_RE`; not under `RESERVED_NODE_NAMES`)."""
+    return (isinstance(name, str) and len(name) <= NODE_NAME_MAX and bool(NODE_NAME_RE.match(name))
+            and name.split(".")[0] not in RESERVED_NODE_NAMES)
 
 
 # Hub procedures and topics (original sisock names).

@@ -13,7 +13,7 @@ import time
 
 from sisock.wire.errors import InvalidArgument
 from sisock.wire.timeutil import sisock_to_unix_time
-from sisock.wire.uri import NODE_NAME_MAX, is_valid_node_name
+from sisock.wire.uri import NODE_NAME_MAX, RESERVED_NODE_NAMES, is_valid_node_name
 
 #: Most fields one ``get_data`` call may ask for.
 MAX_FIELDS = 1000
@@ -137,6 +137,8 @@ def node_name(value, arg="name"):
     ------
     InvalidArgument
     """
+    if isinstance(value, str) and value.split(".")[0] in RESERVED_NODE_NAMES:
+        raise InvalidArgument(f"{arg}: {value!r:.80} is reserved (consumer.{value.split('.')[0]}.* are the hub's)")
     if not is_valid_node_name(value):
         raise InvalidArgument(
             f"{arg} must be 1 to {NODE_NAME_MAX} characters of letters, digits, '_', '-' "
