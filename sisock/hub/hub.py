@@ -22,6 +22,8 @@ Procedures (original sisock names, see `sisock.wire.uri`):
     `sisock.hub.reports`).
 ``hub.nodes.*``
     Management of the registry, for admins: `sisock.hub.management`.
+``consumer.alerts.*``, ``hub.alerts.*``
+    The alert service on the hub's session: `sisock.alerts`.
 ``hub.audit.*``
     The audit trail of admin and operator actions: `sisock.hub.auditapi`.
 
@@ -53,6 +55,7 @@ from autobahn.wamp.types import ComponentConfig, PublishOptions, RegisterOptions
 from twisted.internet import defer, task
 
 from sisock import config
+from sisock.alerts import attach as attach_alerts
 from sisock.connection import SisockSession, run
 from sisock.hub.audit import FILE_NAME as AUDIT_FILE
 from sisock.hub.audit import RETENTION, AuditLog
@@ -104,6 +107,8 @@ class Hub(SisockSession):
     """
 
     ready_label = "hub"
+    #: The alert service (`sisock.alerts`) that `main` attaches; None: no alerts.
+    alerts = None
 
     def __init__(self, config, registry, audit, heartbeat_timeout=HEARTBEAT_TIMEOUT):
         super().__init__(config)
@@ -132,6 +137,8 @@ class Hub(SisockSession):
         yield self.register(self.subtract, uri.DATA_NODE_SUBTRACT, with_caller)
         yield self.register(self.get_data_node, uri.GET_DATA_NODE)
         yield self.api.register()
+        if self.alerts is not None:
+            yield self.alerts.start()
         yield self.audit_api.register()
         if not self._loops:
             self.log.info("sisock: registry {path} holds {n} node(s)", path=self.registry.path,
@@ -303,6 +310,8 @@ class Hub(SisockSession):
         """Publish ``consumer.node_changed`` ``{name, change, node}`` (node None once forgotten)."""
         node = None if change == "forgotten" else record.to_wire()
         self.publish(uri.NODE_CHANGED, {"name": record.name, "change": change, "node": node})
+        if self.alerts is not None:
+            self.alerts.node_changed(record, change)
 
     def set_enabled(self, records, enabled):
         """Enable or disable ``records``; connected ones enter or leave `get_data_node` and are told.
@@ -421,6 +430,10 @@ def main(argv=None):
     reactor.addSystemEventTrigger("after", "shutdown", registry.close)
     reactor.addSystemEventTrigger("after", "shutdown", audit.close)
     hub = Hub(ComponentConfig(args.realm, {"connection": conn}), registry, audit, args.heartbeat_timeout)
+    try:
+        attach_alerts(hub, os.path.abspath(args.data_dir or config.data_dir()))
+    except ValueError as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")
     run(hub, args.log_level)
 
 
