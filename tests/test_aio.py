@@ -93,6 +93,14 @@ async def live_blocks(url, node, count):
                 if len(blocks) == count:
                     break
         latest = await client.get_latest(node)
+        quiet = await client.subscribe("weather").start()  # an archive: no live blocks ever
+        waiting = asyncio.ensure_future(quiet.__anext__())
+        await asyncio.sleep(0)  # one turn of the loop: the iteration is waiting for a block
+        await quiet.close()  # ends the iteration waiting for a block
+        try:
+            await asyncio.wait_for(waiting, 5)
+        except StopAsyncIteration:
+            latest["closed"] = True
     return blocks, latest
 
 
@@ -104,6 +112,7 @@ def test_subscribe_yields_the_live_blocks_and_get_latest_the_newest(stack):
     assert t == sorted(t) and len(set(t)) == 3
     assert all(0 <= v <= 100 for b in blocks for v in b["data"]["cpu_percent"])
     assert latest["host"]["t"][-1] >= t[-1]
+    assert latest.pop("closed")
     assert set(latest["host"]["data"]) >= {"cpu_percent", "mem_used"}
 
 
