@@ -135,6 +135,10 @@ def test_a_rule_fires_on_the_replayed_wind_resolves_and_its_ack_reaches_a_second
     mine = [h for h in reversed(history) if h["alert"]["id"] == first]
     assert [h["change"] for h in mine] == ["pending", "firing", "resolved", "acked"]
     assert mine[-1]["by"] == "admin" and mine[-1]["alert"]["acked_by"] == "admin"
+    audit = yield admin.call("org.simonsobservatory.hub.audit.list", action="alerts")
+    assert {(e["who"], e["action"], e["target"]) for e in audit} >= {
+        ("admin", "alerts.rules.add", loud["id"]), ("admin", "alerts.silence", quiet["id"]),
+        ("admin", "alerts.ack", first)}
 
 
 @pytest_twisted.inlineCallbacks
