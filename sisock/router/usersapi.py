@@ -61,27 +61,20 @@ class UsersApi:
                                     for name, proc in procedures.items()], consumeErrors=True)
 
     def list(self, details=None):
+        """``hub.users.list()`` (see the module); Deferred."""
         return threads.deferToThread(self.users.list)
 
-    @inlineCallbacks
     def add(self, name, role, details=None):
-        user = yield self._change(self.users.add, name, role)
-        self.changed(user, "added", details)
-        return user
+        """``hub.users.add(name, role)`` (see the module); Deferred."""
+        return self._change("added", details, self.users.add, name, role)
 
-    @inlineCallbacks
     def rotate(self, name, details=None):
-        user = yield self._change(self.users.rotate, name)
-        yield self._end_sessions(name, "its secret was rotated")
-        self.changed(user, "rotated", details)
-        return user
+        """``hub.users.rotate(name)`` (see the module); Deferred."""
+        return self._change("rotated", details, self.users.rotate, name)
 
-    @inlineCallbacks
     def remove(self, name, details=None):
-        user = yield self._change(self.users.remove, name)
-        yield self._end_sessions(name, "the user was removed")
-        self.changed(user, "removed", details)
-        return user
+        """``hub.users.remove(name)`` (see the module); Deferred."""
+        return self._change("removed", details, self.users.remove, name)
 
     def changed(self, user, change, details):
         """Announce a change of ``user`` (``added``, ``rotated``, ``removed``) made by the caller of ``details``.
@@ -93,15 +86,18 @@ class UsersApi:
         self.session.log.info("sisock: user {name} {change} (role {role}) by {by}", **event)
         self.session.publish(uri.HUB_USERS_CHANGED, event, options=PublishOptions(acknowledge=False))
 
-    def _change(self, method, *args):
-        """Deferred of ``method(*args)`` in a thread, a `UserError` answered as a sisock error."""
-
-        def refused(failure):
-            failure.trap(UserError)
-            error = failure.value
-            raise (NoSuchUser if error.missing else InvalidArgument)(str(error))
-
-        return threads.deferToThread(method, *args).addErrback(refused)
+    @inlineCallbacks
+    def _change(self, change, details, method, name, *args):
+        """Make a change: ``method(name, *args)`` in a thread (a `UserError` answered as a sisock error),
+        then end the user's open sessions unless it was ``added``, then announce it (`changed`); its answer."""
+        try:
+            user = yield threads.deferToThread(method, name, *args)
+        except UserError as error:
+            raise (NoSuchUser if error.missing else InvalidArgument)(str(error)) from None
+        if change != "added":
+            yield self._end_sessions(name, f"the user was {change}")
+        self.changed(user, change, details)
+        return user
 
     def _end_sessions(self, name, why):
         """End every open session of authid ``name`` (the router's meta API); Deferred."""
