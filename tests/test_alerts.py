@@ -88,7 +88,8 @@ def of_rule(changes, rule_id, state=None):
 @pytest_twisted.inlineCallbacks
 def test_a_rule_fires_on_the_replayed_wind_resolves_and_its_ack_reaches_a_second_client(alerting):
     stack, node, admin, watcher, changes, hook, added = alerting
-    loud = yield add_rule(admin, added, "windreplay windspeed > 15 for 5m", severity="critical")
+    yield admin.call("org.simonsobservatory.hub.nodes.tag", "windreplay", {"zone": "north"})
+    loud = yield add_rule(admin, added, "windreplay windspeed > 15 for 5m by zone", severity="critical")
     quiet = yield add_rule(admin, added, "windreplay windspeed > 14 for 5m", name="windy")
     silence = yield admin.call(CHANGES + "silence", quiet["id"], 3600, comment="known windy week")
     assert silence["by"] == "admin" and silence["until"] > time.time() + 3000
@@ -108,6 +109,7 @@ def test_a_rule_fires_on_the_replayed_wind_resolves_and_its_ack_reaches_a_second
     assert firing["since"] == pytest.approx(played["start"] + 60)
     assert firing["value"] == pytest.approx(15.7) and firing["severity"] == "critical"
     assert firing["source"] == "rule" and firing["node"] == "windreplay" and firing["field"] == "windspeed"
+    assert firing["group"] == {"zone": "north"}  # the registry's tag
     assert not firing["silenced"]
     resolved = of_rule(changes, loud["id"], "resolved")[0]
     assert resolved["resolved_at"] == pytest.approx(played["start"] + 8 * 60)
