@@ -131,7 +131,10 @@ def test_a_new_operator_joins_without_a_router_restart_runs_commands_but_changes
 
 
 @pytest_twisted.inlineCallbacks
-def test_a_removed_or_rotated_user_is_refused_and_its_open_session_ends(stack, admin):
+def test_a_removed_or_rotated_user_is_refused_and_its_open_session_ends(stack, admin, events):
+    hub = yield client.connect(stack.url, authid="hub", secret=stack.secret("hub"))  # who may follow the changes
+    changes = events()
+    yield hub.subscribe(changes, uri.HUB_USERS_CHANGED)
     carol = yield admin.call(USERS + "add", "gone_carol", "consumer")
     dave = yield admin.call(USERS + "add", "rot_dave", "admin")
     path = os.path.join(stack.env["SISOCK_HOME"], "users.json")
@@ -156,10 +159,16 @@ def test_a_removed_or_rotated_user_is_refused_and_its_open_session_ends(stack, a
         listed = yield admin.call(USERS + "list")
         assert [u["name"] for u in listed if u["name"] in ("gone_carol", "rot_dave")] == ["rot_dave"]
         assert (yield error_of(admin.call(USERS + "remove", "gone_carol"))) == NoSuchUser.uri()
+        yield changes.wait(lambda items: len(items) >= 4, what="four user changes")
+        assert [(e["name"], e["change"], e["role"], e["by"]) for e in changes.items] == [
+            ("gone_carol", "added", "consumer", "admin"), ("rot_dave", "added", "admin", "admin"),
+            ("gone_carol", "removed", "consumer", "admin"), ("rot_dave", "rotated", "admin", "admin")]
+        assert not any("secret" in e for e in changes.items)
     finally:
         for s in sessions:
             yield s.close()
         yield admin.call(USERS + "remove", "rot_dave")
+        yield hub.close()
 
 
 @pytest_twisted.inlineCallbacks
