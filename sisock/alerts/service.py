@@ -111,9 +111,9 @@ class AlertService:
             self._started = True
             for silence in (yield self.store.run(self.store.silences, now)):
                 self.engine.silences[silence["id"]] = silence
-            for record in self.hub.registry.select(lambda r: True):
-                if record.enabled:
-                    self.engine.node_state(record.name, record.current_tags, record.connected, now)
+        for record in self.hub.registry.select(lambda r: True):  # at a join, none is connected yet
+            if record.enabled:
+                self.emit(self.engine.node_state(record.name, record.current_tags, record.connected, now))
         yield self.api.register()
         for state in list(self.engine.rules.values()):
             yield self.follow(state.rule)
