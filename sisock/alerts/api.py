@@ -189,14 +189,15 @@ class AlertsApi:
             The text does not parse (the message names the column and token), or a bad severity or name.
         """
         settings = self.service.settings
+        while f"r{settings['next_id']}" in self.engine.rules:  # a file edited by hand
+            settings["next_id"] += 1
         rule = parse_rule(text, f"r{settings['next_id']}", severity, name)
+        settings["next_id"] += 1  # now: two calls at once get two ids
         return self._audited(details, "rules.add", rule.id, {"text": text, "severity": severity, "name": name},
                              self._rules_add, rule)
 
     @defer.inlineCallbacks
     def _rules_add(self, rule):
-        settings = self.service.settings
-        settings["next_id"] = int(rule.id[1:]) + 1
         state = self.engine.add(rule)
         yield self.service.save_rules()
         yield self.service.follow(rule)

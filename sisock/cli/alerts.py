@@ -61,7 +61,9 @@ def _future(text):
 
 def build_parser():
     """The parser of ``sisock alerts``."""
-    parser = argparse.ArgumentParser(
+    from sisock.cli.main import Parser
+
+    parser = Parser(
         prog="sisock alerts", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="The hub's alerts: rules evaluated on live data, their alerts, history and silences.")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
