@@ -19,7 +19,7 @@ from sisock import client
 from sisock.cli.main import main
 from sisock.hub.audit import AuditLog
 from sisock.wire import uri
-from sisock.wire.errors import InvalidArgument, NotAuthorized
+from sisock.wire.errors import InvalidArgument, NoSuchNode, NotAuthorized
 from tests.registry_support import connect_admin, connect_node, joined, until
 
 LAMP = "audited.lamp0001"
@@ -151,6 +151,19 @@ def test_an_operator_is_recorded_by_its_user_name_and_reads_the_trail_and_user_c
                                                   ("admin", "users.remove", "audit_op", "ok")]
     assert users[-1]["args"] == {"name": "audit_op", "role": "operator"}
     assert [e["action"] for e in (yield admin.call(LIST, since=since, user="audit_op"))] == ["command.dim"]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_refused_alert_acknowledgement_is_recorded_with_its_error(admin):
+    since = time.time()
+    with pytest.raises(NoSuchNode):
+        yield admin.call(uri.uri("hub.alerts.ack"), "r0:no-such-alert")
+    with pytest.raises(InvalidArgument):
+        yield admin.call(uri.uri("hub.alerts.unsilence"), 10**9)
+    got = yield admin.call(LIST, since=since, action="alerts")
+    assert [what(e) for e in reversed(got)] == [("admin", "alerts.ack", "r0:no-such-alert", NoSuchNode.uri()),
+                                                ("admin", "alerts.unsilence", str(10**9), INVALID)]
+    assert got[-1]["args"] == {"alert_id": "r0:no-such-alert"} and "no alert" in got[-1]["message"]
 
 
 @pytest_twisted.inlineCallbacks

@@ -16,7 +16,8 @@ router discloses it)::
     hub.alerts.rules.add(text, severity="warning", name=None) -> rule
     hub.alerts.rules.remove(rule_id)                -> null
 
-Every change is written to the hub's audit trail when it has one.
+Every change is written to the hub's audit trail when it has one, a
+refused one (bad arguments, an unknown id) with its error.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ from sisock.alerts import external
 from sisock.alerts.rules import parse_rule
 from sisock.alerts.state import STATES
 from sisock.wire import uri, validate
+from sisock.wire.audit import named_args, outcome_of
 from sisock.wire.errors import InvalidArgument, NoSuchNode
 
 READS = uri.uri("consumer.alerts.")
 CHANGES = uri.uri("hub.alerts.")
+#: The argument that names a change's target in the audit trail.
+TARGETS = {"ack": "alert_id", "silence": "matcher", "unsilence": "silence_id", "rules.remove": "rule_id"}
 #: A silence's ``until`` at most this is seconds from now, above it a UNIX time.
 RELATIVE_MAX = 1e9
 #: Most history records one call answers.
@@ -64,8 +68,26 @@ class AlertsApi:
         with_caller = RegisterOptions(details_arg="details")
         return defer.gatherResults(
             [hub.register(proc, READS + name) for name, proc in reads.items()]
-            + [hub.register(proc, CHANGES + name, with_caller) for name, proc in changes.items()],
+            + [hub.register(self._refusals_recorded(name, proc), CHANGES + name, with_caller)
+               for name, proc in changes.items()],
             consumeErrors=True)
+
+    def _refusals_recorded(self, action, method):
+        """``method``, a change, with a call it refuses before its `_audited` step (an argument it
+        does not take, an unknown id) in the audit trail too, with the error the caller gets."""
+
+        def call(*args, details=None, **kwargs):
+            try:
+                return method(*args, details=details, **kwargs)
+            except Exception as exc:
+                audit = getattr(self.service.hub, "audit", None)
+                if audit is not None:
+                    named = named_args(method, args, kwargs)
+                    audit.record(_who(details), f"alerts.{action}", named.get(TARGETS.get(action)), named,
+                                 *outcome_of(exc)).addErrback(lambda _: None)  # a failed write is logged
+                raise
+
+        return call
 
     def _audited(self, details, action, target, args, func, *call_args):
         audit = getattr(self.service.hub, "audit", None)
