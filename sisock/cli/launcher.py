@@ -342,6 +342,7 @@ UP_DESCRIPTION = """\
 Start a whole sisock stack on this machine: the Crossbar router, the hub, the
 weather, sensors, pixels and brewing nodes and the Grafana bridge (with --demo
 also the race display and the pixel demos), each once the one before is ready.
+The hub runs the alert service (rules in $SISOCK_HOME/alerts.json; sisock alerts).
 Output of each part goes to $SISOCK_HOME/logs/<part>.log. A part that dies is
 restarted (1 s backoff doubling to 30 s). Ctrl-C or SIGTERM stops them all."""
 

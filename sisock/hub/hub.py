@@ -407,7 +407,7 @@ class Hub(SisockSession):
 
 def main(argv=None):
     """Command-line entry point of the hub (``sisock hub``)."""
-    parser = argparse.ArgumentParser(prog="sisock hub", description="Run the sisock hub.")
+    parser = argparse.ArgumentParser(prog="sisock hub", description="Run the sisock hub and its alert service.")
     config.add_connection_arguments(parser, default_authid="hub")
     parser.add_argument("--heartbeat-timeout", type=float, default=HEARTBEAT_TIMEOUT,
                         help="seconds without a heartbeat after which a node is offline (default %(default)s)")
