@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 import psutil
 
 from bench.export_node import T0
-from bench.stack import Stack, run_and_report
+from bench.stack import Stack, log, run_and_report
 
 SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
 
@@ -116,13 +116,6 @@ def table(results, args):
     for name, why in results["failed"].items():
         lines.append(f"{name:38}  failed: {why}")
     return "\n".join(lines)
-
-
-_STARTED = time.monotonic()
-
-
-def log(text):
-    print(f"{time.monotonic() - _STARTED:6.1f} s  {text}", file=sys.stderr, flush=True)
 
 
 def main(argv=None):

@@ -44,7 +44,7 @@ from bench import history_record
 from bench.bench_tiers import DAY, build, columns
 from bench.history_node import FIELDS, TIMELINE
 from bench.measure import blocking
-from bench.stack import Stack, run_and_report
+from bench.stack import Stack, log, run_and_report
 from sisock import client
 from sisock.node.downsample import downsample
 from sisock.router.directory import PROJECT_DIR
@@ -286,13 +286,6 @@ def table(results, args):
     lines += ["", "targets"] + [f"  {'MET ' if ok else 'MISS'}  {name}: {value}"
                                  for name, value, ok in results["targets"]]
     return "\n".join(lines)
-
-
-_STARTED = time.monotonic()
-
-
-def log(text):
-    print(f"{time.monotonic() - _STARTED:6.1f} s  {text}", file=sys.stderr, flush=True)
 
 
 def main(argv=None):

@@ -19,6 +19,13 @@ from sisock.cli.launcher import CROSSBAR
 from sisock.config import ensure_secrets
 from sisock.router.directory import CONFIG_FILE, PROJECT_DIR, prepare_cbdir
 
+_STARTED = time.monotonic()
+
+
+def log(text):
+    """Print ``text`` on stderr after the seconds since the benchmark started."""
+    print(f"{time.monotonic() - _STARTED:6.1f} s  {text}", file=sys.stderr, flush=True)
+
 
 def free_port():
     """A TCP port free on 127.0.0.1 right now."""
