@@ -1,5 +1,10 @@
 """The alert rule grammar and one rule's state machine, without a router: texts, errors, groups by tag."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from sisock.alerts.engine import Engine
@@ -85,3 +90,13 @@ def test_no_data_node_may_be_named_alerts():
     assert uri.is_valid_node_name("alertsx")
     with pytest.raises(InvalidArgument, match="'alerts' is reserved"):
         validate.node_name("alerts")
+
+
+def test_a_rules_file_with_a_rule_that_does_not_parse_stops_the_hub_in_one_line(tmp_path):
+    (tmp_path / "alerts.json").write_text(json.dumps({"rules": [{"id": "r1", "text": "weather windspeed >> 5"}]}))
+    env = dict(os.environ, SISOCK_HOME=str(tmp_path), SISOCK_HUB_SECRET="not-used")
+    done = subprocess.run([sys.executable, "-m", "sisock.hub", "--url", "ws://127.0.0.1:9/ws"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "alerts.json: rule r1" in done.stderr
+    assert "column 20, got '>'" in done.stderr and "error." not in done.stderr

@@ -87,7 +87,8 @@ class AlertService:
             try:
                 self.engine.add(parse_rule(entry["text"], entry["id"], entry.get("severity"), entry.get("name")))
             except Exception as exc:
-                raise ValueError(f"{settings_path}: rule {entry.get('id')}: {exc}") from exc
+                why = getattr(exc, "message", None) or exc
+                raise ValueError(f"{settings_path}: rule {entry.get('id')}: {why}") from exc
         self.notifier = Notifier(settings_path)
         self.api = AlertsApi(self)
         self.subs = {}  # {(topic, match): {"rules": set of rule ids, "sub": Subscription or None}}

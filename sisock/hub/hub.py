@@ -433,6 +433,8 @@ def main(argv=None):
     try:
         attach_alerts(hub, os.path.abspath(args.data_dir or config.data_dir()))
     except ValueError as exc:
+        registry.close()
+        audit.close()
         parser.exit(2, f"{parser.prog}: {exc}\n")
     run(hub, args.log_level)
 
