@@ -55,7 +55,7 @@ def alerting(stack):
     path = os.path.join(stack.env["SISOCK_HOME"], "alerts.json")
     settings = json.load(open(path)) if os.path.exists(path) else {}
     with open(path, "w") as fp:
-        json.dump(dict(settings, notify=[hook.url]), fp)
+        json.dump(dict(settings, notify=[hook.url], repeat=0.5), fp)  # read again by the hub: no restart
     node = stack.spawn("windreplay", "tests.windreplay_node")
     admin = pytest_twisted.blockon(client.connect(stack.url, authid="admin", secret=stack.secret("admin")))
     watcher = pytest_twisted.blockon(stack.connect())
@@ -68,6 +68,10 @@ def alerting(stack):
             pytest_twisted.blockon(admin.call(CHANGES + "rules.remove", rule_id))
         except InvalidArgument:
             pass
+    with open(path) as fp:
+        settings = json.load(fp)
+    with open(path, "w") as fp:
+        json.dump({k: v for k, v in settings.items() if k not in ("notify", "repeat")}, fp)
     hook.server.shutdown()
     node.stop()
     for session in (admin, watcher):
@@ -181,12 +185,17 @@ def test_a_consumer_reads_alerts_but_cannot_change_them(alerting):
 @pytest_twisted.inlineCallbacks
 def test_a_no_data_rule_fires_while_the_node_is_quiet_and_resolves_with_its_next_block(alerting):
     stack, node, admin, watcher, changes, hook, added = alerting
-    rule = yield add_rule(admin, added, "windreplay windspeed no data for 1s")
+    rule = yield add_rule(admin, added, "windreplay windspeed no data for 1s", name="wind quiet")
     yield changes.wait(lambda _: of_rule(changes, rule["id"], "firing"), 15, "the no-data alert firing")
     alert = of_rule(changes, rule["id"], "firing")[0]
     assert alert["fired_at"] - alert["since"] >= 1.0 and "no windspeed data" in alert["summary"]
+    # firing unacknowledged: a reminder every 'repeat' (0.5 s) seconds
+    yield wait_for(lambda: any("STILL FIRING" in t and "wind quiet" in t for t in hook.titles()), 10, "a reminder")
     yield watcher.call("org.simonsobservatory.consumer.windreplay.play", FIRST, 1, 20.0)
     yield changes.wait(lambda _: of_rule(changes, rule["id"], "resolved"), 15, "the no-data alert resolved")
+    yield wait_for(lambda: any("RESOLVED" in t and "wind quiet" in t for t in hook.titles()), 10, "resolved notice")
+    titles = [t for t in hook.titles() if "wind quiet" in t]
+    assert titles[0].startswith("[FIRING]") and titles[-1].startswith("[RESOLVED]")
     yield admin.call(CHANGES + "rules.remove", rule["id"])
 
 

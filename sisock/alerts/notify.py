@@ -35,8 +35,14 @@ def message(alert: dict, reason: str) -> tuple[str, str]:
 class Notifier:
     """Sends alerts to the Apprise URLs of the rules file, on one thread of its own.
 
-    The file's ``notify`` list is read again whenever the file changed
-    (its modification time), so URLs can be changed without a restart.
+    The file's ``notify`` and ``repeat`` are read again, before a
+    notification, whenever the file changed (its modification time), so
+    they can be changed without a restart.
+
+    Attributes
+    ----------
+    repeat : float or None
+        The file's ``repeat`` (seconds) as last read; None before.
 
     Parameters
     ----------
@@ -48,6 +54,7 @@ class Notifier:
         self.path = path
         self._stamp = None
         self._apprise = None
+        self.repeat = None
         self._pool = ThreadPool(1, 1, "sisock-notify")
 
     def _load(self):
@@ -60,10 +67,11 @@ class Notifier:
             return self._apprise
         self._stamp, self._apprise = stamp, None
         try:
-            urls = read_settings(self.path)["notify"]
+            settings = read_settings(self.path)
         except ValueError as exc:
             _log.error("sisock: alert notifications: {why}", why=str(exc))
             return None
+        urls, self.repeat = settings["notify"], float(settings["repeat"])
         if not urls:
             return None
         try:

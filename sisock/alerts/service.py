@@ -286,14 +286,19 @@ class AlertService:
     def _notify(self, alert, now):
         if alert.silenced:
             return
-        if alert.state == "firing" and (alert.notified is None or now - alert.notified >= self.settings["repeat"]):
+        if alert.state == "firing" and (alert.notified is None or now - alert.notified >= self.repeat):
             reason = "firing" if alert.notified is None else "reminder"
         elif alert.state == "resolved" and alert.notified is not None:
             reason = "resolved"
         else:
             return
         alert.notified = now
-        self.notifier.send(alert.to_dict(), reason)
+        self.notifier.send(alert.to_dict(), reason).addCallback(lambda _: self._schedule())  # repeat may change
+
+    @property
+    def repeat(self):
+        """Seconds between reminders: the rules file's ``repeat`` as last read (`sisock.alerts.notify.Notifier`)."""
+        return self.notifier.repeat or self.settings["repeat"]
 
     # -- time -------------------------------------------------------------------------------------
     def _schedule(self):
@@ -302,7 +307,7 @@ class AlertService:
 
         times = [self.engine.next_due()]
         times += [s["until"] for s in self.engine.silences.values()]
-        times += [a.notified + self.settings["repeat"] for a in self.engine.alerts()
+        times += [a.notified + self.repeat for a in self.engine.alerts()
                   if a.state == "firing" and a.notified is not None and a.acked_by is None and not a.silenced]
         due = min((t for t in times if t is not None), default=None)
         if self._timer is not None and self._timer.active():
