@@ -9,6 +9,7 @@ The procedures are in `sisock.alerts.api`; ``docs/alerts.md`` explains them.
 import argparse
 import time
 
+from rich.markup import escape
 from twisted.internet import defer
 
 from sisock.cli import support as cli
@@ -117,9 +118,9 @@ def _show_alerts(alerts):
     for a in alerts:
         extra = " (silenced)" if a["silenced"] else ""
         acked = f", acked by {a['acked_by']}" if a["acked_by"] else ""
-        out.print(f"{a['id']}  [{STATE_STYLE[a['state']]}]{a['state']:<8}[/]  {a['severity']:<8}  "
-                  f"{a['rule']:<6} {a['summary']}  since {cli.fmt_ago(a['since'], now)}{acked}{extra}",
-                  markup=True)
+        rest = escape(f"{a['severity']:<8}  {a['rule']:<6} {a['summary']}  since {cli.fmt_ago(a['since'], now)}"
+                      f"{acked}{extra}")
+        out.print(f"{escape(a['id'])}  [{STATE_STYLE[a['state']]}]{a['state']:<8}[/]  {rest}", markup=True)
 
 
 def _show_rules(rules):
