@@ -26,7 +26,7 @@ from sisock.connection import start
 from sisock.wire import uri
 from sisock.wire.errors import NoSuchUser
 from tests.conftest import wait_for
-from tests.registry_support import connect_admin, joined, until
+from tests.registry_support import connect_admin, connect_node, joined, until
 from tests.test_call import thermometer  # noqa: F401 (the fixture: the thermometer node, for this module)
 from tests.test_web import Scenario, browser  # noqa: F401 (browser: the fixture)
 
@@ -169,6 +169,26 @@ def test_a_removed_or_rotated_user_is_refused_and_its_open_session_ends(stack, a
             yield s.close()
         yield admin.call(USERS + "remove", "rot_dave")
         yield hub.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_users_file_that_cannot_be_read_is_logged_and_nodes_still_join(stack, admin):
+    yield admin.call(USERS + "list")  # the file is there or not: either way it is read again after this
+    path = os.path.join(stack.env["SISOCK_HOME"], "users.json")
+    kept = open(path).read() if os.path.exists(path) else None
+    try:
+        with open(path, "w") as fp:
+            fp.write('{"users": ')  # cut short, as by a full disk
+        node = yield connect_node(stack, "usersfile_node")
+        assert node.authrole == "node"
+        yield node.close()
+        yield stack.router.wait_output("cannot read the users file", timeout=10)
+    finally:
+        if kept is None:
+            os.remove(path)
+        else:
+            with open(path, "w") as fp:
+                fp.write(kept)
 
 
 @pytest_twisted.inlineCallbacks

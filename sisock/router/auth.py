@@ -244,15 +244,20 @@ class RouterAuth(ApplicationSession):
     def _user(self, authid):
         """The authenticator's answer for named user ``authid`` (its salted key), or None if it is none.
 
+        A users file that cannot be read is logged and taken as empty, so
+        that nodes still join (with their own secrets) while it is mended.
+
         Raises
         ------
         ApplicationError
-            ``wamp.error.not_authorized`` for a removed user, or a users file that cannot be read.
+            ``wamp.error.not_authorized`` for a removed user.
         """
         try:
             record, removed = self.users.lookup(authid)
         except (OSError, ValueError) as exc:
-            raise ApplicationError("wamp.error.not_authorized", f"cannot read the users file: {exc}") from exc
+            self.log.error("sisock: cannot read the users file {path}: {error}; no named user can join",
+                           path=self.users.path, error=str(exc))
+            return None
         if record is None and removed is not None:
             raise ApplicationError("wamp.error.not_authorized", f"user {authid!r} was removed")
         if record is None:
