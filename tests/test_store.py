@@ -315,3 +315,24 @@ def test_get_fields_tells_each_timelines_first_and_last_sample_from_file_and_mem
     memory_only.append("tl", *block(3))
     timeline = memory_only.get_fields(1, 2e9)[1]["tl"]
     assert (timeline["first"], timeline["last"]) == (block(3)[0][0], block(3)[0][-1])
+
+
+def test_the_blocks_of_one_commit_become_a_row_a_minute_the_newest_block_alone(tmp_path):
+    path = tmp_path / "node.sqlite"
+    store = open_store(path, capacity=1000)
+    start = np.floor(T0 / 60) * 60
+    with store._log._cond:   # hold the writer thread: the 300 blocks are queued, then taken as one batch
+        for k in range(300):
+            store.append("tl", [start + k], {"x": [float(k)], "name": [f"n{k}"], "ok": [k % 3 == 0]})
+    store.close()
+    assert rows(path) == 6   # five minutes, and the newest block on its own
+    assert rows(path, "SELECT n FROM block ORDER BY t0 DESC LIMIT 1") == 1
+    again = open_store(path, capacity=1000)
+    try:
+        got = again.get_data(list(FIELDS), start - 1, start + 400)
+        np.testing.assert_array_equal(got["timeline"]["tl"]["t"], start + np.arange(300))
+        assert got["data"]["name"].tolist() == [f"n{k}" for k in range(300)]
+        assert got["data"]["ok"].tolist() == [k % 3 == 0 for k in range(300)]
+        assert again.latest()["tl"]["t"].tolist() == [start + 299]
+    finally:
+        again.close()

@@ -16,7 +16,8 @@ File layout (schema 3, `sisock.store.schema`; pages of `PAGE_SIZE` bytes)
     reads its old blocks.
 ``block(id, timeline, t0, t1, n, layout, t, num, txt, size, codec)``
     Raw samples, encoded by `sisock.store.blocks`: one row per recorded
-    block as it is committed (``codec`` 0, uncompressed float64), later
+    block as it is committed, or per run of a batch's blocks that start in
+    the same span (`sisock.store.batches`) (``codec`` 0, uncompressed float64), later
     merged by compaction into one row per `compaction.SPAN` seconds
     (at most `compaction.MOST_SAMPLES` samples) with each column compressed
     by pcodec (``codec`` 1); ``size`` the bytes of ``t``, ``num`` and
@@ -61,8 +62,7 @@ from collections import deque
 import numpy as np
 from twisted.logger import Logger
 
-from sisock.store import blocks, compaction, rebuild, retention, schema, tiers
-from sisock.store.buffer import FIELD_TYPES
+from sisock.store import batches, blocks, compaction, rebuild, retention, schema, tiers
 from sisock.store.logreads import RANGE_SQL, LogReads, StoreError
 from sisock.store.readers import ThreadConnections
 
@@ -276,18 +276,29 @@ class SqliteLog(LogReads):
             self._done([item])
 
     def _commit(self, batch):
-        """Insert a batch of blocks in one transaction, acknowledge them, then add their tier buckets."""
+        """Insert a batch of blocks in one transaction, acknowledge them, then add their tier buckets.
+
+        The consecutive blocks of a timeline with the same fields that start
+        in the same span of compaction (`compaction.SPAN`) are joined into one
+        row (one encoding and one insert, not one per block), as compaction
+        would join them, but for the newest block, which keeps a row of its
+        own: the newest row of a timeline is its latest block at the next
+        open (`load`).
+        """
         if not batch:
             return
         error, added, fed = None, 0, {}
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            for _, timeline, t, data, kinds, _ in batch:
-                row = blocks.encode(t, data, kinds)
-                layout = self._layout_id(timeline, [[f, kinds[f]] for f in data])
-                self._db.execute("INSERT INTO block (timeline, t0, t1, n, layout, t, num, txt, size)"
-                                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (timeline, *row[:3], layout, *row[3:]))
-                added += row[-1]
+            for timeline, fields, parts in batches.runs(batch):
+                kinds = dict(fields)
+                layout = self._layout_id(timeline, [list(f) for f in fields])
+                t, data = batches.joined(parts, kinds)
+                for rows in batches.rows(parts):
+                    row = blocks.encode(t[rows], {f: v[rows] for f, v in data.items()}, kinds)
+                    self._db.execute("INSERT INTO block (timeline, t0, t1, n, layout, t, num, txt, size)"
+                                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (timeline, *row[:3], layout, *row[3:]))
+                    added += row[-1]
                 fed.setdefault(timeline, []).append((t, data))
             self._db.execute("COMMIT")
             self._bytes += added
@@ -318,7 +329,7 @@ class SqliteLog(LogReads):
             self._db.execute("BEGIN IMMEDIATE")
             for timeline in states:
                 builder = self._builders[timeline]
-                tiers.write(self._db, timeline, builder.add(*_joined(fed[timeline], builder.kinds)))
+                tiers.write(self._db, timeline, builder.add(*batches.joined(fed[timeline], builder.kinds)))
             self._db.execute("COMMIT")
         except Exception as exc:  # the writer thread must outlive any failure, and report it
             if self._db.in_transaction:
@@ -374,15 +385,3 @@ class SqliteLog(LogReads):
             return
         for tl, t in dropped.items():
             self._on_drop(tl, t)
-
-
-def _joined(parts, kinds):
-    """One ``(t, data)`` of consecutive blocks ``[(t, data), ...]``, every field of ``kinds`` filled."""
-    if len(parts) == 1 and set(parts[0][1]) == set(kinds):
-        return parts[0]
-    t = np.concatenate([p[0] for p in parts])
-    data = {}
-    for name, kind in kinds.items():
-        dtype, fill = FIELD_TYPES[kind]
-        data[name] = np.concatenate([d[name] if name in d else np.full(len(pt), fill, dtype) for pt, d in parts])
-    return t, data

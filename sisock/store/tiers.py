@@ -65,7 +65,8 @@ class TierBuilder:
     def __init__(self, kinds, widths, finished=None):
         self.kinds = dict(kinds)
         self.widths = tuple(widths)
-        self.open = {w: rollup.empty(self.kinds) for w in self.widths}
+        self._empty = rollup.empty(self.kinds)   # shared: nothing writes into a summary's arrays
+        self.open = {w: self._empty for w in self.widths}
         self.finished = {w: -np.inf for w in self.widths} | dict(finished or {})
         self.last = -np.inf   # newest sample time fed
 
@@ -86,12 +87,13 @@ class TierBuilder:
         fresh = rollup.summarize(t, data, self.kinds, self.widths[0])
         out = {}
         for w in self.widths:
-            fresh = rollup.take(fresh, fresh[0] >= self.finished[w])
+            if len(fresh[0]) and fresh[0][0] < self.finished[w]:   # replayed after a restart
+                fresh = rollup.take(fresh, fresh[0] >= self.finished[w])
             merged = rollup.coarsen(rollup.concat([self.open[w], fresh], self.kinds), self.kinds, w)
-            done = merged[0] + w <= self.last
-            self.open[w] = rollup.take(merged, ~done)
-            fresh = rollup.take(merged, done)
-            if len(fresh[0]):
+            done = int(np.count_nonzero(merged[0] + w <= self.last))   # a prefix: the buckets finished
+            self.open[w] = rollup.take(merged, np.arange(done, len(merged[0]))) if done else merged  # a copy
+            fresh = rollup.take(merged, slice(0, done)) if done else self._empty
+            if done:
                 out[w] = fresh
                 self.finished[w] = float(fresh[0][-1]) + w
         return out
