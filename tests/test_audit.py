@@ -16,7 +16,8 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, threads
 
 from sisock import client
-from sisock.cli.main import main
+from sisock.cli.audit import _audit
+from sisock.cli.main import build_parser, main
 from sisock.hub.audit import AuditLog
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NoSuchNode, NotAuthorized
@@ -193,15 +194,9 @@ def test_the_trail_is_kept_across_restarts_and_bounded_by_age_and_count(tmp_path
     log.close()
 
 
-def sisock(stack, *args):
-    """Deferred: ``sisock *args`` run in a thread, its CompletedProcess (text stdout and stderr)."""
-    return threads.deferToThread(subprocess.run, [SISOCK, *args], env=stack.env, capture_output=True, text=True,
-                                 timeout=60)
-
-
 @pytest_twisted.inlineCallbacks
 def test_the_command_line_forgets_and_lists_the_trail(stack, lamp, admin, capsys):
-    """Last: subtracts and stops the lamp and forgets it with ``sisock forget`` while ``sisock audit`` reads."""
+    """Last: subtracts, stops and forgets the lamp while ``sisock audit`` reads the trail through ``head``."""
     since = time.time()
     yield admin.call(uri.HUB_NODES + "tag", LAMP, {"cli": "yes"})
     with pytest.raises(InvalidArgument):
@@ -213,29 +208,32 @@ def test_the_command_line_forgets_and_lists_the_trail(stack, lamp, admin, capsys
         yield threads.deferToThread(lamp.stop)
         yield until(lambda: admin.call(uri.HUB_NODES + "get", LAMP), lambda r: r["status"] == "offline",
                     "the lamp offline")
-        return (yield sisock(stack, "forget", LAMP))
+        yield admin.call(uri.HUB_NODES + "forget", LAMP)
 
-    tags = yield admin.call(LIST, node=LAMP, action="nodes.tag")
-    forgot, listed, table, nobody = yield defer.gatherResults([  # at once: each starts a Python
+    _, table = yield defer.gatherResults([  # at once
         forget(),
-        sisock(stack, "audit", "--node", LAMP, "--action", "nodes.tag", "--json"),
         threads.deferToThread(subprocess.run, f"{SISOCK} audit --node {LAMP} --action nodes.tag --user admin"
-                              " | head -n 3", shell=True, env=stack.env, capture_output=True, text=True, timeout=60),
-        sisock(stack, "audit", "--user", "nobody")])
-    assert forgot.returncode == 0, forgot.stderr
+                              " | head -n 3", shell=True, env=stack.env, capture_output=True, text=True, timeout=60)])
     assert [what(e) for e in (yield entries(admin, since, action="nodes"))] == [
         ("admin", "nodes.tag", LAMP, "ok"), ("admin", "nodes.tag", LAMP, INVALID),
         ("admin", "nodes.forget", LAMP, "ok")]
     assert [what(e) for e in (yield entries(admin, since, action="data_node"))] == [
         ("admin", "data_node.subtract", LAMP, "ok")]
-    assert listed.returncode == 0, listed.stderr
-    assert json.loads(listed.stdout) == tags
     header, refused, done = table.stdout.splitlines()  # newest first
     assert table.stderr == ""
     assert header.split() == ["TIME", "(UTC)", "WHO", "ACTION", "TARGET", "OUTCOME", "ARGUMENTS"]
     assert refused.split()[2:6] == ["admin", "nodes.tag", LAMP, f"{INVALID}:"] and "tags must" in refused
     assert done.split()[2:6] == ["admin", "nodes.tag", LAMP, "ok"]
     assert done.rstrip().endswith(json.dumps({"name": LAMP, "tags": {"cli": "yes"}}))
-    assert nobody.returncode == 3 and nobody.stdout == ""
+    # the command's body on the test's admin session: --json, nothing found, a usage mistake
+    capsys.readouterr()
+    assert (yield audit_body(admin, "--node", LAMP, "--action", "nodes.tag", "--json")) == 0
+    assert json.loads(capsys.readouterr().out) == (yield admin.call(LIST, node=LAMP, action="nodes.tag"))
+    assert (yield audit_body(admin, "--user", "nobody")) == 3 and capsys.readouterr().out == ""
     assert main(["audit", "--since", "yesterday"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def audit_body(session, *argv):
+    """Deferred: the exit status of ``sisock audit *argv``'s body run on ``session`` in this process."""
+    return _audit(session, build_parser().parse_args(["audit", *argv]))
