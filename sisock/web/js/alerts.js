@@ -26,7 +26,7 @@ export class AlertFeed {
   constructor(sisock) {
     this.sisock = sisock;
     this.alerts = new Map(); // id -> alert
-    this.problem = null; // why the list could not be read, or null
+    this.problem = "not read yet"; // why the list is not known, or null once read
     this.listeners = [];
     this.reading = null; // events that came while the latest read of the list was on its way, else null
     this.timer = null;
