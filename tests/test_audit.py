@@ -21,6 +21,7 @@ from sisock.cli.main import build_parser, main
 from sisock.hub.audit import AuditLog
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NoSuchNode, NotAuthorized
+from tests.conftest import Events
 from tests.registry_support import connect_admin, connect_node, joined, until
 
 LAMP = "audited.lamp0001"
@@ -56,6 +57,8 @@ def what(entry):
 @pytest_twisted.inlineCallbacks
 def test_every_registry_change_is_recorded_once_in_order_with_its_caller_and_outcome(admin):
     since = time.time()
+    live = Events()
+    subscription = yield admin.subscribe(live, uri.HUB_AUDIT_RECORDED)
     yield admin.call(uri.HUB_NODES + "tag", LAMP, {"zone": "audit"})
     yield admin.call(uri.HUB_NODES + "untag", LAMP, ["zone"])
     yield admin.call(uri.HUB_NODES + "locate", LAMP, -23.0, -67.8)
@@ -79,6 +82,9 @@ def test_every_registry_change_is_recorded_once_in_order_with_its_caller_and_out
     assert times == sorted(times) and since <= times[0] <= time.time()
     ids = [e["id"] for e in got]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    yield live.wait(lambda items: len([e for e in items if e["target"] == LAMP]) >= 7, what="the live entries")
+    yield subscription.unsubscribe()
+    assert [e for e in live.items if e["target"] == LAMP] == got  # hub.audit.recorded: each entry, as written
 
 
 @pytest_twisted.inlineCallbacks
@@ -173,6 +179,8 @@ def test_a_consumer_cannot_read_the_audit_trail(stack):
     try:
         with pytest.raises(ApplicationError, match="not_authorized"):
             yield consumer.call(LIST)
+        with pytest.raises(ApplicationError, match="not_authorized"):
+            yield consumer.subscribe(lambda *_: None, uri.HUB_AUDIT_RECORDED)
     finally:
         yield consumer.close()
 
