@@ -100,3 +100,16 @@ def test_a_rules_file_with_a_rule_that_does_not_parse_stops_the_hub_in_one_line(
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "alerts.json: rule r1" in done.stderr
     assert "column 20, got '>'" in done.stderr and "error." not in done.stderr
+
+
+def test_a_node_forgotten_or_disabled_is_no_longer_offline():
+    engine = Engine()
+    engine.add(parse_rule("node fleet.* offline", "r1"))
+    engine.add(parse_rule("fleet.* power_w no data for 5s", "r2"))
+    assert [a.state for a in engine.node_state("fleet.a", {}, False, 10.0)] == ["firing"]
+    assert [a.state for a in engine.node_state("fleet.a", {}, False, 20.0, gone=True)] == ["resolved"]
+    engine.node_state("fleet.b", {}, True, 30.0)
+    assert [a.rule for a in engine.due(35.0)] == ["r2"]
+    assert [(a.rule, a.state) for a in engine.node_state("fleet.b", {}, True, 36.0, gone=True)] == [
+        ("r2", "resolved")]
+    assert engine.rules["r2"].watches == {} and engine.due(100.0) == []

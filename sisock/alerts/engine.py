@@ -75,13 +75,14 @@ class Engine:
                 changes += state.seen(node, tags, now)
         return self._settled(changes, now)
 
-    def node_state(self, node: str, tags: dict, online: bool, now: float) -> list[Alert]:
-        """``node`` went offline (or was forgotten) or came online at ``now`` (wall clock)."""
+    def node_state(self, node: str, tags: dict, online: bool, now: float, gone: bool = False) -> list[Alert]:
+        """``node`` went offline or came online at ``now`` (wall clock); ``gone``: it was forgotten or is
+        disabled, and no rule watches it any more (its alerts resolve)."""
         changes = []
         for state in self.concerning(node, "offline"):
-            changes += state.node_state(node, tags, online, now)
+            changes += state.node_state(node, tags, online or gone, now)
         for state in self.concerning(node, "nodata"):
-            if online:
+            if online and not gone:
                 state.watch(node, tags, now)
             else:
                 changes += state.unwatch(node, now)

@@ -142,7 +142,8 @@ class AlertService:
         def subscribed(sub):
             entry.pop("pending", None)
             entry["sub"] = sub
-            if not entry["rules"]:
+            if not entry["rules"]:  # its rules were removed meanwhile
+                self.subs.pop(key, None)
                 return sub.unsubscribe()
 
         return d.addCallback(subscribed)
@@ -187,7 +188,8 @@ class AlertService:
         online = {"added": True, "online": True, "offline": False, "forgotten": False}.get(change)
         if online is None:
             return
-        self.emit(self.engine.node_state(record.name, record.current_tags, online, time.time()))
+        gone = change == "forgotten" or not record.enabled  # a disabled node is not "offline"
+        self.emit(self.engine.node_state(record.name, record.current_tags, online, time.time(), gone))
         if not online:
             self._asked = {(r, n) for r, n in self._asked if n != record.name}
         self.learn_periods()
