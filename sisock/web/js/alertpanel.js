@@ -7,7 +7,7 @@
 // Anonymous viewers see no buttons; a refused action is said in the panel.
 
 import { PanelLogin } from "./admin.js";
-import { duration, el, utc } from "./format.js";
+import { duration, el, perFrame, utc } from "./format.js";
 import { errorText } from "./wamp.js";
 
 /** Roles that may acknowledge and silence alerts. */
@@ -36,8 +36,9 @@ export class AlertPanel {
     this.empty = el("p", { class: "muted", "data-testid": "alerts-empty" });
     this.element = el("section", { class: "alerts", "data-testid": "alert-panel", hidden: "" }, this.head, this.message,
       el("table", { class: "alerts-table" }, el("thead", {}, head), this.rows), this.empty);
-    admin.onChange(() => this._draw());
-    feed.onChange(() => this._draw());
+    const draw = perFrame(() => this._draw()); // once a frame however many events come
+    admin.onChange(draw);
+    feed.onChange(draw);
   }
 
   get shown() {
