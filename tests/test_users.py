@@ -40,9 +40,24 @@ def admin(stack):
     yield from joined(connect_admin(stack))
 
 
+def sisock_process(stack, *args, **env):
+    """Start ``sisock *args`` with the stack's environment and ``env``; the Popen (text pipes)."""
+    return subprocess.Popen([SISOCK, *args], env=dict(stack.env, **env), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def together(*processes):
+    """Wait for each of ``processes`` (started at once, to save time); their CompletedProcess, in order."""
+    done = []
+    for proc in processes:
+        out, err = proc.communicate(timeout=60)
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return done
+
+
 def sisock(stack, *args, **env):
     """Run ``sisock *args`` with the stack's environment and ``env``; the CompletedProcess (text)."""
-    return subprocess.run([SISOCK, *args], env=dict(stack.env, **env), capture_output=True, text=True, timeout=60)
+    return together(sisock_process(stack, *args, **env))[0]
 
 
 def refusal(stack, authid, secret):
@@ -77,20 +92,21 @@ def test_users_are_added_listed_rotated_and_removed_from_the_command_line(stack)
     assert added.returncode == 0, added.stderr
     first = added.stdout.strip()
     assert added.stdout == f"{first}\n" and len(first) >= 32  # the secret and nothing else, for a pipe
-    again = sisock(stack, "user", "add", "cli_alice", "--role", "consumer")
+    again, listed, wrong = together(
+        sisock_process(stack, "user", "add", "cli_alice", "--role", "consumer"),
+        sisock_process(stack, "user", "list", "--json"),
+        sisock_process(stack, "user", "list", SISOCK_USER="cli_alice", SISOCK_SECRET=f"not-{first}"))
     assert again.returncode == 2 and "cli_alice" in again.stderr and "exists" in again.stderr, again.stderr
-    listed = sisock(stack, "user", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     alice = next(u for u in json.loads(listed.stdout) if u["name"] == "cli_alice")
     assert set(alice) == {"name", "role", "created", "rotated"} and alice["role"] == "operator"
     assert first not in listed.stdout
+    assert wrong.returncode == 4 and wrong.stderr.count("\n") == 1, wrong.stderr
+    assert "cli_alice" in wrong.stderr and "wrong secret" in wrong.stderr
     rotated = sisock(stack, "user", "rotate", "cli_alice")
     assert rotated.returncode == 0, rotated.stderr
     second = rotated.stdout.strip()
     assert second != first and rotated.stdout == f"{second}\n"
-    old = sisock(stack, "user", "list", SISOCK_USER="cli_alice", SISOCK_SECRET=first)
-    assert old.returncode == 4 and old.stderr.count("\n") == 1, old.stderr
-    assert "cli_alice" in old.stderr and "wrong secret" in old.stderr
     assert sisock(stack, "user", "remove", "cli_alice").returncode == 0
     gone = sisock(stack, "user", "list", SISOCK_USER="cli_alice", SISOCK_SECRET=second)
     assert gone.returncode == 4 and gone.stderr.count("\n") == 1, gone.stderr
