@@ -172,6 +172,12 @@ def test_a_rule_that_does_not_parse_is_refused_naming_the_column_and_the_token(a
         yield admin.call(CHANGES + "rules.add", "weather windspeed > 5 for 5x")
     with pytest.raises(NoSuchNode, match="alert_id"):
         yield admin.call(CHANGES + "ack", "nope")
+    with pytest.raises(InvalidArgument, match=r"alert_id"):  # the signature, not a runtime_error
+        yield admin.call(CHANGES + "ack")
+    with pytest.raises(InvalidArgument, match="state must be one of"):
+        yield watcher.call(READS + "list", "burning")
+    with pytest.raises(InvalidArgument, match="limit"):
+        yield watcher.call(READS + "history", limit=0)
 
 
 @pytest_twisted.inlineCallbacks

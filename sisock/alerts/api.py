@@ -67,8 +67,8 @@ class AlertsApi:
                    "rules.add": self.rules_add, "rules.remove": self.rules_remove}
         with_caller = RegisterOptions(details_arg="details")
         return defer.gatherResults(
-            [hub.register(proc, READS + name) for name, proc in reads.items()]
-            + [hub.register(self._refusals_recorded(name, proc), CHANGES + name, with_caller)
+            [hub.register(validate.rpc(proc), READS + name) for name, proc in reads.items()]
+            + [hub.register(self._refusals_recorded(name, validate.rpc(proc)), CHANGES + name, with_caller)
                for name, proc in changes.items()],
             consumeErrors=True)
 
