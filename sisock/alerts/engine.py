@@ -64,7 +64,7 @@ class Engine:
         data, t = block.get("data"), block.get("t")
         if not isinstance(data, dict) or not isinstance(t, list):
             return []
-        changes = []
+        changes: list[Alert] = []
         for state in self.concerning(node) if rules is None else rules:
             values = data.get(state.rule.field)
             if not isinstance(values, list):

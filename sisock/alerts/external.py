@@ -37,6 +37,6 @@ def from_alarm(node: str, alarm: dict) -> Alert | None:
     return Alert(id=alarm_id(node, alarm), rule=f"{node}.{code}", name=code, expr=f"{node} alarm {code}",
                  node=node, field=None, group={"chamber": chamber} if chamber else {},
                  state="resolved" if cleared is not None else "firing",
-                 severity=SEVERITY.get(alarm.get("severity"), "warning"), since=alarm["raised"],
+                 severity=SEVERITY.get(str(alarm.get("severity")), "warning"), since=alarm["raised"],
                  fired_at=alarm["raised"], resolved_at=cleared, summary=str(alarm.get("message", "")),
                  acked_by=alarm.get("acked_by"), acked_at=alarm.get("acked"), source="brewing")

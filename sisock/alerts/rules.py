@@ -31,6 +31,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sisock.wire.errors import InvalidArgument
 
@@ -106,7 +107,7 @@ class Rule:
             value = float(value)
         if not isinstance(value, int | float) or not math.isfinite(value):
             return None
-        return OPERATORS[self.op](value, self.threshold)
+        return OPERATORS[str(self.op)](value, self.threshold)
 
     def to_dict(self) -> dict:
         """``{id, name, text, expr, kind, nodes, field, op, threshold, for, intervals, by, severity}``
@@ -221,7 +222,7 @@ def parse_rule(text: str, rule_id: str = "", severity: str | None = None, name: 
         severity = tokens.take(f"a severity ({', '.join(SEVERITIES)})", lambda t: t in SEVERITIES)
         tokens.i += 1
     body_column = tokens.items[tokens.i][1] if tokens.i < len(tokens.items) else len(text) + 1
-    fields = {"severity": severity or "warning"}
+    fields: dict[str, Any] = {"severity": severity or "warning"}
     if tokens.peek() == "node" and tokens.peek(2) == "offline":
         tokens.i += 1
         fields.update(kind="offline", nodes=_nodes(tokens))
