@@ -141,6 +141,15 @@ def test_a_rule_fires_on_the_replayed_wind_resolves_and_its_ack_reaches_a_second
     mine = [h for h in reversed(history) if h["alert"]["id"] == first]
     assert [h["change"] for h in mine] == ["pending", "firing", "resolved", "acked"]
     assert mine[-1]["by"] == "admin" and mine[-1]["alert"]["acked_by"] == "admin"
+    silences = yield watcher.call(READS + "silences")
+    assert [(x["matcher"], x["comment"]) for x in silences if x["id"] == silence["id"]] == [
+        (quiet["id"], "known windy week")]
+    yield admin.call(CHANGES + "unsilence", silence["id"])
+    assert silence["id"] not in [x["id"] for x in (yield watcher.call(READS + "silences"))]
+    yield changes.wait(lambda _: of_rule(changes, quiet["id"]) and not of_rule(changes, quiet["id"])[-1]["silenced"],
+                       5, "the quiet rule's alerts no longer silenced")
+    with pytest.raises(InvalidArgument, match="silence_id"):
+        yield admin.call(CHANGES + "unsilence", silence["id"])
     audit = yield admin.call("org.simonsobservatory.hub.audit.list", action="alerts")
     assert {(e["who"], e["action"], e["target"]) for e in audit} >= {
         ("admin", "alerts.rules.add", loud["id"]), ("admin", "alerts.silence", quiet["id"]),
