@@ -12,7 +12,7 @@ is JSON, written back whole (to a temporary file, then renamed) on every
 
 The **history file** (``<data dir>/alerts.sqlite``) has two tables:
 ``change`` (every state change, ack and silence of an alert, with the alert
-as it was then) and ``silence``. Every method of `AlertStore` blocks: the
+as it was then) and ``silence``, each row kept `RETENTION` (a year). Every method of `AlertStore` blocks: the
 service calls them through `AlertStore.run`, on one thread of their own.
 """
 
@@ -31,6 +31,8 @@ from twisted.internet import defer
 RULES_FILE, HISTORY_FILE = "alerts.json", "alerts.sqlite"
 #: Seconds between reminders of a firing alert not acknowledged, by default.
 DEFAULT_REPEAT = 3600.0
+#: Seconds the history keeps a record (and an ended silence), and records written between two prunes.
+RETENTION, PRUNE_EVERY = 365 * 86400.0, 1000
 DEFAULTS = {"notify": [], "repeat": DEFAULT_REPEAT, "alarm_nodes": ["brewing"], "next_id": 1, "rules": []}
 
 _SCHEMA = """
@@ -134,10 +136,18 @@ class AlertStore:
         return d
 
     def record(self, rows: list) -> None:
-        """Append ``[(t, change, by, alert dict), ...]`` to the history."""
+        """Append ``[(t, change, by, alert dict), ...]`` to the history; every `PRUNE_EVERY` records,
+        forget those (and the ended silences) older than `RETENTION`."""
         with self.db as db:
             db.executemany("INSERT INTO change (t, alert, rule, change, by, record) VALUES (?, ?, ?, ?, ?, ?)",
                            [(t, a["id"], a["rule"], change, by, json.dumps(a)) for t, change, by, a in rows])
+        self._written = getattr(self, "_written", PRUNE_EVERY) + len(rows)
+        if self._written >= PRUNE_EVERY:
+            self._written = 0
+            oldest = rows[-1][0] - RETENTION
+            with self.db as db:
+                db.execute("DELETE FROM change WHERE t < ?", (oldest,))
+                db.execute("DELETE FROM silence WHERE until < ? OR removed < ?", (oldest, oldest))
 
     def history(self, since: float | None, until: float | None, rule: str | None, limit: int) -> list[dict]:
         """The newest ``limit`` history records in ``[since, until)`` (of ``rule``), newest first:
