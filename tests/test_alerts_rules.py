@@ -4,12 +4,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from sisock.alerts.engine import Engine
 from sisock.alerts.rules import RuleError, parse_rule
 from sisock.alerts.state import RuleState
+from sisock.alerts.store import PRUNE_EVERY, AlertStore
 from sisock.wire import uri, validate
 from sisock.wire.errors import InvalidArgument
 
@@ -113,3 +115,16 @@ def test_a_node_forgotten_or_disabled_is_no_longer_offline():
     assert [(a.rule, a.state) for a in engine.node_state("fleet.b", {}, True, 36.0, gone=True)] == [
         ("r2", "resolved")]
     assert engine.rules["r2"].watches == {} and engine.due(100.0) == []
+
+
+def test_the_history_forgets_records_older_than_a_year(tmp_path):
+    store = AlertStore(str(tmp_path / "alerts.sqlite"))
+    alert = {"id": "a1", "rule": "r1"}
+    try:
+        store.record([(1.0, "firing", None, alert)])  # 1970
+        now = time.time()
+        store.record([(now, "resolved", None, alert)] * PRUNE_EVERY)
+        kept = store.history(None, None, "r1", 10000)
+        assert len(kept) == PRUNE_EVERY and min(r["t"] for r in kept) == now
+    finally:
+        store.close()
