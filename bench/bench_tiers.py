@@ -55,11 +55,15 @@ def build(path, jitter, values, end, days=365):
     layout = db.execute("INSERT INTO layout (timeline, fields) VALUES ('tl', ?)",
                         (str([[f, "number"] for f in values]).replace("'", '"'),)).lastrowid
     coarse = {3600.0: [], DAY: []}
+    held = rollup.empty(kinds)   # buckets of the day being built (its first sample may fall in the day before)
     for day in range(days, 0, -1):
         t, data = series(jitter, values, end - day * DAY, int(DAY))
         db.execute("BEGIN")
         summary = rollup.summarize(t, data, kinds, 60.0)
-        tiers.write(db, "tl", {60.0: summary}, packing.PCO)
+        held = rollup.coarsen(rollup.concat([held, summary], kinds), kinds, 60.0)
+        done = held[0] < end - day * DAY
+        tiers.write(db, "tl", {60.0: rollup.take(held, done)}, packing.PCO)   # one row a field and day
+        held = rollup.take(held, ~done)
         for width, parts in coarse.items():
             parts.append(rollup.coarsen(summary, kinds, width))
         if day <= 30:
@@ -71,6 +75,7 @@ def build(path, jitter, values, end, days=365):
                                " VALUES ('tl', ?, ?, ?, ?, ?, ?, ?, ?, 1)", (*row[:3], layout, *row[3:]))
         db.execute("COMMIT")
     db.execute("BEGIN")
+    tiers.write(db, "tl", {60.0: held}, packing.PCO)
     for width, parts in coarse.items():
         summary = rollup.coarsen(rollup.concat(parts, kinds), kinds, width)
         newest = rollup.bucket_index(summary[0], width * tiers.SEGMENT_BUCKETS) == \
