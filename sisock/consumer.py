@@ -247,8 +247,14 @@ class ConsumerSession(SisockSession):
                 return threads.deferToThread(reader.finish, final)
             return reader.finish(final)
 
+        def on_progress(message: Any) -> None:   # the node sends a few chunks ahead of what we have read
+            reader.feed(message)
+            ack = reader.due_ack()
+            if ack is not None and self.is_attached():
+                self.call(node_procedure(node, "get_data_ack"), *ack).addErrback(lambda _: None)
+
         return self._node_call(node, "get_data", finish, field, start, end, min_stride,
-                               options=CallOptions(on_progress=reader.feed), **options)
+                               options=CallOptions(on_progress=on_progress), **options)
 
     def get_latest(self, node: str) -> defer.Deferred[dict[str, dict[str, Any]]]:
         """Deferred newest recorded block of each timeline of ``node``: ``{tl: {"t": [...], "data": {f: [...]}}}``.

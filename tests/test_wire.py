@@ -17,6 +17,7 @@ import requests
 from autobahn.wamp.types import CallOptions
 
 from sisock import client
+from sisock.node import pacing
 from sisock.router.directory import CONFIG_FILE
 from sisock.wire import chunks, uri
 from sisock.wire.errors import InvalidArgument, TooLarge
@@ -159,6 +160,29 @@ def test_a_progressive_caller_of_another_client_gets_the_documented_messages(wir
     assert final == {"chunks": layout["chunks"], "bytes": layout["bytes"]} == {"chunks": len(messages) - 1,
                                                                                "bytes": layout["bytes"]}
     assert [m["chunk"] for m in messages[1:]] == list(range(layout["chunks"]))
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_node_sends_at_most_a_window_of_chunks_ahead_of_the_callers_acknowledgements(wire, consumer):
+    from twisted.internet import reactor
+
+    ahead, acked, sent = [], [0], []
+
+    def on_progress(message):
+        if "layout" in message:
+            sent.append(message["layout"]["ack"])
+            return
+        ahead.append(message["chunk"] + 1 - acked[0])   # chunks arrived and not acknowledged yet
+        reactor.callLater(0.05, acknowledge, message["chunk"] + 1)   # a caller slower than the node
+
+    def acknowledge(chunks):
+        acked[0] = chunks
+        consumer.call(uri.node_uri("wire", "get_data_ack"), sent[0], chunks)
+
+    final = yield consumer.call(GET_DATA, ["x"], T0, T0 + 1000, encoding="binary",
+                                options=CallOptions(on_progress=on_progress))
+    assert final["chunks"] == len(ahead) > 3 * pacing.WINDOW
+    assert max(ahead) <= pacing.WINDOW   # unacknowledged, the node waited
 
 
 def test_the_router_takes_a_larger_message_than_any_node_sends():

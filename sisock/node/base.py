@@ -25,6 +25,7 @@ receive them already converted to UNIX seconds UTC.
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +42,7 @@ from sisock.node.faults import Faults
 from sisock.node.recording import Recording
 from sisock.store import Store
 from sisock.wire import chunks, codec, validate
-from sisock.wire.errors import NodeDisabled, NodeError, SisockError
+from sisock.wire.errors import InvalidArgument, NodeDisabled, NodeError, SisockError
 
 txaio.use_twisted()  # for `DataNode.log`, whichever sisock module is imported first
 
@@ -106,6 +107,11 @@ class DataNode(Recording, Faults, Counters):
         """The node's recorded history (made on first use, so that subclasses skipping our
         ``__init__``, as original sisock nodes do, have one too)."""
         return Store()
+
+    @functools.cached_property
+    def _flows(self) -> dict[str, pacing.Flow]:
+        """Chunked get_data answers under way, by the token their callers acknowledge with (`ack_data`)."""
+        return {}
 
     # -- hooks for node authors --------------------------------------------
     def start(self) -> None:
@@ -218,10 +224,24 @@ class DataNode(Recording, Faults, Counters):
                     return defer.succeed(self._answer(held, start, end, min_stride, how, encoding, progress))
                 except Exception:
                     return defer.fail(self._node_error(Failure(), "get_data"))
-        send = None
-        if progress is not None:
-            send = pacing.sender(progress, getattr(getattr(self, "_transport", None), "transport", None))
-        return self._in_thread("get_data", self._answer_data, field, start, end, min_stride, how, encoding, send)
+        if progress is None:
+            return self._in_thread("get_data", self._answer_data, field, start, end, min_stride, how, encoding, None)
+        token, flow = secrets.token_hex(8), pacing.Flow()
+        self._flows[token] = flow
+        send = pacing.sender(progress, getattr(getattr(self, "_transport", None), "transport", None), flow, token)
+        answered = self._in_thread("get_data", self._answer_data, field, start, end, min_stride, how, encoding, send)
+        return answered.addBoth(lambda outcome: (self._flows.pop(token, None), outcome)[1])
+
+    def ack_data(self, ack: str, chunks: int) -> None:
+        """``consumer.NAME.get_data_ack(ack, chunks)``: the caller of a chunked get_data answer has read
+        ``chunks`` of its chunks (``ack``: the answer's token from its layout; `sisock.node.pacing`).
+        An answer that has ended, or a token of none, is no error."""
+        flow = self._flows.get(str(ack))
+        if flow is not None:
+            try:
+                flow.ack(int(chunks))
+            except (TypeError, ValueError):
+                raise InvalidArgument(f"chunks must be an integer count of chunks read, got {chunks!r}") from None
 
     def run_command(self, *args: Any, details: Any = None, **kwargs: Any) -> defer.Deferred:
         """``consumer.NAME.command(command, *args, **kwargs)``: run a ``@command`` method

@@ -1,7 +1,9 @@
-"""The procedures a data node answers: the standard five and those its author declares with `procedure`.
+"""The procedures a data node answers: the standard ones and those its author declares with `procedure`.
 
 Every node answers ``consumer.NAME.get_fields``, ``get_data``,
-``get_latest``, ``command`` and ``get_api`` (`sisock.node.base.DataNode`).
+``get_latest``, ``command``, ``get_api`` and ``get_data_ack`` (a caller's
+acknowledgement of the chunks of an answer it has read,
+`sisock.node.pacing`) (`sisock.node.base.DataNode`).
 A node that needs more procedures of its own (a display's ``set`` and
 ``fill``, a controller's ``io.create``) marks methods::
 
@@ -40,7 +42,8 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 #: (the router lets only admins call ``command``).
 STANDARD: dict[str, tuple[str, frozenset[str] | None]] = {
     "get_fields": ("get_fields", None), "get_data": ("get_data", None), "get_latest": ("get_latest", None),
-    "command": ("run_command", None), "get_api": ("get_api", None)}
+    "command": ("run_command", None), "get_api": ("get_api", None),
+    "get_data_ack": ("ack_data", None)}   # a caller's acknowledgement of chunks read (sisock.node.pacing)
 _by_class: dict[type, dict[str, tuple[str, frozenset[str] | None]]] = {}
 
 
@@ -54,7 +57,7 @@ def procedure(func: Callable[..., Any] | None = None, *, name: str | None = None
         The method; what it returns (a value or a Deferred) is the answer.
     name : str, optional
         Procedure name under the node, dots allowed (``"io.create"``);
-        the method's name by default. Not one of the standard five.
+        the method's name by default. Not one of the standard ones.
     roles : iterable of str, optional
         The caller roles (``admin``, ``node``, ``hub``, ``consumer``) that
         may call it, checked against the role the router discloses; others
@@ -78,7 +81,7 @@ def procedure(func: Callable[..., Any] | None = None, *, name: str | None = None
 
 
 def procedures_of(node: object) -> dict[str, tuple[str, frozenset[str] | None]]:
-    """``{procedure name: (method name, roles or None)}`` of ``node``: the standard five and its own."""
+    """``{procedure name: (method name, roles or None)}`` of ``node``: the standard ones and its own."""
     cls = type(node)
     found = _by_class.get(cls)
     if found is None:

@@ -13,12 +13,16 @@ import numpy as np
 from sisock.wire import codec
 from sisock.wire.errors import NodeError
 
+#: Chunks read between two acknowledgements to the node (`_Reader.due_ack`; the node sends 8 ahead).
+ACK_EVERY = 2
+
 
 class _Reader:
     """What `Assembler` and `RowStream` share: the layout, the chunks' pieces, the progress and the checks.
 
     A subclass places each piece (`_place`), knows where an array stands
-    (``_filled``), and may act once a chunk is in (`_chunk_done`).
+    (``_filled``), and may act once a chunk is in (`_chunk_done`). The
+    caller acknowledges the chunks read when `due_ack` says so.
     """
 
     def __init__(self, progress=None):
@@ -45,6 +49,14 @@ class _Reader:
             return
         if "chunk" in message and self.progress is not None:
             self.progress(self._received, self._layout["bytes"])
+
+    def due_ack(self):
+        """``(token, chunks read)`` to acknowledge to the node now (``consumer.NAME.get_data_ack``), or None:
+        after every `ACK_EVERY` chunks of an answer whose layout asked for acknowledgements (``"ack"``)."""
+        token = (self._layout or {}).get("ack")
+        if token is None or self._error is not None or self._chunks == 0 or self._chunks % ACK_EVERY:
+            return None
+        return token, self._chunks
 
     def _feed(self, message):
         if "layout" in message:
