@@ -107,8 +107,16 @@ class AsyncClient(AsyncFrameMethods):
         await self.session.when_joined(self.timeout)  # the encoding is the joined connection's
         assembler = chunks.Assembler(progress)
         options = get_data_options(self.session.encoding, downsample)
+
+        def on_progress(message: Any) -> None:   # the node sends a few chunks ahead of what we have read
+            assembler.feed(message)
+            ack = assembler.due_ack()
+            if ack is not None:
+                sent = asyncio.ensure_future(self.session.call(node_procedure(node, "get_data_ack"), *ack))
+                sent.add_done_callback(lambda done: done.cancelled() or done.exception())
+
         final = await self._node_call(node, "get_data", field, start, end, min_stride,
-                                      options=CallOptions(on_progress=assembler.feed), **options)
+                                      options=CallOptions(on_progress=on_progress), **options)
         if assembler.chunked:
             return await asyncio.get_running_loop().run_in_executor(None, assembler.finish, final)
         return assembler.finish(final)
