@@ -138,10 +138,11 @@ class Client(FrameMethods):
     def stream_data(self, node: str, field: list[str], start: float, end: float,
                     on_rows: Callable[[str, Any, dict[str, Any]], Any], min_stride: float | None = None,
                     downsample: str | None = None, progress: Progress | None = None,
-                    timeline_of: dict[str, str] | None = None) -> dict[str, Any]:
+                    timeline_of: dict[str, str] | None = None,
+                    on_start: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
         """One get_data call handed to ``on_rows`` in row batches; see :meth:`ConsumerSession.stream_data`.
 
-        ``on_rows`` and ``progress`` run in the reactor's thread, not the caller's.
+        ``on_rows``, ``on_start`` and ``progress`` run in the reactor's thread, not the caller's.
 
         Raises
         ------
@@ -151,7 +152,7 @@ class Client(FrameMethods):
             If the whole transfer takes longer than ``timeout``.
         """
         return self._run(self._session.stream_data, node, field, start, end, on_rows, min_stride, downsample,
-                         progress, None, timeline_of)
+                         progress, None, timeline_of, on_start)
 
     def get_latest(self, node: str) -> dict[str, dict[str, Any]]:
         """The newest recorded block of each timeline of ``node``; see :meth:`ConsumerSession.get_latest`.

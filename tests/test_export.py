@@ -92,13 +92,32 @@ def exported(stack, chunked, tmp_path_factory):
                             "--parquet", str(out / f"{node}.parquet"), "--netcdf", str(out / f"{node}.nc"))
     (out / "day.parquet").write_text("an older file")
     runs["day"] = sisock(stack, "get", *DAY, "--parquet", str(out / "day.parquet"), "--force")
+    runs["client"] = utils.getProcessOutputAndValue(sys.executable, ["-c", CLIENT_STREAM], env=stack.env).addCallback(
+        lambda r: (r[2], r[0].decode(), r[1].decode()))
     done = pytest_twisted.blockon(defer.gatherResults(list(runs.values())))
     files = {}
     for node, (status, stdout, stderr) in zip(runs, done, strict=True):
-        assert status == 0 and stderr == "", stderr
-        files[node] = (out / f"{node}.parquet", stdout) if node == "day" else (
+        assert status == 0 and (stderr == "" or node == "client"), stderr
+        files[node] = (out / f"{node}.parquet", stdout) if node in ("day", "client") else (
             out / f"{node}.parquet", out / f"{node}.nc", json.loads(stdout))
     return files
+
+
+#: A script streaming the chunked twin's minutely timeline with the blocking client, against its get_data.
+CLIENT_STREAM = f"""
+import json, numpy as np, sisock
+batches, starts = [], []
+with sisock.Client(timeout=60) as client:
+    summary = client.stream_data("{ChunkedWeather.name}", ["windspeed"], 1, 2e9,
+                                 lambda tl, t, data: batches.append((t.copy(), data["windspeed"].copy())),
+                                 on_start=starts.append)
+    whole = client.get_data("{ChunkedWeather.name}", ["windspeed"], 1, 2e9)
+t = np.concatenate([b[0] for b in batches])
+v = np.concatenate([b[1] for b in batches])
+print(json.dumps({{"batches": len(batches), "starts": len(starts), "rows": summary["timeline"]["minutely"]["rows"],
+                  "same_t": bool(np.array_equal(t, whole["timeline"]["minutely"]["t"])),
+                  "same_v": bool(np.array_equal(v, whole["data"]["windspeed"], equal_nan=True))}}))
+"""
 
 
 def assert_same_values(got, want, what):
@@ -176,6 +195,12 @@ def test_a_chunked_answer_reaches_the_caller_in_row_batches_before_it_ends(stack
     assert len(batches) > 20 and {b[0] for b in batches} == {"minutely"}  # one batch a chunk
     assert max(b[1] for b in batches) < rows / 10 and sum(b[1] for b in batches) == rows
     assert all(b[2] == ["radiometer", "windspeed"] for b in batches)
+
+
+def test_the_blocking_client_streams_the_same_rows_as_get_data_in_batches(exported):
+    said = json.loads(exported["client"][1])
+    assert said["same_t"] and said["same_v"] and said["starts"] == 1
+    assert said["rows"] > 20_000 and said["batches"] > 20
 
 
 @pytest_twisted.inlineCallbacks
