@@ -6,8 +6,9 @@ timestamps, each field's units, description, type and timeline, and the
 node, range and ``min_stride`` of the read.
 
 - :class:`ParquetOut`: one Parquet file of one timeline (pyarrow), columns
-  ``time`` (``timestamp[ns, UTC]``) then the fields; one row group per
-  `ROW_GROUP_ROWS` rows, zstd; a missing value is a null.
+  ``time`` (``timestamp[ns, UTC]``) then the fields; row groups of the
+  batches gathered until they hold `ROW_GROUP_ROWS` rows (the last one
+  may hold fewer), zstd; a missing value is a null.
 - :class:`NetcdfOut`: one NetCDF-4 file of every timeline (h5netcdf), for
   xarray: per timeline an unlimited dimension and coordinate
   ``time_<timeline>``, float64 seconds with the CF units
