@@ -6,7 +6,8 @@ days of the 60 s tier, the 1 h and 1 d tiers (compacted but for their
 newest segment); the values are host metrics
 as a sensors node records them (``--metrics``, an ``.npz`` of columns with
 ``t``), repeated. Prints the bytes per raw value, the size of each tier, and
-the median time of the reads the planner makes (2 fields each).
+the median time of the reads the planner makes (2 fields each, the
+statistics a mean or a min/max envelope asks).
 """
 
 import argparse
@@ -123,18 +124,21 @@ def main(argv=None):
     starts = np.sort(rng.choice(np.arange(end - 365 * DAY, end - 2 * 3600, 3600.0), 2000, replace=False))
     hours = np.column_stack([starts, starts + rng.uniform(60, 3600, 2000)])
     minutes = np.sort(rng.choice(np.arange(end - 30 * DAY, end - 60, 60.0), 1000, replace=False))
+    mean, envelope = ("count", "sum"), ("min", "max", "tmin", "tmax")   # what a mean and a minmax read ask
     rows = [
-        ("read_rollup 60 s, one window of 30 days", lambda: store.read_rollup(
-            "tl", 60.0, fields, [[end - 30 * DAY, end]]), 15),
-        ("read_rollup 60 s, 2000 windows <= 1 h over 365 days", lambda: store.read_rollup(
-            "tl", 60.0, fields, hours), 25),
+        ("read_rollup 60 s, one window of 30 days, mean", lambda: store.read_rollup(
+            "tl", 60.0, fields, [[end - 30 * DAY, end]], mean), 15),
+        ("read_rollup 60 s, 2000 windows <= 1 h over 365 days, mean", lambda: store.read_rollup(
+            "tl", 60.0, fields, hours, mean), 25),
+        ("  the same, minmax", lambda: store.read_rollup("tl", 60.0, fields, hours, envelope), None),
+        ("  the same, every statistic", lambda: store.read_rollup("tl", 60.0, fields, hours), None),
         ("read_raw, 1000 windows of 60 s over 30 days", lambda: store.read_raw(
             "tl", fields, np.column_stack([minutes, minutes + 60])), 20),
         ("get_data, 30 days", lambda: store.get_data(fields, end - 30 * DAY, end), None),
     ]
-    print(f"{'median of ' + str(args.repeats):55} {'ms':>8} {'target':>8}")
+    print(f"{'median of ' + str(args.repeats):60} {'ms':>8} {'target':>8}")
     for what, func, target in rows:
-        print(f"{what:55} {timed(func, args.repeats):8.1f} {target or '-':>8}")
+        print(f"{what:60} {timed(func, args.repeats):8.1f} {target or '-':>8}")
     store.close()
 
 

@@ -26,6 +26,15 @@ APEX wind speed (time, value)              1.6     3.0 (2.3)
 In 600-sample rows pcodec gives 2.6, 1.2 and 0.7. Of the host metrics, the
 disk and network rates (quotients of counters and clock differences, full
 precision) take 6-7 bytes a value; the rest 0.05-2.3.
+
+The summary tiers' compacted rows (`sisock.store.tiers`: a day of 60 s
+buckets, 8 statistics a number field, ``tmin``/``tmax`` as seconds after
+the bucket's start) take, per field and bucket (64 bytes plain): 14.2 on
+random walks rounded to 0.1 at 1 Hz, 41.7 on full-precision noise (the
+worst case), 2.0 on the history benchmark's values (``bench.bench_tiers``:
+random walks that repeat every 20 minutes, which pcodec finds). A column
+of 1,440 values decodes in ~12 µs (~3 µs with pcodec's classic mode and no
+delta, which takes 2-3 times the bytes here; measured at a load of 1).
 """
 
 import itertools
