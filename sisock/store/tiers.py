@@ -89,7 +89,7 @@ class TierBuilder:
         for w in self.widths:
             if len(fresh[0]) and fresh[0][0] < self.finished[w]:   # replayed after a restart
                 fresh = rollup.take(fresh, fresh[0] >= self.finished[w])
-            merged = rollup.coarsen(rollup.concat([self.open[w], fresh], self.kinds), self.kinds, w)
+            merged = self._merged(w, fresh)
             done = int(np.count_nonzero(merged[0] + w <= self.last))   # a prefix: the buckets finished
             self.open[w] = rollup.take(merged, np.arange(done, len(merged[0]))) if done else merged  # a copy
             fresh = rollup.take(merged, slice(0, done)) if done else self._empty
@@ -97,6 +97,20 @@ class TierBuilder:
                 out[w] = fresh
                 self.finished[w] = float(fresh[0][-1]) + w
         return out
+
+    def _merged(self, w, fresh):
+        """The open bucket of tier ``w`` followed by ``fresh`` (finer buckets, or of width ``w``), in buckets of ``w``.
+
+        Fresh buckets of width ``w`` (the finest tier's) are merged only where
+        one continues the open bucket, the first, not all coarsened again.
+        """
+        open_ = self.open[w]
+        if w != self.widths[0] or not len(fresh[0]):
+            return rollup.coarsen(rollup.concat([open_, fresh], self.kinds), self.kinds, w)
+        if not len(open_[0]) or open_[0][-1] != fresh[0][0]:
+            return rollup.concat([open_, fresh], self.kinds)
+        head = rollup.coarsen(rollup.concat([open_, rollup.take(fresh, [0])], self.kinds), self.kinds, w)
+        return rollup.concat([head, rollup.take(fresh, slice(1, None))], self.kinds)
 
     def state(self):
         """A copy of the state, for `restore` after a failed transaction."""
