@@ -246,6 +246,7 @@ def test_mistakes_say_one_line_with_their_status_and_leave_no_file(stack, chunke
 @pytest.mark.parametrize("argv, status, words", [
     (("--parquet", "x.parquet"), 1, "--parquet needs pyarrow (pip install 'sisock[parquet]')"),
     (("--netcdf", "x.nc", "--csv", "x.csv"), 2, "--csv goes alone"),
+    (("--netcdf", "-"), 2, "not stdout"),
 ])
 def test_a_missing_extra_or_csv_with_an_export_is_said_before_connecting(monkeypatch, tmp_path, capsys, argv,
                                                                           status, words):

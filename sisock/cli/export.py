@@ -57,12 +57,14 @@ def check_options(args):
     Raises
     ------
     sisock.cli.support.Failed
-        USAGE for ``--csv`` with ``--parquet`` or ``--netcdf``, ERROR naming
-        the extra to install for a missing library.
+        USAGE for ``--csv`` with ``--parquet`` or ``--netcdf`` and for ``-``
+        as their file, ERROR naming the extra to install for a missing library.
     """
     if (args.parquet or args.netcdf) and args.csv:
         raise cli.Failed(cli.USAGE, "--csv goes alone: --parquet and --netcdf write the samples as they arrive, "
                                     "--csv once all are in")
+    if "-" in (args.parquet, args.netcdf):
+        raise cli.Failed(cli.USAGE, "--parquet and --netcdf write a file, not stdout: give a file name")
     try:
         for kind in ("parquet", "netcdf"):
             if getattr(args, kind):
