@@ -22,7 +22,7 @@ import requests
 from tests.conftest import free_port
 
 SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
-PARTS = ("router", "hub", "weather", "sensors", "brewing", "pixels", "bridge")
+PARTS = ("router", "hub", "weather", "sensors", "brewing", "pixels", "fleet", "bridge")
 
 
 def clean_env(**extra):

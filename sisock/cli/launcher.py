@@ -21,6 +21,7 @@ from twisted.internet import defer
 
 from sisock import config
 from sisock.cli.links import accepted_link, link_problems, router_dir
+from sisock.cli.options import integer_in
 from sisock.cli.supervisor import Child, Part, PartExited
 from sisock.router.directory import WEB_DIR, prepare_cbdir, socket_path
 from sisock.router.links import node_public_key
@@ -32,11 +33,15 @@ from sisock.tls import make_certificate
 #: Seconds a part may take to become ready while the stack starts.
 READY_TIMEOUT = 60.0
 
+#: Street lamps of the fleet `sisock up` simulates by default (``--fleet``).
+DEFAULT_FLEET = 20
+
 PYTHON = sys.executable
 CROSSBAR = os.path.join(os.path.dirname(PYTHON), "crossbar")
 
 
-def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False, router_only=False):
+def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False, router_only=False,
+                fleet=DEFAULT_FLEET):
     """The parts `sisock up` starts, in start order.
 
     Parameters
@@ -49,6 +54,8 @@ def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False, 
         Include the weather and the sensors node.
     demo : bool
         Include the pixel demos: the status board on ``pixels``, the race on a 64-pixel strip ``race``.
+    fleet : int
+        Street lamps of the simulated fleet (``fleet.lamp0001`` ...; 0: no fleet).
     router_only : bool
         Only the router (the other arguments but ``home`` are then ignored).
 
@@ -68,6 +75,8 @@ def stack_parts(home, bridge_port=8081, weather=True, sensors=True, demo=False, 
         parts.append(Part("sensors", (PYTHON, "-m", "nodes.sensors"), ready))
     parts.append(Part("pixels", (PYTHON, "-m", "nodes.pixels"), ready))
     parts.append(Part("brewing", (PYTHON, "-m", "nodes.brewing"), ready))
+    if fleet:
+        parts.append(Part("fleet", (PYTHON, "-m", "nodes.fleet", "--count", str(fleet)), ready))
     parts.append(Part("bridge", (PYTHON, "-m", "grafana_bridge", "--port", str(bridge_port)), ready))
     if demo:
         race = ("--name", "race", "--strip", "64", "--description",
@@ -112,6 +121,8 @@ class Launcher:
         Start the weather / sensors node.
     demo : bool
         Start the pixel display's demo clients too.
+    fleet : int
+        Street lamps of the simulated fleet (0: none).
     verbose : bool
         Echo every child output line on stdout, prefixed ``[part]``.
     ready_timeout : float
@@ -135,7 +146,7 @@ class Launcher:
 
     def __init__(self, home, port=8080, bridge_port=8081, weather=True, sensors=True, verbose=False,
                  ready_timeout=READY_TIMEOUT, reactor=None, tls=False, rawsocket_port=None, proxies=0, demo=False,
-                 router_only=False, link=None, link_keys=None):
+                 router_only=False, link=None, link_keys=None, fleet=DEFAULT_FLEET):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
@@ -153,7 +164,7 @@ class Launcher:
                           else f"{'rss' if tls else 'rs'}://127.0.0.1:{self.rawsocket_port}")
         self.link, self.link_keys = link, dict(link_keys or {})
         self.router_only = bool(router_only or link)
-        self.parts = stack_parts(self.home, self.bridge_port, weather, sensors, demo, self.router_only)
+        self.parts = stack_parts(self.home, self.bridge_port, weather, sensors, demo, self.router_only, fleet)
         self.verbose, self.ready_timeout = verbose, ready_timeout
         self.children = []
         self.exit_code = 0
@@ -340,8 +351,9 @@ class Launcher:
 
 UP_DESCRIPTION = """\
 Start a whole sisock stack on this machine: the Crossbar router, the hub, the
-weather, sensors, pixels and brewing nodes and the Grafana bridge (with --demo
-also the race display and the pixel demos), each once the one before is ready.
+weather, sensors, pixels and brewing nodes, a fleet of simulated street lamps
+(--fleet) and the Grafana bridge (with --demo also the race display and the
+pixel demos), each once the one before is ready.
 The hub runs the alert service (rules in $SISOCK_HOME/alerts.json; sisock alerts).
 Output of each part goes to $SISOCK_HOME/logs/<part>.log. A part that dies is
 restarted (1 s backoff doubling to 30 s). Ctrl-C or SIGTERM stops them all."""
@@ -377,6 +389,8 @@ def add_arguments(parser):
                              "off the router worker (default %(default)s: the router worker serves it)")
     parser.add_argument("--no-sensors", action="store_true", help="do not start the sensors node")
     parser.add_argument("--no-weather", action="store_true", help="do not start the weather node")
+    parser.add_argument("--fleet", type=integer_in(0, 10000), default=DEFAULT_FLEET, metavar="N",
+                        help="simulated street lamps of the fleet node (default %(default)s; 0: no fleet)")
     parser.add_argument("--verbose", action="store_true", help="echo every child output line, prefixed [part]")
     parser.add_argument("--demo", action="store_true", help="also run the pixel display demos (status board, race)")
     parser.add_argument("--tls", action="store_true",
@@ -397,5 +411,6 @@ def run_up(args):
     launcher = Launcher(args.home or config.home_dir(), args.port, args.bridge_port,
                         weather=not args.no_weather, sensors=not args.no_sensors, verbose=args.verbose,
                         tls=args.tls, rawsocket_port=args.rawsocket_port, proxies=args.proxies, demo=args.demo,
+                        fleet=args.fleet,
                         router_only=args.router_only, link=args.link_to, link_keys=dict(args.accept_link))
     return launcher.run()

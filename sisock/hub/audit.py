@@ -106,11 +106,12 @@ class AuditLog:
         self._since_prune, self._pruned = 0, 0.0
         self._prune()
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="sisock-audit")
-        self._pool.start()
 
     def _run(self, func, *args):
         from twisted.internet import reactor
 
+        if not self._pool.started:  # at first use: a thread started before the reactor would keep a process
+            self._pool.start()      # that fails to start (a bad log level) from exiting
         return threads.deferToThreadPool(reactor, self._pool, func, *args)
 
     def record(self, who, action, target=None, args=None, outcome=OK, message=None):
