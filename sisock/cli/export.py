@@ -215,8 +215,7 @@ def export(session, args, progress):
     ------------------------
     sisock.cli.support.Failed
         NOT_FOUND for a field the node does not have, USAGE for an existing
-        file without ``--force``, ERROR for a missing library or a file that
-        cannot be written.
+        file without ``--force``, ERROR for a file that cannot be written.
     """
     field, timeline = yield session.get_fields(args.node, 1, time.time())
     cli.require_fields(args.node, field, args.field)
@@ -231,8 +230,6 @@ def export(session, args, progress):
         yield session.stream_data(args.node, list(args.field), args.start, args.end, job.on_rows, args.min_stride,
                                   progress=progress, timeline_of={f: field[f]["timeline"] for f in args.field},
                                   on_start=job.open)
-        if not job.files:   # an answer always has a layout or a result; this is for one with no timeline
-            job.open({"timeline": {}})
         written = yield job.finish()
     except BaseException:
         yield job.abort()
