@@ -19,7 +19,8 @@ A chunked answer is, in this order:
    K, "bytes": B}}`` (a timeline's other keys, such as ``field``, as in the result)
    where ``spec = {"dtype": "<f8", "shape": [N]}`` for an array that comes
    as raw bytes and ``{"dtype": None, "shape": [N]}`` for one that comes as
-   lists (`sisock.wire.codec`);
+   lists (`sisock.wire.codec`); a node adds ``"ack": token``, the name its
+   caller acknowledges the chunks read with (`sisock.node.pacing`);
 2. ``K`` progressive results ``{"chunk": i, "bytes": b, "data": {f:
    {"offset": i0, "values": v}}, "timeline": {tl: {"offset": i0, "values":
    t}}}``, each carrying consecutive samples ``[i0, i0 + len)`` of some of
