@@ -157,6 +157,42 @@ def test_a_rule_fires_on_the_replayed_wind_resolves_and_its_ack_reaches_a_second
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_named_operator_acks_an_alert_may_not_disable_is_removed_and_the_trail_lists_each_action_in_order(
+        alerting):
+    from tests.test_users import refusal
+
+    stack, node, admin, watcher, changes, hook, added = alerting
+    begun = time.time()
+    erin = yield admin.call("org.simonsobservatory.hub.users.add", "op_erin", "operator")
+    operator = yield client.connect(stack.url, authid="op_erin", secret=erin["secret"])
+    assert operator.authrole == "operator"
+    try:
+        rule = yield add_rule(admin, added, "windreplay windspeed > 16 for 1m", name="gusts")
+        yield watcher.call("org.simonsobservatory.consumer.windreplay.play", FIRST, COUNT, 20.0)
+        yield changes.wait(lambda _: of_rule(changes, rule["id"], "firing"), 15, "the gusts rule firing")
+        firing = of_rule(changes, rule["id"], "firing")[0]
+
+        asked = time.monotonic()
+        acked = yield operator.call(CHANGES + "ack", firing["id"])
+        assert acked["acked_by"] == "op_erin"
+        yield changes.wait(lambda items: any(a["id"] == firing["id"] and a["acked_by"] == "op_erin" for a in items),
+                           1.0, "the operator's ack seen by the other client")
+        assert time.monotonic() - asked < 1.0
+        with pytest.raises(Exception, match="not_authorized|not authorized"):
+            yield operator.call("org.simonsobservatory.hub.nodes.disable", "windreplay")
+
+        yield admin.call("org.simonsobservatory.hub.users.remove", "op_erin")
+        yield wait_for(lambda: not operator.is_attached(), 10, "the removed operator's session ended")
+        assert "removed" in (yield refusal(stack, "op_erin", erin["secret"]))
+    finally:
+        yield operator.close()
+    trail = yield admin.call("org.simonsobservatory.hub.audit.list", since=begun)
+    assert [(e["who"], e["action"], e["target"], e["outcome"]) for e in reversed(trail)] == [
+        ("admin", "users.add", "op_erin", "ok"), ("admin", "alerts.rules.add", rule["id"], "ok"),
+        ("op_erin", "alerts.ack", firing["id"], "ok"), ("admin", "users.remove", "op_erin", "ok")]
+
+
+@pytest_twisted.inlineCallbacks
 def test_rules_are_added_listed_kept_in_the_home_and_removed(alerting):
     stack, node, admin, watcher, changes, hook, added = alerting
     rule = yield add_rule(admin, added, "warning: fleet.lamp* power_w == 0 for 10m by zone")
@@ -244,3 +280,4 @@ def test_sisock_alerts_adds_a_rule_and_says_what_it_refuses_in_one_line_with_its
     assert (rule["kind"], rule["intervals"], rule["severity"]) == ("nodata", 10, "info")
     assert bad.returncode == 2 and "column 19, got 'bigger'" in bad.stderr and bad.stderr.count("\n") == 1
     assert unknown.returncode == 3 and "no alert 'nope'" in unknown.stderr and unknown.stderr.count("\n") == 1
+
