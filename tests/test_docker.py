@@ -28,7 +28,7 @@ DOCKERFILE = ROOT / "docker" / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 IMAGE = "sisock:"  # services built from docker/Dockerfile use an image named sisock:<version>
 #: Services that keep data: a named volume on their data directory.
-STATEFUL = {"hub", "sensors", "brewing", "pixels", "fleet", "grafana"}
+STATEFUL = {"router", "hub", "sensors", "brewing", "pixels", "fleet", "grafana"}
 
 
 def docker_compose():
@@ -136,7 +136,7 @@ def named_volumes(service):
     return out
 
 
-def test_every_store_and_the_registry_are_on_named_volumes(config):
+def test_every_store_the_registry_and_the_users_are_on_named_volumes(config):
     for name, service in config["services"].items():
         target = "/var/lib/grafana" if name == "grafana" else "/var/lib/sisock/data"
         named = named_volumes(service)
