@@ -270,6 +270,15 @@ def test_finished_segments_become_one_pcodec_row_per_field_that_gives_back_every
         mean = store.read_rollup("tl", 60.0, ["x"], [[0, 2 * T0]], stats=("count", "sum"))
         assert set(mean[2]["x"]) == {"count", "sum"}
         np.testing.assert_array_equal(mean[2]["x"]["count"], want[2]["x"]["count"])
+        windows = np.array([[T0 + 600, T0 + 3000], [T0 + DAY - 120, T0 + DAY + 130], [T0 + 1.5 * DAY, T0 + 1.6 * DAY],
+                            [T0 + 2.1 * DAY, T0 + 2.2 * DAY]])   # compacted days and plain pieces of the third
+        part = store.read_rollup("tl", 60.0, ["y"], windows, stats=("tmax", "max"))
+        inside = np.zeros(len(want[0]), bool)
+        for lo, hi in windows:
+            inside |= (want[0] >= lo) & (want[0] < hi)
+        np.testing.assert_array_equal(part[0], want[0][inside])
+        np.testing.assert_array_equal(part[2]["y"]["tmax"], want[2]["y"]["tmax"][inside])
+        np.testing.assert_array_equal(part[2]["y"]["max"], want[2]["y"]["max"][inside])
         with sqlite3.connect(path) as db:
             nb, size = db.execute("SELECT total(nb), total(size) FROM rollup WHERE width = 60 AND field = 'x'"
                                   " AND codec = 1").fetchone()
