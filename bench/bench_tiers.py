@@ -3,11 +3,12 @@
 Builds (once, in ``--dir``) a store file as a year of recording leaves it
 with the default settings: 30 days of raw samples in compacted rows, 365
 days of the 60 s tier, the 1 h and 1 d tiers (compacted but for their
-newest segment); the values are host metrics
-as a sensors node records them (``--metrics``, an ``.npz`` of columns with
-``t``), repeated. Prints the bytes per raw value, the size of each tier, and
-the median time of the reads the planner makes (2 fields each, the
-statistics a mean or a min/max envelope asks).
+newest segment); the values are random walks
+rounded to 0.1 like sensor readings that never repeat (`Walks`), or host
+metrics as a sensors node records them (``--metrics``, an ``.npz`` of
+columns with ``t``), the recording repeated. Prints the bytes per value,
+the size of each tier, and the median time of the reads the planner makes
+(2 fields each, the statistics a mean or a min/max envelope asks).
 """
 
 import argparse
@@ -25,28 +26,53 @@ from sisock.store.store import Store
 DAY = 86400.0
 
 
-def columns(path, n_fields=12):
-    """``{field: values}`` of recorded metrics, or random walks rounded like sensor readings."""
-    if path:
+class Walks:
+    """Samples at 1 Hz of ``n_fields`` random walks (steps of standard deviation 1, rounded to 0.1, as sensor
+    readings are) that never repeat: each `series` continues the walks from the last value of the one before
+    and draws new timestamp jitter (normal, 2e-4 s), from a fixed seed."""
+
+    def __init__(self, n_fields=12, seed=0):
+        self.fields = [f"f{i}" for i in range(n_fields)]
+        self._rng = np.random.default_rng(seed)
+        self._last = np.zeros(n_fields)
+
+    def series(self, start, n):
+        """``(t, {field: values})``: ``n`` samples from ``start`` (seconds UTC), float64 arrays of shape ``(n,)``."""
+        walks = self._last + np.cumsum(self._rng.standard_normal((n, len(self.fields))), axis=0)
+        self._last = walks[-1]
+        t = start + np.arange(n) + self._rng.normal(0, 2e-4, n)
+        return t, {f: np.round(walks[:, i], 1) for i, f in enumerate(self.fields)}
+
+
+class Recorded:
+    """Samples at 1 Hz of recorded host metrics (an ``.npz`` of ``t`` and one array per field), the first
+    ``n_fields`` of them: their values and timestamp jitter repeated, from the start of the recording each
+    `series`."""
+
+    def __init__(self, path, n_fields=12):
         found = dict(np.load(path))
-        t = found.pop("t")
-        return np.diff(t) - 1.0, {f"f{i}": v for i, v in enumerate(list(found.values())[:n_fields])}
-    rng = np.random.default_rng(0)
-    return rng.normal(0, 2e-4, 1200), {f"f{i}": np.round(np.cumsum(rng.normal(size=1200)), 1) for i in range(n_fields)}
+        self._jitter = np.diff(found.pop("t")) - 1.0
+        self._values = {f"f{i}": v for i, v in enumerate(list(found.values())[:n_fields])}
+        self.fields = list(self._values)
+
+    def series(self, start, n):
+        """``(t, {field: values})``: ``n`` samples from ``start`` (seconds UTC), float64 arrays of shape ``(n,)``."""
+        i = np.arange(n)
+        t = start + i + self._jitter[i % len(self._jitter)]
+        return t, {f: v[i % len(v)] for f, v in self._values.items()}
 
 
-def series(jitter, values, start, n):
-    """``n`` samples at 1 Hz from ``start``: the recorded jitter and values, repeated."""
-    i = np.arange(n)
-    t = start + i + jitter[i % len(jitter)]
-    return t, {f: v[i % len(v)] for f, v in values.items()}
+def columns(path, n_fields=12):
+    """The samples of a benchmark: `Recorded` metrics of the ``.npz`` ``path``, or `Walks` if ``path`` is None."""
+    return Recorded(path, n_fields) if path else Walks(n_fields)
 
 
-def build(path, jitter, values, end, days=365):
+def build(path, source, end, days=365):
     """Write ``days`` days of 1 Hz samples ending at ``end`` into a new store file ``path``, as recording and
     compaction leave them: the 60 s tier of every day and the finished segments of the coarser tiers in
     compressed rows, the newest segment of a coarser tier in plain rows of one bucket each, raw compacted
-    rows of the last 30 days."""
+    rows of the last 30 days. ``source`` (`columns`) gives the samples a day at a time, oldest first."""
+    values = source.fields
     kinds = {f: "number" for f in values}
     store = Store()
     store.declare("tl", {f: {} for f in values})
@@ -58,7 +84,7 @@ def build(path, jitter, values, end, days=365):
     coarse = {3600.0: [], DAY: []}
     held = rollup.empty(kinds)   # buckets of the day being built (its first sample may fall in the day before)
     for day in range(days, 0, -1):
-        t, data = series(jitter, values, end - day * DAY, int(DAY))
+        t, data = source.series(end - day * DAY, int(DAY))
         db.execute("BEGIN")
         summary = rollup.summarize(t, data, kinds, 60.0)
         held = rollup.coarsen(rollup.concat([held, summary], kinds), kinds, 60.0)
@@ -100,21 +126,25 @@ def timed(func, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default="/tmp/sisock-bench-tiers")
-    parser.add_argument("--metrics", help=".npz of recorded host metrics (t and one array per field)")
+    parser.add_argument("--metrics", help=".npz of recorded host metrics (t and one array per field), repeated "
+                        "from its start every day (default: random walks that never repeat)")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
     os.makedirs(args.dir, exist_ok=True)
     path = os.path.join(args.dir, "year.sqlite")
     end = np.floor(time.time() / DAY) * DAY
-    jitter, values = columns(args.metrics)
+    source = columns(args.metrics)
+    values = source.fields
     if not os.path.exists(path):
-        build(path, jitter, values, end)
+        build(path, source, end)
     db = sqlite3.connect(path)
     raw, n = db.execute("SELECT total(size), total(n) FROM block").fetchone()
     print(f"raw: {raw / 2**20:.1f} MiB, {raw / (n * (len(values) + 1)):.2f} bytes a value (times included)")
     for width, size, rows in db.execute("SELECT width, total(size), count(*) FROM rollup GROUP BY width"):
         print(f"tier {width:>7.0f} s: {size / 2**20:8.1f} MiB in {rows} rows")
-    print(f"file: {os.path.getsize(path) / 2**20:.1f} MiB")
+    size = os.path.getsize(path)
+    print(f"file: {size / 2**20:.1f} MiB, {size / (n * len(values)):.2f} bytes per raw value kept (file / raw "
+          f"samples x fields), {size / (365 * DAY * len(values)):.2f} per value recorded in the year")
     db.close()
     store = Store()
     store.declare("tl", {f: {} for f in values}, capacity=3600)

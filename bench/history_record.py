@@ -74,12 +74,9 @@ def store_class(which):
 def record(which, path, samples, block):
     """Record into a new store file ``path``; the measurements printed by `main`."""
     store_type, options = store_class(which)
-    jitter, values = columns(None)
     n = samples // block * block
-    end = np.floor(time.time())
-    t = end - n + np.arange(n) + jitter[np.arange(n) % len(jitter)]
-    pieces = [(t[i:i + block], {f: v[np.arange(i, i + block) % len(v)] for f, v in values.items()})
-              for i in range(0, n, block)]
+    t, values = columns(None).series(np.floor(time.time()) - n, n)
+    pieces = [(t[i:i + block], {f: v[i:i + block] for f, v in values.items()}) for i in range(0, n, block)]
     store = store_type()
     store.declare("tl", {f: {} for f in values}, interval=1.0, capacity=n)
     store.open(path, **options)

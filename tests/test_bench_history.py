@@ -28,7 +28,8 @@ def test_the_history_bench_at_one_day_prints_every_row_of_its_table(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     report = done.stdout
     number = r"\s+\d+(\.\d+)?"
-    for row in ("build, s", "bytes per raw value \\(file / values\\)", "raw get_data \\+ downsample, ms",
+    for row in ("build, s", "bytes per raw value kept \\(file / raw values\\)",
+                "bytes per value recorded \\(file / days x 86400 x 12\\)", "raw get_data \\+ downsample, ms",
                 "get_data 1000 points via router, 24 h, ms"):
         assert re.search(f"^{row}{number}", report, re.M), (row, report)
     assert re.search(r"^\s+block\s+current\s+no-tiers\s+previous$", report, re.M), report
