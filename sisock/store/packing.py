@@ -30,9 +30,10 @@ precision) take 6-7 bytes a value; the rest 0.05-2.3.
 The summary tiers' compacted rows (`sisock.store.tiers`: a day of 60 s
 buckets, 8 statistics a number field, ``tmin``/``tmax`` as seconds after
 the bucket's start) take, per field and bucket (64 bytes plain): 14.2 on
-random walks rounded to 0.1 at 1 Hz, 41.7 on full-precision noise (the
-worst case), 2.0 on the history benchmark's values (``bench.bench_tiers``:
-random walks that repeat every 20 minutes, which pcodec finds). A column
+random walks rounded to 0.1 at 1 Hz (14.3 over the year of such walks,
+never repeating, that ``bench.bench_tiers`` builds; 2.0 when its walks
+repeated every 20 minutes, which pcodec found), 41.7 on full-precision
+noise (the worst case). A column
 of 1,440 values decodes in ~12 µs (~3 µs with pcodec's classic mode and no
 delta, which takes 2-3 times the bytes here; measured at a load of 1).
 """
