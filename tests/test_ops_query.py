@@ -25,9 +25,10 @@ ZONES = {lamp.name: lamp.tags["zone"] for lamp in build_lamps(COUNT, "fleet", (4
 
 @pytest.fixture(scope="module")
 def fleet500(tmp_path_factory):
-    """A router, a hub, 500 lamps sampling every 2 s, and a node whose reads fail."""
+    """A router, a hub, 500 lamps sampling every 2 s (with a minute of history at start), and a node whose reads
+    fail."""
     directory = tmp_path_factory.mktemp("ops_query")
-    stack = start_stack(directory, fleet_args=["--count", str(COUNT), "--interval", str(INTERVAL)])
+    stack = start_stack(directory, fleet_args=["--count", str(COUNT), "--interval", str(INTERVAL), "--backfill", "60"])
     try:
         start_broken(stack, directory)
     except BaseException:

@@ -111,7 +111,7 @@ def test_sisock_up_connects_its_own_parts_by_the_unix_socket(tmp_path):
     for name in ("URL", "HOME", "HUB_SECRET", "NODE_SECRET", "ADMIN_SECRET"):
         env.pop(f"SISOCK_{name}", None)
     up = Proc("up", [sisock, "up", "--home", home, "--port", str(port), "--rawsocket-port", str(rs_port),
-                     "--bridge-port", str(bridge_port), "--no-sensors"], env, str(tmp_path)).start()
+                     "--bridge-port", str(bridge_port), "--no-sensors", "--fleet", "0"], env, str(tmp_path)).start()
     try:
         yield up.wait_output("stack ready", timeout=120)
         sock = socket_path(os.path.join(home, "router"))
