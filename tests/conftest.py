@@ -6,6 +6,7 @@ directory; readiness is the ``READY ...`` line a sisock process prints
 reactor keeps running. Processes are ended by the PID we started.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -202,6 +203,16 @@ class Stack:
         if ready:
             pytest_twisted.blockon(proc.ready(timeout))
         return proc
+
+    @contextlib.contextmanager
+    def running(self, name, *args, **kwargs):
+        """`spawn` for a block (a fixture's life): the process is stopped and forgotten at its end."""
+        proc = self.spawn(name, *args, **kwargs)
+        try:
+            yield proc
+        finally:
+            proc.stop()
+            self.procs.remove(proc)
 
     def spawn_bridge(self, *args, ready=True):
         """Start the Grafana bridge (``*args``: more of its options) on a free loopback port.

@@ -27,10 +27,8 @@ SISOCK = os.path.join(os.path.dirname(sys.executable), "sisock")
 @pytest.fixture(scope="module")
 def thermometer(stack):
     """The thermometer node, recording every 0.1 s on the session stack."""
-    proc = stack.spawn("thermometer", "tests.thermometer_node")
-    yield proc
-    proc.stop()
-    stack.procs.remove(proc)
+    with stack.running("thermometer", "tests.thermometer_node") as proc:
+        yield proc
 
 
 @pytest.fixture
@@ -118,11 +116,9 @@ def _cli(stack, *args):
 @pytest.fixture
 def broken(stack):
     """A thermometer that records strings in its number field, logging at debug level."""
-    proc = stack.spawn("broken", "tests.thermometer_node", "--name", "thermometer_broken", "--broken",
-                       "--log-level", "debug")
-    yield proc
-    proc.stop()
-    stack.procs.remove(proc)
+    with stack.running("broken", "tests.thermometer_node", "--name", "thermometer_broken", "--broken",
+                       "--log-level", "debug") as proc:
+        yield proc
 
 
 @pytest_twisted.inlineCallbacks

@@ -81,10 +81,8 @@ def run_script(stack, script, timeout=60):
 @pytest.fixture(scope="module")
 def frames_node(stack):
     """The node of `tests.frames_node` on the session stack, for the module."""
-    proc = stack.spawn("frames", "tests.frames_node")
-    yield proc
-    proc.stop()
-    stack.procs.remove(proc)
+    with stack.running("frames", "tests.frames_node") as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
