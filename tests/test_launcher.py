@@ -102,14 +102,20 @@ class Up:
                 self.popen.wait()
 
 
-def sigterm_and_check_every_process_is_gone(up):
-    """SIGTERM a ready `Up`: it exits 0 once every part it started (and their children) has ended."""
+def sigterm_and_check_every_process_is_gone(up, again=None):
+    """SIGTERM a ready `Up` (and, given ``again``, send that signal once it is stopping, as an impatient
+    user's second Ctrl-C): it exits 0 without a traceback once every part it started (and their
+    children) has ended."""
     printed = [int(p) for p in re.findall(r"\bpid (\d+)", up.output())]
     descendants = [p.pid for p in psutil.Process(up.popen.pid).children(recursive=True)]
     assert {up.pid_of(part) for part in PARTS} <= set(descendants)
     up.popen.send_signal(signal.SIGTERM)
+    if again is not None:
+        up.wait_line(r"^sisock: stopping the stack$")
+        up.popen.send_signal(again)
     assert up.popen.wait(20) == 0
     assert re.search(r"^sisock: stack stopped$", up.output(), re.M)
+    assert "Traceback" not in up.output()
     deadline = time.monotonic() + 10  # crossbar's orphaned worker notices its controller is gone
     while not all(gone(pid) for pid in printed + descendants):
         assert time.monotonic() < deadline, [p for p in printed + descendants if not gone(p)]
@@ -181,8 +187,8 @@ def test_a_killed_node_is_restarted_and_serves_again(up):
         time.sleep(0.2)
 
 
-def test_sigterm_stops_the_stack_and_leaves_no_process_behind(up):
-    sigterm_and_check_every_process_is_gone(up)
+def test_sigterm_and_a_second_ctrl_c_stop_the_stack_and_leave_no_process_behind(up):
+    sigterm_and_check_every_process_is_gone(up, again=signal.SIGINT)
 
 
 def failed_up(directory, *args, env=None):

@@ -14,6 +14,7 @@ themselves. SIGINT/SIGTERM stops the children in reverse order.
 """
 
 import os
+import signal
 import socket
 import sys
 
@@ -169,6 +170,7 @@ class Launcher:
         self.children = []
         self.exit_code = 0
         self.stopping = False
+        self._stop_asked = False
         self._restarts = {}
 
     # -- output --------------------------------------------------------------
@@ -234,10 +236,24 @@ class Launcher:
         if not (WEB_DIR / "vendor" / "autobahn.min.js").is_file():
             self.say(f"warning: the web client's libraries are missing from {WEB_DIR / 'vendor'}: run "
                      "`npm ci && node web/build.mjs` in the checkout (then install it again)")
+        self.reactor.callWhenRunning(self._own_signals)
         self.reactor.callWhenRunning(self._start_all)
         self.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
         self.reactor.run()
         return self.exit_code
+
+    def _own_signals(self):
+        """Take SIGINT and SIGTERM over from the reactor's handlers, which stop the reactor at every
+        signal: a second Ctrl-C while the parts stop would be a traceback (the reactor stopped already)."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self.reactor.callFromThread(self._signalled))
+
+    def _signalled(self):
+        if self._stop_asked or self.stopping:
+            self.say("still stopping the stack (each part has 5 s before SIGKILL)")
+            return
+        self._stop_asked = True
+        self.reactor.stop()
 
     def env(self):
         """Environment of every child: its router URL is `local_url`."""
