@@ -34,17 +34,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sisock.wire.errors import InvalidArgument
+from sisock.wire.timeutil import DURATION_UNITS, duration
 
 SEVERITIES = ("info", "warning", "critical")
 KINDS = ("threshold", "offline", "nodata")
 OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq,
              "!=": operator.ne}
-UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 #: Longest rule text.
 MAX_TEXT = 500
 
 _TOKEN_RE = re.compile(r"\s*(>=|<=|==|!=|>|<|:|[^\s:<>=!]+|[=!])")
-_DURATION_RE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)([smhd]?)$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_\-*?\[\]]+(\.[A-Za-z0-9_\-*?\[\]]+)*$")
 _FIELD_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,256}$")
 _TAG_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
@@ -120,8 +119,8 @@ class Rule:
 def format_duration(seconds: float) -> str:
     """``300`` -> ``"5m"``, ``90`` -> ``"90s"``: the largest unit that divides it."""
     for unit in ("d", "h", "m"):
-        if seconds and seconds % UNITS[unit] == 0:
-            return f"{seconds / UNITS[unit]:g}{unit}"
+        if seconds and seconds % DURATION_UNITS[unit] == 0:
+            return f"{seconds / DURATION_UNITS[unit]:g}{unit}"
     return f"{seconds:g}s"
 
 
@@ -162,11 +161,14 @@ class _Tokens:
 
 
 def _duration(tokens):
-    m = _DURATION_RE.match(tokens.peek() or "")
-    if m is None:
+    try:
+        seconds = duration(tokens.peek() or "")
+    except ValueError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
         tokens.fail("a duration (30s, 5m, 1h, 2d)")
     tokens.i += 1
-    return float(m.group(1)) * UNITS[m.group(2) or "s"]
+    return seconds
 
 
 def _number(tokens):

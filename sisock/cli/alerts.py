@@ -14,10 +14,10 @@ from twisted.internet import defer
 
 from sisock.cli import support as cli
 from sisock.cli.options import TIMES, integer_in, parse_time
+from sisock.wire.timeutil import duration
 
 READS, CHANGES = "consumer.alerts.", "hub.alerts."
 SEVERITIES, STATES = ("info", "warning", "critical"), ("pending", "firing", "resolved")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 STATE_STYLE = {"firing": "red", "pending": "yellow", "resolved": "green"}
 
 EPILOG = """\
@@ -42,9 +42,8 @@ rules (docs/alerts.md):
 
 def _duration(text):
     """``--for``: 90, 30s, 10m, 2h, 1d, 1w as seconds (for argparse ``type=``)."""
-    unit = text[-1:] if text[-1:] in _UNITS else ""
     try:
-        value = float(text[:-1] if unit else text) * _UNITS.get(unit, 1)
+        value = duration(text)
     except ValueError:
         value = -1.0
     if not 0 < value < 1e9:

@@ -11,8 +11,9 @@ import re
 import textwrap
 import time
 
-_DURATION_RE = re.compile(r"^-(\d+(?:\.\d+)?)([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+from sisock.wire.timeutil import duration
+
+_AGO_RE = re.compile(r"^-\d+(?:\.\d+)?[smhdw]$")
 #: The last UNIX second a time option takes: 9999-12-31T23:59:59Z, the last a date can show.
 LAST_TIME = 253402300799.0
 #: What a time option accepts, for ``--help`` texts and the error of a time that is not one.
@@ -42,9 +43,8 @@ def parse_time(text):
     text = text.strip()
     if text == "now":
         return 0.0
-    match = _DURATION_RE.match(text)
     try:
-        value, number = (-float(match.group(1)) * _UNITS[match.group(2)] if match else float(text)), True
+        value, number = (-duration(text[1:]) if _AGO_RE.match(text) else float(text)), True
     except ValueError:
         value, number = _iso_time(text), False
     if not math.isfinite(value):

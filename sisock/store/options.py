@@ -6,27 +6,23 @@ check them the same way.
 """
 
 import math
-import re
 
-#: Seconds per duration unit.
-UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0, "y": 365 * 86400.0}
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhdwy]?)\s*$")
+from sisock.wire import timeutil
 
 
 def duration(text):
-    """Seconds of ``text``: a number with an optional unit (``90``, ``90s``, ``15m``, ``1h``, ``30d``, ``2w``,
-    ``1y`` = 365 d) or ``inf``.
+    """Seconds of ``text`` (`sisock.wire.timeutil.duration`: ``90``, ``15m``, ``30d``, ``1y``, ``inf``), which
+    must be > 0.
 
     Raises
     ------
     ValueError
         If it is none of these or not > 0; the message quotes it.
     """
-    if str(text).strip().lower() in ("inf", "infinity", "forever"):
-        return math.inf
-    match = _DURATION.match(str(text).lower())
-    value = float(match.group(1)) * UNITS[match.group(2) or "s"] if match else 0.0
+    try:
+        value = timeutil.duration(text)
+    except ValueError:
+        value = 0.0
     if not value > 0:
         raise ValueError(f"{text!r} is not a duration > 0 such as 90, 15m, 1h, 30d, 1y or inf")
     return value

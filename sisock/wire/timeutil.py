@@ -7,8 +7,14 @@ exclusive. Nothing is ever read in local time.
 """
 
 import math
+import re
 import time
 from datetime import UTC, datetime
+
+#: Seconds per duration unit (``y`` is 365 days).
+DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0, "y": 365 * 86400.0}
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhdwy]?)\s*$")
 
 
 def sisock_to_unix_time(t, now=None):
@@ -44,6 +50,32 @@ def sisock_to_unix_time(t, now=None):
     if t > 0:
         return float(t)
     return (time.time() if now is None else now) + t
+
+
+def duration(text):
+    """Seconds of a duration: a number with an optional unit (``90``, ``90s``, ``15m``, ``1.5h``, ``30d``,
+    ``2w``, ``1y`` = 365 d; `DURATION_UNITS`), or ``inf``.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    float
+        Seconds, >= 0 (``math.inf`` for ``inf``, ``infinity`` or ``forever``).
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is none of these; the message quotes it.
+    """
+    if str(text).strip().lower() in ("inf", "infinity", "forever"):
+        return math.inf
+    match = _DURATION.match(str(text).lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration such as 90, 30s, 15m, 1h, 30d, 2w or 1y")
+    return float(match.group(1)) * DURATION_UNITS[match.group(2) or "s"]
 
 
 def iso_to_unix(text):
