@@ -23,9 +23,9 @@ import os
 import sqlite3
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
-from twisted.internet import defer
+from twisted.internet import threads
+from twisted.python.threadpool import ThreadPool
 
 #: Rules file name in ``SISOCK_HOME``; the history file name in the data directory.
 RULES_FILE, HISTORY_FILE = "alerts.json", "alerts.sqlite"
@@ -111,7 +111,7 @@ class AlertStore:
     def __init__(self, path: str):
         self.path = path
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sisock-alerts")
+        self._pool = ThreadPool(1, 1, "sisock-alerts")  # started at first use
         self._local = threading.local()
 
     @property
@@ -126,14 +126,9 @@ class AlertStore:
         """Deferred of ``func(*args)`` run on the store's thread (fires in the reactor)."""
         from twisted.internet import reactor
 
-        d = defer.Deferred()
-
-        def done(future):
-            exc = future.exception()
-            reactor.callFromThread(d.errback if exc else d.callback, exc if exc else future.result())
-
-        self._pool.submit(func, *args).add_done_callback(done)
-        return d
+        if not self._pool.started:
+            self._pool.start()
+        return threads.deferToThreadPool(reactor, self._pool, func, *args)
 
     def record(self, rows: list) -> None:
         """Append ``[(t, change, by, alert dict), ...]`` to the history; every `PRUNE_EVERY` records,
@@ -188,8 +183,9 @@ class AlertStore:
             if db is not None:
                 db.close()
 
-        self._pool.submit(close)
-        self._pool.shutdown(wait=True)
+        if self._pool.started:
+            self._pool.callInThread(close)
+            self._pool.stop()  # runs what is queued, then joins the thread
 
 
 def silence_dict(row) -> dict:
