@@ -48,6 +48,8 @@ def fleet(tmp_path_factory):
                                                "--history", "20000", "--backfill", "10800"],
                         bridge_args=["--tariff", str(directory / "tariff.toml")])
     stack.tariff_file, stack.day, stack.night = directory / "tariff.toml", day, night
+    # reports list the periods in the order of the day (by start time): night first just after midnight UTC
+    stack.periods = ["day", "night"] if day % 86400 < night % 86400 else ["night", "day"]
     yield stack
     stack.stop()
 
@@ -154,7 +156,8 @@ def test_sisock_energy_by_zone_with_a_tariff_as_csv_and_json(fleet, meter_reset,
     assert json.loads(run.stdout)["tariff"]["currency"] == "CHF"
     run = yield _sisock(fleet, *common)  # the table for people: kWh to the Wh, cost to the cent
     lines = run.stdout.splitlines()
-    assert lines[0].split() == ["ZONE", "NODES", "KWH", "DAY", "KWH", "NIGHT", "KWH", "RESETS", "COST", "CHF"]
+    assert lines[0].split() == ["ZONE", "NODES", *(w for p in fleet.periods for w in ("KWH", p.upper())), "KWH",
+                                "RESETS", "COST", "CHF"]
     assert lines[3].split()[0] == "TOTAL" and lines[3].split()[-1] == f"{direct['total']['cost']:.2f}"
     run = yield _sisock(fleet, "--month", "2026-11", "--json")
     month = json.loads(run.stdout)
@@ -181,7 +184,8 @@ def test_the_bridge_serves_energy_by_zone_as_a_table(fleet, meter_reset, consume
     response = yield threads.deferToThread(requests.post, f"{fleet.bridge_url}/query", json=body, timeout=30)
     assert response.status_code == 200, response.text
     [table] = response.json()
-    assert [c["text"] for c in table["columns"]] == ["zone", "nodes", "kwh_day", "kwh_night", "kwh", "resets", "cost"]
+    assert [c["text"] for c in table["columns"]] == ["zone", "nodes", *(f"kwh_{p}" for p in fleet.periods), "kwh",
+                                                     "resets", "cost"]
     direct = yield reports.energy(consumer, "fleet.*", start, end, tariff.load(fleet.tariff_file), "zone")
     by_name = {row[0]: row for row in table["rows"]}
     assert by_name["TOTAL"][4] == pytest.approx(direct["total"]["kwh"], rel=1e-9)
