@@ -196,6 +196,26 @@ def test_a_cut_link_takes_b_offline_and_restored_loses_no_registry_state(linked,
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_node_that_joins_b_while_the_link_is_down_is_listed_once_the_link_is_back(linked, on_a):
+    # The node's data_node.add finds no hub behind B (no_such_procedure), and the hub publishes
+    # hub.online to all only when it joins: the hub asks a heartbeating session that owns no name
+    # to add its nodes. `sensors` on B is frozen meanwhile, so that no hub.online meant for it
+    # (after its expiry) reaches the new node through the link.
+    a, b = linked
+    yield until(on_a.get_data_node, listed("sensors"), "sensors listed", timeout=30)
+    b.sensors.signal(signal.SIGSTOP)
+    try:
+        yield a.cable.cut()
+        with b.running("late", "nodes.sensors", "--name", "late", "--interval", "0.5", ready=False) as late:
+            yield late.wait_output("the hub is not up yet", timeout=30)
+            a.cable.plug()
+            yield until(on_a.get_data_node, listed("late"), "late (joined B while the link was down) listed on A",
+                        timeout=15)
+    finally:
+        b.sensors.signal(signal.SIGCONT)
+
+
+@pytest_twisted.inlineCallbacks
 def test_killing_router_b_marks_its_nodes_offline_and_restarting_it_brings_them_back(linked, on_a):
     _, b = linked
     yield until(on_a.get_data_node, listed("sensors"), "sensors listed", timeout=30)

@@ -40,9 +40,12 @@ process whose connection the router has not dropped yet). Either way one
 ``consumer.data_node_subtracted`` event is published, never two: the
 events track entering and leaving the list of `get_data_node`, which a
 disabled node also leaves (and enabling it enters again). A session
-expired this way that heartbeats again is sent ``hub.online`` and adds its
-nodes again. Each time the hub joins it publishes ``hub.online``, and
-nodes add themselves again: a hub or router restart needs no manual step.
+that heartbeats while it owns no name here (expired this way, or joined its
+router before the hub or a link to the hub was there, so that its
+``data_node.add`` found no hub) is sent ``hub.online`` naming it, at most
+once per ``heartbeat_timeout``, and adds its nodes again. Each time the hub
+joins it publishes ``hub.online``, and nodes add themselves again: a hub
+or router restart needs no manual step.
 """
 
 import argparse
@@ -117,7 +120,7 @@ class Hub(SisockSession):
         self.heartbeat_timeout = heartbeat_timeout
         self.nodes = {}
         self.sessions = {}
-        self._expired = {}  # {session_id: route} of sessions dropped for silence that may come back
+        self._asked = {}  # {session_id: monotonic time}: heartbeating sessions owning no name, last asked to add
         self.api = NodesApi(self)
         self.audit_api = AuditApi(self)
         self._loops = []
@@ -128,7 +131,7 @@ class Hub(SisockSession):
         # add themselves again on hub.online (hub restart): start empty.
         self.nodes.clear()
         self.sessions.clear()
-        self._expired.clear()
+        self._asked.clear()
         self.registry.disconnect_all()
         yield self.subscribe(self._on_session_leave, uri.SESSION_ON_LEAVE)
         yield self.subscribe(self._on_heartbeat, uri.HUB_HEARTBEAT, SubscribeOptions(details_arg="details"))
@@ -206,7 +209,7 @@ class Hub(SisockSession):
         live.last = time.monotonic()
         if info.get("heartbeat"):
             live.heartbeat = info["heartbeat"]
-        self._expired.pop(caller, None)
+        self._asked.pop(caller, None)
         self.publish(uri.NODE_STATE, {"name": name, "enabled": record.enabled},
                      options=PublishOptions(eligible=[self._address(caller)]))
         if entry is not None:
@@ -353,28 +356,38 @@ class Hub(SisockSession):
         Crossbar does not forward ``wamp.session.on_leave`` over a link: a
         node leaving the other router is noticed by its heartbeats, and
         all of them at once when the link itself leaves (those sessions
-        may come back with the link: they are remembered as expired).
+        may come back with the link: their heartbeats tell, `_on_heartbeat`).
         """
-        self._expired.pop(session_id, None)
+        self._asked.pop(session_id, None)
         behind = [s for s, live in self.sessions.items() if live.route == session_id]
         for gone in [session_id, *behind]:
             live = self.sessions.get(gone)
-            if gone != session_id and live is not None:
-                self._expired[gone] = live.route
             for name in sorted(live.names if live else ()):
                 self._depart(name, time.time())
 
     def _on_heartbeat(self, *args, details=None, **kwargs):
-        session_id = details.publisher
+        """A node session's heartbeat: it is alive; one that owns no name here is asked to add its nodes.
+
+        A session owns no name when the hub expired it for silence, or when
+        it joined its router before the hub (or the router link the hub is
+        behind) was there, so that its ``data_node.add`` found no hub. It is
+        sent ``hub.online`` naming it, at most once per ``heartbeat_timeout``
+        (a session whose names are all refused keeps heartbeating).
+        """
+        session_id, now = details.publisher, time.monotonic()
         live = self.sessions.get(session_id)
         if live is not None:
-            live.last = time.monotonic()
+            live.last = now
             self.registry.touch(live.names, time.time())
-        elif session_id in self._expired:
-            self._expired.pop(session_id)
-            self.log.info("sisock: session {s} heartbeats again; asking it to add its nodes", s=session_id)
-            address = self._route(details) or session_id
-            self.publish(uri.HUB_ONLINE, options=PublishOptions(eligible=[address]))
+            return
+        asked = self._asked.get(session_id)
+        if asked is not None and now - asked < self.heartbeat_timeout:
+            return
+        self._asked[session_id] = now
+        self.log.info("sisock: session {s} heartbeats and owns no node here; asking it to add its nodes",
+                      s=session_id)
+        address = self._route(details) or session_id
+        self.publish(uri.HUB_ONLINE, session=session_id, options=PublishOptions(eligible=[address]))
 
     def _expire(self):
         """Take offline the nodes of heartbeating sessions silent for ``heartbeat_timeout`` seconds."""
@@ -386,9 +399,9 @@ class Hub(SisockSession):
             if live.heartbeat and silent > self.heartbeat_timeout:
                 self.log.warn("sisock: no heartbeat from session {s} for {t:.1f} s; {n} node(s) offline",
                               s=session_id, t=silent, n=len(live.names))
-                self._expired[session_id] = live.route
                 for name in sorted(live.names):
                     self._depart(name, wall - silent)
+        self._asked = {s: asked for s, asked in self._asked.items() if now - asked < 2 * self.heartbeat_timeout}
 
     @defer.inlineCallbacks
     def _session_alive(self, session_id):
