@@ -42,8 +42,9 @@ events track entering and leaving the list of `get_data_node`, which a
 disabled node also leaves (and enabling it enters again). A session
 that heartbeats while it owns no name here (expired this way, or joined its
 router before the hub or a link to the hub was there, so that its
-``data_node.add`` found no hub) is sent ``hub.online`` naming it, at most
-once per ``heartbeat_timeout``, and adds its nodes again. Each time the hub
+``data_node.add`` found no hub) is sent ``hub.online`` naming it (unless
+it called ``data_node.add`` within ``heartbeat_timeout``: a refused name is
+retried by its node) and adds its nodes again. Each time the hub
 joins it publishes ``hub.online``, and nodes add themselves again: a hub
 or router restart needs no manual step.
 """
@@ -120,7 +121,7 @@ class Hub(SisockSession):
         self.heartbeat_timeout = heartbeat_timeout
         self.nodes = {}
         self.sessions = {}
-        self._asked = {}  # {session_id: monotonic time}: heartbeating sessions owning no name, last asked to add
+        self._heard = {}  # {session_id: monotonic time} of the last add or ask of a session owning no name
         self.api = NodesApi(self)
         self.audit_api = AuditApi(self)
         self._loops = []
@@ -131,7 +132,7 @@ class Hub(SisockSession):
         # add themselves again on hub.online (hub restart): start empty.
         self.nodes.clear()
         self.sessions.clear()
-        self._asked.clear()
+        self._heard.clear()
         self.registry.disconnect_all()
         yield self.subscribe(self._on_session_leave, uri.SESSION_ON_LEAVE)
         yield self.subscribe(self._on_heartbeat, uri.HUB_HEARTBEAT, SubscribeOptions(details_arg="details"))
@@ -194,6 +195,7 @@ class Hub(SisockSession):
         authid = details.caller_authid
         if details.caller_authrole == "node" and not (name == authid or name.startswith(f"{authid}.")):
             raise NotAuthorized(f"node {authid!r} may not add a data node named {name!r}")
+        self._heard[caller] = time.monotonic()  # a refused session retries by itself: no need to ask it
         entry = self.nodes.get(name)
         if entry is not None and entry["session"] != caller:
             alive = yield self._session_alive(entry["session"])
@@ -209,7 +211,7 @@ class Hub(SisockSession):
         live.last = time.monotonic()
         if info.get("heartbeat"):
             live.heartbeat = info["heartbeat"]
-        self._asked.pop(caller, None)
+        self._heard.pop(caller, None)
         self.publish(uri.NODE_STATE, {"name": name, "enabled": record.enabled},
                      options=PublishOptions(eligible=[self._address(caller)]))
         if entry is not None:
@@ -358,7 +360,7 @@ class Hub(SisockSession):
         all of them at once when the link itself leaves (those sessions
         may come back with the link: their heartbeats tell, `_on_heartbeat`).
         """
-        self._asked.pop(session_id, None)
+        self._heard.pop(session_id, None)
         behind = [s for s, live in self.sessions.items() if live.route == session_id]
         for gone in [session_id, *behind]:
             live = self.sessions.get(gone)
@@ -371,8 +373,9 @@ class Hub(SisockSession):
         A session owns no name when the hub expired it for silence, or when
         it joined its router before the hub (or the router link the hub is
         behind) was there, so that its ``data_node.add`` found no hub. It is
-        sent ``hub.online`` naming it, at most once per ``heartbeat_timeout``
-        (a session whose names are all refused keeps heartbeating).
+        sent ``hub.online`` naming it, unless it called ``data_node.add`` or
+        was asked within ``heartbeat_timeout`` (a session whose names are all
+        refused retries by itself, and keeps heartbeating).
         """
         session_id, now = details.publisher, time.monotonic()
         live = self.sessions.get(session_id)
@@ -380,10 +383,10 @@ class Hub(SisockSession):
             live.last = now
             self.registry.touch(live.names, time.time())
             return
-        asked = self._asked.get(session_id)
-        if asked is not None and now - asked < self.heartbeat_timeout:
+        heard = self._heard.get(session_id)
+        if heard is not None and now - heard < self.heartbeat_timeout:
             return
-        self._asked[session_id] = now
+        self._heard[session_id] = now
         self.log.info("sisock: session {s} heartbeats and owns no node here; asking it to add its nodes",
                       s=session_id)
         address = self._route(details) or session_id
@@ -401,7 +404,7 @@ class Hub(SisockSession):
                               s=session_id, t=silent, n=len(live.names))
                 for name in sorted(live.names):
                     self._depart(name, wall - silent)
-        self._asked = {s: asked for s, asked in self._asked.items() if now - asked < 2 * self.heartbeat_timeout}
+        self._heard = {s: heard for s, heard in self._heard.items() if now - heard < 2 * self.heartbeat_timeout}
 
     @defer.inlineCallbacks
     def _session_alive(self, session_id):
