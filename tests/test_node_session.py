@@ -20,11 +20,11 @@ LIMITS = {"SISOCK_CHUNK_BYTES": "4096", "SISOCK_MAX_MESSAGE_BYTES": "4096"}
 
 @pytest.fixture(scope="module")
 def small_fleet(tmp_path_factory):
-    """A router, a hub and 3 lamps sampled every 0.05 s, with 4 KiB chunk and message limits."""
+    """A router, a hub and 3 lamps sampled every 0.02 s, with 4 KiB chunk and message limits."""
     stack = start_stack(tmp_path_factory.mktemp("hosted"))
     try:
         stack.env = dict(stack.env, **LIMITS)
-        stack.fleet = stack.spawn("fleet", "nodes.fleet", "--count", "3", "--interval", "0.05")
+        stack.fleet = stack.spawn("fleet", "nodes.fleet", "--count", "3", "--interval", "0.02")
     except BaseException:
         stack.stop()
         raise
