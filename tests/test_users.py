@@ -188,7 +188,7 @@ def test_a_removed_or_rotated_user_is_refused_and_its_open_session_ends(stack, a
 
 
 @pytest_twisted.inlineCallbacks
-def test_a_users_file_that_cannot_be_read_is_logged_and_nodes_still_join(stack, admin):
+def test_a_users_file_that_cannot_be_read_is_logged_said_to_admins_and_nodes_still_join(stack, admin):
     yield admin.call(USERS + "list")  # the file is there or not: either way it is read again after this
     path = os.path.join(stack.env["SISOCK_HOME"], "users.json")
     kept = open(path).read() if os.path.exists(path) else None
@@ -199,6 +199,13 @@ def test_a_users_file_that_cannot_be_read_is_logged_and_nodes_still_join(stack, 
         assert node.authrole == "node"
         yield node.close()
         yield stack.router.wait_output("cannot read the users file", timeout=10)
+        with pytest.raises(ApplicationError) as refused:
+            yield admin.call(USERS + "list")
+        assert f"users file {path} is not JSON (Expecting value" in refused.value.args[0]
+        listed = sisock(stack, "user", "list")
+        assert listed.returncode == 1 and listed.stdout == ""
+        assert listed.stderr.startswith(f"sisock user: wamp.error.runtime_error: users file {path} is not JSON")
+        assert listed.stderr.count("\n") == 1  # one line, no traceback
     finally:
         if kept is None:
             os.remove(path)

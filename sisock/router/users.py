@@ -105,7 +105,11 @@ class UserFile:
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
             if stamp != self._stamp:
                 with open(self.path) as fp:
-                    data = json.load(fp)
+                    try:
+                        data = json.load(fp)
+                    except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError
+                        raise ValueError(f"users file {self.path} is not JSON ({exc}); mend it or restore it "
+                                         "from a backup") from None
                 if not isinstance(data, dict) or not isinstance(data.get("users"), dict):
                     raise ValueError(f"users file {self.path} has no \"users\" object")
                 data.setdefault("removed", {})
