@@ -113,6 +113,18 @@ def test_users_are_added_listed_rotated_and_removed_from_the_command_line(stack)
     assert "cli_alice" in gone.stderr and "removed" in gone.stderr
 
 
+def test_a_user_may_not_take_the_authid_of_a_data_node_and_lock_it_out(stack):
+    # a user is looked up before a node at join time: a user named "sensors" would refuse the sensors node
+    taken = sisock(stack, "user", "add", "sensors", "--role", "operator")
+    try:
+        assert taken.returncode == 2 and taken.stderr.count("\n") == 1, taken.stderr
+        assert "name 'sensors' is the authid of data node sensors" in taken.stderr, taken.stderr
+        assert "sensors" not in sisock(stack, "user", "list").stdout.split()
+    finally:
+        if taken.returncode == 0:  # do not leave the session's sensors node locked out for the other tests
+            sisock(stack, "user", "remove", "sensors")
+
+
 @pytest.mark.parametrize("argv, named", [(["user", "add", "no spaces", "--role", "operator"], "NAME"),
                                          (["user", "add", "hub", "--role", "operator"], "NAME"),
                                          (["user", "add", "bob", "--role", "boss"], "--role")])

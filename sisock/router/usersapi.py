@@ -8,8 +8,11 @@ caller is disclosed, so each change knows who made it.
 
 ``hub.users.add(name, role) -> {name, role, created, rotated, secret}``
     A new user with a new random secret, answered this once. ``role`` is
-    one of ``admin``, ``operator``, ``consumer``. A name that exists, or an
-    invalid name or role, is ``invalid_argument`` naming the argument.
+    one of ``admin``, ``operator``, ``consumer``. A name that exists, an
+    invalid name or role, or the authid a data node of the hub's registry
+    joins with (the user would lock the node out: the router looks users up
+    first), is ``invalid_argument`` naming the argument; while the hub is
+    not up, ``wamp.error.no_such_procedure``.
 ``hub.users.list() -> [{name, role, created, rotated}, ...]``
     By name; times in seconds UTC; never a secret nor a key.
 ``hub.users.rotate(name) -> {name, role, created, rotated, secret}``
@@ -27,16 +30,19 @@ announced.
 
 import time
 
+from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions, RegisterOptions
 from twisted.internet import defer, threads
 from twisted.internet.defer import inlineCallbacks
 
-from sisock.router.users import UserError
+from sisock.router.users import UserError, check_name
 from sisock.wire import uri, validate
 from sisock.wire.errors import InvalidArgument, NoSuchUser
 
 #: The router's meta procedure that ends every session of an authid.
 KILL_BY_AUTHID = "wamp.session.kill_by_authid"
+#: The ``hub.nodes.list`` filter of the registry records of nodes that join with authid ``name``.
+NODE_FILTER = "authid={name}"
 
 
 class UsersApi:
@@ -64,9 +70,44 @@ class UsersApi:
         """``hub.users.list()`` (see the module); Deferred."""
         return threads.deferToThread(self.users.list)
 
+    @inlineCallbacks
     def add(self, name, role, details=None):
         """``hub.users.add(name, role)`` (see the module); Deferred."""
-        return self._change("added", details, self.users.add, name, role)
+        yield self._not_a_node(name)
+        return (yield self._change("added", details, self.users.add, name, role))
+
+    @inlineCallbacks
+    def _not_a_node(self, name):
+        """Refuse ``name`` if a data node in the hub's registry joins with that authid (`NODE_FILTER`).
+
+        The router looks an authid up among the users before the nodes
+        (`sisock.router.auth.RouterAuth._authenticate`): such a user would
+        lock the node out at its next join.
+
+        Raises
+        ------
+        InvalidArgument
+            ``name`` is not a valid user name or role, or is a node's authid.
+        ApplicationError
+            ``wamp.error.no_such_procedure`` if the hub is not up to tell.
+        """
+        try:
+            check_name(name)
+        except UserError as error:
+            raise InvalidArgument(str(error)) from None
+        try:
+            page = yield self.session.call(uri.HUB_NODES + "list", NODE_FILTER.format(name=name), 1)
+        except ApplicationError as error:
+            if error.error != ApplicationError.NO_SUCH_PROCEDURE:
+                raise
+            raise ApplicationError(ApplicationError.NO_SUCH_PROCEDURE,
+                                   f"cannot add user {name!r} while the hub is not up: its registry tells which "
+                                   "authids data nodes join with") from None
+        if page["nodes"]:
+            node = page["nodes"][0]["name"]
+            raise InvalidArgument(f"name {name!r} is the authid of data node {node} (in the hub's registry): "
+                                  "a user of that name would lock the node out; choose another name, or forget "
+                                  "the node first (sisock forget)")
 
     def rotate(self, name, details=None):
         """``hub.users.rotate(name)`` (see the module); Deferred."""
