@@ -189,12 +189,13 @@ class AsyncFrameMethods:
     """`sisock.aio.AsyncClient` coroutines returning pandas DataFrames and xarray Datasets.
 
     The same frames as `FrameMethods` (`sisock.frames` converts, in a worker
-    thread so that the event loop keeps running). Queries across nodes run
-    on a Twisted session (`sisock.hub.fanout`): use `FrameMethods.query_dataframe`
-    of the blocking client. The class they are mixed into provides the
-    coroutines ``get_fields`` and ``get_data``, ``subscribe`` and ``timeout``.
+    thread so that the event loop keeps running), and the same queries
+    across nodes (`sisock.hub.fanout` checks and aggregates them). The class
+    they are mixed into provides the coroutines ``call``, ``get_fields``
+    and ``get_data``, ``subscribe`` and ``timeout``.
     """
 
+    call: Any
     get_fields: Any
     get_data: Any
     subscribe: Any
@@ -215,6 +216,50 @@ class AsyncFrameMethods:
         fields, _ = await self.get_fields(node, start, end)
         result = await self.get_data(node, field, start, end, min_stride, downsample)
         return await asyncio.to_thread(frames.to_dataset, result, fields, node)
+
+    async def query(self, filter: str, field: str | list[str], start: float, end: float,
+                    min_stride: float | None = None, aggregate: str | None = None, group_by: str | None = None,
+                    downsample: str = "mean", concurrency: int = fanout.DEFAULT_CONCURRENCY) -> dict[str, Any]:
+        """As `FrameMethods.query`: each node has half of ``timeout``, the whole query ``timeout``.
+
+        Raises
+        ------
+        sisock.wire.errors.InvalidArgument
+            Naming the argument at fault (the filter included).
+        TimeoutError
+            If the whole query takes longer than ``timeout``.
+        """
+        q = fanout.parse(filter, field, start, end, min_stride, aggregate, group_by, downsample, concurrency,
+                         self.timeout / 2)
+        return await asyncio.wait_for(self._query(q), self.timeout)
+
+    async def _query(self, q: fanout.Query) -> dict[str, Any]:
+        nodes = await self.call(fanout.SELECT, filter=q.filter)
+        limit = asyncio.Semaphore(q.concurrency)
+        answers, errors = {}, {}
+
+        async def one(name: str) -> None:
+            async with limit:
+                try:
+                    answers[name] = await asyncio.wait_for(
+                        self.get_data(name, q.field, q.start, q.end, q.min_stride, q.downsample), q.timeout)
+                except Exception as exc:  # one node's failure is reported in errors, not raised
+                    errors[name] = fanout.reason(exc)
+
+        names = [n["name"] for n in nodes]
+        await asyncio.gather(*(one(name) for name in names))
+        return await asyncio.to_thread(fanout.answer, q, nodes, {n: answers[n] for n in names if n in answers},
+                                       {n: errors[n] for n in names if n in errors})
+
+    async def query_dataframe(self, filter: str, field: str | list[str], start: float, end: float,
+                              min_stride: float | None = None, aggregate: str | None = None,
+                              group_by: str | None = None, downsample: str = "mean",
+                              concurrency: int = fanout.DEFAULT_CONCURRENCY) -> dict[str, Any]:
+        """As `FrameMethods.query_dataframe`; a timeout is the built-in ``TimeoutError``."""
+        frames.require("pandas")
+        answer = await self.query(filter, field, start, end, min_stride, aggregate, group_by, downsample,
+                                  concurrency)
+        return await asyncio.to_thread(frames.query_frames, answer)
 
     async def follow_dataframe(self, node: str, blocks: int = 5, join: bool = False,
                                timeout: float | None = None) -> Any:

@@ -1,6 +1,6 @@
 """pandas and xarray from the clients: DataFrames and Datasets that hold get_data's values exactly, with a
 UTC time index to the nanosecond and get_fields' units; live blocks; fleet queries as a DataFrame per node
-or group; the asyncio client's frames equal to the blocking client's.
+or group; the asyncio client's frames and queries equal to the blocking client's.
 
 Every read runs in one script with `sisock.Client` and `sisock.aio` against the session stack (the
 blocking client runs Twisted in a thread of its own, which the test process's reactor cannot share);
@@ -65,7 +65,13 @@ SCRIPT = textwrap.dedent('''
             out["aio"] = {{"frames": await client.get_dataframe("frames", NAMES, T0 - 1, T0 + 10),
                           "joined": await client.get_dataframe("frames", NAMES, T0 - 1, T0 + 10, join=True),
                           "dataset": await client.get_dataset("frames", NAMES, T0 - 1, T0 + 10),
-                          "live": await client.follow_dataframe("sensors", 2)}}
+                          "live": await client.follow_dataframe("sensors", 2),
+                          "per_node": await client.query_dataframe("fleet.*", "power_w", START, END),
+                          "per_zone": await client.query_dataframe(*zones, aggregate="sum", group_by="zone")}}
+            try:
+                await client.query_dataframe("zone=north ~~", "power_w", START, END)
+            except Exception as exc:
+                out["aio"]["bad_filter"] = (type(exc).__name__, str(exc))
 
     asyncio.run(main())
     pickle.dump(out, sys.stdout.buffer)
@@ -225,7 +231,7 @@ def test_the_next_live_blocks_are_a_dataframe_equal_to_what_the_node_recorded(go
     assert frame.attrs["units"]["cpu_percent"] == "%"
 
 
-def test_the_asyncio_client_gives_the_same_frames_and_dataset(got):
+def test_the_asyncio_client_gives_the_same_frames_dataset_and_fleet_queries(got):
     aio = got["aio"]
     assert aio["frames"].keys() == got["frames"].keys()
     for tl, frame in got["frames"].items():
@@ -237,6 +243,15 @@ def test_the_asyncio_client_gives_the_same_frames_and_dataset(got):
     [(tl, live)] = aio["live"].items()
     assert len(live) == 2 and list(live.columns) == list(got["live"][tl].columns)
     assert live.index[0] > got["live"][tl].index[-1] and live.attrs["units"] == got["live"][tl].attrs["units"]
+    for how in ("per_node", "per_zone"):  # over a range that had ended: the same answer twice
+        assert aio[how].keys() == got[how].keys() and len(aio[how]) >= 2
+        for name, frame in got[how].items():
+            pd.testing.assert_frame_equal(aio[how][name], frame)
+            later = dict(aio[how][name].attrs)  # asked after the blocking client: the node finalized more
+            for tl, t in later.pop("finalized_until", {}).items():
+                assert t >= frame.attrs["finalized_until"][tl]
+            assert later == {k: v for k, v in frame.attrs.items() if k != "finalized_until"}
+    assert aio["bad_filter"] == got["bad_filter"]
 
 
 def test_a_missing_node_a_bad_filter_or_no_blocks_is_sisocks_error_naming_it(got):

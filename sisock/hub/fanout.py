@@ -166,6 +166,10 @@ def time_range(start, end, now=None):
     return start, end
 
 
+#: The hub's procedure that selects the nodes of a query (any role may call it).
+SELECT = uri.GET_DATA_NODE
+
+
 def select(session, filter, every=False):
     """Deferred ``[{name, description, tags, location}, ...]`` of the live, enabled nodes matching ``filter``.
 
@@ -174,14 +178,14 @@ def select(session, filter, every=False):
     included, each also with ``status``, ``connected`` and ``last_seen`` (UNIX seconds UTC).
     """
     if every:
-        return session.call(uri.GET_DATA_NODE, filter=filter, every=True)
-    return session.call(uri.GET_DATA_NODE, filter=filter)
+        return session.call(SELECT, filter=filter, every=True)
+    return session.call(SELECT, filter=filter)
 
 
-def _reason(failure):
-    """One plain line saying why a node's call failed (a WAMP error's message, never its repr)."""
-    value = failure.value
-    if isinstance(value, defer.TimeoutError):
+def reason(value):
+    """One plain line saying why a node's call failed with exception ``value`` (a WAMP error's message,
+    never its repr); the same for Twisted's and asyncio's timeouts."""
+    if isinstance(value, (defer.TimeoutError, TimeoutError)):
         return "no answer in time"
     if isinstance(value, SisockError):
         return value.message
@@ -191,10 +195,10 @@ def _reason(failure):
             called = re.search(r"<([^>]+)>", message)
             procedure = called.group(1).rsplit(".", 1)[-1] if called else "the procedure"
             return f"the node does not answer {procedure} (it runs an older sisock, or has just gone)"
-        reason = f"{value.error.rsplit('.', 1)[-1].replace('_', ' ')}: {message}" if message else value.error
+        line = f"{value.error.rsplit('.', 1)[-1].replace('_', ' ')}: {message}" if message else value.error
     else:
-        reason = f"{type(value).__name__}: {failure.getErrorMessage()}"
-    return " ".join(reason.split())[:300]
+        line = f"{type(value).__name__}: {value}"
+    return " ".join(line.split())[:300]
 
 
 def each(names, call, concurrency=DEFAULT_CONCURRENCY, timeout=CALL_TIMEOUT, reactor=None):
@@ -225,7 +229,7 @@ def each(names, call, concurrency=DEFAULT_CONCURRENCY, timeout=CALL_TIMEOUT, rea
     def one(name):
         d = defer.maybeDeferred(call, name).addTimeout(timeout, reactor)
         d.addCallbacks(lambda answer: answers.__setitem__(name, answer),
-                       lambda failure: errors.__setitem__(name, _reason(failure)))
+                       lambda failure: errors.__setitem__(name, reason(failure.value)))
         return d
 
     done = defer.gatherResults([limit.run(one, name) for name in names])
@@ -267,14 +271,26 @@ def query(session, q, reactor=None):
     answers, errors = yield each(
         names, lambda name: session.get_data(name, q.field, q.start, q.end, q.min_stride, q.downsample),
         q.concurrency, q.timeout, reactor)
-    out = {"start": q.start, "end": q.end, "min_stride": q.min_stride, "field": q.field, "selected": names,
-           "errors": errors}
+    return (yield threads.deferToThread(answer, q, nodes, answers, errors))
+
+
+def answer(q, nodes, answers, errors):
+    """The answer of `query` from the selected ``nodes`` and what `each` gave (aggregated: CPU, run it in a thread).
+
+    Parameters
+    ----------
+    q : Query
+    nodes : list of dict
+        The hub's selection (`select`): ``name`` and ``tags`` of each node.
+    answers, errors : dict
+        ``{name: get_data result}`` and ``{name: reason}``.
+    """
+    out = {"start": q.start, "end": q.end, "min_stride": q.min_stride, "field": q.field,
+           "selected": [n["name"] for n in nodes], "errors": errors}
     if q.aggregate is None:
         out["results"] = answers
         return out
-    tags = {n["name"]: n["tags"] for n in nodes}
-    combined = yield threads.deferToThread(aggregate, q, tags, answers, errors)
-    out.update(combined)
+    out.update(aggregate(q, {n["name"]: n["tags"] for n in nodes}, answers, errors))
     return out
 
 
