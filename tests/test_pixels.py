@@ -17,6 +17,7 @@ from autobahn.wamp.types import PublishOptions
 from PIL import Image
 from twisted.internet import defer, threads
 
+from sisock import client
 from sisock.router.directory import PROJECT_DIR
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NotAuthorized
@@ -164,7 +165,7 @@ CHANGES = [("set", (RED,), {"index": 3}), ("fill", (BLUE,), {}), ("clear", (), {
 def test_an_anonymous_consumer_may_read_the_display_but_not_change_it(pix, procedure, args, kwargs):
     yield call(pix, "pixels", "set", GREEN, key="alpha", show=False)
     before = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
-    with pytest.raises(NotAuthorized, match=f"{procedure} may be called by admin or node"):
+    with pytest.raises(NotAuthorized, match=f"{procedure} may be called by admin or node or operator"):
         yield pix.consumer.call(uri.node_uri("pixels", procedure), *args, **kwargs)
     after = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
     assert after == before
@@ -173,17 +174,24 @@ def test_an_anonymous_consumer_may_read_the_display_but_not_change_it(pix, proce
 
 
 @pytest_twisted.inlineCallbacks
-def test_a_node_session_and_an_admin_may_change_the_display(pix):
+def test_a_node_session_an_admin_and_an_operator_may_change_the_display(pix):
     admin = yield connect_admin(pix)
+    added = yield admin.call(uri.HUB_USERS + "add", "pix_operator", "operator")
+    operator = yield client.connect(pix.url, authid="pix_operator", secret=added["secret"])
     try:
         yield admin.call(uri.node_uri("pixels", "fill"), RED)
         by_admin = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
         yield pix.device.call(uri.node_uri("pixels", "set"), GREEN, index=0)
         by_device = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
+        yield operator.call(uri.node_uri("pixels", "set"), BLUE, index=1)
+        by_operator = yield pix.consumer.call(uri.node_uri("pixels", "get_state"))
     finally:
+        yield operator.close()
+        yield admin.call(uri.HUB_USERS + "remove", "pix_operator")
         yield admin.close()
     assert by_admin["frame"] == [[RED] * 8] * 8
     assert by_device["frame"][0][:2] == [GREEN, RED] and by_device["seq"] > by_admin["seq"]
+    assert by_operator["frame"][0][:3] == [GREEN, BLUE, RED]
 
 
 @pytest_twisted.inlineCallbacks

@@ -65,8 +65,8 @@ from sisock.wire.errors import InvalidArgument
 FRAME, RATE, LOG = "frame", "rate", "command"
 #: Commands that change the display: procedures and topics.
 CHANGES = ("set", "fill", "clear", "set_frame", "brightness", "release", "show")
-#: Caller roles that may call the procedures that change the display: authenticated devices and admins.
-CHANGERS = ("admin", "node")
+#: Caller roles that may call the procedures that change the display: authenticated devices, admins, operators.
+CHANGERS = ("admin", "operator", "node")
 #: Displays of more pixels than this record no per-pixel fields (the ``frame`` field has them all).
 PIXEL_FIELDS_MAX = 1024
 #: Frame periods a frame may come before it is due, the average staying at ``--fps`` (a leaky bucket):
