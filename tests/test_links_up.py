@@ -24,7 +24,7 @@ from tests.conftest import wait_until
 from tests.test_launcher import SISOCK, Up, clean_env, gone
 from tests.test_web import Scenario, browser  # noqa: F401 (browser: the fixture)
 
-HEARTBEAT_TIMEOUT = 5.0  # the hub's default (sisock.hub.hub.HEARTBEAT_TIMEOUT)
+HEARTBEAT_TIMEOUT = 5.0  # the hub's default (sisock.hub.liveness.HEARTBEAT_TIMEOUT)
 
 
 def link_key(home):

@@ -205,7 +205,7 @@ class NodeSession(SisockSession):
     def _on_hub_online(self, *args, session=None, **kwargs):
         """``hub.online``: add every node again, unless the event names another session.
 
-        The hub names the session it asks (`sisock.hub.hub.Hub._on_heartbeat`);
+        The hub names the session it asks (`sisock.hub.liveness.Liveness._on_heartbeat`);
         behind a router link the event reaches every session there.
         """
         if session is not None and session != self._session_id:
