@@ -228,6 +228,20 @@ def test_a_rule_that_does_not_parse_is_refused_naming_the_column_and_the_token(a
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_rule_on_a_field_its_live_node_does_not_have_is_refused_naming_the_fields_it_has(alerting):
+    stack, node, admin, watcher, changes, hook, added = alerting
+    typo = "sensors cpu_percnt > 90 for 1m"
+    with pytest.raises(InvalidArgument, match=r"invalid_argument: text: sensors has no field 'cpu_percnt' \(its fields: .*cpu_percent"):
+        yield admin.call(CHANGES + "rules.add", typo)
+    listed = yield watcher.call(READS + "rules")
+    assert typo not in [r["text"] for r in listed]
+    later = yield add_rule(admin, added, "later_node temperature > 30")  # no such live node: its fields are unknown
+    assert later["nodes"] == "later_node"
+    ok = yield add_rule(admin, added, "sens* cpu_percent > 1000")  # a pattern: a live node that has the field
+    assert ok["nodes"] == "sens*"
+
+
+@pytest_twisted.inlineCallbacks
 def test_a_consumer_reads_alerts_but_cannot_change_them(alerting):
     stack, node, admin, watcher, changes, hook, added = alerting
     assert isinstance((yield watcher.call(READS + "list")), list)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import time
 
+from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions
 from twisted.internet import defer
 
@@ -43,6 +44,10 @@ TARGETS = {"ack": "alert_id", "silence": "matcher", "unsilence": "silence_id", "
 RELATIVE_MAX = 1e9
 #: Most history records one call answers.
 MAX_HISTORY = 10000
+#: Live nodes a new rule's field is looked up on (a pattern may name hundreds), and seconds each may take.
+FIELD_CHECKS, FIELD_CHECK_SECONDS = 3, 5.0
+#: Fields a refusal names at most.
+FIELDS_SHOWN = 12
 
 
 def _who(details):
@@ -208,7 +213,8 @@ class AlertsApi:
         Raises
         ------
         InvalidArgument
-            The text does not parse (the message names the column and token), or a bad severity or name.
+            The text does not parse (the message names the column and token), a bad severity or
+            name, or the live nodes it names have no such field (`_check_field`).
         """
         settings = self.service.settings
         while f"r{settings['next_id']}" in self.engine.rules:  # a file edited by hand
@@ -220,6 +226,7 @@ class AlertsApi:
 
     @defer.inlineCallbacks
     def _rules_add(self, rule):
+        yield self._check_field(rule)
         state = self.engine.add(rule)
         yield self.service.save_rules()
         yield self.service.follow(rule)
@@ -231,6 +238,36 @@ class AlertsApi:
         self.service.learn_periods()
         self.service.emit([])
         return rule.to_dict()
+
+    @defer.inlineCallbacks
+    def _check_field(self, rule):
+        """Refuse a rule on a field that none of the live nodes it names has: a typo would never fire.
+
+        Up to `FIELD_CHECKS` live nodes the rule matches are asked for their
+        fields (``get_fields``); a rule that names no live node, or whose
+        nodes do not answer or have recorded nothing yet, is taken as it is
+        (its nodes may come later).
+        """
+        from twisted.internet import reactor
+
+        if rule.field is None:
+            return
+        hub = self.service.hub
+        lacking = {}
+        for name in sorted(n for n in hub.nodes if rule.matches(n))[:FIELD_CHECKS]:
+            try:
+                fields, _ = yield hub.call(uri.node_uri(name, "get_fields"), 1, 0).addTimeout(
+                    FIELD_CHECK_SECONDS, reactor)
+            except (ApplicationError, defer.TimeoutError):
+                continue
+            if not fields or rule.field in fields:  # none: it has recorded nothing yet
+                return
+            lacking[name] = sorted(fields)
+        if lacking:
+            name, fields = next(iter(lacking.items()))
+            shown = ", ".join(fields[:FIELDS_SHOWN]) + (", ..." if len(fields) > FIELDS_SHOWN else "")
+            raise InvalidArgument(f"text: {name} has no field {rule.field!r} (its fields: {shown}); "
+                                  "a rule on it would never fire")
 
     def rules_remove(self, rule_id, details=None):
         """``hub.alerts.rules.remove``: stop a rule (its active alerts resolve) and drop it from the file.
