@@ -231,7 +231,8 @@ def test_a_rule_that_does_not_parse_is_refused_naming_the_column_and_the_token(a
 def test_a_rule_on_a_field_its_live_node_does_not_have_is_refused_naming_the_fields_it_has(alerting):
     stack, node, admin, watcher, changes, hook, added = alerting
     typo = "sensors cpu_percnt > 90 for 1m"
-    with pytest.raises(InvalidArgument, match=r"invalid_argument: text: sensors has no field 'cpu_percnt' \(its fields: .*cpu_percent"):
+    refusal = r"invalid_argument: text: sensors has no field 'cpu_percnt' \(its fields: .*cpu_percent"
+    with pytest.raises(InvalidArgument, match=refusal):
         yield admin.call(CHANGES + "rules.add", typo)
     listed = yield watcher.call(READS + "rules")
     assert typo not in [r["text"] for r in listed]
