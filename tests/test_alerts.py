@@ -286,15 +286,17 @@ def sisock_alerts(stack, *argv):
 @pytest_twisted.inlineCallbacks
 def test_sisock_alerts_adds_a_rule_and_says_what_it_refuses_in_one_line_with_its_exit_status(alerting):
     stack, node, admin, watcher, changes, hook, added = alerting
-    added_run, bad, unknown = yield defer.gatherResults([
+    added_run, bad, unknown, no_history = yield defer.gatherResults([
         sisock_alerts(stack, "rule", "add", "sensors cpu_percent no data for 10 intervals", "--severity", "info",
                       "--json"),
         sisock_alerts(stack, "rule", "add", "weather windspeed bigger 50"),
-        sisock_alerts(stack, "ack", "nope")])
+        sisock_alerts(stack, "ack", "nope"),
+        sisock_alerts(stack, "history", "--rule", "r_never")])
     assert added_run.returncode == 0, added_run.stderr
     rule = json.loads(added_run.stdout)
     added.append(rule["id"])
     assert (rule["kind"], rule["intervals"], rule["severity"]) == ("nodata", 10, "info")
     assert bad.returncode == 2 and "column 19, got 'bigger'" in bad.stderr and bad.stderr.count("\n") == 1
     assert unknown.returncode == 3 and "no alert 'nope'" in unknown.stderr and unknown.stderr.count("\n") == 1
+    assert (no_history.returncode, no_history.stdout, no_history.stderr) == (0, "no history\n", "")
 

@@ -138,6 +138,8 @@ def _show_history(records):
         a = h["alert"]
         out.print(f"{cli.fmt_time(h['t'])}  {h['change']:<10}  {a['id']}  {a['rule']:<6} {a['summary']}{by}",
                   markup=False)
+    if not records:
+        out.print("no history")
 
 
 def _show_silences(silences):

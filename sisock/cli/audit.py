@@ -47,11 +47,14 @@ examples:
 def _audit(session, args):
     filters = {"since": args.since, "until": args.until, "user": args.user, "node": args.node, "action": args.action}
     got = yield session.call(uri.HUB_AUDIT + "list", **filters, limit=args.limit)
+    filtered = any(v is not None for v in filters.values())
     if args.json:
         cli.print_json(got)
     elif got:
         _table(got)
-    return cli.NOT_FOUND if not got and any(v is not None for v in filters.values()) else cli.OK
+    else:
+        cli.console().print("no audit entry matched" if filtered else "the audit trail is empty", style="dim")
+    return cli.NOT_FOUND if not got and filtered else cli.OK
 
 
 def _table(entries):
