@@ -219,6 +219,9 @@ def test_a_rule_that_does_not_parse_is_refused_naming_the_column_and_the_token(a
         yield admin.call(CHANGES + "rules.add", "weather windspeed > 5 for 5x")
     with pytest.raises(NoSuchNode, match="alert_id"):
         yield admin.call(CHANGES + "ack", "nope")
+    with pytest.raises(InvalidArgument, match="matcher 'r_nothing' is no rule id and names no node"):
+        yield admin.call(CHANGES + "silence", "r_nothing", 3600)  # a typo would silence nothing, silently
+    assert "r_nothing" not in [x["matcher"] for x in (yield watcher.call(READS + "silences"))]
     with pytest.raises(InvalidArgument, match=r"alert_id"):  # the signature, not a runtime_error
         yield admin.call(CHANGES + "ack")
     with pytest.raises(InvalidArgument, match="state must be one of"):

@@ -22,6 +22,7 @@ refused one (bad arguments, an unknown id) with its error.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import time
 
@@ -163,7 +164,14 @@ class AlertsApi:
     def silence(self, matcher, until, comment=None, details=None):
         """``hub.alerts.silence``: no notification for the alerts of rule ``matcher`` or of the nodes the
         glob ``matcher`` names until ``until`` (UNIX seconds UTC, or up to `RELATIVE_MAX` seconds from
-        now). Answers ``{id, matcher, start, until, comment, by}``."""
+        now). Answers ``{id, matcher, start, until, comment, by}``.
+
+        Raises
+        ------
+        InvalidArgument
+            Naming the argument: a ``matcher`` that is no rule id and names no node of the
+            registry, an ``until`` not in the future, a ``comment`` not text.
+        """
         if not isinstance(matcher, str) or not 0 < len(matcher) <= 200 or matcher.strip() != matcher:
             raise InvalidArgument(f"matcher must be a rule id or a node pattern, got {matcher!r:.60}")
         if isinstance(until, bool) or not isinstance(until, int | float) or not math.isfinite(until) or until <= 0:
@@ -174,6 +182,11 @@ class AlertsApi:
             raise InvalidArgument(f"until must be in the future, got {until!r:.40}")
         if comment is not None and (not isinstance(comment, str) or len(comment) > 1000):
             raise InvalidArgument(f"comment must be text of at most 1000 characters, got {comment!r:.40}")
+        if matcher not in self.engine.rules and not self.service.hub.registry.select(
+                lambda record: fnmatch.fnmatchcase(record.name, matcher)):
+            rules = ", ".join(sorted(self.engine.rules)) or "none"
+            raise InvalidArgument(f"matcher {matcher!r} is no rule id and names no node of the registry "
+                                  f"(rules: {rules}); a silence of it would silence nothing")
         who = _who(details)
         args = {"matcher": matcher, "until": end, "comment": comment}
         return self._audited(details, "silence", matcher, args, self._silence, matcher, now, end, comment, who)
