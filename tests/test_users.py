@@ -25,7 +25,7 @@ from sisock.cli.support import CliSession
 from sisock.connection import start
 from sisock.wire import uri
 from sisock.wire.errors import NoSuchUser
-from tests.conftest import wait_for
+from tests.conftest import Stack, wait_for
 from tests.registry_support import connect_admin, connect_node, joined, until
 from tests.test_call import thermometer  # noqa: F401 (the fixture: the thermometer node, for this module)
 from tests.test_web import Scenario, browser  # noqa: F401 (browser: the fixture)
@@ -123,6 +123,24 @@ def test_a_user_may_not_take_the_authid_of_a_data_node_and_lock_it_out(stack):
     finally:
         if taken.returncode == 0:  # do not leave the session's sensors node locked out for the other tests
             sisock(stack, "user", "remove", "sensors")
+
+
+@pytest.fixture
+def hubless(tmp_path):
+    """A router of its own and no hub: which authids the nodes join with is not known."""
+    alone = Stack(tmp_path)
+    try:
+        alone.start_router()
+        yield alone
+    finally:
+        alone.stop()
+
+
+def test_without_the_hub_no_user_is_added_and_the_command_says_why(hubless):
+    done = sisock(hubless, "user", "add", "carol", "--role", "operator")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "cannot add user 'carol' while the hub is not up" in done.stderr
+    assert not os.path.exists(os.path.join(hubless.env["SISOCK_HOME"], "users.json"))
 
 
 @pytest.mark.parametrize("argv, named", [(["user", "add", "no spaces", "--role", "operator"], "NAME"),
