@@ -12,6 +12,7 @@ import time
 from rich.markup import escape
 from twisted.internet import defer
 
+from sisock.cli import output
 from sisock.cli import support as cli
 from sisock.cli.options import TIMES, integer_in, parse_time
 from sisock.wire.timeutil import duration
@@ -109,7 +110,7 @@ def build_parser():
 
 
 def _show_alerts(alerts):
-    out = cli.console()
+    out = output.console()
     if not alerts:
         out.print("no alerts")
         return
@@ -117,13 +118,13 @@ def _show_alerts(alerts):
     for a in alerts:
         extra = " (silenced)" if a["silenced"] else ""
         acked = f", acked by {a['acked_by']}" if a["acked_by"] else ""
-        rest = escape(f"{a['severity']:<8}  {a['rule']:<6} {a['summary']}  since {cli.fmt_ago(a['since'], now)}"
+        rest = escape(f"{a['severity']:<8}  {a['rule']:<6} {a['summary']}  since {output.fmt_ago(a['since'], now)}"
                       f"{acked}{extra}")
         out.print(f"{escape(a['id'])}  [{STATE_STYLE[a['state']]}]{a['state']:<8}[/]  {rest}", markup=True)
 
 
 def _show_rules(rules):
-    out = cli.console()
+    out = output.console()
     for r in rules or []:
         name = f"  ({r['name']})" if r["name"] != r["text"] else ""
         out.print(f"{r['id']:<6} {r['severity']:<8}  {r['text']}{name}", markup=False)
@@ -132,21 +133,21 @@ def _show_rules(rules):
 
 
 def _show_history(records):
-    out = cli.console()
+    out = output.console()
     for h in records:
         by = f" by {h['by']}" if h["by"] else ""
         a = h["alert"]
-        out.print(f"{cli.fmt_time(h['t'])}  {h['change']:<10}  {a['id']}  {a['rule']:<6} {a['summary']}{by}",
+        out.print(f"{output.fmt_time(h['t'])}  {h['change']:<10}  {a['id']}  {a['rule']:<6} {a['summary']}{by}",
                   markup=False)
     if not records:
         out.print("no history")
 
 
 def _show_silences(silences):
-    out = cli.console()
+    out = output.console()
     for s in silences:
         comment = f"  {s['comment']}" if s["comment"] else ""
-        out.print(f"{s['id']:<4} {s['matcher']:<20} until {cli.fmt_time(s['until'])}  by {s['by']}{comment}",
+        out.print(f"{s['id']:<4} {s['matcher']:<20} until {output.fmt_time(s['until'])}  by {s['by']}{comment}",
                   markup=False)
     if not silences:
         out.print("no silences")
@@ -175,16 +176,16 @@ def _run(session, args):
         show = lambda s: _show_silences([s])  # noqa: E731
     elif act == "unsilence":
         answer = yield session.call(uri.uri(CHANGES + "unsilence"), args.silence_id)
-        show = lambda _: cli.console().print(f"silence {args.silence_id} ended")  # noqa: E731
+        show = lambda _: output.console().print(f"silence {args.silence_id} ended")  # noqa: E731
     elif args.rule_action == "add":
         answer = yield session.call(uri.uri(CHANGES + "rules.add"), args.text, args.severity or "warning",
                                     args.name)
         show = lambda r: _show_rules([r])  # noqa: E731
     else:
         answer = yield session.call(uri.uri(CHANGES + "rules.remove"), args.rule_id)
-        show = lambda _: cli.console().print(f"rule {args.rule_id} removed")  # noqa: E731
+        show = lambda _: output.console().print(f"rule {args.rule_id} removed")  # noqa: E731
     if args.json:
-        cli.print_json(answer)
+        output.print_json(answer)
     else:
         show(answer)
 

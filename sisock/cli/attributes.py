@@ -7,6 +7,7 @@ restarts, over the values the node declares itself.
 
 from twisted.internet import defer
 
+from sisock.cli import output
 from sisock.cli import support as cli
 from sisock.cli.options import number_in
 from sisock.wire import uri
@@ -53,7 +54,7 @@ def locate_arguments(parser):
 
 
 def _show(record):
-    out = cli.console()
+    out = output.console()
     own, overrides = record["own"], record["overrides"]
     out.print(f"{record['name']}: tags {record['tags']}, location {record['location']}")
     out.print(f"  node's own: tags {own['tags']}, location {own['location']}", style="dim")
@@ -71,7 +72,7 @@ def _edit(session, args):
             raise cli.Failed(cli.USAGE, "give LAT and LON in degrees, or --own")
         record = yield session.call(uri.HUB_NODES + "locate", args.name, args.lat, args.lon)
     if args.json:
-        cli.print_json(record)
+        output.print_json(record)
     else:
         _show(record)
 

@@ -8,6 +8,7 @@ import json
 
 from twisted.internet import defer
 
+from sisock.cli import output
 from sisock.cli import support as cli
 from sisock.cli.options import TIMES_HELP, integer_in, parse_time
 from sisock.hub.audit import MAX_LIST
@@ -49,11 +50,11 @@ def _audit(session, args):
     got = yield session.call(uri.HUB_AUDIT + "list", **filters, limit=args.limit)
     filtered = any(v is not None for v in filters.values())
     if args.json:
-        cli.print_json(got)
+        output.print_json(got)
     elif got:
         _table(got)
     else:
-        cli.console().print("no audit entry matched" if filtered else "the audit trail is empty", style="dim")
+        output.console().print("no audit entry matched" if filtered else "the audit trail is empty", style="dim")
     return cli.NOT_FOUND if not got and filtered else cli.OK
 
 
@@ -68,9 +69,9 @@ def _table(entries):
         outcome = Text(e["outcome"], style="green" if e["outcome"] == "ok" else "red")
         if e["message"]:
             outcome.append(f": {e['message']}")
-        table.add_row(cli.fmt_time(e["t"]), Text(e["who"]), Text(e["action"]), Text(e["target"] or "-"), outcome,
+        table.add_row(output.fmt_time(e["t"]), Text(e["who"]), Text(e["action"]), Text(e["target"] or "-"), outcome,
                       Text(json.dumps(e["args"], sort_keys=True)))
-    cli.console().print(table)
+    output.console().print(table)
 
 
 def audit(args):

@@ -16,6 +16,7 @@ import sys
 from twisted.internet import defer
 
 from sisock import config
+from sisock.cli import output
 from sisock.cli import support as cli
 from sisock.wire import uri
 from sisock.wire.errors import InvalidArgument, NoSuchCommand, NoSuchNode
@@ -71,7 +72,7 @@ def _signature(spec):
 def _show_api(api):
     from rich.text import Text
 
-    out = cli.console()
+    out = output.console()
     out.print(Text(f"{api['name']}: {api['description']}", style="bold"))
     for name, meta in sorted(api["fields"].items()):
         out.print(Text(f"  field {name} [{meta.get('units') or '-'}] {meta.get('description') or ''}"))
@@ -132,14 +133,14 @@ def parse_arguments(spec, words):
 
 
 def _jsonable(value):
-    """``value`` with bytes as ``{"base64": ..., "bytes": N}`` (and what `cli.plain` converts)."""
+    """``value`` with bytes as ``{"base64": ..., "bytes": N}`` (and what `output.plain` converts)."""
     if isinstance(value, (bytes, bytearray)):
         return {"base64": base64.b64encode(value).decode("ascii"), "bytes": len(value)}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    return cli.plain(value)
+    return output.plain(value)
 
 
 def _write(answer, path):
@@ -168,7 +169,7 @@ def _show(answer, args):
                                         f"--output FILE writes them, --json shows them as base64")
         return _write(answer, "-")
     if args.json:
-        cli.print_json(_jsonable(answer))
+        output.print_json(_jsonable(answer))
     elif isinstance(answer, dict):
         for key, value in answer.items():
             print(f"{key}: {json.dumps(_jsonable(value))}")
@@ -181,7 +182,7 @@ def _call(session, args):
     api = yield _node_procedure(session, args.node, "get_api")
     if args.name is None:
         if args.json:
-            cli.print_json(api)
+            output.print_json(api)
         else:
             _show_api(api)
         return cli.OK

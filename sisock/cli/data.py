@@ -11,7 +11,7 @@ import time
 import numpy as np
 from twisted.internet import defer
 
-from sisock.cli import export
+from sisock.cli import export, output
 from sisock.cli import support as cli
 from sisock.cli.options import TIMES_HELP, integer_in, parse_time
 from sisock.wire import uri
@@ -43,7 +43,7 @@ def fields_arguments(parser):
 def _fields(session, args):
     field, timeline = yield session.get_fields(args.node, args.start, args.end)
     if args.json:
-        cli.print_json({"field": field, "timeline": timeline})
+        output.print_json({"field": field, "timeline": timeline})
         return cli.OK
     from rich.table import Table
     from rich.text import Text
@@ -55,9 +55,9 @@ def _fields(session, args):
         line = timeline.get(meta["timeline"], {})
         interval = line.get("interval")
         table.add_row(Text(name), Text(meta["timeline"]), meta.get("type") or "", Text(meta.get("units") or ""),
-                      "-" if interval is None else f"{interval:g} s", cli.fmt_time(line.get("first")),
-                      cli.fmt_time(line.get("last")), Text(meta.get("description") or ""))
-    out = cli.console()
+                      "-" if interval is None else f"{interval:g} s", output.fmt_time(line.get("first")),
+                      output.fmt_time(line.get("last")), Text(meta.get("description") or ""))
+    out = output.console()
     out.print(table if field else f"node {args.node} has no fields with samples in that range")
     return cli.OK
 
@@ -142,7 +142,7 @@ def _bytes_bar(node):
     """A progress bar of received bytes on stderr if it is a terminal; yields ``progress(received, total)``."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = cli.console(stderr=True)
+    bar = output.console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=bar, transient=True, disable=not bar.is_terminal) as progress:
         task = progress.add_task(node, total=None)
@@ -176,7 +176,7 @@ def _wide(result, timeline_of):
         column = np.full(len(t), None, dtype=object)
         tl = result["timeline"].get(timeline_of.get(f))
         if tl is not None and len(values):
-            column[np.searchsorted(t, tl["t"])] = cli.plain(np.asarray(values))
+            column[np.searchsorted(t, tl["t"])] = output.plain(np.asarray(values))
         columns[f] = column
     return t, columns
 
@@ -201,7 +201,7 @@ def write_csv(path, t, columns):
         writer = csv.writer(out)
         writer.writerow(["t", "time_utc", *columns])
         for i, when in enumerate(t):
-            writer.writerow([repr(float(when)), cli.fmt_time(when), *(_exact(c[i]) for c in columns.values())])
+            writer.writerow([repr(float(when)), output.fmt_time(when), *(_exact(c[i]) for c in columns.values())])
     finally:
         if out is not sys.stdout:
             out.close()
@@ -222,11 +222,11 @@ def time_table(t, columns, args):
         if i is None:
             table.add_row("...", *("..." for _ in columns))
         else:
-            table.add_row(cli.fmt_time(t[i]), *(Text(_text(c[i]) or "-") for c in columns.values()))
-    out = cli.console()
+            table.add_row(output.fmt_time(t[i]), *(Text(_text(c[i]) or "-") for c in columns.values()))
+    out = output.console()
     out.print(table)
     more = "; --csv FILE or --json for every sample" if n > TABLE_ROWS else ""
-    out.print(f"{n} sample(s) of {args.node} in [{cli.fmt_time(args.start)}, {cli.fmt_time(args.end)}){more}",
+    out.print(f"{n} sample(s) of {args.node} in [{output.fmt_time(args.start)}, {output.fmt_time(args.end)}){more}",
               style="dim")
 
 
@@ -240,7 +240,7 @@ def _get(session, args):
     if args.csv:
         write_csv(args.csv, *_wide(result, timeline_of))
     if args.json:
-        cli.print_json(dict(result, node=args.node, start=args.start, end=args.end))
+        output.print_json(dict(result, node=args.node, start=args.start, end=args.end))
     elif args.csv != "-":
         time_table(*_wide(result, timeline_of), args)
     return cli.OK
@@ -295,11 +295,11 @@ def _tail(session, args):
         if not data:
             return
         if args.json:
-            cli.print_json({"node": args.node, "timeline": event.get("timeline"), "t": event["t"], "data": data})
+            output.print_json({"node": args.node, "timeline": event.get("timeline"), "t": event["t"], "data": data})
         else:
             for i, t in enumerate(event["t"]):
-                values = "  ".join(f"{f}={_text(cli.plain(v[i]))}" for f, v in sorted(data.items()))
-                print(f"{cli.fmt_time(t)}  {values}", flush=True)
+                values = "  ".join(f"{f}={_text(output.plain(v[i]))}" for f, v in sorted(data.items()))
+                print(f"{output.fmt_time(t)}  {values}", flush=True)
         seen[0] += 1
 
     yield session.subscribe(on_block, uri.node_uri(args.node, "data"))

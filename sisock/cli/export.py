@@ -22,8 +22,8 @@ from twisted.internet import defer, threads
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
+from sisock.cli import output, writers
 from sisock.cli import support as cli
-from sisock.cli import writers
 
 #: Batches waiting for the writer thread above which the connection stops reading.
 MAX_PENDING = 2
@@ -82,8 +82,8 @@ class _Export:
         self.meta = {tl: {f: field[f] for f in args.field if field[f]["timeline"] == tl} for tl in order}
         self.interval = {tl: timeline.get(tl, {}).get("interval") for tl in order}
         self.info = {"node": args.node, "fields": list(args.field), "start": args.start, "end": args.end,
-                     "start_utc": cli.fmt_time(args.start), "end_utc": cli.fmt_time(args.end),
-                     "min_stride": args.min_stride, "created_utc": cli.fmt_time(time.time())}
+                     "start_utc": output.fmt_time(args.start), "end_utc": output.fmt_time(args.end),
+                     "min_stride": args.min_stride, "created_utc": output.fmt_time(time.time())}
         self.parquet = paths(args.parquet, order) if args.parquet else {}
         self.targets = {}        # final path -> temporary path
         self.files = []          # (final path, format, writer), once the answer's layout is known
@@ -243,7 +243,7 @@ def export(session, args, progress):
 
 def _report(args, written):
     if args.json:
-        cli.print_json({"node": args.node, "start": args.start, "end": args.end, "files": written})
+        output.print_json({"node": args.node, "start": args.start, "end": args.end, "files": written})
         return
     for item in written:
         timeline = item["timeline"] if isinstance(item["timeline"], str) else ", ".join(item["timeline"])

@@ -9,6 +9,7 @@ import time
 
 from twisted.internet import defer
 
+from sisock.cli import output
 from sisock.cli import support as cli
 from sisock.cli.options import integer_in
 from sisock.hub.selection import HOW_TO_SELECT, MAX_LIMIT
@@ -71,7 +72,7 @@ def _nodes(session, args):
     else:
         page = yield session.call(uri.HUB_NODES + "list", text, args.limit, args.offset)
     if args.json:
-        cli.print_json(page)
+        output.print_json(page)
     else:
         _table(page)
     return cli.NOT_FOUND if page["total"] == 0 and (text or args.bbox) else cli.OK
@@ -91,9 +92,9 @@ def _table(page):
         if status == "disabled" and node["connected"]:
             status = "disabled (connected)"
         table.add_row(Text(node["name"]), Text(status, style=style), Text(node["host"] or "-"),
-                      "now" if node["connected"] else cli.fmt_ago(node["last_seen"], now),
+                      "now" if node["connected"] else output.fmt_ago(node["last_seen"], now),
                       "-" if node["fields"] is None else str(node["fields"]))
-    out = cli.console()
+    out = output.console()
     if page["nodes"]:
         out.print(table)
     first = page["offset"] + 1
@@ -151,7 +152,7 @@ def _switch(session, args):
     verb = args.command
     answer = yield session.call(uri.HUB_NODES + verb, " ".join(args.filter))
     if args.json:
-        cli.print_json(answer)
+        output.print_json(answer)
     else:
         changed = answer["changed"]
         unchanged = answer["matched"] - len(changed)
@@ -162,7 +163,7 @@ def _switch(session, args):
             text += f"; {unchanged} matching node(s) were {verb}d already"
         if not answer["matched"]:
             text = "no node matched the filter"
-        cli.console().print(text)
+        output.console().print(text)
     return cli.OK if answer["matched"] else cli.NOT_FOUND
 
 
@@ -186,9 +187,9 @@ def forget_arguments(parser):
 def _forget(session, args):
     yield session.call(uri.HUB_NODES + "forget", args.name)
     if args.json:
-        cli.print_json({"forgotten": args.name})
+        output.print_json({"forgotten": args.name})
     else:
-        cli.console().print(f"forgot {args.name}")
+        output.console().print(f"forgot {args.name}")
 
 
 def forget(args):

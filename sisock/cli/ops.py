@@ -6,6 +6,7 @@ this command's session asks each of them, a bounded number at a time.
 
 from twisted.internet import defer
 
+from sisock.cli import output
 from sisock.cli import support as cli
 from sisock.cli.data import time_table, write_csv
 from sisock.cli.nodes import FILTER_HELP
@@ -63,7 +64,7 @@ def _status(answer):
     failed, 3 when none matched.
     """
     errors = answer["errors"]
-    out = cli.console(stderr=True)
+    out = output.console(stderr=True)
     for name, reason in list(errors.items())[:10]:
         out.print(f"{name}: {reason}", style="red")
     if len(errors) > 10:
@@ -86,11 +87,11 @@ def _per_node_table(answer):
     for name, result in answer["results"].items():
         found = [fanout.field_series(result, f) for f in answer["field"]]
         samples = max((len(s[0]) for s in found if s), default=0)
-        last = [Text(str(cli.plain(s[1][-1])) if s and len(s[1]) else "-") for s in found]
+        last = [Text(str(output.plain(s[1][-1])) if s and len(s[1]) else "-") for s in found]
         table.add_row(Text(name), str(samples), *last)
     for name, reason in answer["errors"].items():
         table.add_row(Text(name), Text("failed", style="red"), Text(reason, style="red"))
-    cli.console().print(table)
+    output.console().print(table)
 
 
 @defer.inlineCallbacks
@@ -100,12 +101,12 @@ def _query(session, args):
                      args.group_by, concurrency=args.concurrency, timeout=args.timeout)
     answer = yield fanout.query(session, q)
     if args.json:
-        cli.print_json(answer)
+        output.print_json(answer)
     elif args.aggregate and args.csv:
-        write_csv(args.csv, answer["t"], {k: cli.plain(v) for k, v in _columns(answer).items()})
+        write_csv(args.csv, answer["t"], {k: output.plain(v) for k, v in _columns(answer).items()})
     elif args.aggregate:
         args.node = f"{args.aggregate} of {len(answer['selected'])} node(s)"
-        time_table(answer["t"], {k: cli.plain(v) for k, v in _columns(answer).items()}, args)
+        time_table(answer["t"], {k: output.plain(v) for k, v in _columns(answer).items()}, args)
     else:
         _per_node_table(answer)
     return _status(answer)
@@ -172,20 +173,20 @@ def _faults_table(report, events):
         for column in ("TIME (UTC)", "NODE", "CODE", "MESSAGE"):
             table.add_column(column)
         for e in report["events"]:
-            table.add_row(cli.fmt_time(e["t"]), Text(e["node"]), Text(e["code"]), Text(e["message"]))
+            table.add_row(output.fmt_time(e["t"]), Text(e["node"]), Text(e["code"]), Text(e["message"]))
     else:
         for column in ("NODE", "CODE", "COUNT"):
             table.add_column(column, justify="right" if column == "COUNT" else "left")
         for node, codes in report["counts"].items():
             for code, n in codes.items():
                 table.add_row(Text(node), Text(code), str(n))
-    out = cli.console()
+    out = output.console()
     if report["total"]:
         out.print(table)
     codes = ", ".join(f"{code} {n}" for code, n in report["by_code"].items())
+    span = f"[{output.fmt_time(report['start'])}, {output.fmt_time(report['end'])})"
     out.print(f"{report['total']} fault(s) on {len(report['counts'])} of {len(report['selected'])} node(s) in "
-              f"[{cli.fmt_time(report['start'])}, {cli.fmt_time(report['end'])})" + (f": {codes}" if codes else "")
-              + _unread_note(report), style="dim")
+              f"{span}" + (f": {codes}" if codes else "") + _unread_note(report), style="dim")
 
 
 def _unread_note(report):
@@ -202,7 +203,7 @@ def _faults(session, args):
     start, end = _range(args)
     report = yield reports.faults(session, " ".join(args.filter) or "ALL", start, end, timeout=args.timeout)
     if args.json:
-        cli.print_json(report)
+        output.print_json(report)
     else:
         _faults_table(report, args.events)
     return _status(report)
@@ -302,9 +303,9 @@ def _energy_table(report):
         table.add_column(column, justify="left" if i == 0 else "right")
     for r in rows:
         table.add_row(Text(r[0]), *r[1:], style="bold" if r[0] == "TOTAL" else None)
-    out = cli.console()
+    out = output.console()
     out.print(table)
-    out.print(f"{report['field']} in [{cli.fmt_time(report['start'])}, {cli.fmt_time(report['end'])}) on "
+    out.print(f"{report['field']} in [{output.fmt_time(report['start'])}, {output.fmt_time(report['end'])}) on "
               f"{report['total']['nodes']} of {len(report['selected'])} node(s)"
               + (f"; no data: {len(report['no_data'])}" if report["no_data"] else "") + _unread_note(report),
               style="dim")
@@ -332,7 +333,7 @@ def _energy(session, args):
     report = yield reports.energy(session, " ".join(args.filter) or "ALL", start, end, args.tariff or tariff.UNPRICED,
                                   args.group_by, args.field, timeout=args.timeout)
     if args.json:
-        cli.print_json(report)
+        output.print_json(report)
     elif args.csv:
         _write_rows(args.csv, *reports.energy_rows(report))
     else:

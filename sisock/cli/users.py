@@ -12,6 +12,7 @@ import sys
 
 from twisted.internet import defer
 
+from sisock.cli import output
 from sisock.cli import support as cli
 from sisock.router.users import USER_ROLES, UserError, check_name
 from sisock.wire import uri
@@ -72,7 +73,7 @@ def _user(session, args):
     if args.action == "list":
         users = yield session.call(uri.HUB_USERS + "list")
         if args.json:
-            cli.print_json(users)
+            output.print_json(users)
         else:
             _table(users)
         return cli.OK
@@ -81,7 +82,7 @@ def _user(session, args):
     else:
         user = yield session.call(uri.HUB_USERS + args.action, args.name)
     if args.json:
-        cli.print_json(user)
+        output.print_json(user)
     elif "secret" in user:
         print(user["secret"], flush=True)
     done = {"add": "added", "rotate": "has a new secret", "remove": "removed"}[args.action]
@@ -98,8 +99,9 @@ def _table(users):
     for column in ("NAME", "ROLE", "CREATED", "LAST ROTATED"):
         table.add_column(column, no_wrap=True)
     for user in users:
-        table.add_row(Text(user["name"]), user["role"], cli.fmt_time(user["created"]), cli.fmt_time(user["rotated"]))
-    out = cli.console()
+        table.add_row(Text(user["name"]), user["role"], output.fmt_time(user["created"]),
+                      output.fmt_time(user["rotated"]))
+    out = output.console()
     if users:
         out.print(table)
     out.print(f"{len(users)} user(s)" if users else "no user yet: sisock user add NAME --role ROLE", style="dim")
