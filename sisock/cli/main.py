@@ -28,7 +28,7 @@ from sisock.wire.errors import SisockError
 #: name -> (one-line help, "module:add_arguments" or None, "module:function" to run).
 COMMANDS = {
     "up": ("start router, hub, nodes and Grafana bridge; restart what dies",
-           "sisock.cli.launcher:add_arguments", "sisock.cli.launcher:run_up"),
+           "sisock.cli.up:add_arguments", "sisock.cli.up:run_up"),
     "hub": ("run the hub alone against a running router (see: sisock hub --help)",
             None, "sisock.hub.hub:main"),
     "secrets": ("create the secrets file if missing and say where it is",
