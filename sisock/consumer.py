@@ -19,7 +19,7 @@ from sisock import config
 from sisock.connection import SisockSession, start
 from sisock.wire import chunks, uri
 from sisock.wire.errors import InvalidArgument
-from sisock.wire.session import get_data_options, no_such_node, node_procedure
+from sisock.wire.session import acknowledging, get_data_options, no_such_node, node_procedure
 
 #: Seconds a call waits for the session to (re)join before failing.
 DEFAULT_TIMEOUT = 10.0
@@ -247,14 +247,12 @@ class ConsumerSession(SisockSession):
                 return threads.deferToThread(reader.finish, final)
             return reader.finish(final)
 
-        def on_progress(message: Any) -> None:   # the node sends a few chunks ahead of what we have read
-            reader.feed(message)
-            ack = reader.due_ack()
-            if ack is not None and self.is_attached():
-                self.call(node_procedure(node, "get_data_ack"), *ack).addErrback(lambda _: None)
+        def acknowledge(procedure: str, *args: Any) -> None:
+            if self.is_attached():
+                self.call(procedure, *args).addErrback(lambda _: None)
 
         return self._node_call(node, "get_data", finish, field, start, end, min_stride,
-                               options=CallOptions(on_progress=on_progress), **options)
+                               options=CallOptions(on_progress=acknowledging(reader, node, acknowledge)), **options)
 
     def get_latest(self, node: str) -> defer.Deferred[dict[str, dict[str, Any]]]:
         """Deferred newest recorded block of each timeline of ``node``: ``{tl: {"t": [...], "data": {f: [...]}}}``.

@@ -13,7 +13,7 @@ from sisock.aio.session import AioSession
 from sisock.consumer import DEFAULT_TIMEOUT, DataResult, Fields, Progress, connection
 from sisock.dataframes import AsyncFrameMethods
 from sisock.wire import chunks, uri
-from sisock.wire.session import get_data_options, no_such_node, node_procedure
+from sisock.wire.session import acknowledging, get_data_options, no_such_node, node_procedure
 
 
 class AsyncClient(AsyncFrameMethods):
@@ -108,15 +108,13 @@ class AsyncClient(AsyncFrameMethods):
         assembler = chunks.Assembler(progress)
         options = get_data_options(self.session.encoding, downsample)
 
-        def on_progress(message: Any) -> None:   # the node sends a few chunks ahead of what we have read
-            assembler.feed(message)
-            ack = assembler.due_ack()
-            if ack is not None:
-                sent = asyncio.ensure_future(self.session.call(node_procedure(node, "get_data_ack"), *ack))
-                sent.add_done_callback(lambda done: done.cancelled() or done.exception())
+        def acknowledge(procedure: str, *args: Any) -> None:
+            sent = asyncio.ensure_future(self.session.call(procedure, *args))
+            sent.add_done_callback(lambda done: done.cancelled() or done.exception())
 
         final = await self._node_call(node, "get_data", field, start, end, min_stride,
-                                      options=CallOptions(on_progress=on_progress), **options)
+                                      options=CallOptions(on_progress=acknowledging(assembler, node, acknowledge)),
+                                      **options)
         if assembler.chunked:
             return await asyncio.get_running_loop().run_in_executor(None, assembler.finish, final)
         return assembler.finish(final)

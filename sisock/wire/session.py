@@ -6,8 +6,9 @@ for `sisock.aio`) with `SessionBase` mixed in before it: the same object
 serves every connection (`SessionBase.fresh`), joins with WAMP-CRA when it
 has a secret, else anonymously, and turns sisock's error URIs back into
 their classes. A consumer of either flavour asks for the same procedures
-with the same checks (`node_procedure`, `get_data_options`) and maps a
-node that no one serves to the same `NoSuchNode` (`no_such_node`).
+with the same checks (`node_procedure`, `get_data_options`), reads a
+chunked answer acknowledging its chunks the same way (`acknowledging`),
+and maps a node that no one serves to the same `NoSuchNode` (`no_such_node`).
 """
 
 from autobahn.wamp import auth
@@ -114,3 +115,27 @@ def get_data_options(encoding, downsample):
     if downsample is not None:
         options["downsample"] = downsample
     return options
+
+
+def acknowledging(reader, node, acknowledge):
+    """The ``on_progress`` of a get_data call to ``node``: ``reader.feed`` each progressive result, and
+    acknowledge the chunks read when ``reader.due_ack()`` says so (the node sends a few chunks ahead of
+    them, `sisock.node.pacing`).
+
+    Parameters
+    ----------
+    reader : sisock.wire.chunks.Assembler or sisock.wire.chunks.RowStream
+    node : str
+    acknowledge : callable
+        ``acknowledge(procedure, token, chunks)`` calls ``consumer.<node>.get_data_ack`` without waiting,
+        and drops its failure (a lost acknowledgement only slows the answer down).
+    """
+    procedure = node_procedure(node, "get_data_ack")
+
+    def on_progress(message):
+        reader.feed(message)
+        ack = reader.due_ack()
+        if ack is not None:
+            acknowledge(procedure, *ack)
+
+    return on_progress
