@@ -266,7 +266,7 @@ class AlertsApi:
         if rule.field is None:
             return
         hub = self.service.hub
-        lacking = {}
+        lacking = None  # (node, its fields) of the first node asked that lacks the field
         for name in sorted(n for n in hub.nodes if rule.matches(n))[:FIELD_CHECKS]:
             try:
                 fields, _ = yield hub.call(uri.node_uri(name, "get_fields"), 1, 0).addTimeout(
@@ -275,9 +275,9 @@ class AlertsApi:
                 continue
             if not fields or rule.field in fields:  # none: it has recorded nothing yet
                 return
-            lacking[name] = sorted(fields)
+            lacking = lacking or (name, sorted(fields))
         if lacking:
-            name, fields = next(iter(lacking.items()))
+            name, fields = lacking
             shown = ", ".join(fields[:FIELDS_SHOWN]) + (", ..." if len(fields) > FIELDS_SHOWN else "")
             raise InvalidArgument(f"text: {name} has no field {rule.field!r} (its fields: {shown}); "
                                   "a rule on it would never fire")

@@ -113,6 +113,7 @@ class AlertStore:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._pool = ThreadPool(1, 1, "sisock-alerts")  # started at first use
         self._local = threading.local()
+        self._written = PRUNE_EVERY  # records written since the last prune: the first record prunes
 
     @property
     def db(self):
@@ -136,7 +137,7 @@ class AlertStore:
         with self.db as db:
             db.executemany("INSERT INTO change (t, alert, rule, change, by, record) VALUES (?, ?, ?, ?, ?, ?)",
                            [(t, a["id"], a["rule"], change, by, json.dumps(a)) for t, change, by, a in rows])
-        self._written = getattr(self, "_written", PRUNE_EVERY) + len(rows)
+        self._written += len(rows)
         if self._written >= PRUNE_EVERY:
             self._written = 0
             oldest = rows[-1][0] - RETENTION
