@@ -18,11 +18,15 @@ from sisock import client
 from sisock.router.directory import prepare_cbdir
 from sisock.router.links import node_public_key
 from sisock.wire import uri
+from sisock.wire.errors import NodeDisabled, NotAuthorized
 from tests.conftest import Events, Stack, free_port, pause, until
 from tests.registry_support import connect_admin, connect_node, joined
 
 TIMEOUT = 2.0  # the hub's --heartbeat-timeout
 GET = uri.HUB_NODES + "get"
+ENABLE, DISABLE = uri.HUB_NODES + "enable", uri.HUB_NODES + "disable"
+NO_HEARTBEAT = r"no heartbeat from session \d+"
+LINK_LEFT = r"router link session \d+ left; [1-9]\d* node\(s\) behind it offline"
 
 
 class Cable(portforward.ProxyFactory):
@@ -139,10 +143,12 @@ def test_a_node_on_b_adds_names_of_its_own_across_the_link_and_no_other(linked, 
     try:
         yield until(lambda: node.call(uri.DATA_NODE_ADD, "probe.x", "mine", node._session_id), bool,
                     "probe.x added from B", timeout=15)
-        # The hub refuses both; Crossbar 26.10.1's link turns the error into a null answer.
-        taken = yield node.call(uri.DATA_NODE_ADD, "sensors", "not mine", node._session_id)
-        assert taken is not True
-        yield node.call(uri.DATA_NODE_SUBTRACT, "sensors", node._session_id)
+        # The hub refuses both, and its errors cross the link (Crossbar 26.10.1's link answered
+        # null: sisock.router.links mends it)
+        with pytest.raises(NotAuthorized, match="node 'probe' may not add a data node named 'sensors'"):
+            yield node.call(uri.DATA_NODE_ADD, "sensors", "not mine", node._session_id)
+        with pytest.raises(NotAuthorized, match="only the session that added 'sensors' may subtract it"):
+            yield node.call(uri.DATA_NODE_SUBTRACT, "sensors", node._session_id)
         admin = yield connect_admin(linked[0])
         record = yield admin.call(GET, "sensors")
         yield admin.close()
@@ -176,10 +182,16 @@ def test_a_cut_link_takes_b_offline_and_restored_loses_no_registry_state(linked,
     a, _ = linked
     yield until(on_a.get_data_node, listed("sensors"), "sensors listed", timeout=30)
     before = yield admin_a.call(GET, "sensors")
+    silent, left = (a.hub.count(pattern) for pattern in (NO_HEARTBEAT, LINK_LEFT))
     yield a.cable.cut()
-    yield until(on_a.get_data_node, unlisted("sensors"), "sensors offline after the link is cut",
-                timeout=TIMEOUT + 2)
-    a.cable.plug()
+    try:
+        yield until(on_a.get_data_node, unlisted("sensors"), "sensors offline after the link is cut",
+                    timeout=TIMEOUT + 2)
+        # at once, as the link's session leaves A: not after its heartbeats have been missed
+        yield a.hub.wait_output(LINK_LEFT, timeout=5, count=left + 1)
+        assert a.hub.count(NO_HEARTBEAT) == silent
+    finally:
+        a.cable.plug()
     yield until(on_a.get_data_node, listed("sensors"), "sensors back with the link", timeout=30)
     after = yield admin_a.call(GET, "sensors")
     assert after["status"] == "online"
@@ -193,6 +205,29 @@ def test_a_cut_link_takes_b_offline_and_restored_loses_no_registry_state(linked,
         yield until(lambda: b_side.get_fields("central", -60, 0), bool, "central's fields read on B", timeout=10)
     finally:
         yield b_side.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_node_on_b_disabled_on_a_refuses_reads_until_enabled_again(on_a, admin_a):
+    yield until(on_a.get_data_node, listed("sensors"), "sensors listed", timeout=30)
+    yield admin_a.call(DISABLE, "sensors")
+    try:
+        yield until(lambda: refused(on_a.get_data("sensors", ["cpu_percent"], -10, 0)), bool,
+                    "sensors (on B) refusing reads once disabled on A", timeout=10)
+    finally:
+        yield admin_a.call(ENABLE, "sensors")
+    yield until(lambda: refused(on_a.get_data("sensors", ["cpu_percent"], -10, 0)), lambda why: not why,
+                "sensors serving again once enabled", timeout=10)
+
+
+@defer.inlineCallbacks
+def refused(deferred):
+    """Deferred: True if ``deferred`` fails with NodeDisabled, False if it succeeds."""
+    try:
+        yield deferred
+    except NodeDisabled:
+        return True
+    return False
 
 
 @pytest_twisted.inlineCallbacks

@@ -53,7 +53,7 @@ import argparse
 import os
 import time
 
-from autobahn.wamp.types import ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions
+from autobahn.wamp.types import ComponentConfig, RegisterOptions, SubscribeOptions
 from twisted.internet import defer, task
 
 from sisock import config
@@ -177,19 +177,19 @@ class Hub(Liveness, SisockSession):
         if entry is not None and entry["session"] != caller:
             return False  # another session took the name while we asked the router
         record, created = self.registry.seen(name, description, info, authid, time.time())
-        live = self.sessions.setdefault(caller, LiveSession(route=self._route(details)))
+        live = self.sessions.setdefault(caller, LiveSession())  # behind a link: its heartbeats tell (`_route`)
         live.names.add(name)
         live.last = time.monotonic()
         if info.get("heartbeat"):
             live.heartbeat = info["heartbeat"]
         self._heard.pop(caller, None)
-        self.publish(uri.NODE_STATE, {"name": name, "enabled": record.enabled},
-                     options=PublishOptions(eligible=[self._address(caller)]))
         if entry is not None:
             entry["description"] = description
+            self._tell_state(name)
             yield self.synced()
             return True
         self.nodes[name] = {"name": name, "description": description, "session": caller}
+        self._tell_state(name)
         if record.enabled:
             self.publish(uri.DATA_NODE_ADDED, {"name": name, "description": description})
         self.changed(record, "added" if created else "online")
@@ -303,8 +303,7 @@ class Hub(Liveness, SisockSession):
             if entry is not None:
                 topic = uri.DATA_NODE_ADDED if enabled else uri.DATA_NODE_SUBTRACTED
                 self.publish(topic, {"name": record.name, "description": entry["description"]})
-                self.publish(uri.NODE_STATE, {"name": record.name, "enabled": bool(enabled)},
-                             options=PublishOptions(eligible=[self._address(entry["session"])]))
+                self._tell_state(record.name)
             self.changed(record, "enabled" if enabled else "disabled")
         return changed
 

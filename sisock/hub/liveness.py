@@ -5,9 +5,10 @@ A node goes offline when its session leaves (the router's
 ``heartbeat``, when nothing arrived on ``hub.heartbeat`` from it for
 ``heartbeat_timeout`` seconds. A node behind a router link is known by its
 session on the other router and the link's session it comes through
-(`LiveSession.route`): no ``wamp.session.on_leave`` crosses a link, so its
-heartbeats tell, and all of them go offline when the link's session
-leaves. A heartbeating session that owns no name is asked to add its
+(`LiveSession.route`, learned from its heartbeats: events disclose the
+link they came through, calls do not): no ``wamp.session.on_leave``
+crosses a link, so its heartbeats tell, and all of them go offline when
+the link's session leaves. A heartbeating session that owns no name is asked to add its
 nodes (``hub.online`` naming it). See `sisock.hub.hub` for the rest of the hub.
 """
 
@@ -30,7 +31,7 @@ class LiveSession:
 
     names: set = field(default_factory=set)
     heartbeat: float | None = None  # seconds between its heartbeats, if it sends them
-    route: int | None = None  # the router link's session it reaches us through, if behind a link
+    route: int | None = None  # the router link's session it reaches us through, if behind a link (heartbeats tell)
     last: float = field(default_factory=time.monotonic)  # monotonic time of its last sign of life
 
 
@@ -40,23 +41,32 @@ class Liveness:
     The hub provides ``sessions`` (``{session_id: LiveSession}``), ``_heard``
     (``{session_id: monotonic time}`` of the last add or ask of a session
     owning no name), ``heartbeat_timeout``, ``registry``, ``_depart(name,
-    when)`` and the session's ``call`` and ``publish``.
+    when)``, ``nodes`` (``{name: {session, ...}}``) and the session's
+    ``call`` and ``publish``.
     """
 
     sessions: dict
+    nodes: dict
     _heard: dict
     heartbeat_timeout: float
 
     @staticmethod
     def _route(details):
-        """The router link's session a call or event came through (the last ``forward_for``), or None.
+        """The router link's session an event came through (the last ``forward_for``), or None.
 
         The router lets only a link's session send ``forward_for``
         (`sisock.router.auth`), and appends that session itself, so the
-        disclosed caller is then the node's session on the other router.
+        disclosed publisher is then the node's session on the other router.
+        Only events tell: Autobahn's call details carry no ``forward_for``.
         """
         forward = getattr(details, "forward_for", None)
         return forward[-1]["session"] if forward else None
+
+    def _tell_state(self, name):
+        """Publish ``hub.node_state`` ``{name, enabled}`` to the session owning ``name`` (through its link)."""
+        record = self.registry.get(name)
+        self.publish(uri.NODE_STATE, {"name": name, "enabled": record.enabled},
+                     options=PublishOptions(eligible=[self._address(self.nodes[name]["session"])]))
 
     def _address(self, session_id):
         """The session to name in ``eligible`` to reach ``session_id`` (its link's, behind a link)."""
@@ -73,6 +83,9 @@ class Liveness:
         """
         self._heard.pop(session_id, None)
         behind = [s for s, live in self.sessions.items() if live.route == session_id]
+        if behind:
+            self.log.info("sisock: router link session {s} left; {n} node(s) behind it offline", s=session_id,
+                          n=sum(len(self.sessions[s].names) for s in behind))
         for gone in [session_id, *behind]:
             live = self.sessions.get(gone)
             for name in sorted(live.names if live else ()):
@@ -80,6 +93,10 @@ class Liveness:
 
     def _on_heartbeat(self, *args, details=None, **kwargs):
         """A node session's heartbeat: it is alive; one that owns no name here is asked to add its nodes.
+
+        The first heartbeat of a session behind a router link tells the
+        link (`_route`): its nodes are then told their enabled state,
+        which the add could not address.
 
         A session owns no name when the hub expired it for silence, or when
         it joined its router before the hub (or the router link the hub is
@@ -93,6 +110,11 @@ class Liveness:
         if live is not None:
             live.last = now
             self.registry.touch(live.names, time.time())
+            route = self._route(details)
+            if route != live.route:
+                live.route = route
+                for name in sorted(live.names):
+                    self._tell_state(name)
             return
         heard = self._heard.get(session_id)
         if heard is not None and now - heard < self.heartbeat_timeout:

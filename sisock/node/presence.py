@@ -11,7 +11,8 @@ node author writes none of it.
   no payload on ``hub.heartbeat`` every `HEARTBEAT_INTERVAL` seconds (the
   hub takes the nodes of a session silent for its timeout offline), and
   follows ``hub.node_state``, on which the hub tells the owning session
-  whether each of its nodes is enabled.
+  whether each of its nodes is enabled; `beat` sends one at once, after
+  the session added its nodes.
 - `sisock.node.base.DataNode.check_enabled` is what ``get_data`` asks
   first: a node an admin disabled answers ``node_disabled``.
 """
@@ -76,6 +77,17 @@ class _Presence:
         node = self.nodes.get(event.get("name"))
         if node is not None:
             node.hub_enabled = bool(event.get("enabled", True))
+
+
+def beat(session):
+    """Heartbeat at once (after adding nodes): behind a router link, the hub learns the link from it.
+
+    The hub sees which link a node's events come through, not its calls
+    (`sisock.hub.liveness.Liveness._route`): until this heartbeat, it
+    could neither take the node offline when that link leaves nor tell it
+    its enabled state.
+    """
+    session._presence.beat()
 
 
 def join(session, nodes, interval=HEARTBEAT_INTERVAL):

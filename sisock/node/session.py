@@ -219,6 +219,8 @@ class NodeSession(SisockSession):
         limit = defer.DeferredSemaphore(ADD_CONCURRENCY)
         results = yield defer.gatherResults([limit.run(self._add, node) for node in self.nodes.values()])
         failed = [r for r in results if r is not None]
+        if self._added:
+            presence.beat(self)
         if failed:
             self.log.warn("sisock: {n} of {total} nodes added to the hub; not added: {why}", n=len(self._added),
                           total=len(self.nodes), why=failed[0])

@@ -58,7 +58,7 @@ from twisted.internet import threads
 from twisted.internet.defer import inlineCallbacks
 
 from sisock import config
-from sisock.router.links import fix_forwarded_authid
+from sisock.router.links import mend_router_links
 from sisock.router.users import UserFile
 from sisock.router.usersapi import UsersApi
 from sisock.router.wampcra import STORED_KEY, use_stored_keys
@@ -202,7 +202,7 @@ class RouterAuth(ApplicationSession):
         if router is None:
             raise RuntimeError("sisock.router.auth.RouterAuth must run embedded in a Crossbar router worker")
         install_roles(router)
-        fix_forwarded_authid()
+        mend_router_links()
         use_stored_keys()
         self.log.info("sisock: roles {roles} are authorized in the router worker", roles=", ".join(ROLES))
         self.users = UserFile(config.users_file())

@@ -20,9 +20,9 @@ own session with the original caller in ``forward_for``; the receiving
 router discloses ``forward_for[0]`` (the node's session on the site router,
 its authid and role) as caller or publisher. Only `LINK_ROLE` may send
 ``forward_for`` (`sisock.router.auth.authorize`), and
-`fix_forwarded_authid` mends Crossbar 26.10.1's link, which forwards a
-caller's authrole in the place of its authid and loses a node's prefix
-registration.
+`mend_router_links` mends Crossbar 26.10.1's link, which forwards a
+caller's authrole in the place of its authid, loses a node's prefix
+registration and answers a call that failed with null.
 """
 
 import os
@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from autobahn.wamp.message import Invocation
 from crossbar.common.key import _maybe_generate_node_key, _read_node_key
 from crossbar.worker import rlink
+from twisted.internet import defer
 
 #: The role of a linked router's session on the central router.
 LINK_ROLE = "rlink"
@@ -142,8 +143,8 @@ def accept_links(cfg, keys):
     return cfg
 
 
-def fix_forwarded_authid():
-    """Mend three faults of Crossbar 26.10.1's router links in this process (idempotent).
+def mend_router_links():
+    """Mend four faults of Crossbar 26.10.1's router links in this process (idempotent).
 
     ``crossbar.worker.rlink.BridgeSession``:
 
@@ -158,7 +159,10 @@ def fix_forwarded_authid():
     - when the link comes up, forwards only the *exact* registrations that
       exist (``wamp.registration.list``'s ``"exact"``), so the prefix of a
       node that registered before the link is never reachable from the
-      other router.
+      other router;
+    - answers a forwarded call that failed with None: the caller never
+      learns the callee's error (``node_disabled``, ``invalid_argument``,
+      ...).
 
     This remembers the invocation one leg of the link receives (caller,
     authid, procedure) and puts them back into the call the other leg makes
@@ -167,7 +171,9 @@ def fix_forwarded_authid():
     registration whose URI ends in ``.`` is registered with match
     ``prefix``, one with an empty component with match ``wildcard`` (an
     exact URI has neither). The link's ``wamp.registration.list`` answer
-    lists the prefix and wildcard registrations under ``"exact"`` too.
+    lists the prefix and wildcard registrations under ``"exact"`` too. The
+    endpoint a leg registers is wrapped so that the error of the call it
+    makes (kept by that call as it fails) is the answer, not None.
     """
     bridge = rlink.BridgeSession
     if getattr(bridge, "_sisock_fixed", False):
@@ -185,12 +191,28 @@ def fix_forwarded_authid():
         if procedure == "wamp.registration.list":
             return call(self, procedure, *args, options=options, **kwargs).addCallback(every_registration)
         session, authid, called = current.pop("invocation", (None, None, None))
+        failed = current.pop("failed", None)
         forward = getattr(options, "forward_for", None)
         if forward and forward[-1]["session"] == session:
             if authid is not None:
                 forward[-1]["authid"] = authid
             procedure = called or procedure
-        return call(self, procedure, *args, options=options, **kwargs)
+        answer = call(self, procedure, *args, options=options, **kwargs)
+        if failed is not None:
+            answer.addErrback(keep, failed)
+        return answer
+
+    def keep(failure, failed):
+        failed.append(failure.value)
+        return failure
+
+    def forwarding(on_call):
+        def forward(*args, **kwargs):
+            failed = current["failed"] = []  # on_call runs synchronously up to its call (fixed_call)
+            answer = on_call(*args, **kwargs)
+            current.pop("failed", None)
+            return answer.addCallback(lambda result: result if not failed else defer.fail(failed[0]))
+        return forward
 
     def every_registration(listed):
         return dict(listed, exact=[*listed["exact"], *listed.get("prefix", ()), *listed.get("wildcard", ())])
@@ -201,7 +223,7 @@ def fix_forwarded_authid():
                 options.match = "prefix"
             elif ".." in procedure or procedure.startswith("."):
                 options.match = "wildcard"
-        return register(self, endpoint, procedure, options=options, **kwargs)
+        return register(self, forwarding(endpoint), procedure, options=options, **kwargs)
 
     bridge.onMessage, bridge.call, bridge.register = onMessage, fixed_call, fixed_register
     bridge._sisock_fixed = True
