@@ -196,9 +196,9 @@ class Stack:
         self.router.start()
         pytest_twisted.blockon(self.router.wait_output("NODE_BOOT_COMPLETE", timeout))
 
-    def spawn(self, name, *args, ready=True, timeout=30.0):
-        """Start ``python -m <args>`` and wait for its READY line."""
-        proc = Proc(name, [PYTHON, "-m", *args], self.env, self.dir).start()
+    def spawn(self, name, *args, ready=True, timeout=30.0, env=None):
+        """Start ``python -m <args>`` (with ``env`` added to the stack's environment) and wait for its READY line."""
+        proc = Proc(name, [PYTHON, "-m", *args], dict(self.env, **(env or {})), self.dir).start()
         self.procs.append(proc)
         if ready:
             pytest_twisted.blockon(proc.ready(timeout))

@@ -19,8 +19,10 @@ from sisock.router.directory import prepare_cbdir
 from sisock.router.links import node_public_key
 from sisock.wire import uri
 from sisock.wire.errors import NodeDisabled, NotAuthorized
-from tests.conftest import Events, Stack, free_port, pause, until
+from tests.conftest import ROOT, Events, Stack, free_port, pause, until
 from tests.registry_support import connect_admin, connect_node, joined
+from tests.test_wire import ALL, CHUNK, MAX_MESSAGE, assert_matches_truth
+from tests.wirenode import T0
 
 TIMEOUT = 2.0  # the hub's --heartbeat-timeout
 GET = uri.HUB_NODES + "get"
@@ -123,6 +125,21 @@ def reads_live_and_history(consumer, name):
 def test_a_consumer_on_a_reads_a_node_on_b_live_and_historically(on_a):
     yield until(on_a.get_data_node, listed("sensors"), "sensors listed", timeout=30)
     yield reads_live_and_history(on_a, "sensors")
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_consumer_on_a_reads_a_large_answer_of_a_node_on_b_in_chunks_exactly(linked, on_a):
+    # over the node's message limit unless its answer comes in progressive chunks through the link
+    _, b = linked
+    limits = {"SISOCK_CHUNK_BYTES": str(CHUNK), "SISOCK_MAX_MESSAGE_BYTES": str(MAX_MESSAGE), "PYTHONPATH": str(ROOT)}
+    with b.running("wire", "tests.wirenode", env=limits, ready=False) as wire:
+        yield wire.ready(60)
+        yield until(on_a.get_data_node, listed("wire"), "wire (on B) listed on A", timeout=30)
+        start, end = T0, T0 + 600  # a few MiB
+        progress = []
+        result = yield on_a.get_data("wire", ALL, start, end, progress=lambda *a: progress.append(a))
+        assert len(progress) > 10 and progress[-1][0] == progress[-1][1]
+        assert_matches_truth(result, start, end, ALL)
 
 
 @pytest_twisted.inlineCallbacks

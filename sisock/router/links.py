@@ -144,7 +144,7 @@ def accept_links(cfg, keys):
 
 
 def mend_router_links():
-    """Mend four faults of Crossbar 26.10.1's router links in this process (idempotent).
+    """Mend five faults of Crossbar 26.10.1's router links in this process (idempotent).
 
     ``crossbar.worker.rlink.BridgeSession``:
 
@@ -162,7 +162,10 @@ def mend_router_links():
       other router;
     - answers a forwarded call that failed with None: the caller never
       learns the callee's error (``node_disabled``, ``invalid_argument``,
-      ...).
+      ...);
+    - forwards a call without asking for progressive results, so a node
+      behind the link answers a large ``get_data`` with ``too_large``
+      where a caller asking for chunks should get them.
 
     This remembers the invocation one leg of the link receives (caller,
     authid, procedure) and puts them back into the call the other leg makes
@@ -172,8 +175,9 @@ def mend_router_links():
     ``prefix``, one with an empty component with match ``wildcard`` (an
     exact URI has neither). The link's ``wamp.registration.list`` answer
     lists the prefix and wildcard registrations under ``"exact"`` too. The
-    endpoint a leg registers is wrapped so that the error of the call it
-    makes (kept by that call as it fails) is the answer, not None.
+    endpoint a leg registers is wrapped so that the call it makes passes
+    on the progressive results its caller asked for, and its error (kept
+    by that call as it fails) is the answer, not None.
     """
     bridge = rlink.BridgeSession
     if getattr(bridge, "_sisock_fixed", False):
@@ -191,12 +195,14 @@ def mend_router_links():
         if procedure == "wamp.registration.list":
             return call(self, procedure, *args, options=options, **kwargs).addCallback(every_registration)
         session, authid, called = current.pop("invocation", (None, None, None))
-        failed = current.pop("failed", None)
+        failed, progress = current.pop("failed", None), current.pop("progress", None)
         forward = getattr(options, "forward_for", None)
         if forward and forward[-1]["session"] == session:
             if authid is not None:
                 forward[-1]["authid"] = authid
             procedure = called or procedure
+            if progress is not None and options.on_progress is None:
+                options.on_progress = progress
         answer = call(self, procedure, *args, options=options, **kwargs)
         if failed is not None:
             answer.addErrback(keep, failed)
@@ -209,8 +215,10 @@ def mend_router_links():
     def forwarding(on_call):
         def forward(*args, **kwargs):
             failed = current["failed"] = []  # on_call runs synchronously up to its call (fixed_call)
+            current["progress"] = getattr(kwargs.get("details"), "progress", None)
             answer = on_call(*args, **kwargs)
             current.pop("failed", None)
+            current.pop("progress", None)
             return answer.addCallback(lambda result: result if not failed else defer.fail(failed[0]))
         return forward
 
