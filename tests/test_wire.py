@@ -185,6 +185,14 @@ def test_a_node_sends_at_most_a_window_of_chunks_ahead_of_the_callers_acknowledg
     assert max(ahead) <= pacing.WINDOW   # unacknowledged, the node waited
 
 
+@pytest_twisted.inlineCallbacks
+@pytest.mark.parametrize("chunks_read", ["3", 1.5, True, -1, None])
+def test_an_acknowledgement_of_no_count_of_chunks_is_an_invalid_argument_naming_it(wire, consumer, chunks_read):
+    with pytest.raises(InvalidArgument) as info:
+        yield consumer.call(uri.node_uri("wire", "get_data_ack"), "0123456789abcdef", chunks_read)
+    assert info.value.message.startswith("chunks must be an integer count of chunks read")
+
+
 def test_the_router_takes_a_larger_message_than_any_node_sends():
     options = json.loads(CONFIG_FILE.read_text())["workers"][0]["transports"][0]["paths"]["ws"]["options"]
     assert options["max_message_size"] >= 2 * chunks.MAX_MESSAGE_BYTES > 2 * chunks.CHUNK_BYTES

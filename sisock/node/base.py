@@ -235,13 +235,18 @@ class DataNode(Recording, Faults, Counters):
     def ack_data(self, ack: str, chunks: int) -> None:
         """``consumer.NAME.get_data_ack(ack, chunks)``: the caller of a chunked get_data answer has read
         ``chunks`` of its chunks (``ack``: the answer's token from its layout; `sisock.node.pacing`).
-        An answer that has ended, or a token of none, is no error."""
+        An answer that has ended, or a token of none, is no error.
+
+        Raises
+        ------
+        sisock.wire.errors.InvalidArgument
+            If ``chunks`` is not an integer >= 0.
+        """
+        if not validate.is_count(chunks):
+            raise InvalidArgument(f"chunks must be an integer count of chunks read, got {chunks!r:.80}")
         flow = self._flows.get(str(ack))
         if flow is not None:
-            try:
-                flow.ack(int(chunks))
-            except (TypeError, ValueError):
-                raise InvalidArgument(f"chunks must be an integer count of chunks read, got {chunks!r}") from None
+            flow.ack(chunks)
 
     def run_command(self, *args: Any, details: Any = None, **kwargs: Any) -> defer.Deferred:
         """``consumer.NAME.command(command, *args, **kwargs)``: run a ``@command`` method
