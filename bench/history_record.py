@@ -8,7 +8,12 @@ store (every block committed). Prints one JSON line a run:
 ``samples_per_s`` (appends to close) and ``bytes_per_sample``, the RSS
 growth from the store's open to after the close per sample held in memory
 (the timeline's capacity holds them all; meaningful for the first run of
-the process only).
+the process only). With ``--memory``, Python's tracemalloc follows every
+allocation of Python and NumPy from before the store is made, and the line
+also has ``held_bytes`` (allocations still live after the close: the
+samples in memory and the store's own state) and ``peak_bytes`` (the most
+live at once while recording); tracing slows the run, so its
+``samples_per_s`` is not comparable.
 
 ``--store`` picks the store: ``current`` (`sisock.store.Store`, default
 options: tiers and compaction), ``no-tiers`` (the same with ``rollups=()``)
@@ -23,6 +28,7 @@ import os
 import subprocess
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 import psutil
@@ -71,12 +77,14 @@ def store_class(which):
     return Store, {"current": {}, "no-tiers": {"rollups": ()}}[which]
 
 
-def record(which, path, samples, block):
+def record(which, path, samples, block, trace=False):
     """Record into a new store file ``path``; the measurements printed by `main`."""
     store_type, options = store_class(which)
     n = samples // block * block
     t, values = columns(None).series(np.floor(time.time()) - n, n)
     pieces = [(t[i:i + block], {f: v[i:i + block] for f, v in values.items()}) for i in range(0, n, block)]
+    if trace:
+        tracemalloc.start()
     store = store_type()
     store.declare("tl", {f: {} for f in values}, interval=1.0, capacity=n)
     store.open(path, **options)
@@ -88,8 +96,12 @@ def record(which, path, samples, block):
     store.close()
     seconds = time.perf_counter() - start
     gc.collect()
-    return {"store": which, "samples": n, "block": block, "seconds": seconds, "samples_per_s": n / seconds,
-            "bytes_per_sample": (process.memory_info().rss - rss_before) / n}
+    run = {"store": which, "samples": n, "block": block, "seconds": seconds, "samples_per_s": n / seconds,
+           "bytes_per_sample": (process.memory_info().rss - rss_before) / n}
+    if trace:
+        run["held_bytes"], run["peak_bytes"] = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return run
 
 
 def main(argv=None):
@@ -99,10 +111,11 @@ def main(argv=None):
     parser.add_argument("--samples", type=int, default=50_000)
     parser.add_argument("--blocks", type=int, nargs="+", default=[1],
                         help="samples a block, one run (and file) each, in this order (a 1 Hz node records 1)")
+    parser.add_argument("--memory", action="store_true", help="trace allocations (held_bytes, peak_bytes)")
     args = parser.parse_args(argv)
     for block in args.blocks:
         path = os.path.join(args.dir, f"record-{args.store.partition(':')[0]}-{block}-{os.getpid()}.sqlite")
-        print(json.dumps(record(args.store, path, args.samples, block)), flush=True)
+        print(json.dumps(record(args.store, path, args.samples, block, args.memory)), flush=True)
 
 
 if __name__ == "__main__":

@@ -34,5 +34,9 @@ def test_the_history_bench_at_one_day_prints_every_row_of_its_table(tmp_path):
         assert re.search(f"^{row}{number}", report, re.M), (row, report)
     assert re.search(r"^\s+block\s+current\s+no-tiers\s+previous$", report, re.M), report
     assert re.search(rf"^\s+1{number}{number}{number}$", report, re.M), report
+    for key in ("held", "peak", "memory"):
+        assert re.search(rf"^\s*{key} B{number}{number}{number}   \S", report, re.M), (key, report)
+    assert re.search(r"^  (MET |MISS)  memory held per sample recorded not above the previous store's", report,
+                     re.M), report
     assert "load average" in report and "targets" in report, report
     assert (keep / "history1.sqlite").exists()
