@@ -23,13 +23,12 @@ files: today's store with its defaults (tiers and compaction) against the
 same store with ``rollups=()``, and against the store of commit `PREVIOUS`
 (before the tiers) when this checkout has that commit; samples/s in blocks
 of 1 and of 60 samples (``--record-samples`` samples, 15 times as many in
-blocks of 60, so that each run lasts about a second), and memory, in
-blocks of 1: the allocations of
-Python and NumPy still live after the close per sample recorded (the slope
-between runs of a tenth of ``--record-samples`` and of all of them, so the
-store's fixed state does not count), the most live at once while recording,
-and the RSS growth (which also counts what CPython's allocator keeps after
-freeing).
+blocks of 60, so that each run lasts about a second), and memory in blocks
+of 1: the allocations of Python and NumPy still live after the close per
+sample recorded (the slope between runs of a tenth of ``--record-samples``
+and of all of them, so the store's fixed state does not count), the most
+live at once while recording, and the RSS growth (which also counts what
+CPython's allocator keeps after freeing).
 
 Prints a table (medians of ``--repeats``) with each target next to its
 number, or JSON with ``--json``. The times depend on the machine's load,
