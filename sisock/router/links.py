@@ -29,9 +29,9 @@ import os
 from urllib.parse import urlsplit
 
 from autobahn.wamp.message import Invocation
-from crossbar.common.key import _maybe_generate_node_key, _read_node_key
-from crossbar.worker import rlink
 from twisted.internet import defer
+
+# Crossbar is imported where it is used: importing it (web3 and more) costs every `sisock` command a second.
 
 #: The role of a linked router's session on the central router.
 LINK_ROLE = "rlink"
@@ -44,6 +44,8 @@ def node_public_key(cbdir):
     router link authenticates with; the central router lists this key in
     `accept_links`.
     """
+    from crossbar.common.key import _maybe_generate_node_key, _read_node_key
+
     os.makedirs(cbdir, exist_ok=True)
     _maybe_generate_node_key(cbdir)
     return _read_node_key(cbdir)["hex"]
@@ -179,6 +181,8 @@ def mend_router_links():
     on the progressive results its caller asked for, and its error (kept
     by that call as it fails) is the answer, not None.
     """
+    from crossbar.worker import rlink
+
     bridge = rlink.BridgeSession
     if getattr(bridge, "_sisock_fixed", False):
         return
