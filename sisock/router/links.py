@@ -22,7 +22,8 @@ its authid and role) as caller or publisher. Only `LINK_ROLE` may send
 ``forward_for`` (`sisock.router.auth.authorize`), and
 `mend_router_links` mends Crossbar 26.10.1's link, which forwards a
 caller's authrole in the place of its authid, loses a node's prefix
-registration and answers a call that failed with null.
+registration, answers a call that failed with null and never asks for
+progressive results.
 """
 
 import os
