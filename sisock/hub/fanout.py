@@ -177,9 +177,7 @@ def select(session, filter, every=False):
     ``every``, every node of the registry matching ``filter``, disabled and offline ones
     included, each also with ``status``, ``connected`` and ``last_seen`` (UNIX seconds UTC).
     """
-    if every:
-        return session.call(SELECT, filter=filter, every=True)
-    return session.call(SELECT, filter=filter)
+    return session.call(SELECT, filter=filter, **({"every": True} if every else {}))
 
 
 def reason(value):
@@ -284,6 +282,12 @@ def answer(q, nodes, answers, errors):
         The hub's selection (`select`): ``name`` and ``tags`` of each node.
     answers, errors : dict
         ``{name: get_data result}`` and ``{name: reason}``.
+
+    Returns
+    -------
+    dict
+        ``{start, end, min_stride, field, selected, errors}`` and either ``results`` (``answers`` as
+        they are) or, with ``q.aggregate``, what `aggregate` adds.
     """
     out = {"start": q.start, "end": q.end, "min_stride": q.min_stride, "field": q.field,
            "selected": [n["name"] for n in nodes], "errors": errors}

@@ -188,7 +188,7 @@ def mend_router_links():
     if getattr(bridge, "_sisock_fixed", False):
         return
     on_message, call, register = bridge.onMessage, bridge.call, bridge.register
-    current = {}  # the invocation being forwarded: one leg receives it, the other leg calls
+    current = {}  # the invocation being forwarded (one leg receives it, the other leg calls) and its forwarding
 
     def onMessage(self, msg):
         if isinstance(msg, Invocation):
@@ -200,7 +200,7 @@ def mend_router_links():
         if procedure == "wamp.registration.list":
             return call(self, procedure, *args, options=options, **kwargs).addCallback(every_registration)
         session, authid, called = current.pop("invocation", (None, None, None))
-        failed, progress = current.pop("failed", None), current.pop("progress", None)
+        failed, progress = current.pop("forwarding", (None, None))
         forward = getattr(options, "forward_for", None)
         if forward and forward[-1]["session"] == session:
             if authid is not None:
@@ -219,11 +219,10 @@ def mend_router_links():
 
     def forwarding(on_call):
         def forward(*args, **kwargs):
-            failed = current["failed"] = []  # on_call runs synchronously up to its call (fixed_call)
-            current["progress"] = getattr(kwargs.get("details"), "progress", None)
+            failed = []  # on_call runs synchronously up to its call (fixed_call), which takes this
+            current["forwarding"] = (failed, getattr(kwargs.get("details"), "progress", None))
             answer = on_call(*args, **kwargs)
-            current.pop("failed", None)
-            current.pop("progress", None)
+            current.pop("forwarding", None)
             return answer.addCallback(lambda result: result if not failed else defer.fail(failed[0]))
         return forward
 
